@@ -1,0 +1,47 @@
+"""Exit handler: after any outcome, remove what the run left, as the teardown policy says."""
+
+from kfp.dsl import PipelineTaskFinalStatus
+
+from components._runtime import vllm_component
+
+
+@vllm_component()
+def cleanup_on_exit(
+    project: str,
+    location: str,
+    run_name: str,
+    teardown_policy: str,
+    status: PipelineTaskFinalStatus,
+    api_endpoint: str = "",
+) -> str:
+    """Runs when the pipeline ends, failed, cancelled or not; finds resources by the run label.
+
+    ``always`` removes whatever is left; ``on_failure`` removes it unless the run succeeded;
+    ``never`` keeps it. KFP's exit task cannot read other tasks' outputs, so the run label is
+    derived here from the run name exactly as the validate step derives it.
+
+    Args:
+        project: Google Cloud project ID.
+        location: Vertex AI region.
+        run_name: The pipeline job's name.
+        teardown_policy: always | on_failure | never.
+        status: The pipeline's final status (set by KFP).
+        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
+
+    Returns:
+        What was removed, or why nothing was.
+    """
+    from vllm_vertex.cloud.teardown import teardown_run
+    from vllm_vertex.naming import run_label_value
+
+    state = status.state
+    print(f"pipeline ended {state}; teardown policy {teardown_policy}")
+    if status.error_message:
+        print(f"error: {status.error_message}")
+    if teardown_policy == "never" or (teardown_policy == "on_failure" and state == "SUCCEEDED"):
+        return f"kept resources (policy {teardown_policy}, state {state})"
+    report = teardown_run(project, location, run_label_value(run_name), api_endpoint)
+    print(report.summary())
+    if not report.clean:
+        raise RuntimeError("cleanup left resources behind:\n" + report.summary())
+    return report.summary()

@@ -1,0 +1,29 @@
+"""Step 5: create a shared or dedicated Vertex endpoint."""
+
+from kfp.dsl import Output
+from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint
+
+from components._runtime import vllm_component
+
+
+@vllm_component()
+def create_endpoint(config: str, run_label: str, endpoint: Output[VertexEndpoint], api_endpoint: str = ""):
+    """Creates the endpoint (GCPC's EndpointCreateOp cannot make dedicated ones).
+
+    Args:
+        config: The validated configuration (JSON).
+        run_label: Value of the run label the endpoint carries.
+        endpoint: The endpoint (``metadata["resourceName"]``; ``dedicatedEndpointDns`` when dedicated).
+        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
+    """
+    from vllm_vertex import naming
+    from vllm_vertex.cloud.vertex import create_endpoint as create
+    from vllm_vertex.config import DeploymentConfig
+
+    cfg = DeploymentConfig.from_json(config)
+    created = create(cfg, run_label, api_endpoint)
+    endpoint.metadata["resourceName"] = created.name
+    endpoint.metadata["dedicatedEndpointDns"] = created.dedicated_endpoint_dns
+    endpoint.uri = f"{naming.api_base(cfg.region, api_endpoint)}/v1/{created.name}"
+    print(f"created {created.name} ({'dedicated ' + created.dedicated_endpoint_dns if cfg.dedicated_endpoint else 'shared'})")
+    print(f"console: {naming.console_endpoint_url(created.name)}")

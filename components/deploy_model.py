@@ -1,0 +1,32 @@
+"""Step 6: deploy the model to the endpoint and wait, failing when the deploy failed."""
+
+from kfp.dsl import Input
+from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint, VertexModel
+
+from components._runtime import vllm_component
+
+
+@vllm_component()
+def deploy_model(
+    config: str, run_label: str, model: Input[VertexModel], endpoint: Input[VertexEndpoint], api_endpoint: str = ""
+) -> str:
+    """Deploys with dedicated GPU resources, prints each stage as it goes, raises with the root cause.
+
+    Unlike GCPC's ModelDeployOp, a deploy operation that ends in error fails this step.
+
+    Args:
+        config: The validated configuration (JSON).
+        run_label: Value of the run label.
+        model: The uploaded Model.
+        endpoint: The endpoint to deploy to.
+        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
+
+    Returns:
+        The deployed model's ID.
+    """
+    from vllm_vertex.cloud.vertex import deploy_model as deploy
+    from vllm_vertex.config import DeploymentConfig
+
+    cfg = DeploymentConfig.from_json(config)
+    done = deploy(cfg, model.metadata["resourceName"], endpoint.metadata["resourceName"], run_label, api_endpoint)
+    return done.deployed_model_id

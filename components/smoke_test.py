@@ -1,0 +1,59 @@
+"""Step 7: prove the endpoint answers: predict text, predict image+text, OpenAI chat."""
+
+from typing import NamedTuple
+
+from kfp.dsl import Input, Markdown, Metrics, Output
+from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint
+
+from components._runtime import vllm_component
+
+
+@vllm_component("openai")
+def smoke_test(
+    config: str,
+    endpoint: Input[VertexEndpoint],
+    metrics: Output[Metrics],
+    report: Output[Markdown],
+    api_endpoint: str = "",
+) -> NamedTuple("Outputs", [("verdict", str), ("passed", int), ("failed", int)]):
+    """Runs each check, records pass/fail, latency and answer; never raises for a failed check.
+
+    Args:
+        config: The validated configuration (JSON).
+        endpoint: The endpoint to check (shared URL, or its dedicated DNS when it has one).
+        metrics: Checks passed/failed, latency per check, completion tokens per second.
+        report: Markdown report: the verdict, each answer, the image sent.
+        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
+
+    Returns:
+        verdict: ``passed`` or ``failed``.
+        passed: Number of checks that passed.
+        failed: Number of checks that failed.
+    """
+    from collections import namedtuple
+
+    from vllm_vertex import report as rep
+    from vllm_vertex.cloud.smoke import SmokeTarget, run_checks
+    from vllm_vertex.config import DeploymentConfig
+
+    cfg = DeploymentConfig.from_json(config)
+    target = SmokeTarget(
+        endpoint_name=endpoint.metadata["resourceName"],
+        dedicated_dns=endpoint.metadata.get("dedicatedEndpointDns", ""),
+        text_prompt=cfg.smoke_prompt,
+        image_url=cfg.smoke_image_url if cfg.run_image_checks else "",
+        image_prompt=cfg.smoke_image_prompt,
+        chat=cfg.run_chat_checks,
+        max_tokens=cfg.smoke_max_tokens,
+    )
+    results = run_checks(target, api_endpoint)
+    for key, value in rep.metrics(results).items():
+        metrics.log_metric(key, value)
+    with open(report.path, "w") as f:
+        f.write(rep.render_markdown(results, target.endpoint_name, cfg.model_id))
+    verdict = rep.verdict(results)
+    print(f"smoke tests {verdict}")
+    counts = rep.metrics(results)
+    return namedtuple("Outputs", ["verdict", "passed", "failed"])(
+        verdict, int(counts["checks_passed"]), int(counts["checks_failed"])
+    )

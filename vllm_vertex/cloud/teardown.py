@@ -1,0 +1,104 @@
+"""Removes what a run created: undeploy, delete endpoints, delete models, found by run label.
+
+Used by the teardown step, the exit handler's cleanup and ``vllm-vertex teardown``. Every
+step is idempotent: a resource already gone counts as removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from vllm_vertex import naming
+from vllm_vertex.cloud import clients
+
+__all__ = ["TeardownReport", "find_run_resources", "teardown_endpoint", "teardown_run"]
+
+
+@dataclass
+class TeardownReport:
+    """What was removed and what could not be, with the reason."""
+
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing is left behind."""
+        return not self.failed
+
+    def summary(self) -> str:
+        """One line per resource."""
+        lines = [f"removed {name}" for name in self.removed]
+        lines += [f"LEFT {name}: {why}" for name, why in self.failed.items()]
+        return "\n".join(lines) or "nothing to remove"
+
+
+def find_run_resources(project: str, region: str, run_label: str, api_endpoint: str = "") -> tuple[list, list]:
+    """Endpoints and models that carry ``vllm-vertex-run=<run_label>``."""
+    parent = f"projects/{project}/locations/{region}"
+    flt = naming.label_filter(run_label)
+    endpoints = list(clients.endpoint_client(region, api_endpoint).list_endpoints(
+        parent=parent, filter=flt, retry=clients.retry()))
+    models = list(clients.model_client(region, api_endpoint).list_models(
+        parent=parent, filter=flt, retry=clients.retry()))
+    return endpoints, models
+
+
+def teardown_run(
+    project: str, region: str, run_label: str, api_endpoint: str = "", log: Callable[[str], None] = print
+) -> TeardownReport:
+    """Removes every endpoint and model of one run: endpoints first (models in use cannot go)."""
+    report = TeardownReport()
+    endpoints, models = find_run_resources(project, region, run_label, api_endpoint)
+    log(f"run {run_label}: {len(endpoints)} endpoint(s), {len(models)} model(s) to remove")
+    for endpoint in endpoints:
+        _remove_endpoint(endpoint.name, region, api_endpoint, report, log)
+    for model in models:
+        _delete(lambda c, n=model.name: c.delete_model(name=n, retry=clients.retry()),
+                clients.model_client(region, api_endpoint), model.name, report, log)
+    return report
+
+
+def teardown_endpoint(endpoint_name: str, api_endpoint: str = "", log: Callable[[str], None] = print) -> TeardownReport:
+    """Undeploys everything from one endpoint and deletes it (models are left)."""
+    report = TeardownReport()
+    region = endpoint_name.split("/")[3]
+    _remove_endpoint(endpoint_name, region, api_endpoint, report, log)
+    return report
+
+
+def _remove_endpoint(name: str, region: str, api_endpoint: str, report: TeardownReport, log) -> None:
+    from google.api_core import exceptions
+
+    client = clients.endpoint_client(region, api_endpoint)
+    try:
+        endpoint = client.get_endpoint(name=name, retry=clients.retry())
+    except exceptions.NotFound:
+        return
+    for deployed in endpoint.deployed_models:
+        try:
+            op = client.undeploy_model(endpoint=name, deployed_model_id=deployed.id, retry=clients.retry())
+            op.result(timeout=1800)
+            report.removed.append(f"{name}/deployedModels/{deployed.id}")
+            log(f"undeployed {deployed.id} from {name}")
+        except exceptions.NotFound:
+            pass
+        except Exception as err:  # keep going: delete what can be deleted, report the rest
+            report.failed[f"{name}/deployedModels/{deployed.id}"] = str(err)
+    _delete(lambda c: c.delete_endpoint(name=name, retry=clients.retry()), client, name, report, log)
+
+
+def _delete(call, client, name: str, report: TeardownReport, log) -> None:
+    from google.api_core import exceptions
+
+    try:
+        call(client).result(timeout=900)
+    except exceptions.NotFound:
+        return
+    except Exception as err:
+        report.failed[name] = str(err)
+        log(f"could not delete {name}: {err}")
+        return
+    report.removed.append(name)
+    log(f"deleted {name}")

@@ -1,0 +1,139 @@
+"""Model upload, endpoint creation and deploy, through ``aiplatform_v1`` (REST)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vllm_vertex import container, naming
+from vllm_vertex.cloud import clients
+from vllm_vertex.config import DeploymentConfig
+from vllm_vertex.diagnosis import diagnose
+
+__all__ = ["DeployError", "create_endpoint", "deploy_model", "follow_operation", "upload_model"]
+
+
+class DeployError(RuntimeError):
+    """The deploy operation failed or did not finish in time; the message names the cause."""
+
+
+def _parent(cfg: DeploymentConfig) -> str:
+    return f"projects/{cfg.project}/locations/{cfg.region}"
+
+
+def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None, api_endpoint: str = "") -> str:
+    """Uploads a Model with the vLLM container; returns its name with ``@version``."""
+    import datetime
+
+    from google.cloud import aiplatform_v1
+
+    spec = container.container_spec(cfg, hf_token)
+    timeout_s = spec.pop("deployment_timeout_seconds")
+    model = aiplatform_v1.Model(
+        display_name=cfg.display_name or naming.display_name(cfg.model_id, run_label, "model"),
+        labels=naming.resource_labels(cfg.labels, run_label),
+        container_spec=aiplatform_v1.ModelContainerSpec(**spec, deployment_timeout=datetime.timedelta(seconds=timeout_s)),
+    )
+    client = clients.model_client(cfg.region, api_endpoint)
+    op = client.upload_model(parent=_parent(cfg), model=model, retry=clients.retry())
+    result = op.result(timeout=900)
+    return f"{result.model}@{result.model_version_id or '1'}"
+
+
+def create_endpoint(cfg: DeploymentConfig, run_label: str, api_endpoint: str = ""):
+    """Creates a shared or dedicated endpoint; returns the ``aiplatform_v1.Endpoint``."""
+    from google.cloud import aiplatform_v1
+
+    endpoint = aiplatform_v1.Endpoint(
+        display_name=naming.display_name(cfg.model_id, run_label, "endpoint"),
+        labels=naming.resource_labels(cfg.labels, run_label),
+        dedicated_endpoint_enabled=cfg.dedicated_endpoint,
+    )
+    client = clients.endpoint_client(cfg.region, api_endpoint)
+    op = client.create_endpoint(parent=_parent(cfg), endpoint=endpoint, retry=clients.retry())
+    return op.result(timeout=900)
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What a finished deploy gives: the deployed model's id and the endpoint."""
+
+    deployed_model_id: str
+    endpoint_name: str
+
+
+def deploy_model(
+    cfg: DeploymentConfig,
+    model_name: str,
+    endpoint_name: str,
+    run_label: str,
+    api_endpoint: str = "",
+    log: Callable[[str], None] = print,
+) -> Deployed:
+    """Deploys the model with all traffic and waits; raises ``DeployError`` with the root cause."""
+    from google.cloud import aiplatform_v1
+
+    resources = aiplatform_v1.DedicatedResources(
+        machine_spec=aiplatform_v1.MachineSpec(
+            machine_type=cfg.machine_type,
+            accelerator_type=cfg.accelerator_type,
+            accelerator_count=cfg.accelerator_count,
+        ),
+        min_replica_count=cfg.min_replica_count,
+        max_replica_count=cfg.max_replica_count,
+        spot=cfg.spot,
+    )
+    deployed = aiplatform_v1.DeployedModel(
+        model=model_name,
+        display_name=naming.display_name(cfg.model_id, run_label, "deployed"),
+        dedicated_resources=resources,
+        service_account=cfg.service_account,
+    )
+    client = clients.endpoint_client(cfg.region, api_endpoint)
+    log(f"deploying {model_name} to {endpoint_name} on {cfg.max_replica_count}× {cfg.machine_type} "
+        f"with {cfg.accelerator_count}× {cfg.accelerator_type}; this takes up to an hour")
+    op = client.deploy_model(
+        endpoint=endpoint_name, deployed_model=deployed, traffic_split={"0": 100}, retry=clients.retry()
+    )
+    result = follow_operation(op, cfg.deploy_timeout_seconds, "deploy", log)
+    return Deployed(result.deployed_model.id, endpoint_name)
+
+
+def follow_operation(op, timeout_s: float, what: str, log: Callable[[str], None] = print, clock=time.monotonic):
+    """Polls a long-running operation, printing each stage change with the elapsed time.
+
+    Polls often at first and every 30 s at most later. Raises ``DeployError`` when the
+    operation ends with an error (with Vertex's text and the diagnosed cause) or runs past
+    ``timeout_s``.
+    """
+    start, delay, last_stage = clock(), 0.5, None
+    while not op.done(retry=clients.retry()):
+        elapsed = clock() - start
+        stage = _stage(op)
+        if stage != last_stage:
+            log(f"[{elapsed:7.1f}s] {what}: {stage or 'running'}")
+            last_stage = stage
+        if elapsed > timeout_s:
+            raise DeployError(
+                f"{what} did not finish within {timeout_s:.0f} s (operation {op.operation.name}). "
+                "Raise deploy_timeout_seconds for large models, or check the endpoint's logs in Cloud Logging."
+            )
+        time.sleep(min(delay, max(0.0, timeout_s - elapsed) + 0.1))
+        delay = min(delay * 1.5, 30.0)
+    error = op.exception()
+    if error is not None:
+        message = getattr(error, "message", None) or str(error)
+        found = diagnose(message)
+        hint = found.text() if found else "Open the endpoint's logs in Cloud Logging for the container's own error."
+        raise DeployError(f"{what} failed: {message}\n{hint}")
+    log(f"[{clock() - start:7.1f}s] {what}: done")
+    return op.result()
+
+
+def _stage(op) -> str:
+    try:
+        stage = op.metadata.deployment_stage
+        return getattr(stage, "name", str(stage)) if stage else ""
+    except AttributeError:
+        return ""

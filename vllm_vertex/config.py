@@ -1,0 +1,240 @@
+"""The deployment configuration: one typed record, its validation and its JSON form.
+
+Pure: no I/O, no cloud. The same ``validate`` runs at compile time (``compile.py``, the CLI)
+and in the pipeline's first step, so a value typed into the Vertex console is held to the
+same rules as one in a config file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field
+
+from vllm_vertex import hardware
+from vllm_vertex.recipes import DEFAULT_IMAGE, get_preset
+
+__all__ = [
+    "ConfigError",
+    "DeploymentConfig",
+    "TEARDOWN_POLICIES",
+    "from_preset",
+    "validate",
+]
+
+TEARDOWN_POLICIES = ("always", "on_failure", "never")
+DTYPES = ("auto", "bfloat16", "float16", "half", "float32", "float")
+SECRET_VERSION_RE = re.compile(r"^projects/[^/]+/secrets/[A-Za-z0-9_-]{1,255}/versions/(latest|[1-9][0-9]*)$")
+HF_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+GCS_RE = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$")
+
+
+class ConfigError(ValueError):
+    """Bad input. ``problems`` lists every (field, message) found, each message with its fix."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        lines = [f"- {name}: {msg}" for name, msg in problems]
+        super().__init__("invalid deployment configuration:\n" + "\n".join(lines))
+
+
+@dataclass
+class DeploymentConfig:
+    """Everything one deployment needs. Field docs live in the pipeline's docstring."""
+
+    project: str = ""
+    region: str = "us-central1"
+    model_id: str = ""
+    multimodal: bool = False
+    serving_image: str = DEFAULT_IMAGE
+    machine_type: str = "g2-standard-12"
+    accelerator_type: str = "NVIDIA_L4"
+    accelerator_count: int = 1
+    min_replica_count: int = 1
+    max_replica_count: int = 1
+    spot: bool = False
+    service_account: str = ""
+    dedicated_endpoint: bool = False
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int = 4096
+    max_num_seqs: int = 256
+    dtype: str = "auto"
+    swap_space_gib: int = 16
+    max_loras: int = 1
+    max_cpu_loras: int = 8
+    trust_remote_code: bool = False
+    enforce_eager: bool = True
+    enable_lora: bool = False
+    enable_prefix_caching: bool = False
+    enable_chunked_prefill: bool = False
+    model_type: str = ""
+    chat_template: str = ""
+    extra_vllm_args: list[str] = field(default_factory=list)
+    hf_token_secret: str = ""
+    display_name: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    teardown_policy: str = "on_failure"
+    deploy_timeout_seconds: int = 7200
+    run_image_checks: bool = False
+    run_chat_checks: bool = True
+    smoke_prompt: str = "What is a car?"
+    smoke_image_url: str = "https://images.pexels.com/photos/1254140/pexels-photo-1254140.jpeg"
+    smoke_image_prompt: str = "<|begin_of_text|><|image|>This is a picture of"
+    smoke_max_tokens: int = 64
+
+    @property
+    def tensor_parallel_size(self) -> int:
+        """vLLM's tensor parallel size: one shard per GPU of the replica."""
+        return self.accelerator_count
+
+    def to_json(self) -> str:
+        """Serializes to a JSON string (the form that travels between pipeline steps)."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> DeploymentConfig:
+        """Parses ``to_json`` output; unknown keys are an error."""
+        data = json.loads(text)
+        return from_dict(data)
+
+
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(DeploymentConfig))
+
+
+def from_dict(data: dict) -> DeploymentConfig:
+    """Builds a config from a dict; unknown keys raise ``ConfigError`` naming the closest field."""
+    unknown = [k for k in data if k not in FIELD_NAMES]
+    if unknown:
+        raise ConfigError([(k, f"unknown field.{_closest(k, FIELD_NAMES)}") for k in unknown])
+    return DeploymentConfig(**data)
+
+
+def from_preset(preset: str, **overrides) -> DeploymentConfig:
+    """A config from a named preset with ``overrides`` applied on top (not validated)."""
+    try:
+        recipe = get_preset(preset)
+    except KeyError as err:
+        raise ConfigError([("preset", err.args[0])]) from None
+    fields = recipe.as_dict()
+    instruct = fields.pop("instruct")
+    fields["run_image_checks"] = fields["multimodal"]
+    fields["run_chat_checks"] = instruct
+    fields.update(overrides)
+    return from_dict(fields)
+
+
+def _closest(name: str, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def validate(cfg: DeploymentConfig, *, require_project: bool = True) -> DeploymentConfig:
+    """Checks every field; raises ``ConfigError`` listing all problems with their fixes."""
+    problems: list[tuple[str, str]] = []
+    for check in (_check_location, _check_model, _check_hardware, _check_engine, _check_run):
+        problems.extend(check(cfg))
+    if require_project and not cfg.project:
+        problems.append(("project", "is empty. Set the Google Cloud project ID that will own the endpoint."))
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def _check_location(cfg: DeploymentConfig) -> list[tuple[str, str]]:
+    if cfg.region not in hardware.VERTEX_REGIONS:
+        hint = _closest(cfg.region, hardware.VERTEX_REGIONS)
+        return [("region", f"{cfg.region!r} is not a Vertex AI prediction region.{hint} Use e.g. 'us-central1'.")]
+    return []
+
+
+def _check_model(cfg: DeploymentConfig) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    mid = cfg.model_id.strip()
+    if not mid:
+        out.append(("model_id", "is empty. Give a Hugging Face repo id (org/name) or a gs:// folder."))
+    elif not (HF_ID_RE.match(mid) or GCS_RE.match(mid)):
+        out.append(("model_id", f"{mid!r} is neither a Hugging Face repo id (org/name) nor a gs://bucket/folder."))
+    if cfg.hf_token_secret and not SECRET_VERSION_RE.match(cfg.hf_token_secret):
+        hint = ""
+        if cfg.hf_token_secret.startswith("hf_"):
+            hint = " It looks like a token itself: store it in Secret Manager and pass the version's name instead."
+        out.append(
+            (
+                "hf_token_secret",
+                "must be a Secret Manager secret version name, "
+                f"projects/PROJECT/secrets/NAME/versions/(latest|N).{hint}",
+            )
+        )
+    if cfg.run_image_checks and not cfg.multimodal:
+        out.append(("run_image_checks", "image checks asked for a text-only model. Set multimodal=true or turn them off."))
+    if not cfg.serving_image:
+        out.append(("serving_image", "is empty. Use Google's vLLM serving image, e.g. " + DEFAULT_IMAGE))
+    return out
+
+
+def _check_hardware(cfg: DeploymentConfig) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    machine = hardware.MACHINE_TYPES.get(cfg.machine_type)
+    if machine is None:
+        hint = _closest(cfg.machine_type, hardware.MACHINE_TYPES)
+        out.append(("machine_type", f"{cfg.machine_type!r} is not a GPU machine type Vertex serves on.{hint}"))
+    if cfg.accelerator_type not in hardware.ACCELERATORS:
+        hint = _closest(cfg.accelerator_type, hardware.ACCELERATORS)
+        out.append(("accelerator_type", f"{cfg.accelerator_type!r} is unknown.{hint}"))
+    elif machine is not None and machine.accelerator_type != cfg.accelerator_type:
+        out.append(
+            (
+                "accelerator_type",
+                f"{cfg.machine_type} carries {machine.accelerator_type}, not {cfg.accelerator_type}. "
+                f"Use accelerator_type={machine.accelerator_type} or a machine type for {cfg.accelerator_type}.",
+            )
+        )
+    elif machine is not None and cfg.accelerator_count not in machine.accelerator_counts:
+        counts = ", ".join(map(str, machine.accelerator_counts))
+        out.append(("accelerator_count", f"{cfg.machine_type} takes {counts} GPU(s), not {cfg.accelerator_count}."))
+    if cfg.min_replica_count < 1:
+        out.append(("min_replica_count", "must be at least 1."))
+    if cfg.max_replica_count < cfg.min_replica_count:
+        out.append(("max_replica_count", f"must be ≥ min_replica_count ({cfg.min_replica_count})."))
+    return out
+
+
+def _check_engine(cfg: DeploymentConfig) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if not 0 < cfg.gpu_memory_utilization <= 1:
+        out.append(("gpu_memory_utilization", f"{cfg.gpu_memory_utilization} is outside (0, 1]; 0.9 is usual."))
+    for name in ("max_model_len", "max_num_seqs"):
+        if getattr(cfg, name) <= 0:
+            out.append((name, f"must be a positive integer, got {getattr(cfg, name)}."))
+    if cfg.dtype not in DTYPES:
+        out.append(("dtype", f"{cfg.dtype!r} is unknown; use one of {', '.join(DTYPES)}."))
+    if cfg.swap_space_gib < 0:
+        out.append(("swap_space_gib", "must be ≥ 0."))
+    if cfg.max_loras < 1 or cfg.max_cpu_loras < cfg.max_loras:
+        out.append(("max_loras", "max_loras must be ≥ 1 and max_cpu_loras ≥ max_loras."))
+    bad_extra = [a for a in cfg.extra_vllm_args if not a.startswith("--")]
+    if bad_extra:
+        out.append(("extra_vllm_args", f"each entry must be one --flag[=value]; got {bad_extra}."))
+    from vllm_vertex.container import flag_name, generated_flags
+
+    twice = sorted({flag_name(a) for a in cfg.extra_vllm_args} & generated_flags(cfg))
+    if twice:
+        out.append(("extra_vllm_args", f"{', '.join(twice)} already set from fields; set the field instead."))
+    return out
+
+
+def _check_run(cfg: DeploymentConfig) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if cfg.teardown_policy not in TEARDOWN_POLICIES:
+        out.append(("teardown_policy", f"{cfg.teardown_policy!r} is unknown; use one of {', '.join(TEARDOWN_POLICIES)}."))
+    if cfg.deploy_timeout_seconds < 60:
+        out.append(("deploy_timeout_seconds", "must be at least 60; a deploy takes up to an hour."))
+    if cfg.smoke_max_tokens <= 0:
+        out.append(("smoke_max_tokens", "must be a positive integer."))
+    for key, value in cfg.labels.items():
+        if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", key) or not re.match(r"^[a-z0-9_-]{0,63}$", value):
+            out.append(("labels", f"{key}={value}: keys and values are lowercase letters, digits, _ and -, ≤ 63."))
+    return out

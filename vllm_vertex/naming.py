@@ -1,0 +1,86 @@
+"""Resource names, labels and URLs. Pure.
+
+Every resource a run creates carries the run label ``vllm-vertex-run=<run>``; cleanup after a
+failure finds what the run created by that label (KFP's exit task cannot read other tasks'
+outputs, kubeflow/pipelines #10187).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+__all__ = [
+    "MANAGED_BY",
+    "RUN_LABEL_KEY",
+    "api_base",
+    "console_endpoint_url",
+    "dedicated_base",
+    "display_name",
+    "label_filter",
+    "openai_base_url",
+    "resource_labels",
+    "run_label_value",
+]
+
+RUN_LABEL_KEY = "vllm-vertex-run"
+MANAGED_BY = {"managed-by": "vllm-vertex"}
+_LABEL_MAX = 63
+
+
+def run_label_value(run_name: str) -> str:
+    """A Vertex label value (≤ 63 chars of ``[a-z0-9_-]``) unique to one run name.
+
+    Long names keep their tail (the timestamp part of KFP run names) plus a short hash of the
+    whole, so two long names that share a tail still differ.
+    """
+    clean = re.sub(r"[^a-z0-9_-]+", "-", run_name.lower()).strip("-") or "run"
+    if len(clean) <= _LABEL_MAX:
+        return clean
+    digest = hashlib.sha256(run_name.encode()).hexdigest()[:8]
+    return f"{clean[-(_LABEL_MAX - 9):]}-{digest}".lstrip("-")
+
+
+def resource_labels(user_labels: dict[str, str], run_label: str) -> dict[str, str]:
+    """Labels for every created resource: the user's, ``managed-by`` and the run label."""
+    return {**user_labels, **MANAGED_BY, RUN_LABEL_KEY: run_label}
+
+
+def label_filter(run_label: str) -> str:
+    """A ``list_*`` filter that matches the resources of one run."""
+    return f'labels.{RUN_LABEL_KEY}="{run_label}"'
+
+
+def display_name(model_id: str, run_label: str, kind: str) -> str:
+    """``<model>-<kind>-<run>``, at most 128 characters (Vertex's display-name limit)."""
+    stem = model_id.rstrip("/").rsplit("/", 1)[-1]
+    return f"{stem}-{kind}-{run_label}"[:128]
+
+
+def api_base(region: str, api_endpoint: str = "") -> str:
+    """The regional Vertex AI base URL, or the override (tests point it at a local server)."""
+    if api_endpoint:
+        return api_endpoint.rstrip("/") if "://" in api_endpoint else f"https://{api_endpoint}"
+    return f"https://{region}-aiplatform.googleapis.com"
+
+
+def dedicated_base(dns: str, api_endpoint: str = "") -> str:
+    """The dedicated endpoint's base URL. It takes the scheme of the override when there is one."""
+    scheme = api_endpoint.split("://", 1)[0] if "://" in api_endpoint else "https"
+    return f"{scheme}://{dns}"
+
+
+def openai_base_url(endpoint_name: str, region: str, dedicated_dns: str = "", api_endpoint: str = "") -> str:
+    """``base_url`` for the OpenAI SDK: Vertex's v1beta1 chat completions for one endpoint."""
+    base = dedicated_base(dedicated_dns, api_endpoint) if dedicated_dns else api_base(region, api_endpoint)
+    return f"{base}/v1beta1/{endpoint_name}"
+
+
+def console_endpoint_url(endpoint_name: str) -> str:
+    """Console page of an endpoint ``projects/P/locations/L/endpoints/E``."""
+    parts = endpoint_name.split("/")
+    project, region, endpoint_id = parts[1], parts[3], parts[5]
+    return (
+        f"https://console.cloud.google.com/vertex-ai/online-prediction/locations/{region}"
+        f"/endpoints/{endpoint_id}?project={project}"
+    )

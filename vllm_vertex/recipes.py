@@ -1,0 +1,113 @@
+"""Model recipes: the seed notebook's hardware tables as named presets.
+
+A recipe is a starting point; every field can be overridden (pipeline parameters, CLI
+config files). Pure data; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["DEFAULT_IMAGE", "LEGACY_MLLAMA_IMAGE", "PRESETS", "Recipe", "get_preset"]
+
+# Google's vLLM serving container (Model Garden). The newest tag carries a vLLM that no
+# longer has Llama 3.2 Vision (Mllama was removed after vLLM 0.10.2, vLLM #24907), so the
+# Vision presets keep an older tag whose vLLM still serves Mllama.
+_IMAGE_REPO = "us-docker.pkg.dev/vertex-ai/vertex-vision-model-garden-dockers/pytorch-vllm-serve"
+DEFAULT_IMAGE = f"{_IMAGE_REPO}:20251205_0916_RC01"
+LEGACY_MLLAMA_IMAGE = f"{_IMAGE_REPO}:20241210_0916_RC00"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A tested starting configuration for one model.
+
+    Attributes:
+        model_id: Hugging Face repo id the container downloads.
+        multimodal: The model takes images as well as text (enables the image checks).
+        machine_type: Vertex machine type of one replica.
+        accelerator_type: GPU type, Vertex enum.
+        accelerator_count: GPUs per replica; also vLLM's tensor parallel size.
+        max_model_len: vLLM ``--max-model-len``.
+        max_num_seqs: vLLM ``--max-num-seqs`` (concurrent sequences).
+        gpu_memory_utilization: vLLM ``--gpu-memory-utilization``.
+        enforce_eager: vLLM ``--enforce-eager`` (no CUDA graphs: less memory, slower).
+        serving_image: The serving container image.
+        instruct: The model is instruction-tuned (has a chat template).
+    """
+
+    model_id: str
+    multimodal: bool
+    machine_type: str
+    accelerator_type: str
+    accelerator_count: int
+    max_model_len: int
+    max_num_seqs: int
+    gpu_memory_utilization: float = 0.9
+    enforce_eager: bool = True
+    serving_image: str = DEFAULT_IMAGE
+    instruct: bool = False
+
+    def as_dict(self) -> dict:
+        """Returns the recipe as a plain dict (config field name → value)."""
+        return asdict(self)
+
+
+def _pair(stem: str, hf_base: str, hf_instruct: str, **fields) -> dict[str, Recipe]:
+    """Base and Instruct variants of one model that share hardware."""
+    return {
+        stem: Recipe(model_id=hf_base, **fields),
+        f"{stem}-instruct": Recipe(model_id=hf_instruct, instruct=True, **fields),
+    }
+
+
+_L4_1 = dict(machine_type="g2-standard-12", accelerator_type="NVIDIA_L4", accelerator_count=1)
+_L4_1_SMALL = dict(machine_type="g2-standard-8", accelerator_type="NVIDIA_L4", accelerator_count=1)
+_L4_8 = dict(machine_type="g2-standard-96", accelerator_type="NVIDIA_L4", accelerator_count=8)
+_A100_1 = dict(machine_type="a2-highgpu-1g", accelerator_type="NVIDIA_TESLA_A100", accelerator_count=1)
+_H100_8 = dict(machine_type="a3-highgpu-8g", accelerator_type="NVIDIA_H100_80GB", accelerator_count=8)
+_TEXT = dict(multimodal=False, max_model_len=4096, max_num_seqs=256)
+# Mllama profiles max_num_seqs dummy images: 256 runs out of memory, 12 works (seed).
+_VISION = dict(multimodal=True, max_model_len=4096, max_num_seqs=12, serving_image=LEGACY_MLLAMA_IMAGE)
+
+PRESETS: dict[str, Recipe] = {
+    **_pair("llama-3.1-8b", "meta-llama/Meta-Llama-3.1-8B", "meta-llama/Meta-Llama-3.1-8B-Instruct", **_L4_1, **_TEXT),
+    **_pair(
+        "llama-3.1-70b", "meta-llama/Meta-Llama-3.1-70B", "meta-llama/Meta-Llama-3.1-70B-Instruct", **_L4_8, **_TEXT
+    ),
+    **_pair(
+        "llama-3.1-405b-fp8",
+        "meta-llama/Meta-Llama-3.1-405B-FP8",
+        "meta-llama/Meta-Llama-3.1-405B-Instruct-FP8",
+        **_H100_8,
+        **_TEXT,
+    ),
+    **_pair("llama-3.2-1b", "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.2-1B-Instruct", **_L4_1_SMALL, **_TEXT),
+    **_pair("llama-3.2-3b", "meta-llama/Llama-3.2-3B", "meta-llama/Llama-3.2-3B-Instruct", **_L4_1_SMALL, **_TEXT),
+    **_pair(
+        "llama-3.2-11b-vision",
+        "meta-llama/Llama-3.2-11B-Vision",
+        "meta-llama/Llama-3.2-11B-Vision-Instruct",
+        **_A100_1,
+        **_VISION,
+    ),
+    **_pair(
+        "llama-3.2-90b-vision",
+        "meta-llama/Llama-3.2-90B-Vision",
+        "meta-llama/Llama-3.2-90B-Vision-Instruct",
+        **_H100_8,
+        **_VISION,
+    ),
+}
+
+
+def get_preset(name: str) -> Recipe:
+    """Returns the preset ``name``; raises ``KeyError`` naming the closest known presets."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, PRESETS, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown preset {name!r}.{hint} Known presets: {', '.join(sorted(PRESETS))}.") from None

@@ -1,0 +1,73 @@
+"""Smoke-check results, their verdict, metrics and the Markdown report. Pure."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+__all__ = ["CheckResult", "metrics", "render_markdown", "verdict"]
+
+
+@dataclass
+class CheckResult:
+    """One smoke check: what was asked, whether it passed, how long it took, what came back."""
+
+    name: str
+    route: str
+    passed: bool
+    latency_s: float
+    answer: str = ""
+    error: str = ""
+    completion_tokens: int = 0
+    image_url: str = ""
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def verdict(results: list[CheckResult]) -> str:
+    """``passed`` when there was at least one check and every check passed, else ``failed``."""
+    return "passed" if results and all(r.passed for r in results) else "failed"
+
+
+def metrics(results: list[CheckResult]) -> dict[str, float]:
+    """Figures for KFP Metrics: counts, per-check latency and completion tokens per second."""
+    out: dict[str, float] = {
+        "checks_passed": float(sum(r.passed for r in results)),
+        "checks_failed": float(sum(not r.passed for r in results)),
+    }
+    for r in results:
+        out[f"{r.name}_latency_s"] = round(r.latency_s, 4)
+        if r.completion_tokens and r.latency_s > 0:
+            out[f"{r.name}_tokens_per_s"] = round(r.completion_tokens / r.latency_s, 2)
+    return out
+
+
+def _cell(text: str, limit: int = 400) -> str:
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def render_markdown(results: list[CheckResult], endpoint_name: str, model_id: str) -> str:
+    """The report the console shows: verdict, a table of checks, answers and the image sent."""
+    lines = [
+        f"# Smoke tests: {verdict(results).upper()}",
+        "",
+        f"- Endpoint: `{endpoint_name}`",
+        f"- Model: `{model_id}`",
+        "",
+        "| check | route | result | latency (s) | answer or error |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        status = "pass" if r.passed else "FAIL"
+        lines.append(f"| {r.name} | {r.route} | {status} | {r.latency_s:.3f} | {_cell(r.error or r.answer)} |")
+    images = sorted({r.image_url for r in results if r.image_url})
+    for url in images:
+        shown = url if not url.startswith("data:") or len(url) < 200_000 else ""
+        if shown:
+            lines += ["", "Image sent:", "", f"![image sent to the model]({shown})"]
+    lines += ["", "<details><summary>Raw results</summary>", "", "```json",
+              json.dumps([r.to_dict() for r in results], indent=2), "```", "</details>"]
+    return "\n".join(lines) + "\n"
