@@ -1,7 +1,7 @@
 """Step 5: create a shared or dedicated Vertex endpoint."""
 
-from kfp.dsl import Output
 from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint
+from kfp.dsl import Output
 
 from components._runtime import vllm_component
 
@@ -25,5 +25,6 @@ def create_endpoint(config: str, run_label: str, endpoint: Output[VertexEndpoint
     endpoint.metadata["resourceName"] = created.name
     endpoint.metadata["dedicatedEndpointDns"] = created.dedicated_endpoint_dns
     endpoint.uri = f"{naming.api_base(cfg.region, api_endpoint)}/v1/{created.name}"
-    print(f"created {created.name} ({'dedicated ' + created.dedicated_endpoint_dns if cfg.dedicated_endpoint else 'shared'})")
+    kind = f"dedicated, DNS {created.dedicated_endpoint_dns}" if cfg.dedicated_endpoint else "shared"
+    print(f"created {created.name} ({kind})")
     print(f"console: {naming.console_endpoint_url(created.name)}")

@@ -1,7 +1,7 @@
 """Step 6: deploy the model to the endpoint and wait, failing when the deploy failed."""
 
-from kfp.dsl import Input
 from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint, VertexModel
+from kfp.dsl import Input
 
 from components._runtime import vllm_component
 

@@ -2,8 +2,8 @@
 
 from typing import NamedTuple
 
-from kfp.dsl import Input, Markdown, Metrics, Output
 from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint
+from kfp.dsl import Input, Markdown, Metrics, Output
 
 from components._runtime import vllm_component
 

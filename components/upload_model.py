@@ -1,7 +1,7 @@
 """Step 4: upload a Vertex Model that runs the vLLM serving container."""
 
-from kfp.dsl import Output
 from google_cloud_pipeline_components.types.artifact_types import VertexModel
+from kfp.dsl import Output
 
 from components._runtime import vllm_component
 

@@ -158,4 +158,3 @@ def deploy_and_verify(
             verdict=smoke.outputs["verdict"], passed=smoke.outputs["passed"], failed=smoke.outputs["failed"]
         )
         _side_effect(gate, "check-verdict")
-

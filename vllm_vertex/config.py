@@ -169,7 +169,9 @@ def _check_model(cfg: DeploymentConfig) -> list[tuple[str, str]]:
             )
         )
     if cfg.run_image_checks and not cfg.multimodal:
-        out.append(("run_image_checks", "image checks asked for a text-only model. Set multimodal=true or turn them off."))
+        out.append(
+            ("run_image_checks", "image checks asked for a text-only model. Set multimodal=true or turn them off.")
+        )
     if not cfg.serving_image:
         out.append(("serving_image", "is empty. Use Google's vLLM serving image, e.g. " + DEFAULT_IMAGE))
     return out
@@ -229,7 +231,9 @@ def _check_engine(cfg: DeploymentConfig) -> list[tuple[str, str]]:
 def _check_run(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if cfg.teardown_policy not in TEARDOWN_POLICIES:
-        out.append(("teardown_policy", f"{cfg.teardown_policy!r} is unknown; use one of {', '.join(TEARDOWN_POLICIES)}."))
+        out.append(
+            ("teardown_policy", f"{cfg.teardown_policy!r} is unknown; use one of {', '.join(TEARDOWN_POLICIES)}.")
+        )
     if cfg.deploy_timeout_seconds < 60:
         out.append(("deploy_timeout_seconds", "must be at least 60; a deploy takes up to an hour."))
     if cfg.smoke_max_tokens <= 0:

@@ -27,8 +27,11 @@ class Diagnosis:
 
 _RULES: list[tuple[re.Pattern, Diagnosis]] = [
     (
-        re.compile(r"max seq len \((\d+)\) is larger than the maximum number of tokens that can be stored in KV cache"
-                   r" \((\d+)\)|KV cache is needed, which is larger than the available KV cache memory", re.I),
+        re.compile(
+            r"max seq len \((\d+)\) is larger than the maximum number of tokens that can be stored in KV cache"
+            r" \((\d+)\)|KV cache is needed, which is larger than the available KV cache memory",
+            re.I,
+        ),
         Diagnosis(
             "kv_cache_too_small",
             "max_model_len is larger than the KV cache the GPU memory left after the weights can hold.",
@@ -47,7 +50,9 @@ _RULES: list[tuple[re.Pattern, Diagnosis]] = [
         ),
     ),
     (
-        re.compile(r"gated repo|Cannot access gated repository|401 Client Error|Access to model .* is restricted", re.I),
+        re.compile(
+            r"gated repo|Cannot access gated repository|401 Client Error|Access to model .* is restricted", re.I
+        ),
         Diagnosis(
             "hf_gated",
             "the model is gated on Hugging Face and the token is missing or has no access.",

@@ -34,7 +34,12 @@ class SamplingParams:
 
     def as_dict(self) -> dict:
         """The parameters as instance keys."""
-        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k}
+        return {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+        }
 
 
 def text_instance(prompt: str, sampling: SamplingParams, raw_response: bool = False) -> dict:

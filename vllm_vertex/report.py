@@ -68,6 +68,13 @@ def render_markdown(results: list[CheckResult], endpoint_name: str, model_id: st
         shown = url if not url.startswith("data:") or len(url) < 200_000 else ""
         if shown:
             lines += ["", "Image sent:", "", f"![image sent to the model]({shown})"]
-    lines += ["", "<details><summary>Raw results</summary>", "", "```json",
-              json.dumps([r.to_dict() for r in results], indent=2), "```", "</details>"]
+    lines += [
+        "",
+        "<details><summary>Raw results</summary>",
+        "",
+        "```json",
+        json.dumps([r.to_dict() for r in results], indent=2),
+        "```",
+        "</details>",
+    ]
     return "\n".join(lines) + "\n"

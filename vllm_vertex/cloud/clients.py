@@ -52,8 +52,16 @@ def retry(timeout: float = 300.0, initial: float = 1.0):
     from google.api_core import exceptions as exc
     from google.api_core import retry as r
 
-    transient = (exc.TooManyRequests, exc.InternalServerError, exc.BadGateway, exc.ServiceUnavailable, exc.GatewayTimeout)
-    return r.Retry(predicate=r.if_exception_type(*transient), initial=initial, maximum=30.0, multiplier=2.0, timeout=timeout)
+    transient = (
+        exc.TooManyRequests,
+        exc.InternalServerError,
+        exc.BadGateway,
+        exc.ServiceUnavailable,
+        exc.GatewayTimeout,
+    )
+    return r.Retry(
+        predicate=r.if_exception_type(*transient), initial=initial, maximum=30.0, multiplier=2.0, timeout=timeout
+    )
 
 
 def _options(region: str, api_endpoint: str, host: str = "") -> dict:

@@ -45,8 +45,11 @@ def run_checks(target: SmokeTarget, api_endpoint: str = "", log: Callable[[str],
     """Runs every check that applies; a failing check is recorded, never raised."""
     sampling = payloads.SamplingParams(max_tokens=target.max_tokens)
     checks: list[tuple[str, str, Callable[[], tuple[str, int]]]] = [
-        ("text_predict", ":predict", lambda: _predict(target, payloads.text_instance(target.text_prompt, sampling),
-                                                      api_endpoint)),
+        (
+            "text_predict",
+            ":predict",
+            lambda: _predict(target, payloads.text_instance(target.text_prompt, sampling), api_endpoint),
+        ),
     ]
     if target.image_url:
         instance = payloads.image_instance(target.image_prompt, target.image_url, sampling)
@@ -69,12 +72,14 @@ def _timed(name: str, route: str, call, target: SmokeTarget) -> CheckResult:
     try:
         answer, tokens = call()
     except Exception as err:  # a check fails, the others still run
-        return CheckResult(name, route, False, time.perf_counter() - start, error=f"{type(err).__name__}: {err}",
-                           image_url=image)
+        return CheckResult(
+            name, route, False, time.perf_counter() - start, error=f"{type(err).__name__}: {err}", image_url=image
+        )
     latency = time.perf_counter() - start
     if not answer.strip():
-        return CheckResult(name, route, False, latency, error="empty output: the model generated no text",
-                           image_url=image)
+        return CheckResult(
+            name, route, False, latency, error="empty output: the model generated no text", image_url=image
+        )
     return CheckResult(name, route, True, latency, answer=answer, completion_tokens=tokens, image_url=image)
 
 

@@ -38,10 +38,12 @@ def find_run_resources(project: str, region: str, run_label: str, api_endpoint: 
     """Endpoints and models that carry ``vllm-vertex-run=<run_label>``."""
     parent = f"projects/{project}/locations/{region}"
     flt = naming.label_filter(run_label)
-    endpoints = list(clients.endpoint_client(region, api_endpoint).list_endpoints(
-        parent=parent, filter=flt, retry=clients.retry()))
-    models = list(clients.model_client(region, api_endpoint).list_models(
-        parent=parent, filter=flt, retry=clients.retry()))
+    endpoints = list(
+        clients.endpoint_client(region, api_endpoint).list_endpoints(parent=parent, filter=flt, retry=clients.retry())
+    )
+    models = list(
+        clients.model_client(region, api_endpoint).list_models(parent=parent, filter=flt, retry=clients.retry())
+    )
     return endpoints, models
 
 
@@ -55,8 +57,13 @@ def teardown_run(
     for endpoint in endpoints:
         _remove_endpoint(endpoint.name, region, api_endpoint, report, log)
     for model in models:
-        _delete(lambda c, n=model.name: c.delete_model(name=n, retry=clients.retry()),
-                clients.model_client(region, api_endpoint), model.name, report, log)
+        _delete(
+            lambda c, n=model.name: c.delete_model(name=n, retry=clients.retry()),
+            clients.model_client(region, api_endpoint),
+            model.name,
+            report,
+            log,
+        )
     return report
 
 

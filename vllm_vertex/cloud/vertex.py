@@ -33,7 +33,9 @@ def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None, ap
     model = aiplatform_v1.Model(
         display_name=cfg.display_name or naming.display_name(cfg.model_id, run_label, "model"),
         labels=naming.resource_labels(cfg.labels, run_label),
-        container_spec=aiplatform_v1.ModelContainerSpec(**spec, deployment_timeout=datetime.timedelta(seconds=timeout_s)),
+        container_spec=aiplatform_v1.ModelContainerSpec(
+            **spec, deployment_timeout=datetime.timedelta(seconds=timeout_s)
+        ),
     )
     client = clients.model_client(cfg.region, api_endpoint)
     op = client.upload_model(parent=_parent(cfg), model=model, retry=clients.retry())
@@ -91,8 +93,10 @@ def deploy_model(
         service_account=cfg.service_account,
     )
     client = clients.endpoint_client(cfg.region, api_endpoint)
-    log(f"deploying {model_name} to {endpoint_name} on {cfg.max_replica_count}× {cfg.machine_type} "
-        f"with {cfg.accelerator_count}× {cfg.accelerator_type}; this takes up to an hour")
+    log(
+        f"deploying {model_name} to {endpoint_name} on {cfg.max_replica_count}× {cfg.machine_type} "
+        f"with {cfg.accelerator_count}× {cfg.accelerator_type}; this takes up to an hour"
+    )
     op = client.deploy_model(
         endpoint=endpoint_name, deployed_model=deployed, traffic_split={"0": 100}, retry=clients.retry()
     )
