@@ -136,7 +136,7 @@ def deploy_and_verify(
     with dsl.ExitHandler(cleanup, name="deploy-and-verify"):
         params = {k: v for k, v in locals().items() if k not in ("cleanup", "api_endpoint")}
         validated = validate_config(**params, run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
-        validated.set_display_name("validate-config")
+        _side_effect(validated, "validate-config")
         config, run_label = validated.outputs["config"], validated.outputs["run_label"]
         quota = _side_effect(check_quota(config=config, api_endpoint=api_endpoint), "check-quota")
         model = upload_model(config=config, run_label=run_label, api_endpoint=api_endpoint).after(quota)

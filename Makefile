@@ -1,0 +1,34 @@
+# vllm-vertex: `make compile` writes the pipelines' YAML; `make test` runs every test tier.
+PYTHON ?= python3
+STAMP := .cache/installed-$(shell $(PYTHON) -c 'import sys;print("%d%d" % sys.version_info[:2])')
+VLLM_VENV ?= .venv-vllm
+
+.PHONY: install compile test unit e2e lint vllm-env clean
+
+$(STAMP): pyproject.toml
+	mkdir -p .cache
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $@
+
+install: $(STAMP)
+
+compile: install
+	$(PYTHON) compile.py
+
+lint: install
+	$(PYTHON) -m ruff check .
+
+vllm-env:
+	VLLM_VENV=$(VLLM_VENV) bash scripts/setup_vllm_venv.sh
+
+unit: install
+	$(PYTHON) -m pytest -m "not e2e"
+
+test: install vllm-env lint
+	$(PYTHON) -m pytest
+
+e2e: install vllm-env
+	$(PYTHON) -m pytest -m e2e -p no:randomly -s tests/e2e
+
+clean:
+	rm -rf compiled .cache/installed-* local_outputs

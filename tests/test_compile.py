@@ -1,0 +1,148 @@
+"""Compiled YAML: parses strictly back into the PipelineSpec proto, with the DAG we designed."""
+
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+from google.protobuf import json_format
+from kfp import components as kfp_components
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+import compile as compile_script
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> pathlib.Path:
+    out = tmp_path_factory.mktemp("compiled")
+    assert compile_script.main(["--out", str(out)]) == 0
+    return out
+
+
+def _spec(path: pathlib.Path) -> pipeline_spec_pb2.PipelineSpec:
+    return json_format.ParseDict(yaml.safe_load(path.read_text()), pipeline_spec_pb2.PipelineSpec())
+
+
+@pytest.mark.parametrize("name", list(compile_script.TARGETS))
+def test_yaml_parses_strictly_and_loads_as_component(compiled, name):
+    spec = _spec(compiled / name)
+    assert spec.pipeline_info.name == "vllm-deploy-and-verify"
+    assert kfp_components.load_component_from_file(str(compiled / name)).name == "vllm-deploy-and-verify"
+
+
+def test_defaults_come_from_the_preset(compiled):
+    text = _spec(compiled / "vllm-deploy-text.yaml").root.input_definitions.parameters
+    mm = _spec(compiled / "vllm-deploy-multimodal.yaml").root.input_definitions.parameters
+    assert text["model_id"].default_value.string_value == "meta-llama/Meta-Llama-3.1-8B-Instruct"
+    assert text["multimodal"].default_value.bool_value is False
+    assert text["run_image_checks"].default_value.bool_value is False
+    assert mm["model_id"].default_value.string_value == "meta-llama/Llama-3.2-11B-Vision-Instruct"
+    assert mm["machine_type"].default_value.string_value == "a2-highgpu-1g"
+    assert mm["max_num_seqs"].default_value.number_value == 12
+    assert mm["run_image_checks"].default_value.bool_value is True
+    assert mm["teardown_policy"].default_value.string_value == "on_failure"
+    assert "Secret Manager version" in mm["hf_token_secret"].description
+
+
+def _tasks(spec, component: str):
+    return spec.components[component].dag.tasks
+
+
+def test_dag_order_exit_handler_and_conditions(compiled):
+    spec = _spec(compiled / "vllm-deploy-text.yaml")
+    root = spec.root.dag.tasks
+    assert set(root) == {"cleanup-on-exit", "exit-handler-1"}
+    cleanup = root["cleanup-on-exit"]
+    assert (
+        cleanup.trigger_policy.strategy == pipeline_spec_pb2.PipelineTaskSpec.TriggerPolicy.ALL_UPSTREAM_TASKS_COMPLETED
+    )
+    assert cleanup.inputs.parameters["status"].task_final_status.producer_task == "exit-handler-1"
+    assert cleanup.inputs.parameters["run_name"].runtime_value.constant.string_value == "{{$.pipeline_job_name}}"
+
+    body = _tasks(spec, "comp-exit-handler-1")
+    deps = {name: set(task.dependent_tasks) for name, task in body.items()}
+    assert deps["check-quota"] == {"validate-config"}
+    assert {"check-quota"} <= deps["upload-model"] and {"check-quota"} <= deps["create-endpoint"]
+    assert {"upload-model", "create-endpoint"} <= deps["deploy-model"]
+    assert "deploy-model" in deps["smoke-test"]
+    assert "smoke-test" in deps["check-verdict"]
+    conditions = {name: t.trigger_policy.condition for name, t in body.items() if t.trigger_policy.condition}
+    assert conditions == {
+        "condition-2": "inputs.parameter_values['pipelinechannel--teardown_policy'] == 'always'",
+        "condition-3": "inputs.parameter_values['pipelinechannel--teardown_policy'] == 'on_failure'",
+    }
+    nested = _tasks(spec, "comp-condition-3")["condition-4"].trigger_policy.condition
+    assert nested == "inputs.parameter_values['pipelinechannel--smoke-test-verdict'] == 'failed'"
+    assert set(_tasks(spec, "comp-condition-2")) == {"teardown"}
+    assert (
+        "smoke-test" in _tasks(spec, "comp-condition-2")["teardown"].dependent_tasks
+        or "smoke-test" in deps["condition-2"]
+    )
+    assert set(_tasks(spec, "comp-condition-4")) == {"teardown-2"}
+
+
+def _all_tasks(spec):
+    for comp in ["root", *spec.components]:
+        dag = spec.root.dag if comp == "root" else spec.components[comp].dag
+        for name, task in dag.tasks.items():
+            if not task.component_ref.name.startswith("comp-condition") and not name.startswith("exit-handler"):
+                yield name, task
+
+
+def test_every_task_has_a_display_name_and_no_caching(compiled):
+    spec = _spec(compiled / "vllm-deploy-multimodal.yaml")
+    names = {}
+    for name, task in _all_tasks(spec):
+        assert not task.caching_options.enable_cache, name
+        names[name] = task.task_info.name
+    assert names["teardown-2"] == "teardown-after-failed-smoke"
+    assert names["upload-model"] == "upload-model"
+    assert len(names) == 10
+
+
+def test_steps_install_only_small_pinned_clients(compiled):
+    spec = _spec(compiled / "vllm-deploy-text.yaml")
+    executors = json_format.MessageToDict(spec.deployment_spec)["executors"]
+    installs = {}
+    for name, executor in executors.items():
+        container = executor["container"]
+        assert container["image"] == "gcr.io/ml-pipeline/google-cloud-pipeline-components:2.22.0"
+        script = " ".join(container["command"])
+        assert "'kfp==" not in script, name
+        assert "__KFP_EMBEDDED_ARCHIVE_B64" in script, name
+        installs[name] = sorted(p.split("==")[0] for p in re.findall(r"'([a-z_-]+==[0-9.]+)'", script))
+    assert installs["exec-check-quota"] == ["google-cloud-quotas"]
+    assert installs["exec-upload-model"] == ["google-cloud-secret-manager"]
+    assert installs["exec-smoke-test"] == ["openai"]
+    assert installs["exec-deploy-model"] == installs["exec-teardown"] == []
+
+
+def test_compile_is_deterministic(compiled, tmp_path):
+    assert compile_script.main(["--out", str(tmp_path)]) == 0
+    for name in compile_script.TARGETS:
+        assert (tmp_path / name).read_bytes() == (compiled / name).read_bytes()
+
+
+def test_compile_does_not_import_aiplatform():
+    code = "import sys, compile; compile.main(['--out', sys.argv[1]]); print('google.cloud.aiplatform' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code, "/tmp/vllm-vertex-compile-check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip().endswith("False")
+
+
+def test_compile_rejects_bad_config(tmp_path):
+    from pipelines import compile_pipeline
+    from vllm_vertex.config import ConfigError, from_preset
+
+    with pytest.raises(ConfigError, match="gpu_memory_utilization"):
+        compile_pipeline(from_preset("llama-3.1-8b", gpu_memory_utilization=3), tmp_path / "x.yaml")
+    assert not (tmp_path / "x.yaml").exists()
