@@ -1,0 +1,131 @@
+"""Reads what a preflight needs from where the weights live: the Hugging Face Hub or GCS.
+
+Finds the repo, whether it is gated and whether the token gets in, the model's ``config.json``,
+the tokenizer's chat template and the checkpoint size (safetensors index), through
+``huggingface_hub`` or ``google-cloud-storage``. Every failure is a ``SourceError`` with a
+cause and a fix; the token is never part of a message.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+
+__all__ = ["ModelSource", "SourceError", "inspect_gcs", "inspect_hf"]
+
+INDEX = "model.safetensors.index.json"
+
+
+class SourceError(RuntimeError):
+    """The model's source refuses or lacks what the deployment needs."""
+
+    def __init__(self, key: str, cause: str, fix: str):
+        self.key, self.cause, self.fix = key, cause, fix
+        super().__init__(f"{cause} Fix: {fix}")
+
+
+@dataclass
+class ModelSource:
+    """What the source told us. ``None`` means it could not be read."""
+
+    where: str
+    config: dict | None = None
+    has_chat_template: bool | None = None
+    total_size: int | None = None
+    gated: bool = False
+
+
+def _has_template(tokenizer_config: dict | None, files: set[str]) -> bool | None:
+    if "chat_template.jinja" in files or "chat_template.json" in files:
+        return True
+    if tokenizer_config is None:
+        return None
+    return bool(tokenizer_config.get("chat_template"))
+
+
+def inspect_hf(repo_id: str, token: str | None, endpoint: str = "") -> ModelSource:
+    """Checks the repo on the Hub and reads its configs with ``token`` (None: anonymous)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    api = HfApi(endpoint=endpoint or None, token=token or False)
+    try:
+        info = api.model_info(repo_id)
+    except RepositoryNotFoundError:
+        raise SourceError(
+            "hf_not_found",
+            f"{repo_id} is not a Hugging Face repo the token can see.",
+            "check model_id for typos; for a private repo give hf_token_secret with a token that can read it.",
+        ) from None
+    try:
+        api.auth_check(repo_id)
+    except GatedRepoError:
+        who = "the token in hf_token_secret has no access" if token else "no HF token was given"
+        raise SourceError(
+            "hf_gated",
+            f"{repo_id} is gated and {who} (the deploy would fail with 'Cannot access gated repository').",
+            f"accept the license at https://huggingface.co/{repo_id} with the token's account, store a read token "
+            "in Secret Manager and set hf_token_secret to its version.",
+        ) from None
+    files = {s.rfilename for s in (info.siblings or [])}
+    read = _hub_reader(repo_id, token, endpoint)
+    index = read(INDEX) if INDEX in files else None
+    return ModelSource(
+        where="hub",
+        config=read("config.json") if "config.json" in files else None,
+        has_chat_template=_has_template(read("tokenizer_config.json") if "tokenizer_config.json" in files else None,
+                                        files),
+        total_size=(index or {}).get("metadata", {}).get("total_size"),
+        gated=bool(info.gated),
+    )
+
+
+def _hub_reader(repo_id: str, token: str | None, endpoint: str):
+    from huggingface_hub import hf_hub_download
+
+    cache = tempfile.mkdtemp(prefix="vllm-vertex-hub-")
+
+    def read(filename: str) -> dict:
+        path = hf_hub_download(repo_id, filename, endpoint=endpoint or None, token=token or False, cache_dir=cache)
+        with open(path) as f:
+            return json.load(f)
+
+    return read
+
+
+def inspect_gcs(uri: str, project: str, api_endpoint: str = "") -> ModelSource:
+    """Reads ``config.json``, ``tokenizer_config.json`` and the safetensors index from a gs:// folder."""
+    from google.api_core import exceptions
+    from google.cloud import storage
+
+    from vllm_vertex.cloud.clients import credentials
+
+    bucket_name, _, folder = uri.removeprefix("gs://").partition("/")
+    prefix = folder.rstrip("/") + "/" if folder.strip("/") else ""
+    options = {"api_endpoint": api_endpoint} if api_endpoint else None
+    client = storage.Client(project=project, credentials=credentials(api_endpoint), client_options=options)
+    bucket = client.bucket(bucket_name)
+    names = {b.name.removeprefix(prefix) for b in client.list_blobs(bucket, prefix=prefix)}
+    if "config.json" not in names:
+        raise SourceError(
+            "gcs_no_config",
+            f"{uri} has no config.json (found {len(names)} objects).",
+            "point model_id at the folder that holds config.json and the weights.",
+        )
+
+    def read(name: str) -> dict | None:
+        if name not in names:
+            return None
+        try:
+            return json.loads(bucket.blob(prefix + name).download_as_bytes())
+        except exceptions.GoogleAPICallError:
+            return None
+
+    index = read(INDEX)
+    return ModelSource(
+        where="gcs",
+        config=read("config.json"),
+        has_chat_template=_has_template(read("tokenizer_config.json"), names),
+        total_size=(index or {}).get("metadata", {}).get("total_size"),
+    )
