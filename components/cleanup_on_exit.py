@@ -38,6 +38,8 @@ def cleanup_on_exit(
     print(f"pipeline ended {state}; teardown policy {teardown_policy}")
     if status.error_message:
         print(f"error: {status.error_message}")
+    if not project:
+        return "nothing to remove: no project was given, so nothing was created"
     if teardown_policy == "never" or (teardown_policy == "on_failure" and state == "SUCCEEDED"):
         return f"kept resources (policy {teardown_policy}, state {state})"
     report = teardown_run(project, location, run_label_value(run_name), api_endpoint)
