@@ -38,12 +38,10 @@ def find_run_resources(project: str, region: str, run_label: str, api_endpoint: 
     """Endpoints and models that carry ``vllm-vertex-run=<run_label>``."""
     parent = f"projects/{project}/locations/{region}"
     flt = naming.label_filter(run_label)
-    endpoints = list(
-        clients.endpoint_client(region, api_endpoint).list_endpoints(parent=parent, filter=flt, retry=clients.retry())
-    )
-    models = list(
-        clients.model_client(region, api_endpoint).list_models(parent=parent, filter=flt, retry=clients.retry())
-    )
+    request = {"parent": parent, "filter": flt}
+    endpoint_client = clients.endpoint_client(region, api_endpoint)
+    endpoints = list(endpoint_client.list_endpoints(request=request, retry=clients.retry()))
+    models = list(clients.model_client(region, api_endpoint).list_models(request=request, retry=clients.retry()))
     return endpoints, models
 
 

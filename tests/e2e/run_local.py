@@ -1,0 +1,61 @@
+"""Runs the deploy-and-verify pipeline under ``kfp.local`` in this process; prints a JSON verdict.
+
+``python -m tests.e2e.run_local REQUEST_JSON`` where the request holds ``config`` (a
+DeploymentConfig dict), ``api_endpoint`` and ``pipeline_root``. The last line printed is
+``RESULT {"status": ..., "error": ..., "failed_task": ...}``. Run in a subprocess so that a test
+can kill it (a cancel) and so kfp.local's global state never leaks between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def user_error(log: str) -> str:
+    """The exception text of the first failed task, as the user reads it in the task's log."""
+    lines = ANSI.sub("", log).splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() != "Traceback (most recent call last):":
+            continue
+        indent = len(line) - len(line.lstrip())
+        j = i + 1
+        while j < len(lines) and len(lines[j]) - len(lines[j].lstrip()) > indent:
+            j += 1
+        message = []
+        while j < len(lines) and lines[j].startswith(" " * indent) and "[KFP Executor" not in lines[j]:
+            message.append(lines[j].strip())
+            j += 1
+        text = "\n".join(m for m in message if m)
+        if text:
+            return text
+    return ""
+
+
+def main(request_json: str) -> int:
+    """Runs one pipeline; returns 0 whatever the outcome (the verdict is in the RESULT line)."""
+    from kfp import local
+
+    from pipelines import deploy_and_verify, pipeline_arguments
+    from vllm_vertex.config import from_dict
+
+    request = json.loads(request_json)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=request["pipeline_root"])
+    cfg = from_dict(request["config"])
+    status, failed_task = "SUCCESS", ""
+    try:
+        deploy_and_verify(**pipeline_arguments(cfg, api_endpoint=request["api_endpoint"]))
+    except RuntimeError as err:
+        status = "FAILURE"
+        found = re.search(r"Inner task failed: '?([\w-]+)", ANSI.sub("", str(err)))
+        failed_task = found[1] if found else ""
+    sys.stdout.flush()
+    print("RESULT " + json.dumps({"status": status, "failed_task": failed_task}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,97 @@
+"""Fault injection: HTTP errors, slow answers, failing or hanging deploys, overridden model output."""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+import time
+from dataclasses import dataclass
+
+from .state import GoogleError
+
+__all__ = ["ALIASES", "Faults"]
+
+_AI = "aiplatform.projects.locations."
+ALIASES = {
+    "upload": [_AI + "models.upload"],
+    "get_model": [_AI + "models.get"],
+    "list_models": [_AI + "models.list"],
+    "delete_model": [_AI + "models.delete"],
+    "create_endpoint": [_AI + "endpoints.create"],
+    "get_endpoint": [_AI + "endpoints.get"],
+    "list_endpoints": [_AI + "endpoints.list"],
+    "delete_endpoint": [_AI + "endpoints.delete"],
+    "deploy": [_AI + "endpoints.deployModel"],
+    "undeploy": [_AI + "endpoints.undeployModel"],
+    "predict": [_AI + "endpoints.predict"],
+    "raw_predict": [_AI + "endpoints.rawPredict"],
+    "chat": [_AI + "endpoints.chat.completions"],
+    "get_operation": [_AI + "operations.get", _AI + "*.operations.get"],
+    "quota": ["cloudquotas.projects.locations.services.quotaInfos.get"],
+    "secret": ["secretmanager.projects.secrets.versions.access", "secretmanager.projects.locations.secrets.versions.access"],
+}
+
+
+@dataclass
+class _Fault:
+    patterns: list[str]
+    status: int | None
+    times: int | None
+    message: str
+    delay: float
+
+
+class Faults:
+    """``standin.faults``: everything here applies to the next matching calls, then wears off."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._http: list[_Fault] = []
+        self._deploy: list[dict] = []  # {"kind": "error"|"hang", "message", "code"}
+        self.output: str | None = None
+
+    def add(self, method: str, status: int | None = 500, times: int | None = 1, message: str = "", delay: float = 0.0) -> None:
+        """The next ``times`` calls of ``method`` (discovery id, glob or alias) wait ``delay`` s, then answer
+        HTTP ``status`` (None: answer normally after the delay). ``times=None``: every call."""
+        patterns = ALIASES.get(method, [method])
+        with self._lock:
+            self._http.append(_Fault(patterns, status, times, message, delay))
+
+    def deploy_error(self, message: str, code: int = 3, times: int = 1) -> None:
+        """The next deploy operation(s) finish with ``{"code": code, "message": message}``."""
+        with self._lock:
+            self._deploy.extend({"kind": "error", "message": message, "code": code} for _ in range(times))
+
+    def deploy_hang(self, times: int = 1) -> None:
+        """The next deploy operation(s) never finish."""
+        with self._lock:
+            self._deploy.extend({"kind": "hang"} for _ in range(times))
+
+    def predict_output(self, text: str | None) -> None:
+        """Replace the model's generated text in predict and chat answers (None: stop replacing)."""
+        self.output = text
+
+    def clear(self) -> None:
+        with self._lock:
+            self._http.clear()
+            self._deploy.clear()
+        self.output = None
+
+    # used by the server
+    def apply(self, method_id: str) -> None:
+        with self._lock:
+            fault = next((f for f in self._http if any(fnmatch.fnmatchcase(method_id, p) for p in f.patterns)), None)
+            if fault is None:
+                return
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._http.remove(fault)
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.status:
+            raise GoogleError(fault.status, fault.message or f"Injected fault on {method_id}")
+
+    def next_deploy(self) -> dict | None:
+        with self._lock:
+            return self._deploy.pop(0) if self._deploy else None

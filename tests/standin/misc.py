@@ -1,0 +1,84 @@
+"""Cloud Quotas ``quotaInfos.get`` and Secret Manager ``versions.access``."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+from .state import GoogleError, project_number
+
+REGIONS = ["us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1", "us-west4", "northamerica-northeast1",
+           "europe-west1", "europe-west2", "europe-west3", "europe-west4", "europe-west9", "asia-east1", "asia-northeast1",
+           "asia-northeast3", "asia-south1", "asia-southeast1", "australia-southeast1", "me-west1", "southamerica-east1"]
+
+
+def _crc32c(data: bytes) -> int:
+    try:
+        import google_crc32c
+
+        return google_crc32c.value(data)
+    except ImportError:  # pragma: no cover - pure Python fallback
+        crc = 0xFFFFFFFF
+        for byte in data:
+            crc ^= byte
+            for _ in range(8):
+                crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+        return crc ^ 0xFFFFFFFF
+
+
+def get_quota_info(st, req) -> dict:
+    project, location = req.param("projectsId"), req.param("locationsId")
+    service, quota_id = req.param("servicesId"), req.param("quotaInfosId")
+    if location != "global":
+        raise GoogleError(400, f"Location {location} is not supported; quota infos live under locations/global.")
+    name = f"projects/{project_number(project)}/locations/global/services/{service}/quotaInfos/{quota_id}"
+    with st.state.lock:
+        limits = dict(st.state.quotas.get(quota_id, {}))
+    if not limits:
+        raise GoogleError(404, f"QuotaInfo {name} not found (the stand-in only knows quotas set with set_quota).")
+    explicit = [r for r in limits if r]
+    infos = [{"dimensions": {"region": r}, "details": {"value": str(v)}, "applicableLocations": [r]}
+             for r, v in sorted((r, v) for r, v in limits.items() if r)]
+    if None in limits:
+        infos.append({"details": {"value": str(limits[None])}, "applicableLocations": [r for r in REGIONS if r not in explicit]})
+    metric = re.sub(r"(?<!^)([A-Z])", r"_\1", quota_id.replace("PerProjectPerRegion", "")).lower()
+    return {
+        "name": name, "quotaId": quota_id, "metric": f"{service}/{metric}", "service": service, "isPrecise": True,
+        "containerType": "PROJECT", "dimensions": ["region"], "quotaDisplayName": quota_id,
+        "metricDisplayName": metric, "metricUnit": "1", "refreshInterval": "minute",
+        "quotaIncreaseEligibility": {"isEligible": True}, "dimensionsInfos": infos,
+    }
+
+
+def add_secret(st, name: str, value: str | bytes) -> str:
+    m = re.fullmatch(r"(?:projects/([^/]+)/(?:locations/[^/]+/)?secrets/)?([^/]+)", name)
+    if not m:
+        raise ValueError(f"secret name must be S or projects/P/secrets/S, got {name!r}")
+    key = (project_number(m.group(1)) if m.group(1) else None, m.group(2))
+    data = value.encode() if isinstance(value, str) else bytes(value)
+    with st.state.lock:
+        versions = st.state.secrets.setdefault(key, [])
+        versions.append(data)
+        return f"projects/{key[0] or 'PROJECT'}/secrets/{key[1]}/versions/{len(versions)}"
+
+
+def access_secret_version(st, req) -> dict:
+    number, secret, version = project_number(req.param("projectsId")), req.param("secretsId"), req.param("versionsId")
+    with st.state.lock:
+        versions = st.state.secrets.get((number, secret)) or st.state.secrets.get((None, secret))
+    base = f"projects/{number}/secrets/{secret}"
+    if not versions:
+        raise GoogleError(404, f"Secret [{base}] not found or has no versions.")
+    index = len(versions) if version == "latest" else int(version) if version.isdigit() else 0
+    if not 1 <= index <= len(versions):
+        raise GoogleError(404, f"Secret Version [{base}/versions/{version}] not found.")
+    data = versions[index - 1]
+    return {"name": f"{base}/versions/{index}",
+            "payload": {"data": base64.b64encode(data).decode(), "dataCrc32c": str(_crc32c(data))}}
+
+
+ROUTES = {
+    "cloudquotas.projects.locations.services.quotaInfos.get": get_quota_info,
+    "secretmanager.projects.secrets.versions.access": access_secret_version,
+    "secretmanager.projects.locations.secrets.versions.access": access_secret_version,
+}
