@@ -56,7 +56,7 @@ BAD_INPUTS = [
     (dict(extra_vllm_args=["max-model-len"]), "extra_vllm_args", "--flag"),
     (dict(max_replica_count=0), "max_replica_count", "min_replica_count"),
     (dict(labels={"Bad Key": "x"}), "labels", "lowercase"),
-    (dict(deploy_timeout_seconds=5), "deploy_timeout_seconds", "at least 60"),
+    (dict(deploy_timeout_seconds=5), "deploy_timeout_seconds", "at least 10"),
 ]
 
 

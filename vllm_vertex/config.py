@@ -19,7 +19,9 @@ __all__ = [
     "ConfigError",
     "DeploymentConfig",
     "TEARDOWN_POLICIES",
+    "closest",
     "from_preset",
+    "label_problems",
     "validate",
 ]
 
@@ -106,7 +108,7 @@ def from_dict(data: dict) -> DeploymentConfig:
     """Builds a config from a dict; unknown keys raise ``ConfigError`` naming the closest field."""
     unknown = [k for k in data if k not in FIELD_NAMES]
     if unknown:
-        raise ConfigError([(k, f"unknown field.{_closest(k, FIELD_NAMES)}") for k in unknown])
+        raise ConfigError([(k, f"unknown field.{closest(k, FIELD_NAMES)}") for k in unknown])
     return DeploymentConfig(**data)
 
 
@@ -124,7 +126,8 @@ def from_preset(preset: str, **overrides) -> DeploymentConfig:
     return from_dict(fields)
 
 
-def _closest(name: str, choices) -> str:
+def closest(name: str, choices) -> str:
+    """`` Did you mean 'x'?`` for the choice closest to ``name``, or an empty string."""
     import difflib
 
     close = difflib.get_close_matches(name, list(choices), n=1)
@@ -145,7 +148,7 @@ def validate(cfg: DeploymentConfig, *, require_project: bool = True) -> Deployme
 
 def _check_location(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     if cfg.region not in hardware.VERTEX_REGIONS:
-        hint = _closest(cfg.region, hardware.VERTEX_REGIONS)
+        hint = closest(cfg.region, hardware.VERTEX_REGIONS)
         return [("region", f"{cfg.region!r} is not a Vertex AI prediction region.{hint} Use e.g. 'us-central1'.")]
     return []
 
@@ -181,10 +184,10 @@ def _check_hardware(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     machine = hardware.MACHINE_TYPES.get(cfg.machine_type)
     if machine is None:
-        hint = _closest(cfg.machine_type, hardware.MACHINE_TYPES)
+        hint = closest(cfg.machine_type, hardware.MACHINE_TYPES)
         out.append(("machine_type", f"{cfg.machine_type!r} is not a GPU machine type Vertex serves on.{hint}"))
     if cfg.accelerator_type not in hardware.ACCELERATORS:
-        hint = _closest(cfg.accelerator_type, hardware.ACCELERATORS)
+        hint = closest(cfg.accelerator_type, hardware.ACCELERATORS)
         out.append(("accelerator_type", f"{cfg.accelerator_type!r} is unknown.{hint}"))
     elif machine is not None and machine.accelerator_type != cfg.accelerator_type:
         out.append(
@@ -234,11 +237,18 @@ def _check_run(cfg: DeploymentConfig) -> list[tuple[str, str]]:
         out.append(
             ("teardown_policy", f"{cfg.teardown_policy!r} is unknown; use one of {', '.join(TEARDOWN_POLICIES)}.")
         )
-    if cfg.deploy_timeout_seconds < 60:
-        out.append(("deploy_timeout_seconds", "must be at least 60; a deploy takes up to an hour."))
+    if cfg.deploy_timeout_seconds < 10:
+        out.append(("deploy_timeout_seconds", "must be at least 10; a real deploy takes up to an hour (7200 is usual)."))
     if cfg.smoke_max_tokens <= 0:
         out.append(("smoke_max_tokens", "must be a positive integer."))
-    for key, value in cfg.labels.items():
+    out.extend(label_problems("labels", cfg.labels))
+    return out
+
+
+def label_problems(field_name: str, labels: dict[str, str]) -> list[tuple[str, str]]:
+    """Vertex label rules: keys and values of lowercase letters, digits, ``_`` and ``-``, ≤ 63 chars."""
+    out: list[tuple[str, str]] = []
+    for key, value in labels.items():
         if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", key) or not re.match(r"^[a-z0-9_-]{0,63}$", value):
-            out.append(("labels", f"{key}={value}: keys and values are lowercase letters, digits, _ and -, ≤ 63."))
+            out.append((field_name, f"{key}={value}: keys and values are lowercase letters, digits, _ and -, ≤ 63."))
     return out

@@ -219,6 +219,7 @@ def deploy_model(st, req) -> dict:
     with st.state.lock:
         st.state.deployed[dm_id] = {"endpoint": ep_name, "model": model_name, "url": None, "state": "deploying"}
     op = st.state.new_operation(ep_name, type_prefix(req), "DeployModelOperationMetadata", deploymentStage="STARTING_DEPLOYMENT")
+    op.deployed_model_id = dm_id  # what a cancel undoes
     threading.Thread(target=_run_deploy, args=(st, req.version, op, dm, model, split), daemon=True).start()
     return op.render(initial=True)
 
@@ -247,6 +248,9 @@ def _run_deploy(st, version: str, op, dm: dict, model: dict, split: dict) -> Non
         return _fail_deploy(st, op, dm["id"], 3, str(e))
     dm["status"] = {"availableReplicaCount": dm["dedicatedResources"]["minReplicaCount"], "lastUpdateTime": now()}
     with st.state.lock:
+        if op.finished:  # cancelled while the container started
+            st.backend.stop(dm["id"])
+            return None
         ep = st.state.endpoints.get(st.state.deployed[dm["id"]]["endpoint"])
         if ep is None:
             st.backend.stop(dm["id"])
@@ -319,6 +323,23 @@ def _run_undeploy(st, version: str, op, ep: dict, dm_id: str, split: dict) -> No
         st.state.finish(op, {"@type": f"type.googleapis.com/google.cloud.aiplatform.{version}.UndeployModelResponse"})
 
 
+def cancel_operation(st, req) -> dict:
+    """Cancels an unfinished operation; a cancelled deploy leaves no deployed model behind."""
+    op_id = req.param("operationsId")
+    with st.state.lock:
+        op = st.state.operations.get(op_id)
+        if op is None:
+            raise GoogleError(404, f"Operation {req.path} not found.")
+        if op.finished:
+            return {}
+        dm_id = getattr(op, "deployed_model_id", None)
+        record = st.state.deployed.pop(dm_id, None) if dm_id else None
+    if record and record.get("url"):
+        st.backend.stop(dm_id)
+    st.state.finish(op, error={"code": 1, "message": "Operation cancelled."}, deploymentStage="FAILED_TO_DEPLOY")
+    return {}
+
+
 def get_operation(st, req) -> dict:
     op_id = req.param("operationsId")
     with st.state.lock:
@@ -341,5 +362,6 @@ ROUTES = {
     _AI + "endpoints.undeployModel": undeploy_model,
     _AI + "operations.get": get_operation,
     _AI + "endpoints.operations.get": get_operation,
+    _AI + "endpoints.operations.cancel": cancel_operation,
     _AI + "models.operations.get": get_operation,
 }

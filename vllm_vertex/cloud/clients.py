@@ -15,9 +15,11 @@ __all__ = [
     "credentials",
     "endpoint_client",
     "model_client",
+    "pipeline_client",
     "prediction_client",
     "quotas_client",
     "retry",
+    "schedule_client",
     "secrets_client",
 ]
 
@@ -47,18 +49,19 @@ def access_token(api_endpoint: str = "") -> str:
     return creds.token
 
 
-def retry(timeout: float = 300.0, initial: float = 1.0):
-    """Bounded exponential backoff on 429, 500, 502, 503 and 504."""
+def retry(timeout: float = 300.0, initial: float = 1.0, idempotent: bool = True):
+    """Bounded exponential backoff on transient errors.
+
+    Reads retry 429, 500, 502, 503 and 504. Calls that create something (``idempotent=False``)
+    retry only 429 and 503, which Google returns before doing anything: retrying a 500 could
+    create a second model or endpoint.
+    """
     from google.api_core import exceptions as exc
     from google.api_core import retry as r
 
-    transient = (
-        exc.TooManyRequests,
-        exc.InternalServerError,
-        exc.BadGateway,
-        exc.ServiceUnavailable,
-        exc.GatewayTimeout,
-    )
+    transient: tuple[type[Exception], ...] = (exc.TooManyRequests, exc.ServiceUnavailable)
+    if idempotent:
+        transient += (exc.InternalServerError, exc.BadGateway, exc.GatewayTimeout)
     return r.Retry(
         predicate=r.if_exception_type(*transient), initial=initial, maximum=30.0, multiplier=2.0, timeout=timeout
     )
@@ -70,22 +73,34 @@ def _options(region: str, api_endpoint: str, host: str = "") -> dict:
     return {"api_endpoint": host or f"{region}-aiplatform.googleapis.com"}
 
 
-def model_client(region: str, api_endpoint: str = ""):
-    """``aiplatform_v1.ModelServiceClient`` for ``region``."""
+def _regional(service: str, region: str, api_endpoint: str):
+    """A regional ``aiplatform_v1`` GAPIC client over REST."""
     from google.cloud import aiplatform_v1
 
-    return aiplatform_v1.ModelServiceClient(
+    client_class = getattr(aiplatform_v1, service)
+    return client_class(
         credentials=credentials(api_endpoint), transport="rest", client_options=_options(region, api_endpoint)
     )
+
+
+def model_client(region: str, api_endpoint: str = ""):
+    """``aiplatform_v1.ModelServiceClient`` for ``region``."""
+    return _regional("ModelServiceClient", region, api_endpoint)
 
 
 def endpoint_client(region: str, api_endpoint: str = ""):
     """``aiplatform_v1.EndpointServiceClient`` for ``region``."""
-    from google.cloud import aiplatform_v1
+    return _regional("EndpointServiceClient", region, api_endpoint)
 
-    return aiplatform_v1.EndpointServiceClient(
-        credentials=credentials(api_endpoint), transport="rest", client_options=_options(region, api_endpoint)
-    )
+
+def pipeline_client(region: str, api_endpoint: str = ""):
+    """``aiplatform_v1.PipelineServiceClient`` for ``region``."""
+    return _regional("PipelineServiceClient", region, api_endpoint)
+
+
+def schedule_client(region: str, api_endpoint: str = ""):
+    """``aiplatform_v1.ScheduleServiceClient`` for ``region``."""
+    return _regional("ScheduleServiceClient", region, api_endpoint)
 
 
 def prediction_client(region: str, api_endpoint: str = "", dedicated_dns: str = ""):

@@ -6,6 +6,7 @@ step is idempotent: a resource already gone counts as removed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -46,21 +47,41 @@ def find_run_resources(project: str, region: str, run_label: str, api_endpoint: 
 
 
 def teardown_run(
-    project: str, region: str, run_label: str, api_endpoint: str = "", log: Callable[[str], None] = print
+    project: str,
+    region: str,
+    run_label: str,
+    api_endpoint: str = "",
+    log: Callable[[str], None] = print,
+    wait_seconds: float = 0.0,
 ) -> TeardownReport:
-    """Removes every endpoint and model of one run: endpoints first (models in use cannot go)."""
+    """Removes every endpoint and model of one run: endpoints first (models in use cannot go).
+
+    A resource Vertex refuses to delete because a deploy on it is still running is tried again
+    with backoff for up to ``wait_seconds``; what is still there then is in the report.
+    """
+    deadline, delay = time.monotonic() + wait_seconds, 2.0
+    report = TeardownReport()
+    while True:
+        attempt = _teardown_once(project, region, run_label, api_endpoint, log)
+        report.removed += attempt.removed
+        report.failed = attempt.failed
+        if attempt.clean or time.monotonic() + delay > deadline:
+            return report
+        log(f"{len(attempt.failed)} resource(s) busy (a deploy still running?); trying again in {delay:.0f}s")
+        time.sleep(delay)
+        delay = min(delay * 2, 60.0)
+
+
+def _teardown_once(project: str, region: str, run_label: str, api_endpoint: str, log) -> TeardownReport:
     report = TeardownReport()
     endpoints, models = find_run_resources(project, region, run_label, api_endpoint)
     log(f"run {run_label}: {len(endpoints)} endpoint(s), {len(models)} model(s) to remove")
     for endpoint in endpoints:
         _remove_endpoint(endpoint.name, region, api_endpoint, report, log)
+    model_client = clients.model_client(region, api_endpoint)
     for model in models:
         _delete(
-            lambda c, n=model.name: c.delete_model(name=n, retry=clients.retry()),
-            clients.model_client(region, api_endpoint),
-            model.name,
-            report,
-            log,
+            lambda c, n=model.name: c.delete_model(name=n, retry=clients.retry()), model_client, model.name, report, log
         )
     return report
 

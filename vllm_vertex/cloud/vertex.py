@@ -38,7 +38,7 @@ def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None, ap
         ),
     )
     client = clients.model_client(cfg.region, api_endpoint)
-    op = client.upload_model(parent=_parent(cfg), model=model, retry=clients.retry())
+    op = client.upload_model(parent=_parent(cfg), model=model, retry=clients.retry(idempotent=False))
     result = op.result(timeout=900)
     return f"{result.model}@{result.model_version_id or '1'}"
 
@@ -53,7 +53,7 @@ def create_endpoint(cfg: DeploymentConfig, run_label: str, api_endpoint: str = "
         dedicated_endpoint_enabled=cfg.dedicated_endpoint,
     )
     client = clients.endpoint_client(cfg.region, api_endpoint)
-    op = client.create_endpoint(parent=_parent(cfg), endpoint=endpoint, retry=clients.retry())
+    op = client.create_endpoint(parent=_parent(cfg), endpoint=endpoint, retry=clients.retry(idempotent=False))
     return op.result(timeout=900)
 
 
@@ -98,7 +98,7 @@ def deploy_model(
         f"with {cfg.accelerator_count}× {cfg.accelerator_type}; this takes up to an hour"
     )
     op = client.deploy_model(
-        endpoint=endpoint_name, deployed_model=deployed, traffic_split={"0": 100}, retry=clients.retry()
+        endpoint=endpoint_name, deployed_model=deployed, traffic_split={"0": 100}, retry=clients.retry(idempotent=False)
     )
     result = follow_operation(op, cfg.deploy_timeout_seconds, "deploy", log)
     return Deployed(result.deployed_model.id, endpoint_name)
@@ -119,8 +119,9 @@ def follow_operation(op, timeout_s: float, what: str, log: Callable[[str], None]
             log(f"[{elapsed:7.1f}s] {what}: {stage or 'running'}")
             last_stage = stage
         if elapsed > timeout_s:
+            _cancel(op, log)
             raise DeployError(
-                f"{what} did not finish within {timeout_s:.0f} s (operation {op.operation.name}). "
+                f"{what} did not finish within {timeout_s:.0f} s (operation {op.operation.name}); cancelled it. "
                 "Raise deploy_timeout_seconds for large models, or check the endpoint's logs in Cloud Logging."
             )
         time.sleep(min(delay, max(0.0, timeout_s - elapsed) + 0.1))
@@ -133,6 +134,15 @@ def follow_operation(op, timeout_s: float, what: str, log: Callable[[str], None]
         raise DeployError(f"{what} failed: {message}\n{hint}")
     log(f"[{clock() - start:7.1f}s] {what}: done")
     return op.result()
+
+
+def _cancel(op, log: Callable[[str], None]) -> None:
+    """Asks Vertex to cancel the operation; cleanup still checks what is left."""
+    try:
+        op.cancel()
+        log(f"cancelled {op.operation.name}")
+    except Exception as err:  # not every operation can be cancelled; cleanup waits for it instead
+        log(f"could not cancel {op.operation.name}: {err}")
 
 
 def _stage(op) -> str:
