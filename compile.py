@@ -1,40 +1,42 @@
 """Compiles every pipeline to YAML, offline. ``python compile.py [--out DIR]``.
 
 Writes the deploy-and-verify pipeline for the text-only configuration (Llama 3.1 8B Instruct on
-one L4) and the multimodal one (Llama 3.2 11B Vision Instruct on one A100).
+one L4) and the multimodal one (Llama 3.2 11B Vision Instruct on one A100), and the canary
+pipeline that smoke-tests an existing endpoint. ``vllm-vertex compile`` does the same.
 """
 
 from __future__ import annotations
 
 import argparse
-import pathlib
 import sys
 import time
 
-TARGETS = {
-    "vllm-deploy-text.yaml": "llama-3.1-8b-instruct",
-    "vllm-deploy-multimodal.yaml": "llama-3.2-11b-vision-instruct",
-}
+from pipelines.compiling import CANARY_TARGETS, DEPLOY_TARGETS
+
+TARGETS = DEPLOY_TARGETS  # the deploy-and-verify files
+__all__ = ["CANARY_TARGETS", "TARGETS", "main", "run"]
+
+
+def run(out: str) -> int:
+    """Compiles everything into ``out``; returns the exit code (2 when a preset is invalid)."""
+    from pipelines import compile_all
+    from vllm_vertex.config import ConfigError
+
+    start = time.perf_counter()
+    try:
+        paths = compile_all(out)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    print(f"compiled {len(paths)} pipelines in {time.perf_counter() - start:.2f}s")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Compiles every pipeline into ``--out`` (default ``compiled/``)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="compiled", help="output folder (default: compiled)")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    from pipelines import compile_pipeline
-    from vllm_vertex.config import ConfigError, from_preset
-
-    for filename, preset in TARGETS.items():
-        try:
-            path = compile_pipeline(from_preset(preset), pathlib.Path(args.out) / filename)
-        except ConfigError as err:
-            print(err, file=sys.stderr)
-            return 2
-        print(f"wrote {path} (preset {preset})")
-    print(f"compiled {len(TARGETS)} pipelines in {time.perf_counter() - start:.2f}s")
-    return 0
+    return run(parser.parse_args(argv).out)
 
 
 if __name__ == "__main__":

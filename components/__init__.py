@@ -5,6 +5,8 @@ from components.check_verdict import check_verdict
 from components.cleanup_on_exit import cleanup_on_exit
 from components.create_endpoint import create_endpoint
 from components.deploy_model import deploy_model
+from components.preflight import preflight
+from components.read_endpoint import read_endpoint
 from components.smoke_test import smoke_test
 from components.teardown import teardown
 from components.upload_model import upload_model
@@ -16,6 +18,8 @@ __all__ = [
     "cleanup_on_exit",
     "create_endpoint",
     "deploy_model",
+    "preflight",
+    "read_endpoint",
     "smoke_test",
     "teardown",
     "upload_model",

@@ -33,19 +33,11 @@ def smoke_test(
     from collections import namedtuple
 
     from vllm_vertex import report as rep
-    from vllm_vertex.cloud.smoke import SmokeTarget, run_checks
+    from vllm_vertex.cloud.smoke import run_checks, target_for
     from vllm_vertex.config import DeploymentConfig
 
     cfg = DeploymentConfig.from_json(config)
-    target = SmokeTarget(
-        endpoint_name=endpoint.metadata["resourceName"],
-        dedicated_dns=endpoint.metadata.get("dedicatedEndpointDns", ""),
-        text_prompt=cfg.smoke_prompt,
-        image_url=cfg.smoke_image_url if cfg.run_image_checks else "",
-        image_prompt=cfg.smoke_image_prompt,
-        chat=cfg.run_chat_checks,
-        max_tokens=cfg.smoke_max_tokens,
-    )
+    target = target_for(cfg, endpoint.metadata["resourceName"], endpoint.metadata.get("dedicatedEndpointDns", ""))
     results = run_checks(target, api_endpoint)
     for key, value in rep.metrics(results).items():
         metrics.log_metric(key, value)

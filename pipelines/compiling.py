@@ -5,38 +5,80 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pathlib
+from collections.abc import Callable
 
-from vllm_vertex.config import DeploymentConfig, validate
+from vllm_vertex.config import DeploymentConfig, from_preset, validate
 
-__all__ = ["compile_pipeline", "pipeline_arguments"]
+__all__ = ["CANARY_TARGETS", "DEPLOY_TARGETS", "compile_all", "compile_pipeline", "pipeline_arguments"]
+
+# Compiled file → preset whose values become the parameters' defaults.
+DEPLOY_TARGETS = {
+    "vllm-deploy-text.yaml": "llama-3.1-8b-instruct",
+    "vllm-deploy-multimodal.yaml": "llama-3.2-11b-vision-instruct",
+}
+CANARY_TARGETS = {"vllm-canary.yaml": "llama-3.1-8b-instruct"}
 
 
-def pipeline_arguments(cfg: DeploymentConfig, api_endpoint: str = "") -> dict:
-    """The pipeline's parameter values for ``cfg`` (config field ``region`` is ``location``)."""
-    from pipelines.deploy_and_verify import deploy_and_verify
+def _pipeline(canary: bool):
+    if canary:
+        from pipelines.canary import canary as pipeline
+    else:
+        from pipelines.deploy_and_verify import deploy_and_verify as pipeline
+    return pipeline
 
+
+def pipeline_arguments(
+    cfg: DeploymentConfig, api_endpoint: str = "", *, canary_endpoint: str | None = None, hf_endpoint: str = ""
+) -> dict:
+    """The pipeline's parameter values for ``cfg`` (config field ``region`` is ``location``).
+
+    Args:
+        cfg: The deployment configuration.
+        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
+        canary_endpoint: When given (even empty), the canary pipeline's values, checking this endpoint.
+        hf_endpoint: Hidden override of the Hugging Face Hub URL (tests); empty in production.
+    """
     values = dataclasses.asdict(cfg)
     values["location"] = values.pop("region")
     values["api_endpoint"] = api_endpoint
-    names = _parameter_names(deploy_and_verify)
+    values["hf_endpoint"] = hf_endpoint
+    if canary_endpoint is not None:
+        values["endpoint"] = canary_endpoint
+    names = set(inspect.signature(_pipeline(canary_endpoint is not None).pipeline_func).parameters)
     missing = names - set(values)
     if missing:
         raise RuntimeError(f"pipeline parameters without a config field: {sorted(missing)}")
     return {k: v for k, v in values.items() if k in names}
 
 
-def _parameter_names(pipeline) -> set[str]:
-    return set(inspect.signature(pipeline.pipeline_func).parameters)
-
-
-def compile_pipeline(cfg: DeploymentConfig, path: str | pathlib.Path, *, require_project: bool = False) -> pathlib.Path:
-    """Validates ``cfg`` and compiles the deploy-and-verify pipeline with its values as defaults."""
+def compile_pipeline(
+    cfg: DeploymentConfig,
+    path: str | pathlib.Path,
+    *,
+    require_project: bool = False,
+    canary_endpoint: str | None = None,
+) -> pathlib.Path:
+    """Validates ``cfg`` and compiles the deploy-and-verify (or canary) pipeline with its values as defaults."""
     from kfp import compiler
-
-    from pipelines.deploy_and_verify import deploy_and_verify
 
     validate(cfg, require_project=require_project)
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(deploy_and_verify, str(path), pipeline_parameters=pipeline_arguments(cfg))
+    arguments = pipeline_arguments(cfg, canary_endpoint=canary_endpoint)
+    compiler.Compiler().compile(_pipeline(canary_endpoint is not None), str(path), pipeline_parameters=arguments)
     return path
+
+
+def compile_all(out_dir: str | pathlib.Path, log: Callable[[str], None] = print) -> list[pathlib.Path]:
+    """Compiles every deploy-and-verify target and the canary into ``out_dir``.
+
+    Raises:
+        ConfigError: a preset does not pass validation.
+    """
+    out = pathlib.Path(out_dir)
+    paths = []
+    for targets, endpoint in ((DEPLOY_TARGETS, None), (CANARY_TARGETS, "")):
+        for filename, preset in targets.items():
+            paths.append(compile_pipeline(from_preset(preset), out / filename, canary_endpoint=endpoint))
+            log(f"wrote {paths[-1]} (preset {preset})")
+    return paths

@@ -13,6 +13,7 @@ from components import (
     cleanup_on_exit,
     create_endpoint,
     deploy_model,
+    preflight,
     smoke_test,
     teardown,
     upload_model,
@@ -79,6 +80,7 @@ def deploy_and_verify(
     smoke_image_prompt: str,
     smoke_max_tokens: int,
     api_endpoint: str,
+    hf_endpoint: str,
 ):
     """Deploys an open LLM to a Vertex AI endpoint with vLLM, smoke-tests it and tears it down.
 
@@ -124,6 +126,7 @@ def deploy_and_verify(
         smoke_image_prompt: Predict-route prompt of the image check.
         smoke_max_tokens: Tokens generated per smoke check.
         api_endpoint: For tests only: base URL that replaces every Google API. Leave empty.
+        hf_endpoint: For tests only: base URL that replaces the Hugging Face Hub. Leave empty.
     """
     cleanup = cleanup_on_exit(
         project=project,
@@ -134,13 +137,15 @@ def deploy_and_verify(
     )
     _side_effect(cleanup, "cleanup-on-exit")
     with dsl.ExitHandler(cleanup, name="deploy-and-verify"):
-        params = {k: v for k, v in locals().items() if k not in ("cleanup", "api_endpoint")}
+        params = {k: v for k, v in locals().items() if k not in ("cleanup", "api_endpoint", "hf_endpoint")}
         validated = validate_config(**params, run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
         _side_effect(validated, "validate-config")
         config, run_label = validated.outputs["config"], validated.outputs["run_label"]
         quota = _side_effect(check_quota(config=config, api_endpoint=api_endpoint), "check-quota")
-        model = upload_model(config=config, run_label=run_label, api_endpoint=api_endpoint).after(quota)
-        endpoint = create_endpoint(config=config, run_label=run_label, api_endpoint=api_endpoint).after(quota)
+        checked = preflight(config=config, api_endpoint=api_endpoint, hf_endpoint=hf_endpoint)
+        _side_effect(checked.after(quota), "preflight")
+        model = upload_model(config=config, run_label=run_label, api_endpoint=api_endpoint).after(checked)
+        endpoint = create_endpoint(config=config, run_label=run_label, api_endpoint=api_endpoint).after(checked)
         _side_effect(model, "upload-model")
         _side_effect(endpoint, "create-endpoint")
         deployed = deploy_model(

@@ -66,7 +66,8 @@ def test_dag_order_exit_handler_and_conditions(compiled):
     body = _tasks(spec, "comp-exit-handler-1")
     deps = {name: set(task.dependent_tasks) for name, task in body.items()}
     assert deps["check-quota"] == {"validate-config"}
-    assert {"check-quota"} <= deps["upload-model"] and {"check-quota"} <= deps["create-endpoint"]
+    assert "check-quota" in deps["preflight"]
+    assert {"preflight"} <= deps["upload-model"] and {"preflight"} <= deps["create-endpoint"]
     assert {"upload-model", "create-endpoint"} <= deps["deploy-model"]
     assert "deploy-model" in deps["smoke-test"]
     assert "smoke-test" in deps["check-verdict"]
@@ -101,7 +102,7 @@ def test_every_task_has_a_display_name_and_no_caching(compiled):
         names[name] = task.task_info.name
     assert names["teardown-2"] == "teardown-after-failed-smoke"
     assert names["upload-model"] == "upload-model"
-    assert len(names) == 10
+    assert len(names) == 11
 
 
 def test_steps_install_only_small_pinned_clients(compiled):
@@ -117,6 +118,7 @@ def test_steps_install_only_small_pinned_clients(compiled):
         installs[name] = sorted(p.split("==")[0] for p in re.findall(r"'([a-z_-]+==[0-9.]+)'", script))
     assert installs["exec-check-quota"] == ["google-cloud-quotas"]
     assert installs["exec-upload-model"] == ["google-cloud-secret-manager"]
+    assert installs["exec-preflight"] == ["google-cloud-secret-manager", "huggingface_hub"]
     assert installs["exec-smoke-test"] == ["openai"]
     assert installs["exec-deploy-model"] == installs["exec-teardown"] == []
 

@@ -137,7 +137,7 @@ def closest(name: str, choices) -> str:
 def validate(cfg: DeploymentConfig, *, require_project: bool = True) -> DeploymentConfig:
     """Checks every field; raises ``ConfigError`` listing all problems with their fixes."""
     problems: list[tuple[str, str]] = []
-    for check in (_check_location, _check_model, _check_hardware, _check_engine, _check_run):
+    for check in (_check_location, _check_model, _check_hardware, _check_parallelism, _check_engine, _check_run):
         problems.extend(check(cfg))
     if require_project and not cfg.project:
         problems.append(("project", "is empty. Set the Google Cloud project ID that will own the endpoint."))
@@ -207,6 +207,19 @@ def _check_hardware(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     return out
 
 
+def _check_parallelism(cfg: DeploymentConfig) -> list[tuple[str, str]]:
+    """Tensor parallel size (= accelerator_count) must divide the heads, when the model is known offline."""
+    from vllm_vertex import planner
+
+    known = planner.shipped_config(cfg.model_id) if cfg.model_id else None
+    if known is None or cfg.accelerator_count < 1:
+        return []
+    problem = planner.tp_problem(planner.parse_model_config(known), cfg.accelerator_count)
+    if problem:
+        return [("accelerator_count", f"{problem} Pick a GPU count (and machine type) that divides them.")]
+    return []
+
+
 def _check_engine(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if not 0 < cfg.gpu_memory_utilization <= 1:
@@ -238,7 +251,9 @@ def _check_run(cfg: DeploymentConfig) -> list[tuple[str, str]]:
             ("teardown_policy", f"{cfg.teardown_policy!r} is unknown; use one of {', '.join(TEARDOWN_POLICIES)}.")
         )
     if cfg.deploy_timeout_seconds < 10:
-        out.append(("deploy_timeout_seconds", "must be at least 10; a real deploy takes up to an hour (7200 is usual)."))
+        out.append(
+            ("deploy_timeout_seconds", "must be at least 10; a real deploy takes up to an hour (7200 is usual).")
+        )
     if cfg.smoke_max_tokens <= 0:
         out.append(("smoke_max_tokens", "must be a positive integer."))
     out.extend(label_problems("labels", cfg.labels))

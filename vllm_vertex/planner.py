@@ -39,6 +39,8 @@ __all__ = [
     "plan",
     "plan_preset",
     "checkpoint_total_size",
+    "shipped_config",
+    "tp_problem",
     "weight_bytes",
 ]
 
@@ -603,7 +605,7 @@ def _budget(spec: ModelSpec, req: PlanRequest) -> _Budget:
     return _Budget(total, usable, weights, text_act, vision_act, non_torch, graphs, max(0.0, graphs - headroom))
 
 
-def _tp_problem(spec: ModelSpec, tp: int) -> str | None:
+def tp_problem(spec: ModelSpec, tp: int) -> str | None:
     """vLLM's divisibility rules for tensor parallelism, or None when they hold."""
     if spec.num_heads % tp:
         return f"Total number of attention heads ({spec.num_heads}) must be divisible by tensor parallel size ({tp})."
@@ -667,7 +669,7 @@ def _kv_dtype_bytes(req: PlanRequest) -> int:
 def _verdict(spec: ModelSpec, req: PlanRequest, budget: _Budget, kv_tokens: int) -> tuple[Verdict, str, int | None]:
     """Chooses the verdict, its message and (for the multimodal risk) the max_num_seqs that works."""
     fit = min(kv_tokens, spec.max_position_embeddings) // BLOCK_SIZE * BLOCK_SIZE
-    problem = _tp_problem(spec, req.accelerator_count)
+    problem = tp_problem(spec, req.accelerator_count)
     if problem:
         return (
             Verdict.TP_DOES_NOT_DIVIDE_HEADS,
@@ -817,6 +819,14 @@ def checkpoint_total_size(name_or_id: str) -> int | None:
     """Safetensors ``metadata.total_size`` (bytes) of a shipped model, when known."""
     entry = _index().get(_hf_id(name_or_id))
     return entry.get("total_size") if entry else None
+
+
+def shipped_config(model_id: str) -> dict[str, Any] | None:
+    """The offline config shipped for a HF id or preset name, or None (never reads other paths)."""
+    entry = _index().get(_hf_id(model_id))
+    if not entry:
+        return None
+    return json.loads((_MODEL_CONFIG_DIR / entry["file"]).read_text(encoding="utf-8"))
 
 
 def load_model_config(name_or_path: str | Path) -> dict[str, Any]:

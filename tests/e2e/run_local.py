@@ -47,7 +47,8 @@ def main(request_json: str) -> int:
     cfg = from_dict(request["config"])
     status, failed_task = "SUCCESS", ""
     try:
-        deploy_and_verify(**pipeline_arguments(cfg, api_endpoint=request["api_endpoint"]))
+        args = pipeline_arguments(cfg, api_endpoint=request["api_endpoint"], hf_endpoint=request.get("hf_endpoint", ""))
+        deploy_and_verify(**args)
     except RuntimeError as err:
         status = "FAILURE"
         found = re.search(r"Inner task failed: '?([\w-]+)", ANSI.sub("", str(err)))

@@ -1,16 +1,26 @@
-"""Smoke checks against a live endpoint: predict route (text, image+text) and OpenAI chat."""
+"""Smoke checks against a live endpoint: predict route (text, image+text) and OpenAI chat.
+
+A target is a Vertex endpoint (predict route + Vertex's OpenAI surface) or any vLLM /
+OpenAI-compatible base URL (no predict route: ``/v1/completions`` stands in for the text check).
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from vllm_vertex import naming, payloads
 from vllm_vertex.cloud import clients
+from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.report import CheckResult
 
-__all__ = ["SmokeTarget", "run_checks"]
+__all__ = ["EndpointNotFound", "SmokeTarget", "read_endpoint", "run_checks", "target_for"]
+
+
+class EndpointNotFound(RuntimeError):
+    """The endpoint to check does not exist or serves no model."""
 
 
 @dataclass(frozen=True)
@@ -18,42 +28,78 @@ class SmokeTarget:
     """Where and what to check.
 
     Attributes:
-        endpoint_name: ``projects/P/locations/L/endpoints/E``.
+        endpoint_name: ``projects/P/locations/L/endpoints/E``; empty with ``base_url``.
         dedicated_dns: The endpoint's dedicated DNS, empty for a shared endpoint.
         text_prompt: Prompt of the text checks.
         image_url: Image of the image checks (http(s), gs:// or data: URL); empty skips them.
         image_prompt: Predict-route prompt of the image check.
         chat: Run the OpenAI chat-completions checks.
         max_tokens: Tokens to generate per check.
+        base_url: An OpenAI-compatible base URL (``http://host:8000/v1``) instead of a Vertex endpoint.
+        model: Model name for ``base_url``; empty takes the first one the server lists.
     """
 
-    endpoint_name: str
+    endpoint_name: str = ""
     dedicated_dns: str = ""
     text_prompt: str = "What is a car?"
     image_url: str = ""
     image_prompt: str = payloads.DEFAULT_IMAGE_PROMPT
     chat: bool = True
     max_tokens: int = 64
+    base_url: str = ""
+    model: str = ""
 
     @property
     def region(self) -> str:
         """The endpoint's region."""
         return self.endpoint_name.split("/")[3]
 
+    @property
+    def label(self) -> str:
+        """What the report names: the endpoint, or the base URL."""
+        return self.endpoint_name or self.base_url
+
+
+def target_for(cfg: DeploymentConfig, endpoint_name: str = "", dedicated_dns: str = "", base_url: str = ""):
+    """The checks ``cfg`` asks for (prompts, image, chat, tokens) against one endpoint or base URL."""
+    return SmokeTarget(
+        endpoint_name=endpoint_name,
+        dedicated_dns=dedicated_dns,
+        text_prompt=cfg.smoke_prompt,
+        image_url=cfg.smoke_image_url if cfg.run_image_checks else "",
+        image_prompt=cfg.smoke_image_prompt,
+        chat=cfg.run_chat_checks,
+        max_tokens=cfg.smoke_max_tokens,
+        base_url=base_url,
+    )
+
+
+def read_endpoint(endpoint_name: str, api_endpoint: str = "", require_deployed: bool = True):
+    """The ``aiplatform_v1.Endpoint``, checked to exist (and, unless told otherwise, to serve a model).
+
+    Raises:
+        EndpointNotFound: it does not exist, or nothing is deployed on it (message says what to do).
+    """
+    from google.api_core import exceptions
+
+    client = clients.endpoint_client(endpoint_name.split("/")[3], api_endpoint)
+    try:
+        endpoint = client.get_endpoint(name=endpoint_name, retry=clients.retry(timeout=60))
+    except exceptions.NotFound:
+        raise EndpointNotFound(
+            f"endpoint {endpoint_name} does not exist. Check the ID, project and region "
+            "(gcloud ai endpoints list --region=REGION lists them)."
+        ) from None
+    if require_deployed and not endpoint.deployed_models:
+        raise EndpointNotFound(f"endpoint {endpoint_name} exists but serves no model: deploy one before checking it.")
+    return endpoint
+
 
 def run_checks(target: SmokeTarget, api_endpoint: str = "", log: Callable[[str], None] = print) -> list[CheckResult]:
     """Runs every check that applies; a failing check is recorded, never raised."""
-    sampling = payloads.SamplingParams(max_tokens=target.max_tokens)
-    checks: list[tuple[str, str, Callable[[], tuple[str, int]]]] = [
-        (
-            "text_predict",
-            ":predict",
-            lambda: _predict(target, payloads.text_instance(target.text_prompt, sampling), api_endpoint),
-        ),
-    ]
-    if target.image_url:
-        instance = payloads.image_instance(target.image_prompt, target.image_url, sampling)
-        checks.append(("image_predict", ":predict", lambda: _predict(target, instance, api_endpoint)))
+    checks = _predict_checks(target, api_endpoint) if not target.base_url else []
+    if target.base_url:
+        checks.append(("text_completion", "/v1/completions", lambda: _completion(target, api_endpoint)))
     if target.chat:
         text_msgs = payloads.chat_messages(target.text_prompt)
         checks.append(("chat_text", "chat/completions", lambda: _chat(target, text_msgs, api_endpoint)))
@@ -64,6 +110,16 @@ def run_checks(target: SmokeTarget, api_endpoint: str = "", log: Callable[[str],
     for r in results:
         log(f"{r.name}: {'pass' if r.passed else 'FAIL'} in {r.latency_s:.3f}s — {(r.error or r.answer)[:200]!r}")
     return results
+
+
+def _predict_checks(target: SmokeTarget, api_endpoint: str) -> list[tuple[str, str, Callable[[], tuple[str, int]]]]:
+    sampling = payloads.SamplingParams(max_tokens=target.max_tokens)
+    text = payloads.text_instance(target.text_prompt, sampling)
+    checks = [("text_predict", ":predict", lambda: _predict(target, text, api_endpoint))]
+    if target.image_url:
+        instance = payloads.image_instance(target.image_prompt, target.image_url, sampling)
+        checks.append(("image_predict", ":predict", lambda: _predict(target, instance, api_endpoint)))
+    return checks
 
 
 def _timed(name: str, route: str, call, target: SmokeTarget) -> CheckResult:
@@ -96,14 +152,33 @@ def _predict(target: SmokeTarget, instance: dict, api_endpoint: str) -> tuple[st
     return payloads.parse_prediction(first, instance.get("raw_response", False)), 0
 
 
-def _chat(target: SmokeTarget, messages: list[dict], api_endpoint: str) -> tuple[str, int]:
+def _openai(target: SmokeTarget, api_endpoint: str):
+    """The OpenAI client and model name for the target (Vertex routes take model="")."""
     import openai
 
+    if target.base_url:
+        key = os.environ.get("OPENAI_API_KEY", "EMPTY")
+        client = openai.OpenAI(base_url=target.base_url, api_key=key, max_retries=3, timeout=120)
+        return client, target.model or client.models.list().data[0].id
     base_url = naming.openai_base_url(target.endpoint_name, target.region, target.dedicated_dns, api_endpoint)
-    client = openai.OpenAI(base_url=base_url, api_key=clients.access_token(api_endpoint), max_retries=3, timeout=120)
-    completion = client.chat.completions.create(model="", messages=messages, max_tokens=target.max_tokens)
+    return openai.OpenAI(base_url=base_url, api_key=clients.access_token(api_endpoint), max_retries=3, timeout=120), ""
+
+
+def _chat(target: SmokeTarget, messages: list[dict], api_endpoint: str) -> tuple[str, int]:
+    client, model = _openai(target, api_endpoint)
+    completion = client.chat.completions.create(model=model, messages=messages, max_tokens=target.max_tokens)
     if not completion.choices:
         raise ValueError("chat completion has no choices")
-    text = completion.choices[0].message.content or ""
-    tokens = completion.usage.completion_tokens if completion.usage else 0
-    return text, tokens
+    return completion.choices[0].message.content or "", _tokens(completion)
+
+
+def _completion(target: SmokeTarget, api_endpoint: str) -> tuple[str, int]:
+    client, model = _openai(target, api_endpoint)
+    completion = client.completions.create(model=model, prompt=target.text_prompt, max_tokens=target.max_tokens)
+    if not completion.choices:
+        raise ValueError("completion has no choices")
+    return completion.choices[0].text or "", _tokens(completion)
+
+
+def _tokens(completion) -> int:
+    return completion.usage.completion_tokens if completion.usage else 0

@@ -1,0 +1,64 @@
+"""Canary step 1: read an endpoint that already serves, to check it without creating anything."""
+
+from typing import NamedTuple
+
+from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint
+from kfp.dsl import Output
+
+from components._runtime import vllm_component
+
+
+@vllm_component()
+def read_endpoint(
+    project: str,
+    location: str,
+    endpoint_name: str,
+    model_id: str,
+    run_image_checks: bool,
+    run_chat_checks: bool,
+    smoke_prompt: str,
+    smoke_image_url: str,
+    smoke_image_prompt: str,
+    smoke_max_tokens: int,
+    endpoint: Output[VertexEndpoint],
+    api_endpoint: str = "",
+) -> NamedTuple("Outputs", [("config", str)]):
+    """Finds the endpoint (and its dedicated DNS) and builds the smoke-test configuration.
+
+    An importer cannot do this: its metadata cannot take runtime values, and the dedicated DNS
+    is only known by reading the endpoint.
+
+    Args:
+        project: Google Cloud project ID.
+        location: Vertex AI region.
+        endpoint_name: projects/P/locations/L/endpoints/E, or the numeric endpoint ID.
+        model_id: The model served, for the report.
+        run_image_checks: Run the image+text checks.
+        run_chat_checks: Run the OpenAI chat-completions checks.
+        smoke_prompt: Prompt of the text checks.
+        smoke_image_url: Image of the image checks.
+        smoke_image_prompt: Predict-route prompt of the image check.
+        smoke_max_tokens: Tokens per smoke check.
+        endpoint: The endpoint (``metadata["resourceName"]``, ``dedicatedEndpointDns``).
+        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
+
+    Returns:
+        config: The smoke-test configuration (JSON) for the smoke-test step.
+    """
+    fields = dict(locals())
+    from collections import namedtuple
+
+    from vllm_vertex import naming
+    from vllm_vertex.cloud.smoke import read_endpoint as read
+    from vllm_vertex.config import DeploymentConfig
+
+    name = naming.endpoint_resource_name(endpoint_name, project, location)
+    found = read(name, api_endpoint)
+    endpoint.metadata["resourceName"] = found.name
+    endpoint.metadata["dedicatedEndpointDns"] = found.dedicated_endpoint_dns
+    endpoint.uri = f"{naming.api_base(location, api_endpoint)}/v1/{found.name}"
+    print(f"checking {found.name} ({len(found.deployed_models)} deployed model(s))")
+    for key in ("endpoint_name", "endpoint", "api_endpoint", "location"):
+        fields.pop(key)
+    cfg = DeploymentConfig(region=location, multimodal=run_image_checks, **fields)
+    return namedtuple("Outputs", ["config"])(cfg.to_json())

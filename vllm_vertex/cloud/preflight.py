@@ -1,0 +1,40 @@
+"""Runs the preflight against the model's real source (Hub or GCS) and the capacity planner."""
+
+from __future__ import annotations
+
+from vllm_vertex import planner, preflight
+from vllm_vertex.cloud.hub import ModelSource, SourceError, inspect_gcs, inspect_hf
+from vllm_vertex.cloud.secrets import read_secret
+from vllm_vertex.config import DeploymentConfig
+
+__all__ = ["run_preflight"]
+
+
+def _source(cfg: DeploymentConfig, api_endpoint: str, hf_endpoint: str) -> ModelSource:
+    if cfg.model_id.startswith("gs://"):
+        return inspect_gcs(cfg.model_id, cfg.project, api_endpoint)
+    token = read_secret(cfg.hf_token_secret, api_endpoint) if cfg.hf_token_secret else None
+    return inspect_hf(cfg.model_id, token, hf_endpoint)
+
+
+def run_preflight(cfg: DeploymentConfig, api_endpoint: str = "", hf_endpoint: str = "") -> preflight.PreflightReport:
+    """Reads the model's source, then predicts the deploy's outcome.
+
+    A source that refuses (gated without access, not found) is a finding; a source that cannot
+    be reached at all (no egress to the Hub) is a note, and the plan falls back to the configs
+    shipped with the package.
+    """
+    source, finding, notes = ModelSource(where="offline"), None, []
+    try:
+        source = _source(cfg, api_endpoint, hf_endpoint)
+    except SourceError as err:
+        finding = preflight.Finding(err.key, err.cause, err.fix)
+    except OSError as err:  # network unreachable, DNS: the check cannot run here
+        notes.append(f"model source not reachable from this step ({type(err).__name__}); planned offline")
+    config, where = source.config, source.where
+    if config is None:
+        config, where = planner.shipped_config(cfg.model_id), "offline"
+    total = source.total_size or (planner.checkpoint_total_size(cfg.model_id) if where == "offline" else None)
+    report = preflight.evaluate(cfg, config, where, source.has_chat_template, total, finding)
+    report.notes[:0] = notes
+    return report

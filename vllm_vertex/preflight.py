@@ -1,0 +1,136 @@
+"""Preflight: predicts the seed's four deploy failures from the config and the model's source. Pure.
+
+Inputs are what the cloud side read (``cloud.hub.ModelSource``, or a ``SourceError``); the
+verdict comes from the capacity planner. Nothing here does I/O except reading the configs
+shipped with the package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vllm_vertex import planner
+from vllm_vertex.config import DeploymentConfig
+
+__all__ = ["Finding", "PreflightReport", "evaluate", "render_markdown"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One predicted failure: a stable key, what would go wrong, and the fix."""
+
+    key: str
+    cause: str
+    fix: str = ""
+
+
+@dataclass
+class PreflightReport:
+    """All findings, the capacity plan (when a config was available) and notes."""
+
+    findings: list[Finding] = field(default_factory=list)
+    plan: planner.PlanResult | None = None
+    config_source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing predicts a failed deploy."""
+        return not self.findings
+
+    def error_text(self) -> str:
+        """What the failing step says: each cause and its fix."""
+        return "preflight predicts the deploy would fail:\n" + "\n".join(
+            f"- [{f.key}] {f.cause}" + (f" Fix: {f.fix}" if f.fix else "") for f in self.findings
+        )
+
+
+def _request(cfg: DeploymentConfig, total_size: int | None) -> planner.PlanRequest:
+    return planner.PlanRequest(
+        accelerator_type=cfg.accelerator_type,
+        accelerator_count=cfg.accelerator_count,
+        machine_type=cfg.machine_type,
+        dtype=cfg.dtype if cfg.dtype not in ("half", "float") else {"half": "float16", "float": "float32"}[cfg.dtype],
+        gpu_memory_utilization=cfg.gpu_memory_utilization,
+        max_model_len=cfg.max_model_len,
+        max_num_seqs=cfg.max_num_seqs,
+        enforce_eager=cfg.enforce_eager,
+        total_size=total_size,
+    )
+
+
+def evaluate(
+    cfg: DeploymentConfig,
+    model_config: dict | None,
+    config_source: str,
+    has_chat_template: bool | None = None,
+    total_size: int | None = None,
+    source_finding: Finding | None = None,
+) -> PreflightReport:
+    """Combines the source's verdict, the chat-template check and the capacity plan.
+
+    Args:
+        cfg: The validated deployment configuration.
+        model_config: The model's config.json (from the source, or shipped offline), or None.
+        config_source: Where ``model_config`` came from (hub, gcs, offline).
+        has_chat_template: Whether the tokenizer has a chat template; None when unknown.
+        total_size: Checkpoint bytes from the safetensors index, when known.
+        source_finding: A failure the source reported (gated, not found).
+    """
+    report = PreflightReport(config_source=config_source)
+    if source_finding:
+        report.findings.append(source_finding)
+    if cfg.run_chat_checks and not cfg.chat_template and has_chat_template is False:
+        report.findings.append(
+            Finding(
+                "missing_chat_template",
+                f"{cfg.model_id}'s tokenizer has no chat template, so chat completions would fail "
+                "('default chat template is no longer allowed').",
+                "set chat_template (vLLM --chat-template), use the Instruct variant, or set run_chat_checks=false.",
+            )
+        )
+    elif has_chat_template is None and cfg.run_chat_checks and not cfg.chat_template:
+        report.notes.append("chat template not checked: the tokenizer config could not be read")
+    if model_config is None:
+        report.notes.append("capacity not planned: no config.json could be read and none ships for this model")
+        return report
+    try:
+        report.plan = planner.plan(model_config, _request(cfg, total_size))
+    except planner.PlanError as err:
+        report.notes.append(f"capacity not planned: {err}")
+        return report
+    if not report.plan.fits:
+        report.findings.append(Finding(report.plan.verdict.value, report.plan.message))
+    return report
+
+
+_ROWS = [
+    ("GPU memory per GPU (GiB)", "gpu_memory_gib"),
+    ("usable at gpu_memory_utilization (GiB)", "usable_gib"),
+    ("weights per GPU (GiB)", "weights_gib_per_gpu"),
+    ("activation peak (GiB)", "activation_gib"),
+    ("left for the KV cache (GiB)", "available_kv_gib"),
+    ("KV bytes per token per GPU", "kv_bytes_per_token_per_gpu"),
+    ("KV cache capacity (tokens)", "kv_cache_tokens"),
+    ("largest max_model_len that fits", "max_model_len_that_fits"),
+    ("concurrent max_model_len requests", "max_concurrency"),
+]
+
+
+def render_markdown(report: PreflightReport, cfg: DeploymentConfig) -> str:
+    """The preflight report for the console: verdict, findings, the capacity figures."""
+    lines = [
+        f"# Preflight: {'OK' if report.ok else 'WILL FAIL'}",
+        "",
+        f"`{cfg.model_id}` on {cfg.accelerator_count}× {cfg.accelerator_type} ({cfg.machine_type}), "
+        f"max_model_len {cfg.max_model_len}, max_num_seqs {cfg.max_num_seqs}, "
+        f"gpu_memory_utilization {cfg.gpu_memory_utilization}; config from {report.config_source or 'nowhere'}.",
+        "",
+    ]
+    lines += [f"- **{f.key}**: {f.cause}" + (f" Fix: {f.fix}" if f.fix else "") for f in report.findings]
+    if report.plan is not None:
+        figures = report.plan.to_dict()
+        lines += ["", f"Capacity verdict: `{report.plan.verdict.value}`", "", "| figure | value |", "|---|---|"]
+        lines += [f"| {label} | {figures[key]:,} |" for label, key in _ROWS]
+    lines += [f"- note: {n}" for n in report.notes]
+    return "\n".join(lines) + "\n"
