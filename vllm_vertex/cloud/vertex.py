@@ -100,16 +100,18 @@ def deploy_model(
     op = client.deploy_model(
         endpoint=endpoint_name, deployed_model=deployed, traffic_split={"0": 100}, retry=clients.retry(idempotent=False)
     )
-    result = follow_operation(op, cfg.deploy_timeout_seconds, "deploy", log)
+    result = follow_operation(op, cfg.deploy_timeout_seconds, "deploy", log, client=client)
     return Deployed(result.deployed_model.id, endpoint_name)
 
 
-def follow_operation(op, timeout_s: float, what: str, log: Callable[[str], None] = print, clock=time.monotonic):
+def follow_operation(
+    op, timeout_s: float, what: str, log: Callable[[str], None] = print, clock=time.monotonic, client=None
+):
     """Polls a long-running operation, printing each stage change with the elapsed time.
 
     Polls often at first and every 30 s at most later. Raises ``DeployError`` when the
     operation ends with an error (with Vertex's text and the diagnosed cause) or runs past
-    ``timeout_s``.
+    ``timeout_s`` (then ``client``, the service client that started it, cancels it).
     """
     start, delay, last_stage = clock(), 0.5, None
     while not op.done(retry=clients.retry()):
@@ -119,7 +121,7 @@ def follow_operation(op, timeout_s: float, what: str, log: Callable[[str], None]
             log(f"[{elapsed:7.1f}s] {what}: {stage or 'running'}")
             last_stage = stage
         if elapsed > timeout_s:
-            _cancel(op, log)
+            _cancel(client, op, log)
             raise DeployError(
                 f"{what} did not finish within {timeout_s:.0f} s (operation {op.operation.name}); cancelled it. "
                 "Raise deploy_timeout_seconds for large models, or check the endpoint's logs in Cloud Logging."
@@ -136,10 +138,16 @@ def follow_operation(op, timeout_s: float, what: str, log: Callable[[str], None]
     return op.result()
 
 
-def _cancel(op, log: Callable[[str], None]) -> None:
-    """Asks Vertex to cancel the operation; cleanup still checks what is left."""
+def _cancel(client, op, log: Callable[[str], None]) -> None:
+    """Asks Vertex to cancel the operation; cleanup still checks what is left.
+
+    Uses the service client's ``cancel_operation`` mixin: ``op.cancel()`` goes through
+    api_core's REST operations transport, which fails on Vertex's cancel route (KeyError 'body').
+    """
+    if client is None:
+        return
     try:
-        op.cancel()
+        client.cancel_operation(request={"name": op.operation.name})
         log(f"cancelled {op.operation.name}")
     except Exception as err:  # not every operation can be cancelled; cleanup waits for it instead
         log(f"could not cancel {op.operation.name}: {err}")

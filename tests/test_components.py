@@ -1,0 +1,358 @@
+"""Each component's ``python_func`` with real KFP artifacts, its official clients pointed at the
+local stand-ins (Vertex AI, Cloud Quotas, Secret Manager, the Hub) that speak the real wire
+protocols, and the openai SDK against the stand-in's chat route."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint, VertexModel
+from kfp.dsl import Markdown, Metrics
+
+import components as c
+from tests.fakes.hf_hub import FakeHub
+from tests.standin import FakeBackend, VertexStandin
+from vllm_vertex import planner
+from vllm_vertex.cloud.quotas import QuotaError
+from vllm_vertex.cloud.vertex import DeployError
+from vllm_vertex.config import ConfigError, from_preset
+
+pytestmark = pytest.mark.timeout(120)
+
+PROJECT = "my-proj"
+TOKEN = "hf_PLANTED_token_0123456789abcdef"
+SECRET = f"projects/{PROJECT}/secrets/hf-token/versions/latest"
+TEXT_ID = "meta-llama/Meta-Llama-3.1-8B-Instruct"
+VISION_ID = "meta-llama/Llama-3.2-11B-Vision-Instruct"
+RUN = "run-under-test"
+
+
+@pytest.fixture
+def standin():
+    with VertexStandin(FakeBackend(), health_timeout=5) as s:
+        s.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 8)
+        s.set_quota("CustomModelServingA100GPUsPerProjectPerRegion", 1)
+        s.set_quota("CustomModelServingPreemptibleL4GPUsPerProjectPerRegion", 0)
+        s.set_quota("CustomModelServingCPUsPerProjectPerRegion", 200)
+        s.add_secret("projects/my-proj/secrets/hf-token", TOKEN)
+        yield s
+        assert s.response_errors == []
+
+
+@pytest.fixture(scope="module")
+def hub():
+    with FakeHub() as hub:
+        for mid in (TEXT_ID, VISION_ID):
+            hub.add(
+                mid,
+                {"config.json": planner.shipped_config(mid), "tokenizer_config.json": {"chat_template": "t"}},
+                gated="manual",
+                allowed_tokens={TOKEN},
+            )
+        hub.add(
+            "meta-llama/Meta-Llama-3.1-8B",
+            {"config.json": planner.shipped_config(TEXT_ID), "tokenizer_config.json": {}},
+        )
+        yield hub
+
+
+def _cfg(preset="llama-3.1-8b-instruct", **kw) -> str:
+    kw.setdefault("hf_token_secret", SECRET)
+    return from_preset(preset, project=PROJECT, deploy_timeout_seconds=30, **kw).to_json()
+
+
+def _model(s: VertexStandin, cfg: str) -> VertexModel:
+    model = VertexModel(name="model", uri="", metadata={})
+    c.upload_model.python_func(config=cfg, run_label=RUN, model=model, api_endpoint=s.url)
+    return model
+
+
+def _endpoint(s: VertexStandin, cfg: str) -> VertexEndpoint:
+    endpoint = VertexEndpoint(name="endpoint", uri="", metadata={})
+    c.create_endpoint.python_func(config=cfg, run_label=RUN, endpoint=endpoint, api_endpoint=s.url)
+    return endpoint
+
+
+def _deployed(s: VertexStandin, cfg: str) -> VertexEndpoint:
+    model, endpoint = _model(s, cfg), _endpoint(s, cfg)
+    c.deploy_model.python_func(config=cfg, run_label=RUN, model=model, endpoint=endpoint, api_endpoint=s.url)
+    return endpoint
+
+
+# validate-config ---------------------------------------------------------------------------------------
+
+
+def _validate_args(**kw) -> dict:
+    cfg = json.loads(from_preset("llama-3.1-8b-instruct", project=PROJECT).to_json())
+    cfg["location"] = cfg.pop("region")
+    cfg.pop("display_name")
+    cfg.update(kw)
+    return cfg
+
+
+def test_validate_emits_config_and_run_label():
+    out = c.validate_config.python_func(**_validate_args(), run_name="Vllm-Deploy 2026")
+    assert json.loads(out.config)["model_id"] == TEXT_ID and out.run_label == "vllm-deploy-2026"
+
+
+def test_validate_rejects_console_input_with_every_problem():
+    with pytest.raises(ConfigError) as info:
+        c.validate_config.python_func(
+            **_validate_args(gpu_memory_utilization=1.5, teardown_policy="x", location="mars"), run_name="r"
+        )
+    assert {"gpu_memory_utilization", "teardown_policy", "region"} <= dict(info.value.problems).keys()
+
+
+# check-quota -------------------------------------------------------------------------------------------
+
+
+def test_quota_ok(standin):
+    lines = c.check_quota.python_func(config=_cfg(), api_endpoint=standin.url)
+    assert "CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1" in lines and "ok" in lines
+
+
+def test_quota_below_need_names_id_limit_need_and_fix(standin):
+    with pytest.raises(QuotaError) as info:
+        c.check_quota.python_func(config=_cfg("llama-3.1-8b-instruct", max_replica_count=9), api_endpoint=standin.url)
+    text = str(info.value)
+    assert "CustomModelServingL4GPUsPerProjectPerRegion" in text and "need 9" in text and "limit 8" in text
+    assert "Request more" in text
+
+
+def test_quota_region_entry_overrides_default_and_spot_uses_preemptible(standin):
+    standin.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 0, region="us-central1")
+    with pytest.raises(QuotaError, match="limit 0"):
+        c.check_quota.python_func(config=_cfg(), api_endpoint=standin.url)
+    with pytest.raises(QuotaError, match="CustomModelServingPreemptibleL4GPUsPerProjectPerRegion"):
+        c.check_quota.python_func(config=_cfg(region="europe-west4", spot=True), api_endpoint=standin.url)
+
+
+# preflight ---------------------------------------------------------------------------------------------
+
+
+def _preflight(standin, hub, tmp_path, cfg: str) -> str:
+    report = Markdown(name="report", uri="", metadata={})
+    report.path = str(tmp_path / "preflight.md")
+    try:
+        return c.preflight.python_func(config=cfg, report=report, api_endpoint=standin.url, hf_endpoint=hub.url)
+    finally:
+        assert pathlib.Path(report.path).exists()
+
+
+def test_preflight_ok_writes_report(standin, hub, tmp_path):
+    assert _preflight(standin, hub, tmp_path, _cfg()) == "ok"
+    text = (tmp_path / "preflight.md").read_text()
+    assert "Preflight: OK" in text and "KV cache capacity (tokens)" in text and TOKEN not in text
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (dict(hf_token_secret=""), "hf_gated"),
+        (dict(max_model_len=131072), "kv_cache_too_small"),
+        (dict(model_id="meta-llama/Nope"), "hf_not_found"),
+    ],
+)
+def test_preflight_predicts_failures(standin, hub, tmp_path, overrides, key):
+    with pytest.raises(RuntimeError, match=key):
+        _preflight(standin, hub, tmp_path, _cfg(**overrides))
+    assert "WILL FAIL" in (tmp_path / "preflight.md").read_text()
+    assert standin.resources()["models"] == {}
+
+
+def test_preflight_missing_chat_template(standin, hub, tmp_path):
+    with pytest.raises(RuntimeError, match="missing_chat_template"):
+        _preflight(standin, hub, tmp_path, _cfg("llama-3.1-8b", run_chat_checks=True, hf_token_secret=""))
+    assert _preflight(standin, hub, tmp_path, _cfg("llama-3.1-8b", hf_token_secret="")) == "ok"
+
+
+def test_preflight_vision_profile_risk(standin, hub, tmp_path):
+    with pytest.raises(RuntimeError, match="multimodal_profile_risk"):
+        _preflight(standin, hub, tmp_path, _cfg("llama-3.2-11b-vision-instruct", max_num_seqs=256))
+    assert _preflight(standin, hub, tmp_path, _cfg("llama-3.2-11b-vision-instruct")) == "ok"
+
+
+# upload-model ------------------------------------------------------------------------------------------
+
+
+def _uploaded_spec(standin) -> dict:
+    body = next(json.loads(b) for m, p, b in standin.requests if p.split("?")[0].endswith("models:upload"))
+    return body["model"]["containerSpec"]
+
+
+def test_upload_sets_artifact_and_full_container_spec(standin, capsys):
+    model = _model(standin, _cfg())
+    assert model.metadata["resourceName"].endswith("@1") and model.uri.endswith(model.metadata["resourceName"])
+    spec = _uploaded_spec(standin)
+    assert "--max-num-seqs=256" in spec["args"] and spec["predictRoute"] == "/generate"
+    assert {"name": "HF_TOKEN", "value": TOKEN} in spec["env"]
+    out = capsys.readouterr()
+    assert TOKEN not in out.out + out.err and "read from Secret Manager" in out.out
+    labels = next(iter(standin.resources()["models"].values()))["labels"]
+    assert labels["vllm-vertex-run"] == RUN
+
+
+def test_upload_without_secret_has_no_token(standin):
+    _model(standin, _cfg(hf_token_secret=""))
+    assert all(e["name"] != "HF_TOKEN" for e in _uploaded_spec(standin)["env"])
+
+
+def test_upload_missing_secret_says_how_to_fix(standin):
+    with pytest.raises(RuntimeError, match="does not exist. Create it or fix hf_token_secret"):
+        _model(standin, _cfg(hf_token_secret=f"projects/{PROJECT}/secrets/absent/versions/1"))
+
+
+def test_upload_500_is_not_retried_and_429_is(standin):
+    standin.faults.add("upload", status=500)
+    with pytest.raises(Exception, match="500"):
+        _model(standin, _cfg())
+    standin.faults.add("upload", status=429)
+    assert _model(standin, _cfg()).metadata["resourceName"]
+    assert len(standin.resources()["models"]) == 1
+
+
+# create-endpoint ---------------------------------------------------------------------------------------
+
+
+def test_shared_and_dedicated_endpoints(standin):
+    shared = _endpoint(standin, _cfg())
+    assert shared.metadata["resourceName"].startswith("projects/") and shared.metadata["dedicatedEndpointDns"] == ""
+    dedicated = _endpoint(standin, _cfg(dedicated_endpoint=True))
+    assert dedicated.metadata["dedicatedEndpointDns"] == standin.dedicated_dns
+
+
+# deploy-model ------------------------------------------------------------------------------------------
+
+
+def test_deploy_success_prints_stages(standin, capsys):
+    endpoint = _deployed(standin, _cfg())
+    out = capsys.readouterr().out
+    assert "deploy: done" in out and "deploying" in out
+    [ep] = standin.resources()["endpoints"].values()
+    assert ep["deployedModels"] and endpoint.metadata["resourceName"] in standin.resources()["endpoints"]
+
+
+@pytest.mark.parametrize(
+    ("log_text", "cause"),
+    [
+        ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 3.91 GiB.", "lower max_num_seqs"),
+        ("Cannot access gated repository for URL https://huggingface.co/meta-llama/x", "accept the model's license"),
+        ("ValueError: Cannot use chat template functions because tokenizer.chat_template is not set", "chat_template"),
+        (
+            "The model's max seq len (4096) is larger than the maximum number of tokens that can be stored in KV "
+            "cache (2256). Try increasing `gpu_memory_utilization`",
+            "lower max_model_len",
+        ),
+    ],
+)
+def test_deploy_error_fails_with_vertex_text_and_root_cause(standin, log_text, cause):
+    standin.faults.deploy_error(log_text)
+    with pytest.raises(DeployError) as info:
+        _deployed(standin, _cfg())
+    assert log_text[:40] in str(info.value) and "Root cause:" in str(info.value) and cause in str(info.value)
+
+
+def test_deploy_timeout_cancels_the_operation(standin):
+    standin.faults.deploy_hang()
+    with pytest.raises(DeployError, match="did not finish within 10 s"):
+        cfg = json.loads(_cfg())
+        cfg["deploy_timeout_seconds"] = 10
+        _deployed(standin, json.dumps(cfg))
+    assert standin.resources()["deployedModels"] == {}
+
+
+# smoke-test --------------------------------------------------------------------------------------------
+
+
+def _smoke(standin, endpoint, cfg, tmp_path):
+    metrics = Metrics(name="metrics", uri="", metadata={})
+    report = Markdown(name="report", uri="", metadata={})
+    report.path = str(tmp_path / "smoke.md")
+    out = c.smoke_test.python_func(
+        config=cfg, endpoint=endpoint, metrics=metrics, report=report, api_endpoint=standin.url
+    )
+    return out, metrics.metadata, (tmp_path / "smoke.md").read_text()
+
+
+def test_smoke_text_model_passes(standin, tmp_path):
+    cfg = _cfg()
+    out, metrics, report = _smoke(standin, _deployed(standin, cfg), cfg, tmp_path)
+    assert (out.verdict, out.passed, out.failed) == ("passed", 2, 0)
+    assert metrics["checks_passed"] == 2 and "text_predict_latency_s" in metrics
+    assert "Smoke tests: PASSED" in report and "You said" in report
+
+
+def test_smoke_multimodal_on_dedicated_endpoint(standin, tmp_path):
+    cfg = _cfg("llama-3.2-11b-vision-instruct", dedicated_endpoint=True, smoke_image_url="data:image/png;base64,AAAA")
+    out, _, report = _smoke(standin, _deployed(standin, cfg), cfg, tmp_path)
+    assert (out.verdict, out.passed) == ("passed", 4)
+    assert "image_predict" in report and "chat_image" in report
+    predicts = [p for m, p, b in standin.requests if ":predict" in p and "multi_modal_data" in b]
+    assert predicts, "the image check goes through the predict route"
+
+
+def test_smoke_retries_503_then_passes(standin, tmp_path):
+    cfg = _cfg()
+    endpoint = _deployed(standin, cfg)
+    standin.faults.add("predict", status=503, times=3)
+    out, _, _ = _smoke(standin, endpoint, cfg, tmp_path)
+    assert out.verdict == "passed"
+
+
+def test_smoke_empty_output_and_chat_500_fail(standin, tmp_path):
+    cfg = _cfg()
+    endpoint = _deployed(standin, cfg)
+    standin.faults.predict_output("")
+    standin.faults.add("chat", status=500, times=None)
+    out, metrics, report = _smoke(standin, endpoint, cfg, tmp_path)
+    assert (out.verdict, out.failed) == ("failed", 2)
+    assert "empty output" in report and "InternalServerError" in report
+    assert metrics["checks_failed"] == 2
+
+
+# teardown, cleanup, gate --------------------------------------------------------------------------------
+
+
+def test_teardown_removes_everything_and_is_idempotent(standin):
+    _deployed(standin, _cfg())
+    summary = c.teardown.python_func(project=PROJECT, location="us-central1", run_label=RUN, api_endpoint=standin.url)
+    assert "removed" in summary
+    assert standin.resources() == {"models": {}, "endpoints": {}, "deployedModels": {}}
+    again = c.teardown.python_func(project=PROJECT, location="us-central1", run_label=RUN, api_endpoint=standin.url)
+    assert again == "nothing to remove"
+
+
+class _Status:
+    def __init__(self, state: str):
+        self.state, self.error_message = state, "" if state == "SUCCEEDED" else "Task failed."
+
+
+@pytest.mark.parametrize(
+    ("policy", "state", "left"),
+    [
+        ("always", "SUCCEEDED", 0),
+        ("on_failure", "SUCCEEDED", 1),
+        ("on_failure", "FAILED", 0),
+        ("on_failure", "CANCELLED", 0),
+        ("never", "FAILED", 1),
+    ],
+)
+def test_cleanup_on_exit_follows_policy(standin, policy, state, left):
+    _deployed(standin, _cfg())
+    c.cleanup_on_exit.python_func(
+        project=PROJECT,
+        location="us-central1",
+        run_name=RUN,
+        teardown_policy=policy,
+        status=_Status(state),
+        api_endpoint=standin.url,
+    )
+    assert len(standin.resources()["endpoints"]) == left and len(standin.resources()["models"]) == left
+
+
+def test_check_verdict_gate():
+    c.check_verdict.python_func(verdict="passed", passed=3, failed=0)
+    with pytest.raises(RuntimeError, match="1 of 3 checks"):
+        c.check_verdict.python_func(verdict="failed", passed=2, failed=1)
