@@ -42,7 +42,7 @@ def cleanup_on_exit(
         return "nothing to remove: no project was given, so nothing was created"
     if teardown_policy == "never" or (teardown_policy == "on_failure" and state == "SUCCEEDED"):
         return f"kept resources (policy {teardown_policy}, state {state})"
-    report = teardown_run(project, location, run_label_value(run_name), api_endpoint)
+    report = teardown_run(project, location, run_label_value(run_name), api_endpoint, wait_seconds=900)
     print(report.summary())
     if not report.clean:
         raise RuntimeError("cleanup left resources behind:\n" + report.summary())

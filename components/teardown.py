@@ -18,7 +18,7 @@ def teardown(project: str, location: str, run_label: str, api_endpoint: str = ""
     """
     from vllm_vertex.cloud.teardown import teardown_run
 
-    report = teardown_run(project, location, run_label, api_endpoint)
+    report = teardown_run(project, location, run_label, api_endpoint, wait_seconds=900)
     if not report.clean:
         raise RuntimeError("teardown left resources behind:\n" + report.summary())
     return report.summary()

@@ -340,6 +340,15 @@ def cancel_operation(st, req) -> dict:
     return {}
 
 
+def list_endpoint_operations(st, req) -> dict:
+    """The endpoint's operations, newest last (``done`` ones included, like the real API)."""
+    number = project_number(req.param("projectsId"))
+    prefix = f"projects/{number}/locations/{req.param('locationsId')}/endpoints/{req.param('endpointsId')}/operations/"
+    with st.state.lock:
+        ops = [op.render() for op in st.state.operations.values() if op.name.startswith(prefix)]
+    return {"operations": ops} if ops else {}
+
+
 def get_operation(st, req) -> dict:
     op_id = req.param("operationsId")
     with st.state.lock:
@@ -363,5 +372,6 @@ ROUTES = {
     _AI + "operations.get": get_operation,
     _AI + "endpoints.operations.get": get_operation,
     _AI + "endpoints.operations.cancel": cancel_operation,
+    _AI + "endpoints.operations.list": list_endpoint_operations,
     _AI + "models.operations.get": get_operation,
 }

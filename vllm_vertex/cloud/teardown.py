@@ -102,6 +102,7 @@ def _remove_endpoint(name: str, region: str, api_endpoint: str, report: Teardown
         endpoint = client.get_endpoint(name=name, retry=clients.retry())
     except exceptions.NotFound:
         return
+    _cancel_running(client, name, log)
     for deployed in endpoint.deployed_models:
         try:
             op = client.undeploy_model(endpoint=name, deployed_model_id=deployed.id, retry=clients.retry())
@@ -113,6 +114,21 @@ def _remove_endpoint(name: str, region: str, api_endpoint: str, report: Teardown
         except Exception as err:  # keep going: delete what can be deleted, report the rest
             report.failed[f"{name}/deployedModels/{deployed.id}"] = str(err)
     _delete(lambda c: c.delete_endpoint(name=name, retry=clients.retry()), client, name, report, log)
+
+
+def _cancel_running(client, endpoint_name: str, log) -> None:
+    """Cancels deploys still running on the endpoint (their step crashed or the run was cancelled)."""
+    try:
+        running = [op.name for op in client.list_operations(request={"name": endpoint_name}).operations if not op.done]
+    except Exception as err:  # listing is an aid; deletion still reports what is left
+        log(f"could not list operations of {endpoint_name}: {err}")
+        return
+    for op_name in running:
+        try:
+            client.cancel_operation(request={"name": op_name})
+            log(f"cancelled running {op_name}")
+        except Exception as err:
+            log(f"could not cancel {op_name}: {err}")
 
 
 def _delete(call, client, name: str, report: TeardownReport, log) -> None:
