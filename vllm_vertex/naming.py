@@ -16,10 +16,13 @@ __all__ = [
     "api_base",
     "console_endpoint_url",
     "dedicated_base",
+    "console_pipeline_run_url",
     "display_name",
+    "endpoint_resource_name",
     "label_filter",
     "openai_base_url",
     "resource_labels",
+    "resource_name",
     "run_label_value",
 ]
 
@@ -38,7 +41,7 @@ def run_label_value(run_name: str) -> str:
     if len(clean) <= _LABEL_MAX:
         return clean
     digest = hashlib.sha256(run_name.encode()).hexdigest()[:8]
-    return f"{clean[-(_LABEL_MAX - 9):]}-{digest}".lstrip("-")
+    return f"{clean[-(_LABEL_MAX - 9) :]}-{digest}".lstrip("-")
 
 
 def resource_labels(user_labels: dict[str, str], run_label: str) -> dict[str, str]:
@@ -84,3 +87,31 @@ def console_endpoint_url(endpoint_name: str) -> str:
         f"https://console.cloud.google.com/vertex-ai/online-prediction/locations/{region}"
         f"/endpoints/{endpoint_id}?project={project}"
     )
+
+
+def console_pipeline_run_url(job_name: str) -> str:
+    """Console page of a pipeline run ``projects/P/locations/L/pipelineJobs/ID``."""
+    parts = job_name.split("/")
+    project, region, job_id = parts[1], parts[3], parts[5]
+    return f"https://console.cloud.google.com/vertex-ai/locations/{region}/pipelines/runs/{job_id}?project={project}"
+
+
+def resource_name(ref: str, collection: str, project: str = "", region: str = "") -> str:
+    """``projects/P/locations/L/<collection>/ID`` from that name, or from a numeric ID with project and region.
+
+    Raises:
+        ValueError: an ID without project or region, or a ref of neither form (the message says the fix).
+    """
+    ref = ref.strip()
+    if re.fullmatch(rf"projects/[^/]+/locations/[^/]+/{collection}/[0-9]+", ref):
+        return ref
+    if not re.fullmatch(r"[0-9]+", ref):
+        raise ValueError(f"{ref!r} is neither projects/P/locations/L/{collection}/ID nor a numeric ID.")
+    if not (project and region):
+        raise ValueError(f"the ID {ref} needs the project and region: pass --project and --region.")
+    return f"projects/{project}/locations/{region}/{collection}/{ref}"
+
+
+def endpoint_resource_name(ref: str, project: str = "", region: str = "") -> str:
+    """``projects/P/locations/L/endpoints/E`` from that name or a numeric endpoint ID (see ``resource_name``)."""
+    return resource_name(ref, "endpoints", project, region)

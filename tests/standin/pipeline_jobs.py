@@ -38,7 +38,13 @@ class Frame:
 
 
 DEPLOY_TASKS = [
-    "validate-config", "check-quota", "upload-model", "create-endpoint", "deploy-model", "smoke-test", "check-verdict",
+    "validate-config",
+    "check-quota",
+    "upload-model",
+    "create-endpoint",
+    "deploy-model",
+    "smoke-test",
+    "check-verdict",
 ]
 
 
@@ -65,7 +71,10 @@ def run_script(
         end.parameters["smoke-test"] = {"verdict": verdict, "passed": int(figures.get("checks_passed", 0))}
         end.metrics["smoke-test"] = figures
     if verdict != "passed":
-        end.state, end.error = "FAILED", "The DAG failed because some tasks failed. The failed tasks are: [check-verdict]."
+        end.state, end.error = (
+            "FAILED",
+            "The DAG failed because some tasks failed. The failed tasks are: [check-verdict].",
+        )
         end.tasks["check-verdict"] = "FAILED"  # the gate fails the run
         end.task_errors["check-verdict"] = "smoke tests failed"
     frames.append(end)
@@ -101,7 +110,9 @@ def _check_job(body: dict) -> None:
     declared = body["pipelineSpec"].get("root", {}).get("inputDefinitions", {}).get("parameters", {})
     given = runtime.get("parameterValues", {})
     unknown = sorted(set(given) - set(declared))
-    missing = sorted(k for k, p in declared.items() if k not in given and "defaultValue" not in p and not p.get("isOptional"))
+    missing = sorted(
+        k for k, p in declared.items() if k not in given and "defaultValue" not in p and not p.get("isOptional")
+    )
     if unknown or missing:
         raise GoogleError(400, f"Invalid runtime parameters: unknown {unknown}, missing required {missing}.")
 
@@ -218,7 +229,9 @@ def _transition(st, req, source: str, target: str, stamp: str) -> dict:
     with st.state.lock:
         schedule = _schedule(st, req)
         if schedule["state"] != source:
-            raise GoogleError(400, f"Schedule {schedule['name']} is {schedule['state']}, not {source}.", "FAILED_PRECONDITION")
+            raise GoogleError(
+                400, f"Schedule {schedule['name']} is {schedule['state']}, not {source}.", "FAILED_PRECONDITION"
+            )
         schedule.update(state=target, updateTime=now(), **{stamp: now()})
     return {}
 

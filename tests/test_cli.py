@@ -1,0 +1,87 @@
+"""The CLI surface: subcommands and help, compile, plan, exit codes, and a start that imports nothing heavy."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.cli_support import ROOT, invoke
+
+SUBCOMMANDS = ["compile", "plan", "schedule", "smoke", "submit", "teardown"]
+
+
+def test_help_lists_every_subcommand_and_each_has_help():
+    result = invoke(None, "--help")
+    assert result.exit_code == 0
+    listed = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == SUBCOMMANDS
+    for name in [
+        *SUBCOMMANDS,
+        "schedule create",
+        "schedule list",
+        "schedule pause",
+        "schedule resume",
+        "schedule delete",
+    ]:
+        sub = invoke(None, *name.split(), "--help")
+        assert sub.exit_code == 0 and "Usage: main " + name in sub.output
+    assert "--api-endpoint" not in invoke(None, "submit", "--help").output  # hidden test hook
+
+
+def test_start_imports_no_heavy_client():
+    code = (
+        "import sys; from vllm_vertex.cli import main; "
+        "heavy = [m for m in ('google.cloud.aiplatform', 'kfp', 'openai', 'google.api_core') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
+def test_compile_writes_every_pipeline(tmp_path):
+    result = invoke(None, "compile", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "compiled 3 pipelines" in result.output
+    names = {p.name: yaml.safe_load(p.read_text())["pipelineInfo"]["name"] for p in tmp_path.glob("*.yaml")}
+    assert names == {
+        "vllm-deploy-text.yaml": "vllm-deploy-and-verify",
+        "vllm-deploy-multimodal.yaml": "vllm-deploy-and-verify",
+        "vllm-canary.yaml": "vllm-canary",
+    }
+
+
+def test_compile_script_and_command_write_the_same_files(tmp_path):
+    import compile as compile_script
+
+    assert compile_script.main(["--out", str(tmp_path / "script")]) == 0
+    assert invoke(None, "compile", "--out", str(tmp_path / "cli")).exit_code == 0
+    for path in (tmp_path / "script").iterdir():
+        assert path.read_bytes() == (tmp_path / "cli" / path.name).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["--preset", "llama-3.1-8b-instruct"], 0, "verdict: ok (fits)"),
+        (["--preset", "llama-3.2-11b-vision-instruct", "--max-num-seqs", "256"], 1, "does NOT fit"),
+        (["--preset", "llama-3.1-8b-instruct", "--max-model-len", "131072"], 1, "kv_cache_too_small"),
+        (["--preset", "llama-3.1-8b-instrct"], 2, "llama-3.1-8b-instruct"),
+        ([], 2, "exactly one of --preset"),
+        (["--preset", "llama-3.1-8b", "--gpu-memory-utilization", "1.5"], 2, "gpu-memory-utilization"),
+        (["--model-config", "no/such-model", "--accelerator-type", "NVIDIA_L4"], 2, "config.json"),
+    ],
+)
+def test_plan_exit_codes(args, code, text):
+    result = invoke(None, "plan", *args)
+    assert result.exit_code == code, result.output
+    assert text in result.output
+
+
+def test_plan_json():
+    result = invoke(None, "plan", "--model-config", "meta-llama/Meta-Llama-3.1-8B-Instruct",
+                    "--accelerator-type", "NVIDIA_L4", "--max-model-len", "8192", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["fits"] is True and data["max_model_len"] == 8192 and data["accelerator_type"] == "NVIDIA_L4"

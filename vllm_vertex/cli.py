@@ -1,0 +1,43 @@
+"""``vllm-vertex``: compile, submit and follow runs, schedule them, smoke-test and tear down.
+
+A thin click layer: the subcommands live in ``vllm_vertex/commands/`` and call the library.
+Nothing heavy is imported at start, so ``vllm-vertex --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import click
+
+from vllm_vertex.commands._common import guarded
+from vllm_vertex.commands.ops import smoke, teardown
+from vllm_vertex.commands.plan import plan
+from vllm_vertex.commands.runs import schedule, submit
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+def main():
+    """Deploy open LLMs to Vertex AI with vLLM, prove they answer, and clean up.
+
+    Exit codes: 0 success; 1 a run, check or deletion failed; 2 bad input (nothing sent).
+    """
+
+
+@main.command("compile")
+@click.option("--out", default="compiled", show_default=True, help="Folder for the compiled YAML files.")
+@guarded
+def compile_command(out):
+    """Compile every pipeline to YAML, offline (what `python compile.py` does)."""
+    from pipelines import compile_all
+
+    paths = compile_all(out, log=click.echo)
+    click.echo(f"compiled {len(paths)} pipelines")
+
+
+for _command in (submit, schedule, smoke, teardown, plan):
+    main.add_command(_command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""``smoke`` and ``teardown``: operate on endpoints that already exist, without a pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import sys
+
+import click
+
+from vllm_vertex.commands._common import BadInput, api_options, guarded, load_run, location_options, require_location
+
+__all__ = ["smoke", "teardown"]
+
+
+@click.command()
+@click.option("--endpoint", default="", help="Vertex endpoint: projects/P/locations/L/endpoints/ID, or ID.")
+@click.option("--base-url", default="", help="Any vLLM/OpenAI-compatible base URL, e.g. http://host:8000/v1.")
+@click.option("--model", default="", help="With --base-url: the model name (default: the first one served).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Run file: smoke_* settings apply.")
+@click.option("--prompt", default="", help="Prompt of the text checks.")
+@click.option("--image-url", default="", help="Also run the image checks with this image.")
+@click.option("--no-chat", is_flag=True, help="Skip the chat-completions checks (base models).")
+@click.option("--max-tokens", type=click.IntRange(1), default=None, help="Tokens per check.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the Markdown report here.")
+@location_options
+@api_options
+@guarded
+def smoke(
+    endpoint,
+    base_url,
+    model,
+    config_file,
+    prompt,
+    image_url,
+    no_chat,
+    max_tokens,
+    report_path,
+    project,
+    region,
+    api_endpoint,
+):
+    """Run the smoke checks against a serving endpoint; exit 0 only if every check passed.
+
+    A Vertex endpoint (shared or dedicated) gets the predict-route and chat checks; a plain
+    base URL gets /v1/completions and the chat checks (it has no Vertex predict route).
+    """
+    from vllm_vertex import report
+    from vllm_vertex.cloud.smoke import run_checks
+
+    cfg = _smoke_config(config_file, prompt, image_url, no_chat, max_tokens, project, region)
+    target = _target(cfg, endpoint or _file_endpoint(config_file), base_url, model, api_endpoint)
+    results = run_checks(target, api_endpoint, log=click.echo)
+    if report_path:
+        with open(report_path, "w", encoding="utf-8") as f:
+            f.write(report.render_markdown(results, target.label, cfg.model_id or target.model or "(not given)"))
+        click.echo(f"report written to {report_path}")
+    verdict = report.verdict(results)
+    click.echo(f"smoke tests {verdict}: {sum(r.passed for r in results)} of {len(results)} checks passed")
+    sys.exit(0 if verdict == "passed" else 1)
+
+
+def _smoke_config(config_file, prompt, image_url, no_chat, max_tokens, project, region):
+    """The run file's config (or the defaults) with the command-line smoke settings on top."""
+    from vllm_vertex.config import DeploymentConfig
+
+    cfg = load_run(config_file, project, region).config if config_file else DeploymentConfig(project, region)
+    changes = {"smoke_prompt": prompt, "smoke_image_url": image_url, "smoke_max_tokens": max_tokens}
+    cfg = dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v})
+    if image_url:
+        cfg = dataclasses.replace(cfg, multimodal=True, run_image_checks=True)
+    return dataclasses.replace(cfg, run_chat_checks=cfg.run_chat_checks and not no_chat)
+
+
+def _file_endpoint(config_file: str | None) -> str:
+    return load_run(config_file).canary.endpoint if config_file else ""
+
+
+def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str):
+    from vllm_vertex import naming
+    from vllm_vertex.cloud.smoke import read_endpoint, target_for
+
+    if bool(endpoint) == bool(base_url):
+        raise BadInput("give exactly one of --endpoint (a Vertex endpoint) or --base-url (an OpenAI-compatible URL).")
+    if base_url:
+        return dataclasses.replace(target_for(cfg, base_url=base_url.rstrip("/")), model=model)
+    found = read_endpoint(naming.endpoint_resource_name(endpoint, cfg.project, cfg.region), api_endpoint)
+    click.echo(f"checking {found.name} ({'dedicated' if found.dedicated_endpoint_dns else 'shared'})")
+    return target_for(cfg, found.name, found.dedicated_endpoint_dns)
+
+
+@click.command()
+@click.option("--run-label", default="", help="Remove every endpoint and model with vllm-vertex-run=VALUE.")
+@click.option("--endpoint", default="", help="Undeploy everything from this endpoint and delete it.")
+@click.option("--yes", is_flag=True, help="Do not ask before deleting.")
+@location_options
+@api_options
+@guarded
+def teardown(run_label, endpoint, yes, project, region, api_endpoint):
+    """Remove what a run left: list it, ask (unless --yes), delete; exit 1 if anything is left."""
+    from vllm_vertex import naming
+    from vllm_vertex.cloud import teardown as td
+
+    if bool(run_label) == bool(endpoint):
+        raise BadInput("give exactly one of --run-label VALUE or --endpoint NAME.")
+    if run_label:
+        require_location(project, region)
+        names = _run_resources(project, region, run_label, api_endpoint)
+        remove = functools.partial(td.teardown_run, project, region, run_label, api_endpoint, log=click.echo)
+    else:
+        name = naming.endpoint_resource_name(endpoint, project, region)
+        names = _endpoint_resources(name, api_endpoint)
+        remove = functools.partial(td.teardown_endpoint, name, api_endpoint, log=click.echo)
+    if not names:
+        click.echo("nothing to remove")
+        return
+    click.echo("will delete:\n" + "\n".join(f"  {n}" for n in names))
+    if not yes:
+        click.confirm("Delete these?", abort=True)
+    result = remove()
+    click.echo(result.summary())
+    sys.exit(0 if result.clean else 1)
+
+
+def _run_resources(project: str, region: str, run_label: str, api_endpoint: str) -> list[str]:
+    from vllm_vertex.cloud.teardown import find_run_resources
+
+    endpoints, models = find_run_resources(project, region, run_label, api_endpoint)
+    deployed = [f"deployed model {d.id} on {e.name}" for e in endpoints for d in e.deployed_models]
+    return deployed + [e.name for e in endpoints] + [m.name for m in models]
+
+
+def _endpoint_resources(endpoint_name: str, api_endpoint: str) -> list[str]:
+    """Its deployed models, then the endpoint itself."""
+    from vllm_vertex.cloud.smoke import read_endpoint
+
+    found = read_endpoint(endpoint_name, api_endpoint, require_deployed=False)
+    return [f"deployed model {d.id} ({d.model})" for d in found.deployed_models] + [found.name]

@@ -1,0 +1,139 @@
+"""``submit`` and ``schedule``: runs of the pipeline from a reviewed run file."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from vllm_vertex.commands._common import (
+    api_options,
+    guarded,
+    load_run,
+    location_options,
+    require_location,
+    submission,
+)
+
+__all__ = ["schedule", "submit"]
+
+_CONFIG = click.argument("config_file", metavar="CONFIG", type=click.Path(dir_okay=False))
+_YAML = click.option(
+    "--yaml", "yaml_path", type=click.Path(exists=True, dir_okay=False), help="Use this compiled pipeline."
+)
+_CANARY = click.option("--canary", is_flag=True, help="The canary pipeline: smoke-test canary.endpoint only.")
+_ENDPOINT = click.option("--endpoint", default="", help="With --canary: the endpoint (overrides canary.endpoint).")
+
+
+@click.command()
+@_CONFIG
+@_YAML
+@click.option("--wait", is_flag=True, help="Follow the run; exit 0 only if it succeeded and the smoke tests passed.")
+@_CANARY
+@_ENDPOINT
+@location_options
+@api_options
+@click.option("--poll-seconds", default=15.0, hidden=True, help="Seconds between polls while following.")
+@guarded
+def submit(config_file, yaml_path, wait, canary, endpoint, project, region, api_endpoint, poll_seconds):
+    """Submit a run described by CONFIG (a run file, see examples/); print its console URL.
+
+    Compiles the pipeline from CONFIG unless --yaml gives one. With --wait, prints one line per
+    task state change, then the smoke-test verdict and figures; Ctrl-C offers to cancel the run.
+    """
+    from vllm_vertex import naming
+    from vllm_vertex.cloud import jobs
+
+    run = load_run(config_file, project, region, endpoint)
+    with submission(run, yaml_path, canary, api_endpoint) as sub:
+        job = jobs.submit(sub, api_endpoint)
+    click.echo(f"submitted {job.name}")
+    click.echo(f"console: {naming.console_pipeline_run_url(job.name)}")
+    click.echo(f"run label: {naming.run_label_value(job.name.rsplit('/', 1)[-1])}")
+    if wait:
+        sys.exit(_follow(job.name, api_endpoint, poll_seconds))
+
+
+def _follow(job_name: str, api_endpoint: str, poll_seconds: float) -> int:
+    """Follows the run to its end; returns the exit code (0 passed, 1 failed, 130 interrupted)."""
+    from vllm_vertex.cloud import jobs
+
+    try:
+        job = jobs.follow(job_name, api_endpoint, log=click.echo, poll_seconds=poll_seconds)
+    except KeyboardInterrupt:
+        if click.confirm(f"\nCancel run {job_name}?", default=False):
+            jobs.cancel(job_name, api_endpoint)
+            click.echo("cancel requested; the exit handler removes what the run created.")
+        else:
+            click.echo("the run goes on; follow it in the console.")
+        return 130
+    result = jobs.outcome(job)
+    for line in result.lines():
+        click.echo(line)
+    return 0 if result.ok else 1
+
+
+@click.group()
+def schedule():
+    """Cron schedules of a run file: create, list, pause, resume, delete."""
+
+
+@schedule.command("create")
+@_CONFIG
+@click.option("--cron", default="", help='Cron expression (overrides schedule.cron), e.g. "TZ=Etc/UTC 0 3 * * *".')
+@_YAML
+@_CANARY
+@_ENDPOINT
+@location_options
+@api_options
+@guarded
+def schedule_create(config_file, cron, yaml_path, canary, endpoint, project, region, api_endpoint):
+    """Schedule runs of CONFIG on a cron (max concurrent runs: schedule.max_concurrent_runs, default 1)."""
+    from vllm_vertex import configfile
+    from vllm_vertex.cloud import jobs
+
+    run = load_run(config_file, project, region, endpoint)
+    if cron:
+        run.schedule.cron = configfile.validate_cron(cron)
+    configfile.require_schedule(run)
+    with submission(run, yaml_path, canary, api_endpoint) as sub:
+        created = jobs.create_schedule(sub, run.schedule, api_endpoint)
+    click.echo(f"created {created.name} ({created.display_name})")
+    click.echo(f"cron {created.cron!r}, at most {created.max_concurrent_run_count} run(s) at once")
+
+
+@schedule.command("list")
+@location_options
+@api_options
+@guarded
+def schedule_list(project, region, api_endpoint):
+    """List the schedules of a project and region."""
+    from vllm_vertex.cloud import jobs
+
+    require_location(project, region)
+    found = jobs.list_schedules(project, region, api_endpoint)
+    for s in found:
+        next_run = s.next_run_time.isoformat() if s.next_run_time else "-"
+        click.echo(f"{s.name}  {s.state.name}  {s.cron!r}  {s.display_name}  next: {next_run}")
+    click.echo(f"{len(found)} schedule(s)")
+
+
+def _schedule_action(action: str):
+    @click.argument("schedule_ref", metavar="SCHEDULE")
+    @location_options
+    @api_options
+    @guarded
+    def command(schedule_ref, project, region, api_endpoint):
+        from vllm_vertex import naming
+        from vllm_vertex.cloud import jobs
+
+        name = naming.resource_name(schedule_ref, "schedules", project, region)
+        jobs.change_schedule(name, action, api_endpoint)
+        click.echo(f"{action}d {name}")
+
+    command.__doc__ = f"{action.capitalize()} SCHEDULE (its name, or its ID with --project and --region)."
+    return schedule.command(action)(command)
+
+
+for _action in ("pause", "resume", "delete"):
+    _schedule_action(_action)

@@ -1,0 +1,373 @@
+"""Run files: one reviewed YAML file describes a deployment, how it is submitted and scheduled.
+
+Pure except ``load``, which reads the file. Layout::
+
+    preset: llama-3.1-8b-instruct        # optional starting point (vllm_vertex/recipes.py)
+    project: my-project                  # required
+    region: us-central1                  # required
+    max_model_len: 8192                  # any DeploymentConfig field overrides the preset
+    hf_token_secret: projects/my-project/secrets/hf-token/versions/latest
+    pipeline:                            # how the run is submitted (not pipeline parameters)
+      pipeline_root: gs://my-bucket/pipeline-root   # required to submit or schedule
+      service_account: runner@my-project.iam.gserviceaccount.com
+      network: projects/123456/global/networks/default
+      display_name: nightly-llama
+      labels: {team: ml}
+    schedule:                            # only for `vllm-vertex schedule create`
+      cron: "TZ=Europe/Paris 0 3 * * *"
+      max_concurrent_runs: 1
+    canary:                              # only for the canary pipeline
+      endpoint: projects/my-project/locations/us-central1/endpoints/123
+
+Types are checked, never coerced (an int where a float is expected is the one widening
+allowed); value ranges are checked by ``config.validate``, the rules the pipeline applies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from dataclasses import dataclass, field
+
+from vllm_vertex import config as cfgmod
+from vllm_vertex.config import ConfigError, DeploymentConfig
+
+__all__ = [
+    "CanarySettings",
+    "PipelineSettings",
+    "RunFile",
+    "ScheduleSettings",
+    "load",
+    "looks_like_token",
+    "parse",
+    "require_canary",
+    "require_schedule",
+    "require_submission",
+    "validate_cron",
+]
+
+_TOKEN_RE = re.compile(r"^(hf_|ya29\.)[A-Za-z0-9_\-.]{8,}$")
+_NETWORK_RE = re.compile(r"^projects/[0-9]+/global/networks/[a-z0-9-]+$")
+_ENDPOINT_RE = re.compile(r"^(projects/[^/]+/locations/[^/]+/endpoints/)?[0-9]+$")
+_SA_RE = re.compile(r"^[^@\s]+@[^@\s]+\.iam\.gserviceaccount\.com$|^[^@\s]+@developer\.gserviceaccount\.com$")
+
+
+@dataclass
+class PipelineSettings:
+    """How a run is submitted.
+
+    Attributes:
+        pipeline_root: ``gs://`` folder for the run's artifacts (required to submit or schedule).
+        service_account: Service account the pipeline's steps run as (not the deployed model's).
+        network: VPC network to peer, ``projects/NUMBER/global/networks/NAME``.
+        display_name: Display name of runs; defaults to the pipeline name.
+        labels: Labels on the PipelineJob (the deployed resources take the top-level ``labels``).
+    """
+
+    pipeline_root: str = ""
+    service_account: str = ""
+    network: str = ""
+    display_name: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ScheduleSettings:
+    """A cron schedule of the run.
+
+    Attributes:
+        cron: Five-field cron expression, optionally prefixed ``TZ=Area/City``.
+        display_name: Name of the schedule; defaults to the run's display name.
+        max_concurrent_runs: Most runs of the schedule at once.
+        max_runs: Stop after this many runs; 0 for no limit.
+    """
+
+    cron: str = ""
+    display_name: str = ""
+    max_concurrent_runs: int = 1
+    max_runs: int = 0
+
+
+@dataclass
+class CanarySettings:
+    """The endpoint the canary pipeline checks.
+
+    Attributes:
+        endpoint: ``projects/P/locations/L/endpoints/E`` or the numeric endpoint ID.
+    """
+
+    endpoint: str = ""
+
+
+@dataclass
+class RunFile:
+    """A parsed, validated run file."""
+
+    config: DeploymentConfig
+    pipeline: PipelineSettings
+    schedule: ScheduleSettings
+    canary: CanarySettings
+    preset: str = ""
+
+
+_SECTIONS: dict[str, type] = {"pipeline": PipelineSettings, "schedule": ScheduleSettings, "canary": CanarySettings}
+_TOP_KEYS = ("preset", *_SECTIONS, *cfgmod.FIELD_NAMES)
+
+
+def load(path: str, overrides: dict | None = None) -> RunFile:
+    """Reads and validates a run file, with ``overrides`` (e.g. from command-line options) applied.
+
+    Args:
+        path: The YAML file.
+        overrides: Top-level keys to set, and sections (``{"canary": {"endpoint": ...}}``) to update;
+            ``None`` and empty values are ignored.
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or any value is wrong (all problems listed).
+    """
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except OSError as err:
+        raise ConfigError([("file", f"cannot read {path}: {err.strerror}.")]) from None
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        why = getattr(err, "problem", None) or str(err)
+        raise ConfigError([("file", f"{path} is not valid YAML{line}: {why}.")]) from None
+    return parse(_merge(data, overrides or {}))
+
+
+def _merge(data: object, overrides: dict) -> object:
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            given = {k: v for k, v in value.items() if v}
+            if given:
+                section = out.get(key) if isinstance(out.get(key), dict) else {}
+                out[key] = {**section, **given}
+        elif value:
+            out[key] = value
+    return out
+
+
+def parse(data: object) -> RunFile:
+    """Validates the parsed YAML of a run file; raises ``ConfigError`` listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError([("file", "must be a YAML mapping of keys to values (see examples/).")])
+    problems = _shape_problems(data)
+    if problems:
+        raise ConfigError(problems)
+    fields = {k: _widen(DeploymentConfig, k, v) for k, v in data.items() if k in cfgmod.FIELD_NAMES}
+    preset = data.get("preset", "")
+    cfg = cfgmod.from_preset(preset, **fields) if preset else cfgmod.from_dict(fields)
+    sections = {name: cls(**data.get(name, {})) for name, cls in _SECTIONS.items()}
+    run = RunFile(config=cfg, preset=preset, **sections)
+    problems = _value_problems(run, data)
+    if problems:
+        raise ConfigError(_first_per_field(problems))
+    return run
+
+
+def _shape_problems(data: dict) -> list[tuple[str, str]]:
+    """Unknown keys, wrong types, tokens in plain text; nothing about ranges yet."""
+    out = _unknown(data, _TOP_KEYS, "")
+    if "preset" in data and not isinstance(data["preset"], str):
+        out.append(("preset", f"must be a string (a preset name), got {_kind(data['preset'])}."))
+    known = {k: v for k, v in data.items() if k in cfgmod.FIELD_NAMES}
+    out += _type_problems(DeploymentConfig, known, "")
+    for name, cls in _SECTIONS.items():
+        section = data.get(name, {})
+        if not isinstance(section, dict):
+            out.append((name, f"must be a mapping of keys to values, got {_kind(section)}."))
+            continue
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        out += _unknown(section, allowed, f"{name}.")
+        out += _type_problems(cls, {k: v for k, v in section.items() if k in allowed}, f"{name}.")
+    out += _token_problems(data, "")
+    return out
+
+
+def _unknown(data: dict, allowed, prefix: str) -> list[tuple[str, str]]:
+    return [(f"{prefix}{k}", f"unknown key.{cfgmod.closest(str(k), allowed)}") for k in data if k not in allowed]
+
+
+def _type_problems(cls: type, values: dict, prefix: str) -> list[tuple[str, str]]:
+    hints = typing.get_type_hints(cls)
+    out = []
+    for key, value in values.items():
+        expected = hints[key]
+        if value is None:
+            out.append((f"{prefix}{key}", "has no value. Set one or remove the key."))
+        elif not _is_type(value, expected):
+            out.append((f"{prefix}{key}", f"must be {_describe(expected)}, got {_kind(value)}.{_type_fix(expected)}"))
+    return out
+
+
+def _is_type(value: object, expected) -> bool:
+    origin = typing.get_origin(expected)
+    if origin is list:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _describe(expected) -> str:
+    origin = typing.get_origin(expected)
+    if origin is list:
+        return "a list of strings"
+    if origin is dict:
+        return "a mapping of strings to strings"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[expected]
+
+
+def _type_fix(expected) -> str:
+    if typing.get_origin(expected) is dict:
+        return ' Quote values YAML reads as numbers or booleans, e.g. version: "2".'
+    if expected in (int, float, bool):
+        return " Write it without quotes."
+    return ' Quote it, e.g. "0.1".'
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, str) and looks_like_token(value):
+        return "a string that looks like a credential (not shown)"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def _widen(cls: type, key: str, value: object) -> object:
+    """An int given for a float field becomes that float; nothing else changes."""
+    return float(value) if typing.get_type_hints(cls)[key] is float else value
+
+
+def looks_like_token(value: str) -> bool:
+    """A Hugging Face token (``hf_...``) or a Google access token written in plain text."""
+    return bool(_TOKEN_RE.match(value.strip()))
+
+
+def _token_problems(data: object, path: str) -> list[tuple[str, str]]:
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in _token_problems(v, f"{path}{k}" if not path else f"{path}.{k}")]
+    if isinstance(data, list):
+        return [p for v in data for p in _token_problems(v, path)]
+    if isinstance(data, str) and looks_like_token(data):
+        return [
+            (
+                path or "file",
+                "looks like a token written in plain text. Never put a token in a run file: store it in "
+                "Secret Manager and set hf_token_secret: projects/PROJECT/secrets/NAME/versions/latest.",
+            )
+        ]
+    return []
+
+
+def _value_problems(run: RunFile, data: dict) -> list[tuple[str, str]]:
+    out = [(k, f"is missing. {why}") for k, why in _REQUIRED.items() if not data.get(k)]
+    try:
+        cfgmod.validate(run.config)
+    except ConfigError as err:
+        out += err.problems
+    out += _pipeline_problems(run.pipeline)
+    if run.schedule.cron:
+        out += _cron_problems(run.schedule.cron)
+    if run.schedule.max_concurrent_runs < 1 or run.schedule.max_runs < 0:
+        out.append(("schedule.max_concurrent_runs", "must be at least 1 (and max_runs at least 0)."))
+    if run.canary.endpoint and not _ENDPOINT_RE.match(run.canary.endpoint):
+        out.append(("canary.endpoint", "must be projects/P/locations/L/endpoints/ID or the numeric endpoint ID."))
+    return out
+
+
+_REQUIRED = {
+    "project": "Set the Google Cloud project ID, e.g. project: my-project.",
+    "region": "Set the Vertex AI region, e.g. region: us-central1.",
+}
+
+
+def _pipeline_problems(p: PipelineSettings) -> list[tuple[str, str]]:
+    out = cfgmod.label_problems("pipeline.labels", p.labels)
+    if p.pipeline_root and not cfgmod.GCS_RE.match(p.pipeline_root):
+        out.append(("pipeline.pipeline_root", "must be a gs://bucket/folder for the run's artifacts."))
+    if p.network and not _NETWORK_RE.match(p.network):
+        out.append(("pipeline.network", "must be projects/PROJECT_NUMBER/global/networks/NAME."))
+    if p.service_account and not _SA_RE.match(p.service_account):
+        out.append(
+            ("pipeline.service_account", "must be a service account email, NAME@PROJECT.iam.gserviceaccount.com.")
+        )
+    return out
+
+
+def _first_per_field(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for name, msg in problems:
+        seen.setdefault(name, msg)
+    return list(seen.items())
+
+
+def validate_cron(expression: str) -> str:
+    """Returns ``expression`` when it is a five-field cron, optionally ``TZ=``/``CRON_TZ=`` prefixed.
+
+    Raises:
+        ConfigError: naming what is wrong and an example that works.
+    """
+    problems = _cron_problems(expression)
+    if problems:
+        raise ConfigError(problems)
+    return expression
+
+
+def _cron_problems(expression: str) -> list[tuple[str, str]]:
+    from croniter import croniter
+
+    example = ' Example: "0 3 * * *" (03:00 every day) or "TZ=America/New_York 0 3 * * 1-5".'
+    tz, rest = "", expression.strip()
+    if rest.startswith(("TZ=", "CRON_TZ=")):
+        tz, _, rest = rest.partition(" ")
+    if tz and not _known_zone(tz.split("=", 1)[1]):
+        return [("schedule.cron", f"{tz!r} is not an IANA time zone.{example}")]
+    if len(rest.split()) != 5 or not croniter.is_valid(rest):
+        return [("schedule.cron", f"{expression!r} is not a five-field cron expression.{example}")]
+    return []
+
+
+def _known_zone(name: str) -> bool:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def require_submission(run: RunFile) -> RunFile:
+    """Checks what submitting needs beyond a valid file: a pipeline root."""
+    if not run.pipeline.pipeline_root:
+        raise ConfigError(
+            [("pipeline.pipeline_root", "is missing. Set a gs://bucket/folder where runs write their artifacts.")]
+        )
+    return run
+
+
+def require_schedule(run: RunFile) -> RunFile:
+    """Checks what a schedule needs: a pipeline root and a cron expression."""
+    require_submission(run)
+    if not run.schedule.cron:
+        raise ConfigError([("schedule.cron", 'is missing. Set e.g. cron: "0 3 * * *" or pass --cron.')])
+    return run
+
+
+def require_canary(run: RunFile) -> RunFile:
+    """Checks what the canary needs: the endpoint to check."""
+    if not run.canary.endpoint:
+        raise ConfigError([("canary.endpoint", "is missing. Set the endpoint to check, or pass --endpoint.")])
+    return run
