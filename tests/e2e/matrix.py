@@ -1,0 +1,225 @@
+"""The fault matrix: one injected fault per run, each under every teardown policy.
+
+``python -m tests.e2e.matrix`` (``make e2e``) prints one row per fault and policy — the outcome,
+the error the user sees and the resources left in the stand-in — then the wall time, and ends
+with ``N passed, M failed``. ``tests/e2e/test_fault_matrix.py`` runs the same rows under pytest.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.e2e.backend import RealVllmBackend
+from tests.e2e.harness import PROJECT, RunResult, World, real_backend, run_pipeline, text_config, vision_config
+from vllm_vertex.cloud.teardown import teardown_run
+
+POLICIES = ("always", "on_failure", "never")
+
+# The four failures of the seed's "Debugging common issues", as the container logs them.
+SEED_OOM = (
+    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 3.91 GiB. GPU 0 has a total capacity of "
+    "39.38 GiB of which 3.76 GiB is free. Of the allocated memory 34.94 GiB is allocated by PyTorch"
+)
+SEED_GATED = (
+    "OSError: You are trying to access a gated repo. Make sure to have access to it at "
+    "https://huggingface.co/meta-llama/Llama-3.2-11B-Vision. 401 Client Error. Cannot access gated repo for url "
+    "https://huggingface.co/meta-llama/Llama-3.2-11B-Vision/resolve/main/config.json."
+)
+SEED_CHAT = (
+    "ValueError: Cannot use apply_chat_template() because tokenizer.chat_template is not set and no template "
+    "argument was passed! As of transformers v4.44, default chat template is no longer allowed, so you must "
+    "provide a chat template if the tokenizer does not define one."
+)
+SEED_KV = (
+    "ValueError: The model's max seq len (4096) is larger than the maximum number of tokens that can be stored in "
+    "KV cache (2256). Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when initializing the "
+    "engine."
+)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One row of the matrix.
+
+    Attributes:
+        name: Row label.
+        inject: Sets the fault up in the world before the run.
+        passes: The run is expected to pass (transient faults are retried).
+        failed_task: The step expected to fail ("" when the run passes or is cancelled).
+        says: Text the error the user sees must contain (the root cause).
+        creates: (endpoints, models) the run creates before the fault stops it.
+        action: "" | "crash" | "cancel" (done while the deploy runs).
+        config: Builds the run's configuration for a policy.
+        overrides: Config fields for this row.
+    """
+
+    name: str
+    inject: Callable[[World], None] = lambda w: None
+    passes: bool = False
+    failed_task: str = ""
+    says: str = ""
+    creates: tuple[int, int] = (1, 1)
+    action: str = ""
+    config: Callable[..., object] = text_config
+    overrides: dict = field(default_factory=dict)
+
+    def expected_left(self, policy: str, outcome: str) -> tuple[int, int]:
+        """Zero for always and on_failure unless the run passed (on_failure keeps a passing deployment)."""
+        if policy == "never" or (policy == "on_failure" and outcome == "SUCCESS"):
+            return self.creates
+        return (0, 0)
+
+
+def _quota(w: World) -> None:
+    w.standin.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 0)
+
+
+FAULTS: list[Fault] = [
+    Fault("quota below need", _quota, failed_task="check-quota", creates=(0, 0),
+          says="CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1"),
+    Fault("upload 500", lambda w: w.standin.faults.add("upload", status=500), failed_task="upload-model",
+          says="500", creates=(1, 0)),
+    Fault("endpoint create 429 then ok", lambda w: w.standin.faults.add("create_endpoint", status=429), passes=True),
+    Fault("deploy error: CUDA OOM", lambda w: w.standin.faults.deploy_error(SEED_OOM), failed_task="deploy-model",
+          says="lower max_num_seqs"),
+    Fault("deploy error: gated repo", lambda w: w.standin.faults.deploy_error(SEED_GATED), failed_task="deploy-model",
+          says="accept the model's license"),
+    Fault("deploy error: no chat template", lambda w: w.standin.faults.deploy_error(SEED_CHAT),
+          failed_task="deploy-model", says="set chat_template"),
+    Fault("deploy error: max seq len > KV cache", lambda w: w.standin.faults.deploy_error(SEED_KV),
+          failed_task="deploy-model", says="lower max_model_len"),
+    Fault("deploy never finishes", lambda w: w.standin.faults.deploy_hang(), failed_task="deploy-model",
+          says="did not finish within 10 s", overrides={"deploy_timeout_seconds": 10}),
+    Fault("predict 503 ×3 then ok", lambda w: w.standin.faults.add("predict", status=503, times=3), passes=True),
+    Fault("predict empty output", lambda w: w.standin.faults.predict_output(""), failed_task="check-verdict",
+          says="smoke tests failed"),
+    Fault("chat completions 500", lambda w: w.standin.faults.add("chat", status=500, times=None),
+          failed_task="check-verdict", says="smoke tests failed"),
+    Fault("image check fails", failed_task="check-verdict", says="smoke tests failed", config=vision_config,
+          overrides={"model_id": "vllm-vertex-tests/tiny-llama"}),
+    Fault("deploy step crashes", lambda w: w.standin.faults.deploy_hang(), failed_task="deploy-model",
+          action="crash"),
+    Fault("cancel during deploy", lambda w: w.standin.faults.deploy_hang(), action="cancel"),
+]
+
+
+@dataclass
+class Row:
+    """One fault under one policy: what happened, and whether it was what we expect."""
+
+    fault: Fault
+    policy: str
+    result: RunResult
+    left: tuple[int, int]
+    problems: list[str]
+
+    @property
+    def passed(self) -> bool:
+        """The row met every expectation."""
+        return not self.problems
+
+
+def judge(fault: Fault, policy: str, result: RunResult, left: tuple[int, int]) -> list[str]:
+    """Every way the run differs from the row's expectation."""
+    problems = []
+    expected_status = "SUCCESS" if fault.passes else ("CANCELLED" if fault.action == "cancel" else "FAILURE")
+    if result.status != expected_status:
+        problems.append(f"outcome {result.status}, expected {expected_status}")
+    if fault.failed_task and result.failed_task != fault.failed_task:
+        problems.append(f"failed at {result.failed_task or 'nothing'}, expected {fault.failed_task}")
+    if fault.says and fault.says not in result.error:
+        problems.append(f"error does not say {fault.says!r}")
+    if left != fault.expected_left(policy, result.status):
+        problems.append(f"left {left}, expected {fault.expected_left(policy, result.status)}")
+    return problems
+
+
+def run_row(world: World, fault: Fault, policy: str) -> Row:
+    """Runs one fault under one policy; removes what it left afterwards so rows stay independent."""
+    world.reset()
+    fault.inject(world)
+    result = run_pipeline(world, fault.config(policy, **fault.overrides), action=fault.action)
+    left = world.counts()
+    world.standin.faults.clear()
+    for label in world.run_labels():
+        teardown_run(PROJECT, "us-central1", label, world.standin.url, log=lambda _: None, wait_seconds=30)
+    return Row(fault, policy, result, left, judge(fault, policy, result, left))
+
+
+def _first_line(text: str, limit: int = 150) -> str:
+    """The error's class and its most telling lines, on one line."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    lines[0] = lines[0].rsplit(".", 1)[-1] if ":" not in lines[0].split(" ")[0] else lines[0]
+    head = lines[0].split(": ", 1)
+    lines[0] = f"{head[0].rsplit('.', 1)[-1]}: {head[1]}" if len(head) == 2 else lines[0]
+    cause = next((ln for ln in lines if ln.startswith(("Root cause:", "- "))), "")
+    line = " / ".join(dict.fromkeys(x for x in (lines[0], lines[1] if len(lines) > 1 else "", cause) if x))
+    return (line[: limit - 1] + "…") if len(line) > limit else line
+
+
+def format_table(rows: list[Row]) -> str:
+    """The matrix as a Markdown table."""
+    out = ["| fault | policy | outcome | failed step | error the user sees | left (endpoints, models) | check |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        check = "ok" if r.passed else "FAIL: " + "; ".join(r.problems)
+        error = _first_line(r.result.error).replace("|", "\\|")
+        out.append(f"| {r.fault.name} | {r.policy} | {r.result.status} | {r.result.failed_task or '-'} | {error} | "
+                   f"{r.left[0]}, {r.left[1]} | {check} |")
+    return "\n".join(out)
+
+
+def run_matrix(
+    backend: RealVllmBackend, root: Path, faults: list[Fault] = FAULTS, workers: int = 2,
+    log: Callable[[str], None] = print,
+) -> list[Row]:
+    """Every fault under every policy; ``workers`` worlds (own stand-ins, one shared vLLM) run rows side by side."""
+    jobs = [(f, p) for f in faults for p in POLICIES]
+    queues = [jobs[i::workers] for i in range(workers)]
+
+    def work(index: int) -> list[Row]:
+        done = []
+        with World(backend, root / f"world-{index}") as world:
+            for fault, policy in queues[index]:
+                row = run_row(world, fault, policy)
+                log(f"{fault.name} / {policy}: {row.result.status} in {row.result.seconds:.1f}s, left {row.left}"
+                    f"{'' if row.passed else ' — ' + '; '.join(row.problems)}")
+                done.append(row)
+        return done
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = [row for rows in pool.map(work, range(workers)) for row in rows]
+    order = {job: i for i, job in enumerate(jobs)}
+    return sorted(results, key=lambda r: order[(r.fault, r.policy)])
+
+
+def main() -> int:
+    """Runs the matrix and prints the table, the wall time and ``N passed, M failed``."""
+    start = time.monotonic()
+    backend = real_backend(reuse_servers=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="vllm-vertex-e2e-") as tmp:
+            rows = run_matrix(backend, Path(tmp))
+    finally:
+        backend.close()
+    vllm_start = backend.startup_seconds
+    print()
+    print(format_table(rows))
+    print()
+    print(f"vLLM server start: {', '.join(f'{s:.1f}s' for s in vllm_start)}")
+    print(f"wall time: {time.monotonic() - start:.0f}s for {len(rows)} runs")
+    failed = sum(not r.passed for r in rows)
+    print(f"{len(rows) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
