@@ -27,8 +27,9 @@ unit: install
 test: install vllm-env lint
 	$(PYTHON) -m pytest
 
+# The fault matrix as a table, the wall time, then "N passed, M failed".
 e2e: install vllm-env
-	$(PYTHON) -m pytest -m e2e -p no:randomly -s tests/e2e
+	$(PYTHON) -m tests.e2e.matrix
 
 clean:
 	rm -rf compiled .cache/installed-* local_outputs

@@ -151,18 +151,17 @@ class RunResult:
 
 
 def _kill_deploy_step(run_pid: int) -> bool:
-    """SIGKILLs the deploy-model executor that the run started; True when one was found."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    """SIGKILLs the deploy-model step of the run (its ``sh`` wrapper and the Python executor under it)."""
+    killed = False
+    for pid in sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int, reverse=True):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
             if b"--function_to_execute deploy_model" in cmdline and os.getpgid(int(pid)) == run_pid:
                 os.kill(int(pid), signal.SIGKILL)
-                return True
+                killed = True
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return False
+    return killed
 
 
 def _wait(predicate, timeout: float) -> bool:
@@ -202,7 +201,8 @@ def run_pipeline(world: World, cfg: DeploymentConfig, action: str = "", timeout:
         log += exit_handler_after_cancel(world, cfg)
         return RunResult("CANCELLED", "", "run cancelled during deploy-model", log, time.monotonic() - start)
     result = json.loads(next((ln[7:] for ln in reversed(lines) if ln.startswith("RESULT ")), '{"status": "CRASHED"}'))
-    return RunResult(result["status"], result.get("failed_task", ""), user_error(log), log, time.monotonic() - start)
+    error = user_error(log) or result.get("summary", "")
+    return RunResult(result["status"], result.get("failed_task", ""), error, log, time.monotonic() - start)
 
 
 def exit_handler_after_cancel(world: World, cfg: DeploymentConfig) -> str:

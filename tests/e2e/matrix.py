@@ -104,7 +104,7 @@ FAULTS: list[Fault] = [
     Fault("image check fails", failed_task="check-verdict", says="smoke tests failed", config=vision_config,
           overrides={"model_id": "vllm-vertex-tests/tiny-llama"}),
     Fault("deploy step crashes", lambda w: w.standin.faults.deploy_hang(), failed_task="deploy-model",
-          action="crash"),
+          says="Inner task failed: 'deploy-model'", action="crash"),
     Fault("cancel during deploy", lambda w: w.standin.faults.deploy_hang(), action="cancel"),
 ]
 

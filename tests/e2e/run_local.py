@@ -45,16 +45,17 @@ def main(request_json: str) -> int:
     request = json.loads(request_json)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=request["pipeline_root"])
     cfg = from_dict(request["config"])
-    status, failed_task = "SUCCESS", ""
+    status, failed_task, summary = "SUCCESS", "", ""
     try:
         args = pipeline_arguments(cfg, api_endpoint=request["api_endpoint"], hf_endpoint=request.get("hf_endpoint", ""))
         deploy_and_verify(**args)
     except RuntimeError as err:
         status = "FAILURE"
-        found = re.search(r"Inner task failed: '?([\w-]+)", ANSI.sub("", str(err)))
+        summary = ANSI.sub("", str(err))
+        found = re.search(r"Inner task failed: '?([\w-]+)", summary)
         failed_task = found[1] if found else ""
     sys.stdout.flush()
-    print("RESULT " + json.dumps({"status": status, "failed_task": failed_task}), flush=True)
+    print("RESULT " + json.dumps({"status": status, "failed_task": failed_task, "summary": summary}), flush=True)
     return 0
 
 

@@ -38,7 +38,9 @@ def _smoke_outputs(world: World) -> tuple[dict, str]:
     return metrics, report
 
 
-def test_text_only_run_deploys_checks_and_tears_down(world):
+def test_text_only_run_deploys_checks_and_tears_down_without_leaking_the_token(world, tmp_path):
+    import compile as compile_script
+
     result = run_pipeline(world, text_config("always"))
     assert result.status == "SUCCESS", result.error or result.log[-3000:]
     assert world.counts() == (0, 0)
@@ -47,6 +49,20 @@ def test_text_only_run_deploys_checks_and_tears_down(world):
     _, report = _smoke_outputs(world)
     assert "Smoke tests: PASSED" in report
     assert "| text_predict | :predict | pass |" in report and "| chat_text | chat/completions | pass |" in report
+
+    # The planted HF token: nowhere in compiled YAML, parameters, logs or artifacts.
+    assert compile_script.main(["--out", str(tmp_path)]) == 0
+    places = {"run log (task logs; executor inputs = parameters)": result.log}
+    places.update({f"compiled {p.name}": p.read_text() for p in tmp_path.glob("*.yaml")})
+    for path in (world.root / "pipeline-root").rglob("*"):
+        if path.is_file():
+            places[f"artifact {path.relative_to(world.root)}"] = path.read_text(errors="replace")
+    leaked = [where for where, text in places.items() if TOKEN in text]
+    assert not leaked, f"token found in: {leaked}"
+    assert len(places) > 20
+    # The one request that carries it: the Model upload (the container's HF_TOKEN env).
+    carrying = [path.split("?")[0] for method, path, body in world.standin.requests if TOKEN in body]
+    assert carrying and all(p.endswith("models:upload") for p in carrying)
 
 
 def test_multimodal_run_on_dedicated_endpoint(world):
@@ -72,25 +88,6 @@ def test_on_failure_keeps_a_passing_deployment_serving(world):
     [label] = world.run_labels()
     assert teardown_run("vllm-vertex-e2e", "us-central1", label, world.standin.url, log=lambda _: None).clean
     assert world.counts() == (0, 0) and world.backend.running_servers() == 0
-
-
-def test_hf_token_never_leaks(world, tmp_path):
-    import compile as compile_script
-
-    result = run_pipeline(world, text_config("always"))
-    assert result.status == "SUCCESS"
-    assert compile_script.main(["--out", str(tmp_path)]) == 0
-    places = {"run log (task logs, executor inputs = parameters)": result.log}
-    places.update({f"compiled {p.name}": p.read_text() for p in tmp_path.glob("*.yaml")})
-    for path in (world.root / "pipeline-root").rglob("*"):
-        if path.is_file():
-            places[f"artifact {path.relative_to(world.root)}"] = path.read_text(errors="replace")
-    leaked = [where for where, text in places.items() if TOKEN in text]
-    assert not leaked, f"token found in: {leaked}"
-    assert len(places) > 20
-    # Only two requests carry it: Secret Manager's answer path is a GET; the Model upload's container env.
-    carrying = [path.split("?")[0] for method, path, body in world.standin.requests if TOKEN in body]
-    assert carrying and all(p.endswith("models:upload") for p in carrying)
 
 
 def test_config_that_cannot_fit_fails_at_preflight_with_nothing_created(world):
