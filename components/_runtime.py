@@ -9,9 +9,9 @@ Steps pip-install only small, pinned clients that the image lacks (see ``PACKAGE
 
 from __future__ import annotations
 
-import atexit
 import functools
 import gzip
+import hashlib
 import os
 import pathlib
 import shutil
@@ -38,17 +38,32 @@ _FIXED_MTIME = 1_700_000_000
 
 
 def _stage_core() -> str:
-    """Copies the core package (sources and data, no caches, no CLI) with fixed mtimes."""
-    root = pathlib.Path(tempfile.mkdtemp(prefix="vllm-vertex-core-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    target = root / "vllm_vertex"
-    shutil.copytree(
-        _SOURCE,
-        target,
-        ignore=lambda _d, names: [n for n in names if n in _EXCLUDE or n.endswith((".pyc", ".pyo"))],
+    """A copy of the core package (sources and data; no caches, no CLI) with fixed mtimes.
+
+    The folder is named by a hash of what it holds, so every process that compiles the same
+    sources reuses one folder and nothing piles up in the temp directory.
+    """
+    keep = sorted(
+        p
+        for p in _SOURCE.rglob("*")
+        if p.is_file() and not (set(p.relative_to(_SOURCE).parts) & _EXCLUDE) and p.suffix not in (".pyc", ".pyo")
     )
-    for path in [root, *root.rglob("*")]:
-        os.utime(path, (_FIXED_MTIME, _FIXED_MTIME))
+    digest = hashlib.sha256()
+    for path in keep:
+        digest.update(str(path.relative_to(_SOURCE)).encode() + b"\0" + path.read_bytes())
+    root = pathlib.Path(tempfile.gettempdir()) / f"vllm-vertex-core-{digest.hexdigest()[:16]}"
+    if not (root / "vllm_vertex").is_dir():
+        work = pathlib.Path(tempfile.mkdtemp(prefix="vllm-vertex-core-staging-"))
+        for path in keep:
+            target = work / "vllm_vertex" / path.relative_to(_SOURCE)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        for path in [work, *work.rglob("*")]:
+            os.utime(path, (_FIXED_MTIME, _FIXED_MTIME))
+        try:
+            work.rename(root)
+        except OSError:  # another process staged it first
+            shutil.rmtree(work, ignore_errors=True)
     return str(root)
 
 

@@ -153,15 +153,16 @@ def run_row(world: World, fault: Fault, policy: str) -> Row:
 
 
 def _first_line(text: str, limit: int = 150) -> str:
-    """The error's class and its most telling lines, on one line."""
+    """The error's class (without its module) and its most telling lines, on one line."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     if not lines:
         return ""
-    lines[0] = lines[0].rsplit(".", 1)[-1] if ":" not in lines[0].split(" ")[0] else lines[0]
-    head = lines[0].split(": ", 1)
-    lines[0] = f"{head[0].rsplit('.', 1)[-1]}: {head[1]}" if len(head) == 2 else lines[0]
-    cause = next((ln for ln in lines if ln.startswith(("Root cause:", "- "))), "")
-    line = " / ".join(dict.fromkeys(x for x in (lines[0], lines[1] if len(lines) > 1 else "", cause) if x))
+    kind, sep, rest = lines[0].partition(": ")
+    if sep and kind.replace(".", "").replace("_", "").isalnum():  # module.path.ErrorClass: message
+        lines[0] = kind.rsplit(".", 1)[-1] + sep + rest
+    cause = next((ln for ln in lines[1:] if ln.startswith(("Root cause:", "- "))), "")
+    parts = dict.fromkeys(p for p in (lines[0], lines[1] if len(lines) > 1 else "", cause) if p)
+    line = " / ".join(parts)
     return (line[: limit - 1] + "…") if len(line) > limit else line
 
 
@@ -197,8 +198,8 @@ def run_matrix(
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = [row for rows in pool.map(work, range(workers)) for row in rows]
-    order = {job: i for i, job in enumerate(jobs)}
-    return sorted(results, key=lambda r: order[(r.fault, r.policy)])
+    order = {(f.name, p): i for i, (f, p) in enumerate(jobs)}
+    return sorted(results, key=lambda r: order[(r.fault.name, r.policy)])
 
 
 def main() -> int:

@@ -59,7 +59,8 @@ def test_text_only_run_deploys_checks_and_tears_down_without_leaking_the_token(w
             places[f"artifact {path.relative_to(world.root)}"] = path.read_text(errors="replace")
     leaked = [where for where, text in places.items() if TOKEN in text]
     assert not leaked, f"token found in: {leaked}"
-    assert len(places) > 20
+    artifacts = [w for w in places if w.startswith("artifact")]
+    assert len(artifacts) >= 10, artifacts  # every step's outputs were searched
     # The one request that carries it: the Model upload (the container's HF_TOKEN env).
     carrying = [path.split("?")[0] for method, path, body in world.standin.requests if TOKEN in body]
     assert carrying and all(p.endswith("models:upload") for p in carrying)

@@ -69,22 +69,20 @@ def inspect_hf(repo_id: str, token: str | None, endpoint: str = "") -> ModelSour
             "in Secret Manager and set hf_token_secret to its version.",
         ) from None
     files = {s.rfilename for s in (info.siblings or [])}
-    read = _hub_reader(repo_id, token, endpoint)
-    index = read(INDEX) if INDEX in files else None
+    with tempfile.TemporaryDirectory(prefix="vllm-vertex-hub-") as cache:
+        read = _hub_reader(repo_id, token, endpoint, cache)
+        wanted = {name: read(name) for name in ("config.json", "tokenizer_config.json", INDEX) if name in files}
     return ModelSource(
         where="hub",
-        config=read("config.json") if "config.json" in files else None,
-        has_chat_template=_has_template(read("tokenizer_config.json") if "tokenizer_config.json" in files else None,
-                                        files),
-        total_size=(index or {}).get("metadata", {}).get("total_size"),
+        config=wanted.get("config.json"),
+        has_chat_template=_has_template(wanted.get("tokenizer_config.json"), files),
+        total_size=(wanted.get(INDEX) or {}).get("metadata", {}).get("total_size"),
         gated=bool(info.gated),
     )
 
 
-def _hub_reader(repo_id: str, token: str | None, endpoint: str):
+def _hub_reader(repo_id: str, token: str | None, endpoint: str, cache: str):
     from huggingface_hub import hf_hub_download
-
-    cache = tempfile.mkdtemp(prefix="vllm-vertex-hub-")
 
     def read(filename: str) -> dict:
         path = hf_hub_download(repo_id, filename, endpoint=endpoint or None, token=token or False, cache_dir=cache)
