@@ -30,6 +30,7 @@ PACKAGES: dict[str, str] = {
     "secrets": "google-cloud-secret-manager==2.32.0",
     "openai": "openai==3.57.0",
     "hf": "huggingface_hub==2.4.0",
+    "logging": "google-cloud-logging==3.17.0",
 }
 
 _SOURCE = pathlib.Path(__file__).resolve().parent.parent / "vllm_vertex"

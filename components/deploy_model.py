@@ -6,13 +6,14 @@ from kfp.dsl import Input
 from components._runtime import vllm_component
 
 
-@vllm_component()
+@vllm_component("logging")
 def deploy_model(
     config: str, run_label: str, model: Input[VertexModel], endpoint: Input[VertexEndpoint], api_endpoint: str = ""
 ) -> str:
     """Deploys with dedicated GPU resources, prints each stage as it goes, raises with the root cause.
 
-    Unlike GCPC's ModelDeployOp, a deploy operation that ends in error fails this step.
+    Unlike GCPC's ModelDeployOp, a deploy operation that ends in error fails this step, naming
+    the cause from Vertex's error or, when that is generic, from the container's Cloud Logging log.
 
     Args:
         config: The validated configuration (JSON).

@@ -120,7 +120,8 @@ def test_steps_install_only_small_pinned_clients(compiled):
     assert installs["exec-upload-model"] == ["google-cloud-secret-manager"]
     assert installs["exec-preflight"] == ["google-cloud-secret-manager", "huggingface_hub"]
     assert installs["exec-smoke-test"] == ["openai"]
-    assert installs["exec-deploy-model"] == installs["exec-teardown"] == []
+    assert installs["exec-deploy-model"] == ["google-cloud-logging"]
+    assert installs["exec-teardown"] == installs["exec-create-endpoint"] == []
 
 
 def test_compile_is_deterministic(compiled, tmp_path):

@@ -254,6 +254,19 @@ def test_deploy_error_fails_with_vertex_text_and_root_cause(standin, log_text, c
     assert log_text[:40] in str(info.value) and "Root cause:" in str(info.value) and cause in str(info.value)
 
 
+def test_generic_deploy_error_is_diagnosed_from_the_container_log(standin):
+    standin.faults.deploy_error(
+        "Model server never became ready. Please validate that your model file or container configuration are valid.",
+        container_log="INFO 11-27 loading weights\n[rank0]: torch.OutOfMemoryError: CUDA out of memory. Tried to "
+        "allocate 3.91 GiB.\nINFO 11-27 shutting down",
+    )
+    with pytest.raises(DeployError) as info:
+        _deployed(standin, _cfg())
+    text = str(info.value)
+    assert "Model server never became ready" in text and "Root cause: the GPU ran out of memory" in text
+    assert "Container log: [rank0]: torch.OutOfMemoryError" in text
+
+
 def test_deploy_timeout_cancels_the_operation(standin):
     standin.faults.deploy_hang()
     with pytest.raises(DeployError, match="did not finish within 10 s"):

@@ -36,6 +36,11 @@ SEED_CHAT = (
     "argument was passed! As of transformers v4.44, default chat template is no longer allowed, so you must "
     "provide a chat template if the tokenizer does not define one."
 )
+# What Vertex itself says when the container dies: the cause is only in the container's log.
+GENERIC = (
+    "Model server never became ready. Please validate that your model file or container configuration are "
+    "valid. Model server logs can be found at https://console.cloud.google.com/logs/query"
+)
 SEED_KV = (
     "ValueError: The model's max seq len (4096) is larger than the maximum number of tokens that can be stored in "
     "KV cache (2256). Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when initializing the "
@@ -86,13 +91,13 @@ FAULTS: list[Fault] = [
     Fault("upload 500", lambda w: w.standin.faults.add("upload", status=500), failed_task="upload-model",
           says="500", creates=(1, 0)),
     Fault("endpoint create 429 then ok", lambda w: w.standin.faults.add("create_endpoint", status=429), passes=True),
-    Fault("deploy error: CUDA OOM", lambda w: w.standin.faults.deploy_error(SEED_OOM), failed_task="deploy-model",
+    Fault("deploy error: CUDA OOM", lambda w: w.standin.faults.deploy_error(GENERIC, container_log=SEED_OOM), failed_task="deploy-model",
           says="lower max_num_seqs"),
-    Fault("deploy error: gated repo", lambda w: w.standin.faults.deploy_error(SEED_GATED), failed_task="deploy-model",
+    Fault("deploy error: gated repo", lambda w: w.standin.faults.deploy_error(GENERIC, container_log=SEED_GATED), failed_task="deploy-model",
           says="accept the model's license"),
-    Fault("deploy error: no chat template", lambda w: w.standin.faults.deploy_error(SEED_CHAT),
+    Fault("deploy error: no chat template", lambda w: w.standin.faults.deploy_error(GENERIC, container_log=SEED_CHAT),
           failed_task="deploy-model", says="set chat_template"),
-    Fault("deploy error: max seq len > KV cache", lambda w: w.standin.faults.deploy_error(SEED_KV),
+    Fault("deploy error: max seq len > KV cache", lambda w: w.standin.faults.deploy_error(GENERIC, container_log=SEED_KV),
           failed_task="deploy-model", says="lower max_model_len"),
     Fault("deploy never finishes", lambda w: w.standin.faults.deploy_hang(), failed_task="deploy-model",
           says="did not finish within 10 s", overrides={"deploy_timeout_seconds": 10}),

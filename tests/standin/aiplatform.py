@@ -7,6 +7,7 @@ import threading
 import time
 import urllib.request
 
+from . import misc
 from .state import GoogleError, now, project_number
 
 _AI = "aiplatform.projects.locations."
@@ -235,6 +236,9 @@ def _run_deploy(st, version: str, op, dm: dict, model: dict, split: dict) -> Non
     if fault and fault["kind"] == "hang":
         return
     if fault:
+        ep_id = op.name.split("/endpoints/", 1)[1].split("/", 1)[0]
+        for line in (fault.get("log") or "").splitlines():
+            misc.write_log(st, ep_id, line)
         return _fail_deploy(st, op, dm["id"], fault["code"], fault["message"])
     op.metadata["deploymentStage"] = "STARTING_MODEL_SERVER"
     try:

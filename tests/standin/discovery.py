@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 __all__ = ["Match", "ValidationError", "match", "method_by_id", "schema_for_type_url", "validate"]
 
-DOCS = ("aiplatform.v1", "aiplatform.v1beta1", "secretmanager.v1")
+DOCS = ("aiplatform.v1", "aiplatform.v1beta1", "secretmanager.v1", "logging.v2")
 QUOTA_ID = "cloudquotas.projects.locations.services.quotaInfos.get"
 _EXTRA = [  # (doc, httpMethod, flatPath, id) for APIs without a discovery document here
     ("cloudquotas.v1", "GET", "v1/projects/{projectsId}/locations/{locationsId}/services/{servicesId}/quotaInfos/{quotaInfosId}", QUOTA_ID),

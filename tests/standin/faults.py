@@ -57,10 +57,13 @@ class Faults:
         with self._lock:
             self._http.append(_Fault(patterns, status, times, message, delay))
 
-    def deploy_error(self, message: str, code: int = 3, times: int = 1) -> None:
-        """The next deploy operation(s) finish with ``{"code": code, "message": message}``."""
+    def deploy_error(self, message: str, code: int = 3, times: int = 1, container_log: str = "") -> None:
+        """The next deploy operation(s) finish with ``{"code": code, "message": message}``; the
+        container writes ``container_log`` to Cloud Logging first (as a real failing container does)."""
         with self._lock:
-            self._deploy.extend({"kind": "error", "message": message, "code": code} for _ in range(times))
+            self._deploy.extend(
+                {"kind": "error", "message": message, "code": code, "log": container_log} for _ in range(times)
+            )
 
     def deploy_hang(self, times: int = 1) -> None:
         """The next deploy operation(s) never finish."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import re
 
-from .state import GoogleError, project_number
+from .state import GoogleError, now, project_number
 
 REGIONS = ["us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1", "us-west4", "northamerica-northeast1",
            "europe-west1", "europe-west2", "europe-west3", "europe-west4", "europe-west9", "asia-east1", "asia-northeast1",
@@ -82,3 +83,42 @@ ROUTES = {
     "secretmanager.projects.secrets.versions.access": access_secret_version,
     "secretmanager.projects.locations.secrets.versions.access": access_secret_version,
 }
+
+
+def write_log(st, endpoint_id: str, text: str, severity: str = "ERROR") -> None:
+    """A container log line of one endpoint, as Vertex writes it to Cloud Logging."""
+    entry = {
+        "logName": "projects/PROJECT/logs/aiplatform.googleapis.com%2Fprediction_container",
+        "resource": {"type": "aiplatform.googleapis.com/Endpoint", "labels": {"endpoint_id": endpoint_id}},
+        "textPayload": text,
+        "severity": severity,
+        "timestamp": now(),
+        "insertId": str(len(st.state.logs) + 1),
+    }
+    with st.state.lock:
+        st.state.logs.append(entry)
+
+
+def _instant(rfc3339: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
+
+
+def list_log_entries(st, req) -> dict:
+    """``entries:list`` honouring the endpoint_id and timestamp clauses of the filter and the order."""
+    body = req.json
+    flt = body.get("filter", "")
+    endpoint = re.search(r'resource\.labels\.endpoint_id="([^"]+)"', flt)
+    since = re.search(r'timestamp>="([^"]+)"', flt)
+    with st.state.lock:
+        entries = [
+            e for e in st.state.logs
+            if (not endpoint or e["resource"]["labels"]["endpoint_id"] == endpoint[1])
+            and (not since or _instant(e["timestamp"]) >= _instant(since[1]))
+        ]
+    if "desc" in body.get("orderBy", ""):
+        entries = entries[::-1]
+    size = int(body.get("pageSize") or 1000)
+    return {"entries": entries[:size]} if entries else {}
+
+
+ROUTES["logging.entries.list"] = list_log_entries

@@ -92,6 +92,7 @@ class State:
     operations: dict = field(default_factory=dict)  # operation id → Operation
     quotas: dict = field(default_factory=dict)  # quota id → {region or None: value}
     secrets: dict = field(default_factory=dict)  # secret id → [bytes per version]; or "projects/N/secrets/S"
+    logs: list = field(default_factory=list)  # Cloud Logging LogEntry JSON, oldest first
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def new_id(self) -> str:

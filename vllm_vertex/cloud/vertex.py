@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +25,6 @@ def _parent(cfg: DeploymentConfig) -> str:
 
 def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None, api_endpoint: str = "") -> str:
     """Uploads a Model with the vLLM container; returns its name with ``@version``."""
-    import datetime
-
     from google.cloud import aiplatform_v1
 
     spec = container.container_spec(cfg, hf_token)
@@ -97,21 +96,34 @@ def deploy_model(
         f"deploying {model_name} to {endpoint_name} on {cfg.max_replica_count}× {cfg.machine_type} "
         f"with {cfg.accelerator_count}× {cfg.accelerator_type}; this takes up to an hour"
     )
+    since = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     op = client.deploy_model(
         endpoint=endpoint_name, deployed_model=deployed, traffic_split={"0": 100}, retry=clients.retry(idempotent=False)
     )
-    result = follow_operation(op, cfg.deploy_timeout_seconds, "deploy", log, client=client)
+    from vllm_vertex.cloud.logs import container_log
+
+    def read_log() -> str:
+        return container_log(cfg.project, endpoint_name, since, api_endpoint)
+
+    result = follow_operation(op, cfg.deploy_timeout_seconds, "deploy", log, client=client, read_log=read_log)
     return Deployed(result.deployed_model.id, endpoint_name)
 
 
 def follow_operation(
-    op, timeout_s: float, what: str, log: Callable[[str], None] = print, clock=time.monotonic, client=None
+    op,
+    timeout_s: float,
+    what: str,
+    log: Callable[[str], None] = print,
+    clock=time.monotonic,
+    client=None,
+    read_log: Callable[[], str] | None = None,
 ):
     """Polls a long-running operation, printing each stage change with the elapsed time.
 
     Polls often at first and every 30 s at most later. Raises ``DeployError`` when the
     operation ends with an error (with Vertex's text and the diagnosed cause) or runs past
-    ``timeout_s`` (then ``client``, the service client that started it, cancels it).
+    ``timeout_s`` (then ``client``, the service client that started it, cancels it). When
+    Vertex's error text names no known cause, ``read_log`` (the container's log) is searched.
     """
     start, delay, last_stage = clock(), 0.5, None
     while not op.done(retry=clients.retry()):
@@ -131,11 +143,27 @@ def follow_operation(
     error = op.exception()
     if error is not None:
         message = getattr(error, "message", None) or str(error)
-        found = diagnose(message)
-        hint = found.text() if found else "Open the endpoint's logs in Cloud Logging for the container's own error."
-        raise DeployError(f"{what} failed: {message}\n{hint}")
+        raise DeployError(f"{what} failed: {message}\n{_root_cause(message, read_log, log)}")
     log(f"[{clock() - start:7.1f}s] {what}: done")
     return op.result()
+
+
+def _root_cause(message: str, read_log: Callable[[], str] | None, log: Callable[[str], None]) -> str:
+    """The diagnosed cause from Vertex's error, else from the newest matching container log line."""
+    found = diagnose(message)
+    if found:
+        return found.text()
+    if read_log is not None:
+        try:
+            lines = read_log().splitlines()
+        except Exception as err:  # the log is an aid: say why it is missing, keep Vertex's error
+            log(f"could not read the container log: {err}")
+            lines = []
+        for line in reversed(lines):
+            found = diagnose(line)
+            if found:
+                return f"{found.text()}\nContainer log: {line.strip()[:500]}"
+    return "Open the endpoint's logs in Cloud Logging for the container's own error."
 
 
 def _cancel(client, op, log: Callable[[str], None]) -> None:
