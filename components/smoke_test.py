@@ -39,13 +39,13 @@ def smoke_test(
     cfg = DeploymentConfig.from_json(config)
     target = target_for(cfg, endpoint.metadata["resourceName"], endpoint.metadata.get("dedicatedEndpointDns", ""))
     results = run_checks(target, api_endpoint)
-    for key, value in rep.metrics(results).items():
+    counts = rep.metrics(results)
+    for key, value in counts.items():
         metrics.log_metric(key, value)
     with open(report.path, "w") as f:
         f.write(rep.render_markdown(results, target.endpoint_name, cfg.model_id))
     verdict = rep.verdict(results)
     print(f"smoke tests {verdict}")
-    counts = rep.metrics(results)
     return namedtuple("Outputs", ["verdict", "passed", "failed"])(
         verdict, int(counts["checks_passed"]), int(counts["checks_failed"])
     )

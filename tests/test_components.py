@@ -87,7 +87,6 @@ def _deployed(s: VertexStandin, cfg: str) -> VertexEndpoint:
 def _validate_args(**kw) -> dict:
     cfg = json.loads(from_preset("llama-3.1-8b-instruct", project=PROJECT).to_json())
     cfg["location"] = cfg.pop("region")
-    cfg.pop("display_name")
     cfg.update(kw)
     return cfg
 
@@ -110,7 +109,8 @@ def test_validate_rejects_console_input_with_every_problem():
 
 def test_quota_ok(standin):
     lines = c.check_quota.python_func(config=_cfg(), api_endpoint=standin.url)
-    assert "CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1" in lines and "ok" in lines
+    assert "CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1" in lines
+    assert all(line.endswith("— ok") for line in lines.splitlines()), lines
 
 
 def test_quota_below_need_names_id_limit_need_and_fix(standin):
@@ -239,7 +239,8 @@ def test_deploy_success_prints_stages(standin, capsys):
     [
         ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 3.91 GiB.", "lower max_num_seqs"),
         ("Cannot access gated repository for URL https://huggingface.co/meta-llama/x", "accept the model's license"),
-        ("ValueError: Cannot use chat template functions because tokenizer.chat_template is not set", "chat_template"),
+        ("ValueError: Cannot use chat template functions because tokenizer.chat_template is not set",
+         "set chat_template (vLLM --chat-template)"),
         (
             "The model's max seq len (4096) is larger than the maximum number of tokens that can be stored in KV "
             "cache (2256). Try increasing `gpu_memory_utilization`",

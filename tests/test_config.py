@@ -57,6 +57,8 @@ BAD_INPUTS = [
     (dict(max_replica_count=0), "max_replica_count", "min_replica_count"),
     (dict(labels={"Bad Key": "x"}), "labels", "lowercase"),
     (dict(deploy_timeout_seconds=5), "deploy_timeout_seconds", "at least 10"),
+    (dict(extra_vllm_args=["--hf-token=hf_abcdefghijklmnopqrstuvwx"]), "extra_vllm_args", "Secret Manager"),
+    (dict(labels={"note": "x"}, smoke_prompt="my token is hf_abcdefghijklmnopqrstuvwx"), "smoke_prompt", "token"),
 ]
 
 

@@ -49,13 +49,20 @@ def test_gated_with_wrong_token_and_with_right_token(hub):
     with pytest.raises(SourceError, match="has no access"):
         inspect_hf("meta-llama/Gated", "hf_wrong", hub.url)
     src = inspect_hf("meta-llama/Gated", TOKEN, hub.url)
-    assert src.gated and src.config == CONFIG
+    assert src.config == CONFIG
 
 
 def test_token_never_in_error_text(hub):
     with pytest.raises(SourceError) as info:
         inspect_hf("meta-llama/Gated", "hf_wrong_secret_value", hub.url)
     assert "hf_wrong_secret_value" not in str(info.value)
+
+
+def test_revoked_token_is_refused_not_skipped(hub):
+    hub.invalid_tokens.add("hf_revoked_token_0000000000")
+    with pytest.raises(SourceError) as info:
+        inspect_hf("meta-llama/Gated", "hf_revoked_token_0000000000", hub.url)
+    assert info.value.key == "hf_token_refused" and "new read token" in str(info.value)
 
 
 def test_missing_repo(hub):

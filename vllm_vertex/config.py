@@ -74,7 +74,6 @@ class DeploymentConfig:
     chat_template: str = ""
     extra_vllm_args: list[str] = field(default_factory=list)
     hf_token_secret: str = ""
-    display_name: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     teardown_policy: str = "on_failure"
     deploy_timeout_seconds: int = 7200
@@ -137,7 +136,9 @@ def closest(name: str, choices) -> str:
 def validate(cfg: DeploymentConfig, *, require_project: bool = True) -> DeploymentConfig:
     """Checks every field; raises ``ConfigError`` listing all problems with their fixes."""
     problems: list[tuple[str, str]] = []
-    for check in (_check_location, _check_model, _check_hardware, _check_parallelism, _check_engine, _check_run):
+    checks = (_check_location, _check_secrets, _check_model, _check_hardware, _check_parallelism, _check_engine,
+              _check_run)
+    for check in checks:
         problems.extend(check(cfg))
     if require_project and not cfg.project:
         problems.append(("project", "is empty. Set the Google Cloud project ID that will own the endpoint."))
@@ -151,6 +152,29 @@ def _check_location(cfg: DeploymentConfig) -> list[tuple[str, str]]:
         hint = closest(cfg.region, hardware.VERTEX_REGIONS)
         return [("region", f"{cfg.region!r} is not a Vertex AI prediction region.{hint} Use e.g. 'us-central1'.")]
     return []
+
+
+TOKEN_RE = re.compile(r"hf_[A-Za-z0-9]{20,}")
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(k) + _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _check_secrets(cfg: DeploymentConfig) -> list[tuple[str, str]]:
+    """A Hugging Face token pasted into any field would land in YAML, parameters and logs."""
+    return [
+        (f.name, "holds what looks like a Hugging Face token. Store it in Secret Manager and pass its version "
+                 "as hf_token_secret; never put the token itself in a parameter.")
+        for f in dataclasses.fields(cfg)
+        if f.name != "hf_token_secret" and any(TOKEN_RE.search(s) for s in _strings(getattr(cfg, f.name)))
+    ]
 
 
 def _check_model(cfg: DeploymentConfig) -> list[tuple[str, str]]:

@@ -61,7 +61,11 @@ _RULES: list[tuple[re.Pattern, Diagnosis]] = [
         ),
     ),
     (
-        re.compile(r"chat template|chat_template", re.I),
+        re.compile(
+            r"chat_template is not set|chat template is no longer allowed|default chat template|"
+            r"must provide a chat template|does not define one",
+            re.I,
+        ),
         Diagnosis(
             "missing_chat_template",
             "the tokenizer defines no chat template, so chat completions cannot be served.",
@@ -70,7 +74,9 @@ _RULES: list[tuple[re.Pattern, Diagnosis]] = [
         ),
     ),
     (
-        re.compile(r"Repository Not Found|404 Client Error|does not appear to have a file named config.json", re.I),
+        re.compile(
+            r"Repository Not Found|RepositoryNotFoundError|does not appear to have a file named config\.json", re.I
+        ),
         Diagnosis(
             "hf_not_found",
             "the model id does not name a Hugging Face repo (or a gs:// folder with config.json).",

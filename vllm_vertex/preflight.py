@@ -45,8 +45,16 @@ class PreflightReport:
         )
 
 
+def _extra(cfg: DeploymentConfig, flag: str) -> str | None:
+    """The value of ``--flag=value`` in ``extra_vllm_args``, if given."""
+    return next((a.split("=", 1)[1] for a in cfg.extra_vllm_args if a.startswith(f"--{flag}=")), None)
+
+
 def _request(cfg: DeploymentConfig, total_size: int | None) -> planner.PlanRequest:
+    batched = _extra(cfg, "max-num-batched-tokens")
     return planner.PlanRequest(
+        kv_cache_dtype=_extra(cfg, "kv-cache-dtype") or "auto",
+        max_num_batched_tokens=int(batched) if batched and batched.isdigit() else None,
         accelerator_type=cfg.accelerator_type,
         accelerator_count=cfg.accelerator_count,
         machine_type=cfg.machine_type,

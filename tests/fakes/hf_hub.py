@@ -34,6 +34,7 @@ class FakeHub:
     def __init__(self) -> None:
         self.repos: dict[str, HubRepo] = {}
         self.requests: list[tuple[str, str, str]] = []  # (method, path, authorization)
+        self.invalid_tokens: set[str] = set()  # answered 401 "Invalid credentials" (expired or revoked)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -73,6 +74,9 @@ def _handler(hub: FakeHub):
             token = (self.headers.get("authorization") or "").removeprefix("Bearer ").strip()
             hub.requests.append((self.command, self.path, "token" if token else ""))
             path = self.path.split("?", 1)[0]
+            if token in hub.invalid_tokens:
+                self._error(401, "", "Invalid credentials in Authorization header")
+                return
             if m := re.fullmatch(r"/api/models/([^/]+/[^/]+)/auth-check", path):
                 repo = self._repo(m[1], token)
                 if repo:

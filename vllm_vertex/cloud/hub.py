@@ -33,7 +33,6 @@ class ModelSource:
     config: dict | None = None
     has_chat_template: bool | None = None
     total_size: int | None = None
-    gated: bool = False
 
 
 def _has_template(tokenizer_config: dict | None, files: set[str]) -> bool | None:
@@ -45,7 +44,28 @@ def _has_template(tokenizer_config: dict | None, files: set[str]) -> bool | None
 
 
 def inspect_hf(repo_id: str, token: str | None, endpoint: str = "") -> ModelSource:
-    """Checks the repo on the Hub and reads its configs with ``token`` (None: anonymous)."""
+    """Checks the repo on the Hub and reads its configs with ``token`` (None: anonymous).
+
+    Raises:
+        SourceError: the repo is missing, gated without access, or the token is refused.
+        ConnectionError: the Hub cannot be reached or answers 5xx (the check cannot run).
+    """
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        return _inspect_hf(repo_id, token, endpoint)
+    except HfHubHTTPError as err:
+        status = err.response.status_code if err.response is not None else 0
+        if status in (401, 403):
+            raise SourceError(
+                "hf_token_refused",
+                f"the Hub refused the token for {repo_id} (HTTP {status}).",
+                "create a new read token, store it as a new version of the secret in hf_token_secret.",
+            ) from None
+        raise ConnectionError(f"the Hugging Face Hub answered HTTP {status}") from None
+
+
+def _inspect_hf(repo_id: str, token: str | None, endpoint: str) -> ModelSource:
     from huggingface_hub import HfApi
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
@@ -77,7 +97,6 @@ def inspect_hf(repo_id: str, token: str | None, endpoint: str = "") -> ModelSour
         config=wanted.get("config.json"),
         has_chat_template=_has_template(wanted.get("tokenizer_config.json"), files),
         total_size=(wanted.get(INDEX) or {}).get("metadata", {}).get("total_size"),
-        gated=bool(info.gated),
     )
 
 
@@ -98,13 +117,21 @@ def inspect_gcs(uri: str, project: str, api_endpoint: str = "") -> ModelSource:
     from google.cloud import storage
 
     from vllm_vertex.cloud.clients import credentials
+    from vllm_vertex.naming import api_base
 
     bucket_name, _, folder = uri.removeprefix("gs://").partition("/")
     prefix = folder.rstrip("/") + "/" if folder.strip("/") else ""
-    options = {"api_endpoint": api_endpoint} if api_endpoint else None
+    options = {"api_endpoint": api_base("", api_endpoint)} if api_endpoint else None
     client = storage.Client(project=project, credentials=credentials(api_endpoint), client_options=options)
     bucket = client.bucket(bucket_name)
-    names = {b.name.removeprefix(prefix) for b in client.list_blobs(bucket, prefix=prefix)}
+    try:
+        names = {b.name.removeprefix(prefix) for b in client.list_blobs(bucket, prefix=prefix)}
+    except (exceptions.NotFound, exceptions.Forbidden) as err:
+        raise SourceError(
+            "gcs_unreadable",
+            f"{uri} cannot be listed ({type(err).__name__}).",
+            "check the bucket name, and grant the pipeline's service account roles/storage.objectViewer on it.",
+        ) from None
     if "config.json" not in names:
         raise SourceError(
             "gcs_no_config",

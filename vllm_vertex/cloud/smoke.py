@@ -159,7 +159,12 @@ def _openai(target: SmokeTarget, api_endpoint: str):
     if target.base_url:
         key = os.environ.get("OPENAI_API_KEY", "EMPTY")
         client = openai.OpenAI(base_url=target.base_url, api_key=key, max_retries=3, timeout=120)
-        return client, target.model or client.models.list().data[0].id
+        if target.model:
+            return client, target.model
+        served = client.models.list().data
+        if not served:
+            raise ValueError(f"{target.base_url} serves no model (GET /models is empty); pass --model")
+        return client, served[0].id
     base_url = naming.openai_base_url(target.endpoint_name, target.region, target.dedicated_dns, api_endpoint)
     return openai.OpenAI(base_url=base_url, api_key=clients.access_token(api_endpoint), max_retries=3, timeout=120), ""
 

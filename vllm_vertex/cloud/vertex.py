@@ -30,7 +30,7 @@ def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None, ap
     spec = container.container_spec(cfg, hf_token)
     timeout_s = spec.pop("deployment_timeout_seconds")
     model = aiplatform_v1.Model(
-        display_name=cfg.display_name or naming.display_name(cfg.model_id, run_label, "model"),
+        display_name=naming.display_name(cfg.model_id, run_label, "model"),
         labels=naming.resource_labels(cfg.labels, run_label),
         container_spec=aiplatform_v1.ModelContainerSpec(
             **spec, deployment_timeout=datetime.timedelta(seconds=timeout_s)
