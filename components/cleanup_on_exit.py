@@ -31,8 +31,8 @@ def cleanup_on_exit(
     Returns:
         What was removed, or why nothing was.
     """
-    from vllm_vertex.cloud.teardown import teardown_run
-    from vllm_vertex.naming import run_label_value
+    from vllm_vertex.cloud.teardown import teardown_run_or_raise
+    from vllm_vertex.naming import run_label_value, should_clean_up
 
     state = status.state
     print(f"pipeline ended {state}; teardown policy {teardown_policy}")
@@ -40,10 +40,6 @@ def cleanup_on_exit(
         print(f"error: {status.error_message}")
     if not project:
         return "nothing to remove: no project was given, so nothing was created"
-    if teardown_policy == "never" or (teardown_policy == "on_failure" and state == "SUCCEEDED"):
+    if not should_clean_up(teardown_policy, state):
         return f"kept resources (policy {teardown_policy}, state {state})"
-    report = teardown_run(project, location, run_label_value(run_name), api_endpoint, wait_seconds=900)
-    print(report.summary())
-    if not report.clean:
-        raise RuntimeError("cleanup left resources behind:\n" + report.summary())
-    return report.summary()
+    return teardown_run_or_raise(project, location, run_label_value(run_name), api_endpoint)

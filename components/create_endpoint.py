@@ -24,7 +24,7 @@ def create_endpoint(config: str, run_label: str, endpoint: Output[VertexEndpoint
     created = create(cfg, run_label, api_endpoint)
     endpoint.metadata["resourceName"] = created.name
     endpoint.metadata["dedicatedEndpointDns"] = created.dedicated_endpoint_dns
-    endpoint.uri = f"{naming.api_base(cfg.region, api_endpoint)}/v1/{created.name}"
+    endpoint.uri = naming.resource_uri(created.name, cfg.region, api_endpoint)
     kind = f"dedicated, DNS {created.dedicated_endpoint_dns}" if cfg.dedicated_endpoint else "shared"
     print(f"created {created.name} ({kind})")
     print(f"console: {naming.console_endpoint_url(created.name)}")

@@ -56,7 +56,7 @@ def read_endpoint(
     found = read(name, api_endpoint)
     endpoint.metadata["resourceName"] = found.name
     endpoint.metadata["dedicatedEndpointDns"] = found.dedicated_endpoint_dns
-    endpoint.uri = f"{naming.api_base(location, api_endpoint)}/v1/{found.name}"
+    endpoint.uri = naming.resource_uri(found.name, location, api_endpoint)
     print(f"checking {found.name} ({len(found.deployed_models)} deployed model(s))")
     for key in ("endpoint_name", "endpoint", "api_endpoint", "location"):
         fields.pop(key)

@@ -16,9 +16,6 @@ def teardown(project: str, location: str, run_label: str, api_endpoint: str = ""
     Returns:
         What was removed, one line per resource.
     """
-    from vllm_vertex.cloud.teardown import teardown_run
+    from vllm_vertex.cloud.teardown import teardown_run_or_raise
 
-    report = teardown_run(project, location, run_label, api_endpoint, wait_seconds=900)
-    if not report.clean:
-        raise RuntimeError("teardown left resources behind:\n" + report.summary())
-    return report.summary()
+    return teardown_run_or_raise(project, location, run_label, api_endpoint)

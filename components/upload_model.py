@@ -26,5 +26,5 @@ def upload_model(config: str, run_label: str, model: Output[VertexModel], api_en
     print("HF token: read from Secret Manager" if token else "HF token: none (public or gs:// model)")
     name = upload(cfg, run_label, token, api_endpoint)
     model.metadata["resourceName"] = name
-    model.uri = f"{naming.api_base(cfg.region, api_endpoint)}/v1/{name}"
+    model.uri = naming.resource_uri(name, cfg.region, api_endpoint)
     print(f"uploaded {name}")

@@ -33,6 +33,15 @@ def test_urls():
     assert "endpoints/123?project=p" in naming.console_endpoint_url(ep)
 
 
+@pytest.mark.parametrize(
+    ("policy", "state", "clean"),
+    [("always", "SUCCEEDED", True), ("on_failure", "SUCCEEDED", False), ("on_failure", "FAILED", True),
+     ("on_failure", "CANCELLED", True), ("never", "FAILED", False), ("never", "CANCELLED", False)],
+)
+def test_exit_handler_policy(policy, state, clean):
+    assert naming.should_clean_up(policy, state) is clean
+
+
 def test_resource_labels_and_filter():
     labels = naming.resource_labels({"team": "ml"}, "run-1")
     assert labels == {"team": "ml", "managed-by": "vllm-vertex", "vllm-vertex-run": "run-1"}

@@ -23,7 +23,9 @@ __all__ = [
     "openai_base_url",
     "resource_labels",
     "resource_name",
+    "resource_uri",
     "run_label_value",
+    "should_clean_up",
 ]
 
 RUN_LABEL_KEY = "vllm-vertex-run"
@@ -47,6 +49,16 @@ def run_label_value(run_name: str) -> str:
 def resource_labels(user_labels: dict[str, str], run_label: str) -> dict[str, str]:
     """Labels for every created resource: the user's, ``managed-by`` and the run label."""
     return {**user_labels, **MANAGED_BY, RUN_LABEL_KEY: run_label}
+
+
+def resource_uri(resource_name: str, region: str, api_endpoint: str = "") -> str:
+    """The ``uri`` of a ``google.VertexModel``/``VertexEndpoint`` artifact: the resource's REST URL."""
+    return f"{api_base(region, api_endpoint)}/v1/{resource_name}"
+
+
+def should_clean_up(policy: str, final_state: str) -> bool:
+    """Exit-handler rule: ``always`` cleans, ``on_failure`` cleans unless the run succeeded, ``never`` keeps."""
+    return policy == "always" or (policy == "on_failure" and final_state != "SUCCEEDED")
 
 
 def label_filter(run_label: str) -> str:

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from vllm_vertex import naming
 from vllm_vertex.cloud import clients
 
-__all__ = ["TeardownReport", "find_run_resources", "teardown_endpoint", "teardown_run"]
+__all__ = [
+    "ResourcesLeft",
+    "TeardownReport",
+    "find_run_resources",
+    "teardown_endpoint",
+    "teardown_run",
+    "teardown_run_or_raise",
+]
 
 
 @dataclass
@@ -70,6 +77,19 @@ def teardown_run(
         log(f"{len(attempt.failed)} resource(s) busy (a deploy still running?); trying again in {delay:.0f}s")
         time.sleep(delay)
         delay = min(delay * 2, 60.0)
+
+
+class ResourcesLeft(RuntimeError):
+    """Teardown could not remove everything; the message lists what is left and why."""
+
+
+def teardown_run_or_raise(project: str, region: str, run_label: str, api_endpoint: str = "") -> str:
+    """``teardown_run`` for pipeline steps: waits up to 15 min for busy resources, raises if any is left."""
+    report = teardown_run(project, region, run_label, api_endpoint, wait_seconds=900)
+    print(report.summary())
+    if not report.clean:
+        raise ResourcesLeft("resources left behind:\n" + report.summary())
+    return report.summary()
 
 
 def _teardown_once(project: str, region: str, run_label: str, api_endpoint: str, log) -> TeardownReport:
