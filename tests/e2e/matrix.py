@@ -157,8 +157,12 @@ def run_row(world: World, fault: Fault, policy: str) -> Row:
     return Row(fault, policy, result, left, judge(fault, policy, result, left))
 
 
-def _first_line(text: str, limit: int = 150) -> str:
-    """The error's class (without its module) and its most telling lines, on one line."""
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _first_line(text: str) -> str:
+    """The error's class (without its module), its first line, and the root cause, on one line."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     if not lines:
         return ""
@@ -166,9 +170,8 @@ def _first_line(text: str, limit: int = 150) -> str:
     if sep and kind.replace(".", "").replace("_", "").isalnum():  # module.path.ErrorClass: message
         lines[0] = kind.rsplit(".", 1)[-1] + sep + rest
     cause = next((ln for ln in lines[1:] if ln.startswith(("Root cause:", "- "))), "")
-    parts = dict.fromkeys(p for p in (lines[0], lines[1] if len(lines) > 1 else "", cause) if p)
-    line = " / ".join(parts)
-    return (line[: limit - 1] + "…") if len(line) > limit else line
+    detail = cause.split(" Fix:")[0] if cause else (lines[1] if len(lines) > 1 else "")
+    return " / ".join(p for p in (_clip(lines[0], 80), _clip(detail, 110)) if p)
 
 
 def format_table(rows: list[Row]) -> str:
