@@ -1,9 +1,10 @@
-# vllm-vertex: `make compile` writes the pipelines' YAML; `make test` runs every test tier.
+# vllm-vertex: `make compile` writes the pipelines' YAML; `make test` runs the quick tier (no vLLM, a few
+# minutes); `make e2e` runs the slow tiers (real vLLM serving, pipeline end to end, fault matrix).
 PYTHON ?= python3
 STAMP := .cache/installed-$(shell $(PYTHON) -c 'import sys;print("%d%d" % sys.version_info[:2])')
 VLLM_VENV ?= .venv-vllm
 
-.PHONY: install compile test unit e2e lint vllm-env clean
+.PHONY: install compile test unit e2e matrix lint vllm-env clean
 
 $(STAMP): pyproject.toml
 	mkdir -p .cache
@@ -21,14 +22,19 @@ lint: install
 vllm-env:
 	VLLM_VENV=$(VLLM_VENV) bash scripts/setup_vllm_venv.sh
 
-unit: install
+# The quick tier: ruff, then every test that does not start vLLM.
+test: install lint
 	$(PYTHON) -m pytest -m "not e2e"
 
-test: install vllm-env lint
-	$(PYTHON) -m pytest
+unit: test
 
-# The fault matrix as a table, the wall time, then "N passed, M failed".
+# The slow tiers: real vLLM serving, the pipeline end to end under kfp.local, the fault matrix (its table is
+# printed at the end of the session).
 e2e: install vllm-env
+	$(PYTHON) -m pytest -m e2e
+
+# The fault matrix alone, as a table, the wall time, then "N passed, M failed".
+matrix: install vllm-env
 	$(PYTHON) -m tests.e2e.matrix
 
 clean:

@@ -1,6 +1,6 @@
 """The fault matrix: one injected fault per run, each under every teardown policy.
 
-``python -m tests.e2e.matrix`` (``make e2e``) prints one row per fault and policy — the outcome,
+``python -m tests.e2e.matrix`` (``make matrix``) prints one row per fault and policy — the outcome,
 the error the user sees and the resources left in the stand-in — then the wall time, and ends
 with ``N passed, M failed``. ``tests/e2e/test_fault_matrix.py`` runs the same rows under pytest.
 """
