@@ -1,0 +1,143 @@
+"""Capacity planner: predicts vLLM's start-up memory verdict before a GPU is rented.
+
+A small package, read in this order (docs/planner.md describes the model):
+
+* :mod:`.model` and :mod:`.quant`: reading a model's ``config.json`` (:class:`ModelSpec`,
+  quantisation, vision tower);
+* :mod:`.request`: the deployment to check (:class:`PlanRequest`) and vLLM's defaults;
+* :mod:`.memory`: the memory model (weights, activations, non-KV memory, KV cache);
+* :mod:`.verdict`: the verdict and its messages (:class:`PlanResult`);
+* :mod:`.configs`: the offline configs shipped in ``vllm_vertex/model_configs`` (the only I/O).
+
+It flags the seed's four deploy failures: weights that do not fit, a KV cache smaller than
+``max_model_len``, the Mllama profiling OOM with ``max_num_seqs`` dummy images, and a tensor
+parallel size that does not divide the attention heads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from vllm_vertex import recipes
+from vllm_vertex.planner import memory
+from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB, KV_DTYPE_BYTES, PlanError
+from vllm_vertex.planner.configs import (
+    _MODEL_CONFIG_DIR,
+    _index,
+    checkpoint_total_size,
+    load_model_config,
+    shipped_config,
+)
+from vllm_vertex.planner.memory import default_max_num_batched_tokens, kv_bytes_per_token, weight_bytes
+from vllm_vertex.planner.model import ModelSpec, VisionSpec, parse_model_config, tp_problem
+from vllm_vertex.planner.quant import QuantSpec
+from vllm_vertex.planner.request import PlanRequest, gpu_memory_gib, kv_dtype_bytes, resolve
+from vllm_vertex.planner.verdict import PlanResult, Verdict, choose, warnings_for
+
+__all__ = [
+    "BLOCK_SIZE",
+    "DTYPE_BYTES",
+    "GIB",
+    "KV_DTYPE_BYTES",
+    "ModelSpec",
+    "PlanError",
+    "PlanRequest",
+    "PlanResult",
+    "QuantSpec",
+    "Verdict",
+    "VisionSpec",
+    "_MODEL_CONFIG_DIR",
+    "_index",
+    "checkpoint_total_size",
+    "default_max_num_batched_tokens",
+    "kv_bytes_per_token",
+    "load_model_config",
+    "parse_model_config",
+    "plan",
+    "plan_preset",
+    "shipped_config",
+    "tp_problem",
+    "weight_bytes",
+]
+
+
+def plan(config: Mapping[str, Any], request: PlanRequest | None = None, **fields: Any) -> PlanResult:
+    """Predicts vLLM's start-up verdict for a model config on the requested hardware.
+
+    Args:
+        config: The model's ``config.json`` as a dict.
+        request: The deployment; or pass its fields as keyword arguments.
+        **fields: :class:`PlanRequest` fields overriding ``request``'s.
+
+    Returns:
+        The :class:`PlanResult`.
+
+    Raises:
+        PlanError: Bad config or request (the message names the field and the fix).
+    """
+    try:
+        req = replace(request or PlanRequest(), **fields)
+    except TypeError as exc:
+        raise PlanError(f"unknown plan field: {exc}; see PlanRequest for the fields.") from None
+    spec = parse_model_config(config)
+    req = resolve(spec, req)
+    budget = memory.budget(spec, req, gpu_memory_gib(req))
+    kv_per_token = memory.kv_bytes_per_token(spec, req.accelerator_count, kv_dtype_bytes(req))
+    kv_tokens = memory.kv_tokens(budget.available, kv_per_token)
+    verdict, message, seqs = choose(spec, req, budget, kv_tokens)
+    image_tokens = memory.image_tokens(spec)
+    return PlanResult(
+        verdict=verdict,
+        message=message,
+        request=req,
+        gpu_memory_gib=budget.total,
+        usable_gib=budget.usable,
+        weights_gib_per_gpu=budget.weights,
+        text_activation_gib=budget.text_act,
+        vision_activation_gib=budget.vision_act,
+        activation_gib=max(budget.text_act, budget.vision_act),
+        non_torch_gib=budget.non_torch,
+        cuda_graph_gib=budget.graphs,
+        cuda_graph_excess_gib=budget.graph_excess,
+        available_kv_gib=budget.available,
+        kv_bytes_per_token_per_gpu=kv_per_token,
+        kv_cache_tokens=kv_tokens,
+        max_model_len_that_fits=min(kv_tokens, spec.max_position_embeddings) // BLOCK_SIZE * BLOCK_SIZE,
+        max_concurrency=kv_tokens / (req.max_model_len + image_tokens),
+        image_kv_tokens_per_request=image_tokens,
+        recommended_max_num_seqs=seqs,
+        warnings=warnings_for(spec, req, budget),
+    )
+
+
+def plan_preset(name: str, **overrides: Any) -> PlanResult:
+    """Plans a ``recipes.PRESETS`` entry on its own hardware, with optional overrides.
+
+    Args:
+        name: Preset name, e.g. ``llama-3.1-8b``.
+        **overrides: :class:`PlanRequest` fields to change (e.g. ``max_num_seqs=256``).
+
+    Returns:
+        The :class:`PlanResult`.
+
+    Raises:
+        PlanError: Unknown preset or bad overrides.
+    """
+    try:
+        recipe = recipes.get_preset(name)
+    except KeyError as exc:
+        raise PlanError(str(exc.args[0])) from None
+    hardware_override = {"accelerator_type", "accelerator_count", "gpu_memory_gib"} & overrides.keys()
+    request = PlanRequest(
+        accelerator_type=recipe.accelerator_type,
+        accelerator_count=recipe.accelerator_count,
+        machine_type=None if hardware_override else recipe.machine_type,
+        gpu_memory_utilization=recipe.gpu_memory_utilization,
+        max_model_len=recipe.max_model_len,
+        max_num_seqs=recipe.max_num_seqs,
+        enforce_eager=recipe.enforce_eager,
+        total_size=checkpoint_total_size(recipe.model_id),
+    )
+    return plan(load_model_config(recipe.model_id), request, **overrides)

@@ -1,0 +1,214 @@
+"""The memory model: what vLLM charges per GPU at start-up, and the KV cache left over.
+
+One file to check against docs/planner.md ("Model")::
+
+    usable       = gpu_memory_utilization x GPU memory
+    available_kv = usable - weights - peak_activation - non_torch - cuda_graph_excess
+    kv_tokens    = floor(available_kv / (16 x kv_bytes_per_token)) x 16
+
+Pure; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB
+from vllm_vertex.planner.model import ModelSpec, VisionSpec
+
+if TYPE_CHECKING:
+    from vllm_vertex.planner.request import PlanRequest
+
+__all__ = [
+    "Budget",
+    "budget",
+    "default_max_num_batched_tokens",
+    "image_tokens",
+    "kv_bytes_per_token",
+    "kv_tokens",
+    "weight_bytes",
+]
+
+NON_TORCH_GIB = 0.3  # cuBLAS workspace, allocator slack: 0.16-0.35 GiB in published profiles.
+NON_TORCH_TP_EXTRA_GIB = 0.2  # NCCL and custom all-reduce buffers when TP > 1.
+CUDA_CONTEXT_GIB = 0.5  # CUDA context per process; lives outside gpu_memory_utilization's budget.
+CUDA_GRAPH_BASE_GIB = 0.25  # CUDA graph pool: fixed part ...
+CUDA_GRAPH_PER_LAYER_GIB = 0.01  # ... plus a per-decoder-layer part (35 captured batch sizes).
+LOGITS_BYTES = 4  # logits of the profiling batch are upcast to float32 by the sampler.
+CHUNKED_PREFILL_THRESHOLD = 32768  # V0 turns chunked prefill on above this max_model_len (text models).
+CHUNKED_PREFILL_TOKENS = 512  # V0's max_num_batched_tokens with chunked prefill.
+DEFAULT_BATCHED_TOKENS = 2048  # V0 _DEFAULT_MAX_NUM_BATCHED_TOKENS.
+MULTIMODAL_BATCHED_TOKENS = 5120  # V0 _MULTIMODAL_MODEL_MAX_NUM_BATCHED_TOKENS.
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def _layer_params(spec: ModelSpec) -> tuple[int, int]:
+    """(attention, MLP) parameters of one decoder layer."""
+    q, kv = spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim
+    attn = spec.hidden_size * (2 * q + 2 * kv)
+    if spec.qkv_bias:
+        attn += q + 2 * kv
+    mlp = 3 * spec.hidden_size * spec.intermediate_size * spec.num_experts
+    if spec.num_experts > 1:
+        mlp += spec.hidden_size * spec.num_experts  # router
+    return attn, mlp
+
+
+def _vision_params(vision: VisionSpec, text_hidden: int) -> int:
+    """Parameters of the vision tower and its projector."""
+    h, i = vision.hidden_size, vision.intermediate_size
+    layers = vision.num_layers * (4 * h * h + 2 * h * i + i + 5 * h)
+    embeddings = 3 * 14 * 14 * h + vision.patches_per_tile * h
+    if vision.mllama:  # tile position embedding: 9 aspect-ratio ids x tiles x 1601 x hidden
+        embeddings += 9 * vision.tiles * vision.patches_per_tile * h
+    return layers + embeddings + vision.output_dim * text_hidden
+
+
+def weight_bytes(spec: ModelSpec, dtype_bytes: int) -> int:
+    """Bytes of all weights (unsharded), quantization-aware.
+
+    Args:
+        spec: The parsed model.
+        dtype_bytes: Bytes per unquantized parameter (the serving dtype).
+
+    Returns:
+        Checkpoint-like byte count: embeddings, lm_head (unless tied), decoder layers, vision tower.
+    """
+    attn, mlp = _layer_params(spec)
+    q = spec.quant
+    total = 0.0
+    for layer in range(spec.num_layers):
+        attn_bytes = dtype_bytes if not q.method or layer in q.skip_attention_layers else q.linear_bytes
+        mlp_bytes = dtype_bytes if not q.method or layer in q.skip_mlp_layers else q.linear_bytes
+        total += attn * attn_bytes + mlp * mlp_bytes + 2 * spec.hidden_size * dtype_bytes
+    embed_rows = spec.vocab_size + (8 if spec.cross_attention_layers else 0)  # Mllama adds 8 image rows
+    embeddings = embed_rows * spec.hidden_size + (0 if spec.tie_word_embeddings else spec.vocab_size * spec.hidden_size)
+    total += (embeddings + spec.hidden_size) * dtype_bytes
+    if spec.vision:
+        total += _vision_params(spec.vision, spec.hidden_size) * dtype_bytes
+    return int(total)
+
+
+def kv_bytes_per_token(spec: ModelSpec, tp: int, kv_dtype_bytes: int) -> int:
+    """KV bytes of one token on one GPU: 2 x layers x max(1, kv_heads / TP) x head_dim x bytes.
+
+    Mllama: every decoder layer, cross-attention ones included, gets a cache (vLLM V0 sizes the
+    cache per layer alike; matches the 6001 blocks / 14.65 GiB of vLLM PR #12126).
+    """
+    heads = max(1, spec.num_kv_heads // tp)
+    return 2 * spec.num_layers * heads * spec.head_dim * kv_dtype_bytes
+
+
+# --------------------------------------------------------------------------- activations
+
+
+def default_max_num_batched_tokens(max_model_len: int, multimodal: bool) -> int:
+    """vLLM V0's default ``max_num_batched_tokens`` (the profiling batch).
+
+    Text models above 32K context get chunked prefill (512 tokens); otherwise
+    ``max(max_model_len, 2048)``, and at least 5120 for multimodal models. vLLM V1 uses a
+    2048/8192 chunked budget instead, so this default is the conservative one.
+    """
+    if max_model_len > CHUNKED_PREFILL_THRESHOLD and not multimodal:
+        return CHUNKED_PREFILL_TOKENS
+    tokens = max(max_model_len, DEFAULT_BATCHED_TOKENS)
+    return max(tokens, MULTIMODAL_BATCHED_TOKENS) if multimodal else tokens
+
+
+def _text_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int, act_bytes: int) -> int:
+    """Peak of the decoder profiling run: the MLP of the batch or the float32 logits, whichever is larger.
+
+    MLP peak per token: gate_up output (2 x I) + activation output (I) + ~3 hidden-size buffers
+    (residual, normed input, output); MoE multiplies I by the experts each token visits.
+    """
+    inter = spec.intermediate_size * spec.experts_per_token // tp
+    mlp = tokens * (3 * inter + 3 * spec.hidden_size) * act_bytes
+    logits = min(seqs, tokens) * spec.vocab_size * LOGITS_BYTES // tp
+    return max(mlp, logits)
+
+
+def _vision_activation_bytes(spec: ModelSpec, images: int, tp: int, act_bytes: int) -> int:
+    """Peak of profiling ``images`` dummy images (one per sequence).
+
+    Encoder phase: per image token, the kept hidden states (5 intermediate layers + current for
+    Mllama) plus the MLP's two intermediate buffers; Mllama adds a (tiles x patches)^2 attention
+    mask per image. Decoder phase: the projected cross-attention states + one cross layer's K/V
+    for all image tokens + the text MLP. The larger phase counts (calibrated on vLLM PR #12126).
+    """
+    v = spec.vision
+    if v is None or images <= 0:
+        return 0
+    tokens = images * v.tiles * v.padded_patches_per_tile
+    per_token = v.hidden_size * v.kept_hidden_states + 2 * v.intermediate_size // tp
+    encoder = tokens * per_token * act_bytes
+    if v.mllama:
+        encoder += images * (v.tiles * v.padded_patches_per_tile) ** 2 * act_bytes
+    cross_kv = 2 * max(1, spec.num_kv_heads // tp) * spec.head_dim
+    decoder = tokens * (spec.hidden_size + cross_kv) * act_bytes
+    return max(encoder, decoder)
+
+
+def _cuda_graph_gib(spec: ModelSpec, enforce_eager: bool) -> float:
+    """Rough CUDA graph pool of vLLM's decode graphs (0 with enforce_eager)."""
+    if enforce_eager:
+        return 0.0
+    return CUDA_GRAPH_BASE_GIB + CUDA_GRAPH_PER_LAYER_GIB * spec.num_layers
+
+
+# --------------------------------------------------------------------------- the budget
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Intermediate memory figures (GiB) of one plan."""
+
+    total: float
+    usable: float
+    weights: float
+    text_act: float
+    vision_act: float
+    non_torch: float
+    graphs: float
+    graph_excess: float
+
+    @property
+    def available(self) -> float:
+        return self.usable - self.weights - max(self.text_act, self.vision_act) - self.non_torch - self.graph_excess
+
+
+def budget(spec: ModelSpec, req: PlanRequest, total: float) -> Budget:
+    """Memory accounting of a resolved request on a GPU of ``total`` GiB."""
+    tp = req.accelerator_count
+    dtype_bytes = DTYPE_BYTES[req.dtype]
+    if req.total_size:
+        scale = 1.0 if spec.quant.method else dtype_bytes / DTYPE_BYTES.get(spec.torch_dtype, 2)
+        raw = req.total_size * scale
+    else:
+        raw = weight_bytes(spec, dtype_bytes)
+    rope = spec.max_position_embeddings * spec.head_dim * dtype_bytes  # cos/sin cache
+    weights = (raw / tp + rope) / GIB
+    text_act = _text_activation_bytes(spec, req.max_num_batched_tokens, req.max_num_seqs, tp, dtype_bytes) / GIB
+    vision_act = _vision_activation_bytes(spec, req.max_num_seqs, tp, dtype_bytes) / GIB
+    graphs = _cuda_graph_gib(spec, req.enforce_eager)
+    headroom = total * (1 - req.gpu_memory_utilization) - CUDA_CONTEXT_GIB
+    non_torch = NON_TORCH_GIB + (NON_TORCH_TP_EXTRA_GIB if tp > 1 else 0.0)
+    usable = total * req.gpu_memory_utilization
+    return Budget(total, usable, weights, text_act, vision_act, non_torch, graphs, max(0.0, graphs - headroom))
+
+
+def kv_tokens(available_gib: float, kv_per_token: int) -> int:
+    """KV-cache capacity in tokens, rounded down to whole blocks of 16."""
+    if available_gib <= 0:
+        return 0
+    return int(available_gib * GIB // (kv_per_token * BLOCK_SIZE)) * BLOCK_SIZE
+
+
+def image_tokens(spec: ModelSpec) -> int:
+    """Cross-attention KV slots one image request takes (Mllama: 4 tiles x 1601 tokens)."""
+    v = spec.vision
+    if v is None or not spec.cross_attention_layers:
+        return 0
+    return v.tiles * v.patches_per_tile
