@@ -11,10 +11,11 @@ Pure; no I/O.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB
+from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB, PlanError
 from vllm_vertex.planner.model import ModelSpec, VisionSpec
 
 if TYPE_CHECKING:
@@ -45,16 +46,31 @@ MULTIMODAL_BATCHED_TOKENS = 5120  # V0 _MULTIMODAL_MODEL_MAX_NUM_BATCHED_TOKENS.
 # --------------------------------------------------------------------------- weights
 
 
-def _layer_params(spec: ModelSpec) -> tuple[int, int]:
-    """(attention, MLP) parameters of one decoder layer."""
-    q, kv = spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim
-    attn = spec.hidden_size * (2 * q + 2 * kv)
+def _layer_linears(spec: ModelSpec, layer: int) -> list[tuple[str, int]]:
+    """(module name, parameters) of one decoder layer's linear projections (MoE: all experts)."""
+    q, kv, h = spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim, spec.hidden_size
+    attn = f"model.layers.{layer}.self_attn"
+    mlp = f"model.layers.{layer}.mlp" + (".experts.0" if spec.num_experts > 1 else "")
+    inter = spec.intermediate_size * spec.num_experts
+    return [
+        (f"{attn}.q_proj", h * q),
+        (f"{attn}.k_proj", h * kv),
+        (f"{attn}.v_proj", h * kv),
+        (f"{attn}.o_proj", q * h),
+        (f"{mlp}.gate_proj", h * inter),
+        (f"{mlp}.up_proj", h * inter),
+        (f"{mlp}.down_proj", inter * h),
+    ]
+
+
+def _layer_extras(spec: ModelSpec) -> int:
+    """Unquantised parameters of one decoder layer: 2 norms, q/k/v bias (Qwen2), MoE router."""
+    extra = 2 * spec.hidden_size
     if spec.qkv_bias:
-        attn += q + 2 * kv
-    mlp = 3 * spec.hidden_size * spec.intermediate_size * spec.num_experts
+        extra += (spec.num_heads + 2 * spec.num_kv_heads) * spec.head_dim
     if spec.num_experts > 1:
-        mlp += spec.hidden_size * spec.num_experts  # router
-    return attn, mlp
+        extra += spec.hidden_size * spec.num_experts
+    return extra
 
 
 def _vision_params(vision: VisionSpec, text_hidden: int) -> int:
@@ -67,6 +83,7 @@ def _vision_params(vision: VisionSpec, text_hidden: int) -> int:
     return layers + embeddings + vision.output_dim * text_hidden
 
 
+@functools.lru_cache(maxsize=256)
 def weight_bytes(spec: ModelSpec, dtype_bytes: int) -> int:
     """Bytes of all weights (unsharded), quantization-aware.
 
@@ -77,13 +94,17 @@ def weight_bytes(spec: ModelSpec, dtype_bytes: int) -> int:
     Returns:
         Checkpoint-like byte count: embeddings, lm_head (unless tied), decoder layers, vision tower.
     """
-    attn, mlp = _layer_params(spec)
     q = spec.quant
+    if q.method and not q.sizable:
+        raise PlanError(
+            f"the weights' size cannot be read from quantization_config: {q.reason}. Pass total_size "
+            "(the safetensors index's metadata.total_size; preflight reads it from the Hub or the gs:// folder)."
+        )
     total = 0.0
     for layer in range(spec.num_layers):
-        attn_bytes = dtype_bytes if not q.method or layer in q.skip_attention_layers else q.linear_bytes
-        mlp_bytes = dtype_bytes if not q.method or layer in q.skip_mlp_layers else q.linear_bytes
-        total += attn * attn_bytes + mlp * mlp_bytes + 2 * spec.hidden_size * dtype_bytes
+        for module, params in _layer_linears(spec, layer):
+            total += params * (q.bytes_for(module) or dtype_bytes)
+        total += _layer_extras(spec) * dtype_bytes
     embed_rows = spec.vocab_size + (8 if spec.cross_attention_layers else 0)  # Mllama adds 8 image rows
     embeddings = embed_rows * spec.hidden_size + (0 if spec.tie_word_embeddings else spec.vocab_size * spec.hidden_size)
     total += (embeddings + spec.hidden_size) * dtype_bytes
