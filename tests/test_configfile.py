@@ -166,3 +166,52 @@ def test_submission_needs_a_pipeline_root_and_schedule_a_cron():
         configfile.require_schedule(run)
     with pytest.raises(ConfigError, match="canary.endpoint"):
         configfile.require_canary(run)
+
+
+def test_duplicate_top_level_key_names_the_key_and_both_lines(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text(
+        "preset: llama-3.1-8b-instruct\nproject: p\nregion: us-central1\n"
+        "teardown_policy: always\nmax_model_len: 2048\nteardown_policy: never\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        configfile.load(str(path))
+    message = dict(info.value.problems)["file"]
+    assert "'teardown_policy'" in message and "lines 4 and 6" in message
+    assert "Keep one" in message
+
+
+def test_duplicate_key_in_a_nested_section_and_three_times(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text(
+        "project: p\nregion: us-central1\nmodel_id: a/b\n"
+        "pipeline:\n  pipeline_root: gs://b/r\n  labels:\n    team: ml\n    team: ops\n    team: x\n"
+    )
+    with pytest.raises(ConfigError, match=r"key 'team' is given 3 times in one mapping, at lines 7, 8 and 9"):
+        configfile.load(str(path))
+
+
+def test_same_key_in_different_mappings_is_fine(tmp_path):
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        "preset: llama-3.1-8b-instruct\nproject: p\nregion: us-central1\n"
+        "labels: {team: ml}\npipeline:\n  pipeline_root: gs://bkt/r\n  labels: {team: ml}\n"
+    )
+    run = configfile.load(str(path))
+    assert run.config.labels == run.pipeline.labels == {"team": "ml"}
+
+
+def test_yaml_1_2_booleans_are_not_guessed(tmp_path):
+    path = tmp_path / "yes.yaml"
+    path.write_text("preset: llama-3.1-8b-instruct\nproject: p\nregion: us-central1\nspot: yes\n")
+    with pytest.raises(ConfigError, match="write true or false"):
+        configfile.load(str(path))
+
+
+def test_duplicate_key_that_is_a_token_is_masked(tmp_path):
+    token = "hf_" + "Q" * 34
+    path = tmp_path / "dup.yaml"
+    path.write_text(f"project: p\n{token}: 1\n{token}: 2\n")
+    with pytest.raises(ConfigError) as info:
+        configfile.load(str(path))
+    assert "lines 2 and 3" in str(info.value) and token not in str(info.value)

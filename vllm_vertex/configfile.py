@@ -32,18 +32,22 @@ from dataclasses import dataclass, field
 
 from vllm_vertex import config as cfgmod
 from vllm_vertex.config import ConfigError, DeploymentConfig
+from vllm_vertex.redact import find_secret, mask
 
 __all__ = [
     "CanarySettings",
+    "from_console",
     "PipelineSettings",
     "RunFile",
     "ScheduleSettings",
     "load",
     "looks_like_token",
     "parse",
+    "read_yaml",
     "require_canary",
     "require_schedule",
     "require_submission",
+    "type_problems",
     "validate_cron",
 ]
 
@@ -126,19 +130,73 @@ def load(path: str, overrides: dict | None = None) -> RunFile:
     Raises:
         ConfigError: the file is missing, is not YAML, or any value is wrong (all problems listed).
     """
-    import yaml
-
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            text = f.read()
     except OSError as err:
         raise ConfigError([("file", f"cannot read {path}: {err.strerror}.")]) from None
-    except yaml.YAMLError as err:
+    except UnicodeDecodeError:
+        raise ConfigError([("file", f"{path} is not UTF-8 text.")]) from None
+    return parse(_merge(read_yaml(text, path), overrides or {}))
+
+
+def read_yaml(text: str, path: str = "the run file") -> object:
+    """Parses YAML 1.2 strictly: a key given twice in one mapping is an error naming both lines.
+
+    ruamel.yaml refuses duplicate keys (PyYAML keeps the last one silently, so a reviewed
+    ``teardown_policy: always`` followed by ``teardown_policy: never`` would run as ``never``).
+
+    Raises:
+        ConfigError: the text is not YAML, or a mapping repeats a key.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import YAMLError
+
+    loader = YAML(typ="safe", pure=True)
+    try:
+        return loader.load(text)
+    except DuplicateKeyError as err:
+        raise ConfigError([_duplicate_problem(loader, text, err, path)]) from None
+    except YAMLError as err:
         where = getattr(err, "problem_mark", None)
         line = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        why = getattr(err, "problem", None) or str(err)
+        why = mask(getattr(err, "problem", None) or str(err))
         raise ConfigError([("file", f"{path} is not valid YAML{line}: {why}.")]) from None
-    return parse(_merge(data, overrides or {}))
+
+
+def _duplicate_problem(loader, text: str, err, path: str) -> tuple[str, str]:
+    """The repeated key with the lines of every occurrence, found in the document's node tree."""
+    second = err.problem_mark.line
+    found = _find_mapping(loader.compose(text), err.context_mark)
+    keys = [(k.value, k.start_mark.line) for k, _ in found.value] if found is not None else []
+    key = next((k for k, line in keys if line == second), None)
+    if key is None:  # not located (should not happen): fall back on ruamel's own text
+        return "file", f"{path}: {mask(err.problem)} at line {second + 1}. Give each key once."
+    lines = [line + 1 for k, line in keys if k == key]
+    where = ", ".join(map(str, lines[:-1])) + f" and {lines[-1]}"
+    return (
+        "file",
+        f"{path}: key {mask(str(key))!r} is given {len(lines)} times in one mapping, at lines {where}. "
+        "Keep one: YAML would otherwise silently use the last.",
+    )
+
+
+def _find_mapping(node, mark):
+    """The mapping node that starts at ``mark`` (where ruamel says the duplicate is)."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    if node is None:
+        return None
+    if isinstance(node, MappingNode):
+        if node.start_mark.line == mark.line and node.start_mark.column == mark.column:
+            return node
+        children = [c for pair in node.value for c in pair]
+    elif isinstance(node, SequenceNode):
+        children = node.value
+    else:
+        return None
+    return next((m for c in children if (m := _find_mapping(c, mark)) is not None), None)
 
 
 def _merge(data: object, overrides: dict) -> object:
@@ -205,8 +263,52 @@ def _type_problems(cls: type, values: dict, prefix: str) -> list[tuple[str, str]
         if value is None:
             out.append((f"{prefix}{key}", "has no value. Set one or remove the key."))
         elif not _is_type(value, expected):
-            out.append((f"{prefix}{key}", f"must be {_describe(expected)}, got {_kind(value)}.{_type_fix(expected)}"))
+            fix = _type_fix(expected)
+            item = _wrong_item(value, expected)
+            if item:
+                fix = f" {item}{fix}"
+            if expected is bool and isinstance(value, str) and value.lower() in ("yes", "no", "on", "off", "y", "n"):
+                fix = " YAML 1.2 reads yes/no/on/off as text: write true or false."
+            out.append((f"{prefix}{key}", f"must be {_describe(expected)}, got {_kind(value)}.{fix}"))
     return out
+
+
+def from_console(values: dict) -> DeploymentConfig:
+    """The validated config from pipeline parameter values (typed into the Vertex console, or defaults).
+
+    Console values arrive as JSON: a label value may be a number or null, an ``extra_vllm_args``
+    item a dict, a whole number a float. Whole floats become ints; any other wrong type is a
+    ``ConfigError`` naming the field (never a raw ``TypeError``).
+    """
+    hints = typing.get_type_hints(DeploymentConfig)
+    values = {
+        k: int(v) if hints.get(k) is int and isinstance(v, float) and v.is_integer() else v for k, v in values.items()
+    }
+    problems = type_problems(values)
+    if problems:
+        raise ConfigError(problems)
+    fields = {k: _widen(DeploymentConfig, k, v) if k in hints else v for k, v in values.items()}
+    return cfgmod.validate(cfgmod.from_dict(fields))
+
+
+def type_problems(values: dict) -> list[tuple[str, str]]:
+    """Wrong types among ``DeploymentConfig`` values, each naming its field."""
+    return _type_problems(DeploymentConfig, {k: v for k, v in values.items() if k in cfgmod.FIELD_NAMES}, "")
+
+
+def _wrong_item(value: object, expected) -> str:
+    """Which entry of a list or mapping has the wrong type, e.g. ``'team' has int 2.``"""
+    origin = typing.get_origin(expected)
+    if origin is list and isinstance(value, list):
+        bad = [(i, v) for i, v in enumerate(value) if not isinstance(v, str)]
+        return f"Item {bad[0][0]} is {_kind(bad[0][1])}." if bad else ""
+    if origin is dict and isinstance(value, dict):
+        bad = [(k, v) for k, v in value.items() if not (isinstance(k, str) and isinstance(v, str))]
+        if not bad:
+            return ""
+        key, item = bad[0]
+        return f"Key {key!r} has {_kind(item)}." if isinstance(key, str) else f"A key is {_kind(key)}."
+    return ""
 
 
 def _is_type(value: object, expected) -> bool:
@@ -232,6 +334,8 @@ def _describe(expected) -> str:
 
 
 def _type_fix(expected) -> str:
+    if typing.get_origin(expected) is list:
+        return ' Write each flag as one string, e.g. "--max-num-batched-tokens=8192".'
     if typing.get_origin(expected) is dict:
         return ' Quote values YAML reads as numbers or booleans, e.g. version: "2".'
     if expected in (int, float, bool):
@@ -242,7 +346,7 @@ def _type_fix(expected) -> str:
 def _kind(value: object) -> str:
     if isinstance(value, str) and looks_like_token(value):
         return "a string that looks like a credential (not shown)"
-    return f"{type(value).__name__} {value!r}"[:80]
+    return mask(f"{type(value).__name__} {value!r}")[:80]
 
 
 def _widen(cls: type, key: str, value: object) -> object:
@@ -251,8 +355,8 @@ def _widen(cls: type, key: str, value: object) -> object:
 
 
 def looks_like_token(value: str) -> bool:
-    """A Hugging Face token (``hf_...``) or a Google access token written in plain text."""
-    return bool(_TOKEN_RE.match(value.strip()))
+    """A Hugging Face token (``hf_...``), a Google access token or another credential written in plain text."""
+    return bool(_TOKEN_RE.match(value.strip()) or find_secret(value))
 
 
 def _token_problems(data: object, path: str) -> list[tuple[str, str]]:
