@@ -97,11 +97,10 @@ def validate_config(
     fields = dict(locals())
     from collections import namedtuple
 
-    from vllm_vertex import config as cfgmod
-    from vllm_vertex import naming
+    from vllm_vertex import configfile, naming
 
     fields.pop("run_name")
     fields["region"] = fields.pop("location")
-    cfg = cfgmod.validate(cfgmod.from_dict(fields))
+    cfg = configfile.from_console(fields)
     print(f"configuration valid: {cfg.model_id} on {cfg.accelerator_count}x {cfg.accelerator_type}")
     return namedtuple("Outputs", ["config", "run_label"])(cfg.to_json(), naming.run_label_value(run_name))

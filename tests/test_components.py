@@ -370,3 +370,28 @@ def test_check_verdict_gate():
     c.check_verdict.python_func(verdict="passed", passed=3, failed=0)
     with pytest.raises(RuntimeError, match="1 of 3 checks"):
         c.check_verdict.python_func(verdict="failed", passed=2, failed=1)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "text"),
+    [
+        ({"labels": {"team": 7}}, "labels", "Key 'team' has int 7"),
+        ({"labels": {"team": None}}, "labels", "Key 'team' has NoneType None"),
+        ({"extra_vllm_args": ["--enable-foo", 8192]}, "extra_vllm_args", "Item 1 is int 8192"),
+        ({"extra_vllm_args": [{"max-num-seqs": 8}]}, "extra_vllm_args", "Item 0 is dict"),
+        ({"labels": ["team"]}, "labels", "must be a mapping of strings to strings, got list"),
+        ({"max_model_len": "4096"}, "max_model_len", "must be an integer, got str '4096'"),
+        ({"spot": None}, "spot", "has no value"),
+    ],
+)
+def test_validate_names_the_field_of_a_wrong_console_type(changes, field, text):
+    with pytest.raises(ConfigError) as info:
+        c.validate_config.python_func(**_validate_args(**changes), run_name="r")
+    assert text in dict(info.value.problems)[field]
+
+
+def test_validate_takes_whole_floats_for_integers_from_the_console():
+    out = c.validate_config.python_func(**_validate_args(max_model_len=2048.0, gpu_memory_utilization=1), run_name="r")
+    cfg = json.loads(out.config)
+    assert cfg["max_model_len"] == 2048 and isinstance(cfg["max_model_len"], int)
+    assert cfg["gpu_memory_utilization"] == 1.0

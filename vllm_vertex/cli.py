@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from vllm_vertex.commands._common import guarded
+from vllm_vertex.commands._common import MaskingGroup, guarded
 from vllm_vertex.commands.ops import smoke, teardown
 from vllm_vertex.commands.plan import plan
 from vllm_vertex.commands.runs import schedule, submit
@@ -16,7 +16,7 @@ from vllm_vertex.commands.runs import schedule, submit
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=MaskingGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 def main():
     """Deploy open LLMs to Vertex AI with vLLM, prove they answer, and clean up.
 

@@ -22,6 +22,7 @@ __all__ = [
     "closest",
     "from_preset",
     "label_problems",
+    "secret_problems",
     "validate",
 ]
 
@@ -36,7 +37,11 @@ class ConfigError(ValueError):
     """Bad input. ``problems`` lists every (field, message) found, each message with its fix."""
 
     def __init__(self, problems: list[tuple[str, str]]):
-        self.problems = problems
+        from vllm_vertex.redact import mask
+
+        # Messages may quote a refused value: anything credential-shaped is masked, on every path.
+        self.problems = [(mask(name), mask(msg)) for name, msg in problems]
+        problems = self.problems
         lines = [f"- {name}: {msg}" for name, msg in problems]
         super().__init__("invalid deployment configuration:\n" + "\n".join(lines))
 
@@ -136,7 +141,7 @@ def closest(name: str, choices) -> str:
 def validate(cfg: DeploymentConfig, *, require_project: bool = True) -> DeploymentConfig:
     """Checks every field; raises ``ConfigError`` listing all problems with their fixes."""
     problems: list[tuple[str, str]] = []
-    checks = (_check_location, _check_secrets, _check_model, _check_hardware, _check_parallelism, _check_engine,
+    checks = (_check_location, secret_problems, _check_model, _check_hardware, _check_parallelism, _check_engine,
               _check_run)
     for check in checks:
         problems.extend(check(cfg))
@@ -154,9 +159,6 @@ def _check_location(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     return []
 
 
-TOKEN_RE = re.compile(r"hf_[A-Za-z0-9]{20,}")
-
-
 def _strings(value) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -167,14 +169,22 @@ def _strings(value) -> list[str]:
     return []
 
 
-def _check_secrets(cfg: DeploymentConfig) -> list[tuple[str, str]]:
-    """A Hugging Face token pasted into any field would land in YAML, parameters and logs."""
-    return [
-        (f.name, "holds what looks like a Hugging Face token. Store it in Secret Manager and pass its version "
-                 "as hf_token_secret; never put the token itself in a parameter.")
-        for f in dataclasses.fields(cfg)
-        if f.name != "hf_token_secret" and any(TOKEN_RE.search(s) for s in _strings(getattr(cfg, f.name)))
-    ]
+def secret_problems(cfg: DeploymentConfig) -> list[tuple[str, str]]:
+    """A token pasted into any field would land in YAML, parameters and logs: one problem per such field."""
+    from vllm_vertex.redact import find_secret
+
+    out = []
+    for f in dataclasses.fields(cfg):
+        kinds = [k for s in _strings(getattr(cfg, f.name)) if (k := find_secret(s))]
+        if kinds and f.name != "hf_token_secret":
+            out.append(
+                (
+                    f.name,
+                    f"holds what looks like a {kinds[0]} (not shown). Never put a credential in a parameter: "
+                    "store a Hugging Face token in Secret Manager and pass its version as hf_token_secret.",
+                )
+            )
+    return out
 
 
 def _check_model(cfg: DeploymentConfig) -> list[tuple[str, str]]:
@@ -186,7 +196,9 @@ def _check_model(cfg: DeploymentConfig) -> list[tuple[str, str]]:
         out.append(("model_id", f"{mid!r} is neither a Hugging Face repo id (org/name) nor a gs://bucket/folder."))
     if cfg.hf_token_secret and not SECRET_VERSION_RE.match(cfg.hf_token_secret):
         hint = ""
-        if cfg.hf_token_secret.startswith("hf_"):
+        from vllm_vertex.redact import find_secret
+
+        if cfg.hf_token_secret.startswith("hf_") or find_secret(cfg.hf_token_secret):
             hint = " It looks like a token itself: store it in Secret Manager and pass the version's name instead."
         out.append(
             (

@@ -15,6 +15,7 @@ import click
 
 __all__ = [
     "BadInput",
+    "MaskingGroup",
     "api_options",
     "guarded",
     "load_run",
@@ -30,6 +31,34 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
+class MaskingGroup(click.Group):
+    """The command group: every error it prints (click's usage errors too) has credentials masked."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        """Runs the CLI; a ``ClickException``'s message is masked before it is shown."""
+        import sys
+
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as err:
+            from vllm_vertex.redact import mask
+
+            err.message = mask(err.message)
+            if not standalone_mode:
+                raise
+            err.show()
+            sys.exit(err.exit_code)
+        except click.exceptions.Abort:
+            if not standalone_mode:
+                raise
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except click.exceptions.Exit as err:
+            if not standalone_mode:
+                raise
+            sys.exit(err.exit_code)
+
+
 def guarded(func):
     """Turns the project's errors into clean messages and exit codes (no traceback)."""
 
@@ -37,14 +66,15 @@ def guarded(func):
     def wrapper(*args, **kwargs):
         from vllm_vertex.cloud.smoke import EndpointNotFound
         from vllm_vertex.config import ConfigError
+        from vllm_vertex.redact import mask
 
         try:
             return func(*args, **kwargs)
         except (ConfigError, EndpointNotFound, ValueError) as err:
-            raise BadInput(str(err)) from None
+            raise BadInput(mask(str(err))) from None
         except Exception as err:
             if type(err).__module__.startswith("google.api_core"):
-                raise click.ClickException(f"{type(err).__name__} from Google Cloud: {err}") from None
+                raise click.ClickException(mask(f"{type(err).__name__} from Google Cloud: {err}")) from None
             raise
 
     return wrapper
