@@ -4,16 +4,15 @@ read-endpoint ─► smoke-test ─► check-verdict. Cheap enough to schedule n
 deployment kept by ``teardown_policy: on_failure``/``never``.
 """
 
-from kfp import dsl
 
 from components import check_verdict, read_endpoint, smoke_test
 from pipelines.deploy_and_verify import _side_effect
+from pipelines.variants import hooks, production_and_test_variants
 
 CANARY_NAME = "vllm-canary"
 
 
-@dsl.pipeline(name=CANARY_NAME)
-def canary(
+def _canary(
     project: str,
     location: str,
     endpoint: str,
@@ -24,7 +23,7 @@ def canary(
     smoke_image_url: str,
     smoke_image_prompt: str,
     smoke_max_tokens: int,
-    api_endpoint: str,
+    api_endpoint: str = "",
 ):
     """Smoke-tests an existing Vertex endpoint (shared or dedicated); fails when a check fails.
 
@@ -39,13 +38,17 @@ def canary(
         smoke_image_url: Image URL of the image checks.
         smoke_image_prompt: Predict-route prompt of the image check.
         smoke_max_tokens: Tokens generated per smoke check.
-        api_endpoint: For tests only: base URL that replaces every Google API. Leave empty.
+        api_endpoint: Test variant only: base URL that replaces every Google API.
     """
-    params = {k: v for k, v in locals().items() if k != "endpoint"}
-    found = _side_effect(read_endpoint(endpoint_name=endpoint, **params), "read-endpoint")
-    smoke = smoke_test(config=found.outputs["config"], endpoint=found.outputs["endpoint"], api_endpoint=api_endpoint)
+    params = {k: v for k, v in locals().items() if k not in ("endpoint", "api_endpoint")}
+    api = hooks(api_endpoint=api_endpoint)
+    found = _side_effect(read_endpoint(endpoint_name=endpoint, **params, **api), "read-endpoint")
+    smoke = smoke_test(config=found.outputs["config"], endpoint=found.outputs["endpoint"], **api)
     _side_effect(smoke, "smoke-test")
     gate = check_verdict(
         verdict=smoke.outputs["verdict"], passed=smoke.outputs["passed"], failed=smoke.outputs["failed"]
     )
     _side_effect(gate, "check-verdict")
+
+
+canary, canary_for_tests = production_and_test_variants(_canary, CANARY_NAME)

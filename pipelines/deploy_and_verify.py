@@ -19,6 +19,7 @@ from components import (
     upload_model,
     validate_config,
 )
+from pipelines.variants import TEST_HOOKS, hooks, production_and_test_variants
 
 PIPELINE_NAME = "vllm-deploy-and-verify"
 
@@ -28,19 +29,18 @@ def _side_effect(task: dsl.PipelineTask, name: str) -> dsl.PipelineTask:
     return task.set_display_name(name).set_caching_options(False)
 
 
-def _teardown_branches(project, location, run_label, teardown_policy, smoke, api_endpoint) -> None:
+def _teardown_branches(project, location, run_label, teardown_policy, smoke, api: dict) -> None:
     """``always``: tear down after the smoke tests; ``on_failure``: only when they failed."""
     with dsl.If(teardown_policy == "always", name="policy-always"):
-        task = teardown(project=project, location=location, run_label=run_label, api_endpoint=api_endpoint)
+        task = teardown(project=project, location=location, run_label=run_label, **api)
         _side_effect(task.after(smoke), "teardown")
     with dsl.If(teardown_policy == "on_failure", name="policy-on-failure"):
         with dsl.If(smoke.outputs["verdict"] == "failed", name="smoke-failed"):
-            task = teardown(project=project, location=location, run_label=run_label, api_endpoint=api_endpoint)
+            task = teardown(project=project, location=location, run_label=run_label, **api)
             _side_effect(task, "teardown-after-failed-smoke")
 
 
-@dsl.pipeline(name=PIPELINE_NAME)
-def deploy_and_verify(
+def _deploy_and_verify(
     project: str,
     location: str,
     model_id: str,
@@ -79,8 +79,8 @@ def deploy_and_verify(
     smoke_image_url: str,
     smoke_image_prompt: str,
     smoke_max_tokens: int,
-    api_endpoint: str,
-    hf_endpoint: str,
+    api_endpoint: str = "",
+    hf_endpoint: str = "",
 ):
     """Deploys an open LLM to a Vertex AI endpoint with vLLM, smoke-tests it and tears it down.
 
@@ -125,27 +125,28 @@ def deploy_and_verify(
         smoke_image_url: Image URL of the image checks.
         smoke_image_prompt: Predict-route prompt of the image check.
         smoke_max_tokens: Tokens generated per smoke check.
-        api_endpoint: For tests only: base URL that replaces every Google API. Leave empty.
-        hf_endpoint: For tests only: base URL that replaces the Hugging Face Hub. Leave empty.
+        api_endpoint: Test variant only: base URL that replaces every Google API.
+        hf_endpoint: Test variant only: base URL that replaces the Hugging Face Hub.
     """
+    params = {k: v for k, v in locals().items() if k not in TEST_HOOKS}
+    api, hub = hooks(api_endpoint=api_endpoint), hooks(hf_endpoint=hf_endpoint)
     cleanup = cleanup_on_exit(
         project=project,
         location=location,
         run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
         teardown_policy=teardown_policy,
-        api_endpoint=api_endpoint,
+        **api,
     )
     _side_effect(cleanup, "cleanup-on-exit")
     with dsl.ExitHandler(cleanup, name="deploy-and-verify"):
-        params = {k: v for k, v in locals().items() if k not in ("cleanup", "api_endpoint", "hf_endpoint")}
         validated = validate_config(**params, run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
         _side_effect(validated, "validate-config")
         config, run_label = validated.outputs["config"], validated.outputs["run_label"]
-        quota = _side_effect(check_quota(config=config, api_endpoint=api_endpoint), "check-quota")
-        checked = preflight(config=config, api_endpoint=api_endpoint, hf_endpoint=hf_endpoint)
+        quota = _side_effect(check_quota(config=config, **api), "check-quota")
+        checked = preflight(config=config, **api, **hub)
         _side_effect(checked.after(quota), "preflight")
-        model = upload_model(config=config, run_label=run_label, api_endpoint=api_endpoint).after(checked)
-        endpoint = create_endpoint(config=config, run_label=run_label, api_endpoint=api_endpoint).after(checked)
+        model = upload_model(config=config, run_label=run_label, **api).after(checked)
+        endpoint = create_endpoint(config=config, run_label=run_label, **api).after(checked)
         _side_effect(model, "upload-model")
         _side_effect(endpoint, "create-endpoint")
         deployed = deploy_model(
@@ -153,13 +154,17 @@ def deploy_and_verify(
             run_label=run_label,
             model=model.outputs["model"],
             endpoint=endpoint.outputs["endpoint"],
-            api_endpoint=api_endpoint,
+            **api,
         )
         _side_effect(deployed, "deploy-model")
-        smoke = smoke_test(config=config, endpoint=endpoint.outputs["endpoint"], api_endpoint=api_endpoint)
+        smoke = smoke_test(config=config, endpoint=endpoint.outputs["endpoint"], **api)
         _side_effect(smoke.after(deployed), "smoke-test")
-        _teardown_branches(project, location, run_label, teardown_policy, smoke, api_endpoint)
+        _teardown_branches(project, location, run_label, teardown_policy, smoke, api)
         gate = check_verdict(
             verdict=smoke.outputs["verdict"], passed=smoke.outputs["passed"], failed=smoke.outputs["failed"]
         )
         _side_effect(gate, "check-verdict")
+
+
+# The console's pipeline (no test hooks) and the offline tier's (api_endpoint, hf_endpoint).
+deploy_and_verify, deploy_and_verify_for_tests = production_and_test_variants(_deploy_and_verify, PIPELINE_NAME)

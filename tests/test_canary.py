@@ -5,7 +5,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from pipelines import canary, compile_pipeline, pipeline_arguments
+from pipelines import canary_for_tests, compile_pipeline, pipeline_arguments
 from tests.cli_support import PROJECT, deploy
 from tests.standin import FakeBackend, VertexStandin
 from vllm_vertex.config import from_preset
@@ -34,8 +34,9 @@ def test_canary_parameters_and_defaults(spec):
     params = spec.root.input_definitions.parameters
     assert set(params) == {
         "project", "location", "endpoint", "model_id", "run_image_checks", "run_chat_checks", "smoke_prompt",
-        "smoke_image_url", "smoke_image_prompt", "smoke_max_tokens", "api_endpoint",
+        "smoke_image_url", "smoke_image_prompt", "smoke_max_tokens",
     }  # fmt: skip
+    assert not params["project"].is_optional and not params["project"].HasField("default_value")  # asked for
     assert params["run_image_checks"].default_value.bool_value is True
     assert params["model_id"].default_value.string_value == "meta-llama/Llama-3.2-11B-Vision-Instruct"
 
@@ -55,7 +56,7 @@ def test_canary_runs_against_an_existing_endpoint_and_changes_nothing(local_runn
         endpoint = deploy(standin, dedicated=True)
         before, seen = standin.resources(), len(standin.requests)
         cfg = from_preset("llama-3.1-8b-instruct", project=PROJECT)
-        canary(
+        canary_for_tests(
             **pipeline_arguments(cfg, standin.url, canary_endpoint=endpoint.name.rsplit("/", 1)[-1])
         )  # raises on failure
         assert standin.resources() == before
@@ -72,5 +73,5 @@ def test_canary_fails_on_an_endpoint_that_does_not_exist(local_runner):
     with VertexStandin(FakeBackend(), health_timeout=5) as standin:
         cfg = from_preset("llama-3.1-8b-instruct", project=PROJECT)
         with pytest.raises(RuntimeError, match="read-endpoint"):
-            canary(**pipeline_arguments(cfg, standin.url, canary_endpoint="424242"))
+            canary_for_tests(**pipeline_arguments(cfg, standin.url, canary_endpoint="424242"))
         assert standin.resources()["endpoints"] == {}

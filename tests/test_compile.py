@@ -149,3 +149,26 @@ def test_compile_rejects_bad_config(tmp_path):
     with pytest.raises(ConfigError, match="gpu_memory_utilization"):
         compile_pipeline(from_preset("llama-3.1-8b", gpu_memory_utilization=3), tmp_path / "x.yaml")
     assert not (tmp_path / "x.yaml").exists()
+
+
+@pytest.mark.parametrize("name", [*compile_script.TARGETS, *compile_script.CANARY_TARGETS])
+def test_production_yaml_has_no_test_hooks_and_requires_the_project(compiled, name):
+    spec = _spec(compiled / name)
+    params = spec.root.input_definitions.parameters
+    assert not {"api_endpoint", "hf_endpoint"} & set(params)
+    passed = {k for _, task in _all_tasks(spec) for k in task.inputs.parameters}
+    assert not {"api_endpoint", "hf_endpoint"} & passed  # steps keep their own default: Google's real APIs
+    assert not params["project"].is_optional and not params["project"].HasField("default_value")
+    assert params["location"].HasField("default_value")  # every other parameter keeps its preset default
+
+
+def test_test_variant_adds_the_hooks_as_optional_parameters(tmp_path):
+    from pipelines import compile_pipeline
+    from vllm_vertex.config import from_preset
+
+    path = compile_pipeline(from_preset("llama-3.1-8b-instruct", project="p"), tmp_path / "t.yaml", for_tests=True)
+    params = _spec(path).root.input_definitions.parameters
+    assert params["api_endpoint"].is_optional and params["hf_endpoint"].is_optional
+    assert params["project"].default_value.string_value == "p"
+    body = _tasks(_spec(path), "comp-exit-handler-1")
+    assert body["preflight"].inputs.parameters["hf_endpoint"].component_input_parameter == "pipelinechannel--hf_endpoint"

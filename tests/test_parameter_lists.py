@@ -5,7 +5,7 @@ import inspect
 import pathlib
 
 from components import validate_config
-from pipelines import deploy_and_verify
+from pipelines import canary, canary_for_tests, deploy_and_verify, deploy_and_verify_for_tests
 from vllm_vertex.config import DeploymentConfig
 
 FIELDS = {f.name for f in dataclasses.fields(DeploymentConfig)} - {"region"} | {"location"}
@@ -17,8 +17,11 @@ def _params(component) -> set[str]:
                                  else component.pipeline_func).parameters)
 
 
-def test_pipeline_parameters_are_the_config_fields_plus_the_hidden_overrides():
-    assert _params(deploy_and_verify) == FIELDS | HIDDEN
+def test_production_pipeline_parameters_are_the_config_fields_and_the_test_variant_adds_the_hooks():
+    assert _params(deploy_and_verify) == FIELDS
+    assert _params(deploy_and_verify_for_tests) == FIELDS | HIDDEN
+    assert _params(canary_for_tests) == _params(canary) | {"api_endpoint"}
+    assert not HIDDEN & _params(canary)
 
 
 def test_validate_step_takes_every_config_field():
@@ -28,9 +31,12 @@ def test_validate_step_takes_every_config_field():
 def test_every_parameter_is_documented_in_the_pipeline_docstring_and_the_readme():
     doc = deploy_and_verify.pipeline_func.__doc__
     readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
-    for name in FIELDS | HIDDEN:
+    for name in FIELDS:
         assert f"        {name}:" in doc, name
         assert f"| `{name}` |" in readme, name
+    for name in HIDDEN:  # the test hooks: documented in the test variant only, never in the console's
+        assert f"        {name}:" not in doc and f"        {name}:" in deploy_and_verify_for_tests.pipeline_func.__doc__
+        assert f"| `{name}` |" not in readme, name
 
 
 def test_pinned_step_packages_match_pyproject():

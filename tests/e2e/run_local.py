@@ -39,7 +39,7 @@ def main(request_json: str) -> int:
     """Runs one pipeline; returns 0 whatever the outcome (the verdict is in the RESULT line)."""
     from kfp import local
 
-    from pipelines import deploy_and_verify, pipeline_arguments
+    from pipelines import deploy_and_verify_for_tests, pipeline_arguments
     from vllm_vertex.config import from_dict
 
     request = json.loads(request_json)
@@ -48,7 +48,7 @@ def main(request_json: str) -> int:
     status, failed_task, summary = "SUCCESS", "", ""
     try:
         args = pipeline_arguments(cfg, api_endpoint=request["api_endpoint"], hf_endpoint=request.get("hf_endpoint", ""))
-        deploy_and_verify(**args)
+        deploy_and_verify_for_tests(**args)
     except RuntimeError as err:
         status = "FAILURE"
         summary = ANSI.sub("", str(err))

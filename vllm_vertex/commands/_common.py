@@ -117,7 +117,9 @@ def submission(run, yaml_path: str | None, canary: bool, api_endpoint: str):
     endpoint = configfile.require_canary(run).canary.endpoint if canary else None
     with tempfile.TemporaryDirectory(prefix="vllm-vertex-") as tmp:
         template = yaml_path or str(
-            compile_pipeline(run.config, pathlib.Path(tmp) / "pipeline.yaml", canary_endpoint=endpoint)
+            compile_pipeline(
+                run.config, pathlib.Path(tmp) / "pipeline.yaml", canary_endpoint=endpoint, for_tests=bool(api_endpoint)
+            )
         )
-        values = pipeline_arguments(run.config, api_endpoint, canary_endpoint=endpoint)
+        values = jobs.template_values(template, pipeline_arguments(run.config, api_endpoint, canary_endpoint=endpoint))
         yield jobs.Submission(template, values, run.config.project, run.config.region, run.pipeline)
