@@ -70,13 +70,66 @@ def test_compile_script_and_command_write_the_same_files(tmp_path):
         (["--preset", "llama-3.1-8b-instrct"], 2, "llama-3.1-8b-instruct"),
         ([], 2, "exactly one of --preset"),
         (["--preset", "llama-3.1-8b", "--gpu-memory-utilization", "1.5"], 2, "gpu-memory-utilization"),
-        (["--model-config", "no/such-model", "--accelerator-type", "NVIDIA_L4"], 2, "config.json"),
+        (["--model-config", "no/such-model", "--accelerator-type", "NVIDIA_L4", "--hf-endpoint", "http://127.0.0.1:9"],
+         2, "no/such-model is not shipped offline and its config.json could not be read from the Hugging Face Hub"),
+        (["--model-config", "meta-llama/Meta-Llama-3.1-8B-Instruct"], 2, "--model-config needs the hardware"),
+        (["--preset", "llama-3.1-8b", "--machine-type", "g2-standrd-12"], 2, "Did you mean 'g2-standard-12'?"),
     ],
 )
 def test_plan_exit_codes(args, code, text):
     result = invoke(None, "plan", *args)
     assert result.exit_code == code, result.output
     assert text in result.output
+    assert "Traceback" not in result.output
+    if code == 2:
+        assert len([line for line in result.output.splitlines() if line.startswith("Error:")]) == 1
+
+
+def test_plan_text_names_the_hardware_and_price_it_assumed():
+    result = invoke(None, "plan", "--preset", "llama-3.1-70b-instruct")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "hardware: g2-standard-96 with 8x NVIDIA_L4 (22.03 GiB each)"
+    assert lines[1].startswith("price: unknown for 1 replica(s) of g2-standard-96")  # no verified figure yet
+    assert "https://cloud.google.com/vertex-ai/pricing" in lines[1]
+    given = invoke(None, "plan", "--model-config", "meta-llama/Meta-Llama-3.1-8B-Instruct", "--accelerator-type",
+                   "NVIDIA_L4", "--max-model-len", "4096")  # fmt: skip
+    assert "hardware: g2-standard-4 with 1x NVIDIA_L4" in given.output and "smallest that carries them" in given.output
+    machine = invoke(None, "plan", "--model-config", "meta-llama/Meta-Llama-3.1-8B-Instruct", "--machine-type",
+                     "g2-standard-96", "--max-model-len", "4096")  # fmt: skip
+    assert machine.exit_code == 0 and "hardware: g2-standard-96 with 8x NVIDIA_L4" in machine.output
+
+
+def test_plan_price_comes_from_the_table(monkeypatch):
+    from vllm_vertex import pricing
+
+    row = pricing.HourlyPrice("g2-standard-12", "NVIDIA_L4", 1, 1.5, "https://example.test/p", "2026-11-27")
+    monkeypatch.setitem(pricing.PRICES, "g2-standard-12", row)
+    result = invoke(None, "plan", "--preset", "llama-3.1-8b-instruct")
+    assert "price: ~1.50 USD/hour for 1 replica(s) of g2-standard-12" in result.output
+    data = json.loads(invoke(None, "plan", "--preset", "llama-3.1-8b-instruct", "--json").output)
+    assert data["usd_per_hour"] == 1.5 and data["machine_type"] == "g2-standard-12"
+
+
+def test_plan_never_prints_a_negative_kv_cache():
+    result = invoke(None, "plan", "--preset", "llama-3.2-11b-vision-instruct", "--accelerator-type", "NVIDIA_L4")
+    assert result.exit_code == 1
+    assert "KV cache: none (short by 3.88 GiB)" in result.output
+    assert not [line for line in result.output.splitlines() if ": -" in line]
+
+
+def test_plan_reads_config_json_of_an_unshipped_hub_id_from_the_hub():
+    from tests.fakes.hf_hub import FakeHub
+    from vllm_vertex import planner
+
+    config = planner.shipped_config("meta-llama/Meta-Llama-3.1-8B-Instruct")
+    with FakeHub() as hub:
+        hub.add("acme/llama-copy", {"config.json": config})
+        result = invoke(None, "plan", "--model-config", "acme/llama-copy", "--machine-type", "g2-standard-12",
+                        "--max-model-len", "4096", "--hf-endpoint", hub.url)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "read config.json of acme/llama-copy from the Hugging Face Hub" in result.output
+    assert "verdict: ok (fits)" in result.output
 
 
 def test_plan_json():
@@ -85,3 +138,10 @@ def test_plan_json():
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["fits"] is True and data["max_model_len"] == 8192 and data["accelerator_type"] == "NVIDIA_L4"
+
+
+def test_version():
+    from importlib.metadata import version
+
+    result = invoke(None, "--version")
+    assert result.exit_code == 0 and result.output.strip() == f"vllm-vertex {version('vllm-vertex')}"

@@ -32,6 +32,15 @@ def test_smoke_shared_endpoint_passes_and_writes_the_report(standin, tmp_path):
     assert len(posts(standin, ":predict")) == 1 and len(posts(standin, "/chat/completions")) == 1
 
 
+def test_smoke_takes_the_endpoint_positionally_as_the_readme_shows(standin):
+    endpoint = deploy(standin)
+    result = invoke(standin, "smoke", endpoint.name, "--no-chat")
+    assert result.exit_code == 0, result.output
+    assert f"checking {endpoint.name} (shared)" in result.output and "text_predict: pass" in result.output
+    both = invoke(standin, "smoke", endpoint.name, "--endpoint", "123", *WHERE)
+    assert both.exit_code == 2 and "two endpoints given" in both.output
+
+
 def test_smoke_dedicated_endpoint_by_id_with_image_checks(standin):
     endpoint = deploy(standin, dedicated=True, preset="llama-3.2-11b-vision-instruct")
     endpoint_id = endpoint.name.rsplit("/", 1)[-1]
@@ -63,8 +72,9 @@ def test_smoke_missing_endpoint_exits_2(standin):
 @pytest.mark.parametrize(
     ("args", "text"),
     [
-        ([], "exactly one of --endpoint"),
-        (["--endpoint", "1", "--base-url", "http://127.0.0.1:9/v1"], "exactly one of --endpoint"),
+        ([], "exactly one of ENDPOINT"),
+        (["--endpoint", "1", "--base-url", "http://127.0.0.1:9/v1"], "exactly one of ENDPOINT"),
+        (["1", "--base-url", "http://127.0.0.1:9/v1"], "exactly one of ENDPOINT"),
         (["--endpoint", "123"], "needs the project and region"),
         (["--endpoint", "my-endpoint"], "neither projects/P/locations/L/endpoints/ID"),
     ],
@@ -130,7 +140,7 @@ def test_smoke_plain_base_url_runs_completion_and_chat(openai_server, tmp_path):
 def test_teardown_run_label_lists_asks_and_removes(standin):
     endpoint = deploy(standin, run_label="run-7")
     declined = invoke(standin, "teardown", "--run-label", "run-7", *WHERE, input="n\n")
-    assert declined.exit_code == 1 and "Aborted" in declined.output
+    assert declined.exit_code == 0 and "nothing removed" in declined.output and "Aborted" not in declined.output
     assert f"  {endpoint.name}" in declined.output and "deployed model" in declined.output
     assert endpoint.name in standin.resources()["endpoints"]
 
@@ -145,12 +155,40 @@ def test_teardown_nothing_left(standin):
     assert result.exit_code == 0 and "nothing to remove" in result.output
 
 
-def test_teardown_endpoint_keeps_the_model(standin):
+def test_teardown_endpoint_removes_the_models_vllm_vertex_uploaded(standin):
     endpoint = deploy(standin)
+    model = next(iter(standin.resources()["models"]))
     result = invoke(standin, "teardown", "--endpoint", endpoint.name, input="y\n")
     assert result.exit_code == 0, result.output
-    left = standin.resources()
-    assert left["endpoints"] == {} and len(left["models"]) == 1
+    assert f"  {model}" in result.output.split("Delete these?")[0]  # listed before asking
+    assert f"removed {model}" in result.output
+    assert standin.resources() == {"models": {}, "endpoints": {}, "deployedModels": {}}
+
+
+def test_teardown_endpoint_keep_models_and_models_made_elsewhere_stay(standin):
+    endpoint = deploy(standin)
+    ours = next(iter(standin.resources()["models"]))
+    result = invoke(standin, "teardown", "--endpoint", endpoint.name, "--keep-models", "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"keeping {ours} (--keep-models" in result.output
+    assert list(standin.resources()["models"]) == [ours] and standin.resources()["endpoints"] == {}
+
+    other = deploy(standin, run_label="run-2")
+    theirs = next(m for m in standin.resources()["models"] if m != ours)
+    with standin.state.lock:  # as if uploaded by hand: no managed-by label
+        del standin.state.models[theirs]["labels"]["managed-by"]
+    result = invoke(standin, "teardown", "--endpoint", other.name, "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"keeping {theirs} (not uploaded by vllm-vertex)" in result.output
+    assert theirs in standin.resources()["models"]
+
+
+def test_teardown_endpoint_declined_removes_nothing(standin):
+    endpoint = deploy(standin)
+    before = standin.resources()
+    result = invoke(standin, "teardown", "--endpoint", endpoint.name, input="n\n")
+    assert result.exit_code == 0 and result.output.rstrip().endswith("nothing removed")
+    assert standin.resources() == before
 
 
 @pytest.mark.parametrize(
@@ -159,6 +197,7 @@ def test_teardown_endpoint_keeps_the_model(standin):
         ([], "exactly one of --run-label"),
         (["--run-label", "x"], "--project and --region missing"),
         (["--endpoint", "555", *WHERE], "does not exist"),
+        (["--run-label", "x", *WHERE, "--keep-models"], "--keep-models goes with --endpoint"),
     ],
 )
 def test_teardown_bad_input_exits_2(standin, args, text):

@@ -169,10 +169,24 @@ def test_schedule_cron_override_and_canary(standin):
     assert schedule["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"]["pipelineInfo"]["name"] == "vllm-canary"
 
 
-@pytest.mark.parametrize("cron", ["61 * * * *", "every day", "0 3 * * * *"])
-def test_invalid_cron_exits_2_and_sends_nothing(standin, cron):
+@pytest.mark.parametrize(
+    ("cron", "text"),
+    [
+        ("61 * * * *", "'61' is not a valid minute field: minute takes 0-59."),
+        ("0 24 * * *", "'24' is not a valid hour field: hour takes 0-23."),
+        ("0 3 0 * *", "'0' is not a valid day-of-month field: day-of-month takes 1-31."),
+        ("0 3 * 13 *", "'13' is not a valid month field: month takes 1-12 or jan-dec."),
+        ("0 3 * * 8", "'8' is not a valid day-of-week field"),
+        ("TZ=Europe/Paris */0 * * * *", "'*/0' is not a valid minute field"),
+        ("every day", "has 2 field(s); a cron has five: minute hour day-of-month month day-of-week"),
+        ("0 3 * * * *", "has 6 field(s)"),
+        ("TZ=Mars/Base 0 3 * * *", "is not an IANA time zone"),
+    ],
+)
+def test_invalid_cron_names_the_field_exits_2_and_sends_nothing(standin, cron, text):
     result = invoke(standin, "schedule", "create", TEXT, "--cron", cron)
-    assert result.exit_code == 2 and "five-field cron" in result.output
+    assert result.exit_code == 2 and text in result.output, result.output
+    assert "schedule.cron" in result.output and "Traceback" not in result.output
     assert standin.requests == []
 
 

@@ -77,7 +77,7 @@ def test_unknown_keys_and_wrong_types(changes, field, text):
         ({"pipeline": {"network": "default"}}, "pipeline.network", "projects/PROJECT_NUMBER/global/networks"),
         ({"pipeline": {"service_account": "me"}}, "pipeline.service_account", "iam.gserviceaccount.com"),
         ({"pipeline": {"labels": {"Team": "x"}}}, "pipeline.labels", "lowercase"),
-        ({"schedule": {"cron": "61 * * * *"}}, "schedule.cron", "five-field"),
+        ({"schedule": {"cron": "61 * * * *"}}, "schedule.cron", "minute takes 0-59"),
         ({"schedule": {"max_concurrent_runs": 0}}, "schedule.max_concurrent_runs", "at least 1"),
         ({"canary": {"endpoint": "my-endpoint"}}, "canary.endpoint", "numeric endpoint ID"),
     ],
@@ -146,9 +146,9 @@ def test_valid_cron(cron):
 @pytest.mark.parametrize(
     ("cron", "text"),
     [
-        ("61 * * * *", "five-field"),
-        ("0 3 * * * *", "five-field"),
-        ("@daily", "five-field"),
+        ("61 * * * *", "minute takes 0-59"),
+        ("0 3 * * * *", "has 6 field"),
+        ("@daily", "has 1 field"),
         ("TZ=Mars/Base 0 3 * * *", "IANA"),
     ],
 )

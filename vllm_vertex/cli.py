@@ -17,6 +17,7 @@ __all__ = ["main"]
 
 
 @click.group(cls=MaskingGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="vllm-vertex", prog_name="vllm-vertex", message="%(prog)s %(version)s")
 def main():
     """Deploy open LLMs to Vertex AI with vLLM, prove they answer, and clean up.
 

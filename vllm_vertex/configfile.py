@@ -438,9 +438,27 @@ def _cron_problems(expression: str) -> list[tuple[str, str]]:
         tz, _, rest = rest.partition(" ")
     if tz and not _known_zone(tz.split("=", 1)[1]):
         return [("schedule.cron", f"{tz!r} is not an IANA time zone.{example}")]
-    if len(rest.split()) != 5 or not croniter.is_valid(rest):
-        return [("schedule.cron", f"{expression!r} is not a five-field cron expression.{example}")]
+    fields = rest.split()
+    if len(fields) != 5:
+        layout = " ".join(name for name, _ in CRON_FIELDS)
+        return [("schedule.cron", f"{expression!r} has {len(fields)} field(s); a cron has five: {layout}.{example}")]
+    for i, (name, allowed) in enumerate(CRON_FIELDS):
+        alone = " ".join(f if j == i else "*" for j, f in enumerate(fields))
+        if not croniter.is_valid(alone):
+            return [("schedule.cron", f"{fields[i]!r} is not a valid {name} field: {name} takes {allowed}.{example}")]
+    if not croniter.is_valid(rest):
+        return [("schedule.cron", f"{expression!r} is not a valid five-field cron expression.{example}")]
     return []
+
+
+# The five fields of a cron expression and the values each takes (croniter's rules, as Vertex's).
+CRON_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31"),
+    ("month", "1-12 or jan-dec"),
+    ("day-of-week", "0-6 (0 = Sunday) or sun-sat"),
+)
 
 
 def _known_zone(name: str) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vllm_vertex import sdk_regions
+
 __all__ = [
     "ACCELERATORS",
     "AcceleratorInfo",
@@ -111,49 +113,9 @@ def _machines() -> dict[str, MachineInfo]:
 
 MACHINE_TYPES: dict[str, MachineInfo] = _machines()
 
-# Regions where Vertex AI online prediction is offered.
-VERTEX_REGIONS: frozenset[str] = frozenset(
-    {
-        "africa-south1",
-        "asia-east1",
-        "asia-east2",
-        "asia-northeast1",
-        "asia-northeast2",
-        "asia-northeast3",
-        "asia-south1",
-        "asia-southeast1",
-        "asia-southeast2",
-        "australia-southeast1",
-        "australia-southeast2",
-        "europe-central2",
-        "europe-north1",
-        "europe-southwest1",
-        "europe-west1",
-        "europe-west2",
-        "europe-west3",
-        "europe-west4",
-        "europe-west6",
-        "europe-west8",
-        "europe-west9",
-        "europe-west12",
-        "me-central1",
-        "me-central2",
-        "me-west1",
-        "northamerica-northeast1",
-        "northamerica-northeast2",
-        "southamerica-east1",
-        "southamerica-west1",
-        "us-central1",
-        "us-east1",
-        "us-east4",
-        "us-east5",
-        "us-south1",
-        "us-west1",
-        "us-west2",
-        "us-west3",
-        "us-west4",
-    }
-)
+# Regions a model can be deployed in: the pinned Vertex AI SDK's list (generated table, see
+# ``sdk_regions``) without "global", an API location that hosts no endpoint.
+VERTEX_REGIONS: frozenset[str] = sdk_regions.SUPPORTED_REGIONS - {"global"}
 
 
 def accelerator_info(name: str) -> AcceleratorInfo:

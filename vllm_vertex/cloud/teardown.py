@@ -14,9 +14,11 @@ from vllm_vertex import naming
 from vllm_vertex.cloud import clients
 
 __all__ = [
+    "EndpointTeardown",
     "ResourcesLeft",
     "TeardownReport",
     "find_run_resources",
+    "plan_endpoint_teardown",
     "teardown_endpoint",
     "teardown_run",
     "teardown_run_or_raise",
@@ -106,11 +108,67 @@ def _teardown_once(project: str, region: str, run_label: str, api_endpoint: str,
     return report
 
 
-def teardown_endpoint(endpoint_name: str, api_endpoint: str = "", log: Callable[[str], None] = print) -> TeardownReport:
-    """Undeploys everything from one endpoint and deletes it (models are left)."""
+@dataclass
+class EndpointTeardown:
+    """What ``vllm-vertex teardown --endpoint`` will remove, and what it keeps (with why).
+
+    Attributes:
+        endpoint: ``projects/P/locations/L/endpoints/E``.
+        deployed: Lines naming each deployed model.
+        models: Model resource names to delete after the endpoint (made by vllm-vertex).
+        kept: Lines naming each model kept, and why.
+    """
+
+    endpoint: str
+    deployed: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+    @property
+    def to_delete(self) -> list[str]:
+        """Every line the user is asked about, in deletion order."""
+        return [*self.deployed, self.endpoint, *self.models]
+
+
+def plan_endpoint_teardown(endpoint_name: str, api_endpoint: str = "", delete_models: bool = True) -> EndpointTeardown:
+    """Reads the endpoint and its models: ours (label ``managed-by=vllm-vertex``) go, others stay.
+
+    Raises:
+        EndpointNotFound: no such endpoint.
+    """
+    from vllm_vertex.cloud.smoke import read_endpoint
+
+    found = read_endpoint(endpoint_name, api_endpoint, require_deployed=False)
+    out = EndpointTeardown(found.name, [f"deployed model {d.id} ({d.model})" for d in found.deployed_models])
+    model_client = clients.model_client(endpoint_name.split("/")[3], api_endpoint)
+    for model_name in dict.fromkeys(d.model.split("@", 1)[0] for d in found.deployed_models):
+        model = model_client.get_model(name=model_name, retry=clients.retry())
+        ours = all(model.labels.get(k) == v for k, v in naming.MANAGED_BY.items())
+        if not delete_models:
+            out.kept.append(f"{model_name} (--keep-models; its container env may hold an HF token)")
+        elif ours:
+            out.models.append(model_name)
+        else:
+            out.kept.append(f"{model_name} (not uploaded by vllm-vertex)")
+    return out
+
+
+def teardown_endpoint(
+    target: EndpointTeardown | str, api_endpoint: str = "", log: Callable[[str], None] = print
+) -> TeardownReport:
+    """Undeploys everything from one endpoint, deletes it, then deletes the models ``target`` names.
+
+    ``target`` is an ``EndpointTeardown`` (``plan_endpoint_teardown``), or an endpoint name: then
+    models are left.
+    """
+    plan = target if isinstance(target, EndpointTeardown) else EndpointTeardown(target)
     report = TeardownReport()
-    region = endpoint_name.split("/")[3]
-    _remove_endpoint(endpoint_name, region, api_endpoint, report, log)
+    region = plan.endpoint.split("/")[3]
+    _remove_endpoint(plan.endpoint, region, api_endpoint, report, log)
+    if plan.models and plan.endpoint not in report.failed:
+        model_client = clients.model_client(region, api_endpoint)
+        for name in plan.models:
+            _delete(lambda c, n=name: c.delete_model(name=n, retry=clients.retry()), model_client, name, report, log)
     return report
 
 

@@ -14,7 +14,8 @@ __all__ = ["smoke", "teardown"]
 
 
 @click.command()
-@click.option("--endpoint", default="", help="Vertex endpoint: projects/P/locations/L/endpoints/ID, or ID.")
+@click.argument("endpoint_arg", metavar="[ENDPOINT]", default="", required=False)
+@click.option("--endpoint", default="", help="Same as ENDPOINT: projects/P/locations/L/endpoints/ID, or ID.")
 @click.option("--base-url", default="", help="Any vLLM/OpenAI-compatible base URL, e.g. http://host:8000/v1.")
 @click.option("--model", default="", help="With --base-url: the model name (default: the first one served).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Run file: smoke_* settings apply.")
@@ -27,6 +28,7 @@ __all__ = ["smoke", "teardown"]
 @api_options
 @guarded
 def smoke(
+    endpoint_arg,
     endpoint,
     base_url,
     model,
@@ -40,7 +42,7 @@ def smoke(
     region,
     api_endpoint,
 ):
-    """Run the smoke checks against a serving endpoint; exit 0 only if every check passed.
+    """Run the smoke checks against ENDPOINT (or --base-url); exit 0 only if every check passed.
 
     A Vertex endpoint (shared or dedicated) gets the predict-route and chat checks; a plain
     base URL gets /v1/completions and the chat checks (it has no Vertex predict route).
@@ -48,6 +50,9 @@ def smoke(
     from vllm_vertex import report
     from vllm_vertex.cloud.smoke import run_checks
 
+    if endpoint_arg and endpoint and endpoint_arg != endpoint:
+        raise BadInput(f"two endpoints given ({endpoint_arg} and --endpoint {endpoint}): give one.")
+    endpoint = endpoint or endpoint_arg
     cfg = _smoke_config(config_file, prompt, image_url, no_chat, max_tokens, project, region)
     target = _target(cfg, endpoint or _file_endpoint(config_file), base_url, model, api_endpoint)
     results = run_checks(target, api_endpoint, log=click.echo)
@@ -85,7 +90,9 @@ def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str):
     from vllm_vertex.cloud.smoke import read_endpoint, target_for
 
     if bool(endpoint) == bool(base_url):
-        raise BadInput("give exactly one of --endpoint (a Vertex endpoint) or --base-url (an OpenAI-compatible URL).")
+        raise BadInput(
+            "give exactly one of ENDPOINT (a Vertex endpoint, also --endpoint) or --base-url (an OpenAI-compatible URL)."
+        )
     if base_url:
         return dataclasses.replace(target_for(cfg, base_url=base_url.rstrip("/")), model=model)
     found = read_endpoint(naming.endpoint_resource_name(endpoint, cfg.project, cfg.region), api_endpoint)
@@ -95,32 +102,47 @@ def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str):
 
 @click.command()
 @click.option("--run-label", default="", help="Remove every endpoint and model with vllm-vertex-run=VALUE.")
-@click.option("--endpoint", default="", help="Undeploy everything from this endpoint and delete it.")
+@click.option(
+    "--endpoint", default="", help="Undeploy everything from this endpoint, delete it and the models vllm-vertex made."
+)
+@click.option("--keep-models", is_flag=True, help="With --endpoint: keep the models (their env holds the HF token).")
 @click.option("--yes", is_flag=True, help="Do not ask before deleting.")
 @location_options
 @api_options
 @guarded
-def teardown(run_label, endpoint, yes, project, region, api_endpoint):
-    """Remove what a run left: list it, ask (unless --yes), delete; exit 1 if anything is left."""
+def teardown(run_label, endpoint, keep_models, yes, project, region, api_endpoint):
+    """Remove what a run left: list it, ask (unless --yes), delete; exit 1 if anything is left.
+
+    --endpoint also deletes the models deployed there that vllm-vertex uploaded (label
+    managed-by=vllm-vertex), since a Model's container environment holds the HF token; models
+    made otherwise are listed and kept. Declining the question removes nothing and exits 0.
+    """
     from vllm_vertex import naming
     from vllm_vertex.cloud import teardown as td
 
     if bool(run_label) == bool(endpoint):
         raise BadInput("give exactly one of --run-label VALUE or --endpoint NAME.")
+    if keep_models and not endpoint:
+        raise BadInput("--keep-models goes with --endpoint (--run-label removes everything the run made).")
+    kept: list[str] = []
     if run_label:
         require_location(project, region)
         names = _run_resources(project, region, run_label, api_endpoint)
         remove = functools.partial(td.teardown_run, project, region, run_label, api_endpoint, log=click.echo)
     else:
         name = naming.endpoint_resource_name(endpoint, project, region)
-        names = _endpoint_resources(name, api_endpoint)
-        remove = functools.partial(td.teardown_endpoint, name, api_endpoint, log=click.echo)
+        plan = td.plan_endpoint_teardown(name, api_endpoint, delete_models=not keep_models)
+        names, kept = plan.to_delete, plan.kept
+        remove = functools.partial(td.teardown_endpoint, plan, api_endpoint, log=click.echo)
+    for line in kept:
+        click.echo(f"keeping {line}")
     if not names:
         click.echo("nothing to remove")
         return
     click.echo("will delete:\n" + "\n".join(f"  {n}" for n in names))
-    if not yes:
-        click.confirm("Delete these?", abort=True)
+    if not yes and not click.confirm("Delete these?", default=False):
+        click.echo("nothing removed")
+        return
     result = remove()
     click.echo(result.summary())
     sys.exit(0 if result.clean else 1)
@@ -132,11 +154,3 @@ def _run_resources(project: str, region: str, run_label: str, api_endpoint: str)
     endpoints, models = find_run_resources(project, region, run_label, api_endpoint)
     deployed = [f"deployed model {d.id} on {e.name}" for e in endpoints for d in e.deployed_models]
     return deployed + [e.name for e in endpoints] + [m.name for m in models]
-
-
-def _endpoint_resources(endpoint_name: str, api_endpoint: str) -> list[str]:
-    """Its deployed models, then the endpoint itself."""
-    from vllm_vertex.cloud.smoke import read_endpoint
-
-    found = read_endpoint(endpoint_name, api_endpoint, require_deployed=False)
-    return [f"deployed model {d.id} ({d.model})" for d in found.deployed_models] + [found.name]

@@ -32,6 +32,10 @@ _FIGURES = [
     ("max_model_len that fits", "max_model_len_that_fits", ""),
     ("max concurrency", "max_concurrency", "requests"),
 ]
+_HARDWARE_NEEDED = (
+    "--model-config needs the hardware: --machine-type (e.g. g2-standard-12, 1x NVIDIA_L4), "
+    "--accelerator-type (e.g. NVIDIA_L4, with --accelerator-count), or --gpu-memory-gib."
+)
 
 
 def _request_options(func):
@@ -42,33 +46,124 @@ def _request_options(func):
 
 @click.command()
 @click.option("--preset", default="", help="A preset (its model and hardware), e.g. llama-3.1-8b-instruct.")
-@click.option("--model-config", default="", help="A config.json path or folder, or a Hugging Face ID shipped offline.")
+@click.option(
+    "--model-config", default="", help="A config.json path or folder, or a Hugging Face ID (shipped, or read online)."
+)
+@click.option("--machine-type", default=None, help="Vertex machine type; sets the GPU type and count it carries.")
 @_request_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--hf-endpoint", default="", hidden=True, help="Base URL replacing the Hugging Face Hub (tests).")
 @guarded
-def plan(preset, model_config, as_json, **request):
-    """Predict whether vLLM starts and serves max_model_len: exit 0 fits, 1 does not, 2 bad input."""
+def plan(preset, model_config, machine_type, as_json, hf_endpoint, **request):
+    """Predict whether vLLM starts and serves max_model_len: exit 0 fits, 1 does not, 2 bad input.
+
+    Prints the hardware it assumed (machine, GPUs) and its hourly price. A Hugging Face ID whose
+    config is not shipped is read from the Hub (HF_TOKEN for gated repos) when it can be reached.
+    """
     from vllm_vertex import planner
 
     if bool(preset) == bool(model_config):
         raise BadInput("give exactly one of --preset NAME or --model-config PATH|HF_ID.")
     given = {k: v for k, v in request.items() if v is not None}
+    if machine_type:
+        given.update(_machine_request(machine_type, given))
     if preset:
         result = planner.plan_preset(preset, **given)
     else:
-        result = planner.plan(planner.load_model_config(model_config), **given)
+        if not ({"accelerator_type", "gpu_memory_gib"} & given.keys()):
+            raise BadInput(_HARDWARE_NEEDED)
+        result = planner.plan(_model_config(model_config, hf_endpoint), **given)
+    rate = _rate(result)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        out = result.to_dict()
+        out.update(machine_type=_machine(result), usd_per_hour=rate.usd_per_hour if rate else None)
+        click.echo(json.dumps(out, indent=2, sort_keys=True))
     else:
-        _print(result)
+        _print(result, rate)
     sys.exit(0 if result.fits else 1)
 
 
-def _print(result) -> None:
+def _machine_request(machine_type: str, given: dict) -> dict:
+    """The planner fields a machine type implies (its GPU type, and its GPU count when it has one)."""
+    from vllm_vertex import hardware
+
+    machine = hardware.MACHINE_TYPES.get(machine_type)
+    if machine is None:
+        from vllm_vertex.config import closest
+
+        raise BadInput(f"--machine-type {machine_type!r} is not a GPU machine type Vertex serves on."
+                       f"{closest(machine_type, hardware.MACHINE_TYPES)}")  # fmt: skip
+    out = {"machine_type": machine_type, "accelerator_type": given.get("accelerator_type", machine.accelerator_type)}
+    if "accelerator_count" not in given and len(machine.accelerator_counts) == 1:
+        out["accelerator_count"] = machine.accelerator_counts[0]
+    return out
+
+
+def _model_config(name: str, hf_endpoint: str) -> dict:
+    """A shipped config, a local file, or (for a Hub ID not shipped) config.json read from the Hub."""
+    import os
+    import pathlib
+
+    from vllm_vertex import planner
+    from vllm_vertex.config import HF_ID_RE
+
+    if planner.shipped_config(name) is not None or pathlib.Path(name).exists() or not HF_ID_RE.match(name):
+        return planner.load_model_config(name)
+    from vllm_vertex.cloud.hub import SourceError, inspect_hf
+
+    endpoint = hf_endpoint or os.environ.get("HF_ENDPOINT", "")
+    try:
+        source = inspect_hf(name, os.environ.get("HF_TOKEN") or None, endpoint)
+    except Exception as err:  # offline, refused, missing: every way the Hub read fails gets the same one line
+        why = err.cause.rstrip(".") if isinstance(err, SourceError) else f"{type(err).__name__}: {err}"[:160]
+        raise BadInput(
+            f"{name} is not shipped offline and its config.json could not be read from the Hugging Face Hub "
+            f"({why}). Download config.json and pass --model-config PATH (set HF_TOKEN for gated repos)."
+        ) from None
+    if source.config is None:
+        raise BadInput(f"{name} on the Hugging Face Hub has no config.json; pass --model-config PATH.")
+    click.echo(f"read config.json of {name} from the Hugging Face Hub", err=True)
+    return source.config
+
+
+def _machine(result) -> str | None:
+    """The machine type the plan assumed: the one given, else the smallest that carries the GPUs."""
+    from vllm_vertex import hardware
+
+    req = result.request
+    if req.machine_type:
+        return req.machine_type
+    fitting = [
+        m
+        for m in hardware.MACHINE_TYPES.values()
+        if m.accelerator_type == req.accelerator_type and req.accelerator_count in m.accelerator_counts
+    ]
+    return min(fitting, key=lambda m: m.vcpus).name if fitting else None
+
+
+def _rate(result):
+    from vllm_vertex import pricing
+
+    machine = _machine(result)
+    return pricing.rate_for(machine) if machine else None
+
+
+def _print(result, rate) -> None:
+    req = result.request
+    machine = _machine(result)
+    gpus = f"{req.accelerator_count}x {req.accelerator_type or 'GPU'} ({result.gpu_memory_gib:,.2f} GiB each)"
+    assumed = "" if req.machine_type or not machine else " (smallest that carries them; --machine-type to choose)"
+    click.echo(f"hardware: {machine or 'no Vertex machine type'} with {gpus}{assumed}")
+    click.echo(f"price: {rate.text() if rate else 'unknown (hardware Vertex does not offer)'}")
     click.echo(f"verdict: {result.verdict.value} ({'fits' if result.fits else 'does NOT fit'})")
     click.echo(result.message)
     for label, key, unit in _FIGURES:
         value = getattr(result, key)
-        click.echo(f"  {label}: {value:,.2f} {unit}".rstrip() if isinstance(value, float) else f"  {label}: {value:,}")
+        if key == "available_kv_gib" and value < 0:
+            click.echo(f"  {label}: none (short by {-value:,.2f} GiB)")
+        elif isinstance(value, float):
+            click.echo(f"  {label}: {value:,.2f} {unit}".rstrip())
+        else:
+            click.echo(f"  {label}: {value:,}")
     for note in result.warnings:
         click.echo(f"warning: {note}")
