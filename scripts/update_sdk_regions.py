@@ -21,9 +21,10 @@ def render() -> str:
     rows = "".join(f'        "{r}",\n' for r in sorted(base.SUPPORTED_REGIONS))
     return (
         '"""Regions the Vertex AI SDK supports, copied from google-cloud-aiplatform. Generated: do not edit.\n\n'
-        "Written by ``scripts/update_sdk_regions.py`` from ``google.cloud.aiplatform.constants.base.SUPPORTED_REGIONS``\n"
-        "so that nothing on the compile or CLI start path imports aiplatform; ``tests/test_regions.py`` keeps it equal\n"
-        'to the pinned SDK\'s list.\n"""\n\n'
+        "Written by ``scripts/update_sdk_regions.py`` from\n"
+        "``google.cloud.aiplatform.constants.base.SUPPORTED_REGIONS`` so that nothing on the compile or\n"
+        "CLI start path imports aiplatform; ``tests/test_regions.py`` keeps it equal to the pinned SDK's list.\n"
+        '"""\n\n'
         f'SDK_VERSION = "{version.__version__}"\n\n'
         f"SUPPORTED_REGIONS: frozenset[str] = frozenset(\n    {{\n{rows}    }}\n)\n"
     )

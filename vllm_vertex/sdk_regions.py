@@ -1,8 +1,8 @@
 """Regions the Vertex AI SDK supports, copied from google-cloud-aiplatform. Generated: do not edit.
 
-Written by ``scripts/update_sdk_regions.py`` from ``google.cloud.aiplatform.constants.base.SUPPORTED_REGIONS``
-so that nothing on the compile or CLI start path imports aiplatform; ``tests/test_regions.py`` keeps it equal
-to the pinned SDK's list.
+Written by ``scripts/update_sdk_regions.py`` from
+``google.cloud.aiplatform.constants.base.SUPPORTED_REGIONS`` so that nothing on the compile or
+CLI start path imports aiplatform; ``tests/test_regions.py`` keeps it equal to the pinned SDK's list.
 """
 
 SDK_VERSION = "1.165.1"

@@ -91,7 +91,8 @@ def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str):
 
     if bool(endpoint) == bool(base_url):
         raise BadInput(
-            "give exactly one of ENDPOINT (a Vertex endpoint, also --endpoint) or --base-url (an OpenAI-compatible URL)."
+            "give exactly one of ENDPOINT (a Vertex endpoint, also --endpoint) "
+            "or --base-url (an OpenAI-compatible URL)."
         )
     if base_url:
         return dataclasses.replace(target_for(cfg, base_url=base_url.rstrip("/")), model=model)
