@@ -18,10 +18,12 @@ __all__ = ["main"]
 
 @click.group(cls=MaskingGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="vllm-vertex", prog_name="vllm-vertex", message="%(prog)s %(version)s")
-def main():
+@click.option("--debug", is_flag=True, help="Show the traceback of expected failures too.")
+def main(debug):
     """Deploy open LLMs to Vertex AI with vLLM, prove they answer, and clean up.
 
-    Exit codes: 0 success; 1 a run, check or deletion failed; 2 bad input (nothing sent).
+    Exit codes: 0 success; 1 a run, check or deletion failed; 2 bad input or set-up (credentials,
+    permissions, APIs; nothing sent).
     """
 
 

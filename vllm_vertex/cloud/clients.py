@@ -8,6 +8,7 @@ Credentials and the regional endpoints.
 
 from __future__ import annotations
 
+from vllm_vertex.cloud.auth import CLOUD_PLATFORM
 from vllm_vertex.naming import api_base
 
 __all__ = [
@@ -23,8 +24,6 @@ __all__ = [
     "secrets_client",
 ]
 
-CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
-
 
 def credentials(api_endpoint: str = ""):
     """Anonymous credentials for an override, else Application Default Credentials."""
@@ -32,6 +31,10 @@ def credentials(api_endpoint: str = ""):
         from google.auth.credentials import AnonymousCredentials
 
         return AnonymousCredentials()
+    from vllm_vertex.cloud import auth
+
+    if auth.checked() is not None:  # the CLI checked (and refreshed) them already
+        return auth.checked()
     import google.auth
 
     creds, _ = google.auth.default(scopes=[CLOUD_PLATFORM])

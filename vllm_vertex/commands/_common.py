@@ -1,25 +1,30 @@
 """What every subcommand shares: error → exit code, common options, run files, templates.
 
-Exit codes: 0 success; 1 the run, a check or a deletion failed (or an API error); 2 bad input
-(nothing was sent); 130 interrupted.
+Exit codes: 0 success; 1 the run, a check or a deletion failed (or an API error); 2 bad input or
+set-up (credentials, permissions; nothing was sent); 130 interrupted. Expected failures print one
+line and no traceback; ``vllm-vertex --debug`` (or ``VLLM_VERTEX_DEBUG=1``) prints it too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import pathlib
 import tempfile
+import traceback
 
 import click
 
 __all__ = [
     "BadInput",
     "MaskingGroup",
+    "SetupError",
     "api_options",
     "guarded",
     "load_run",
     "location_options",
+    "require_credentials",
     "require_location",
     "submission",
 ]
@@ -59,25 +64,78 @@ class MaskingGroup(click.Group):
             sys.exit(err.exit_code)
 
 
+class SetupError(click.ClickException):
+    """Credentials or cloud set-up are missing: ``Error: ...`` with exit code 2."""
+
+    exit_code = 2
+
+
+def debugging() -> bool:
+    """True with ``vllm-vertex --debug`` or ``VLLM_VERTEX_DEBUG=1``: expected failures show their traceback."""
+    ctx = click.get_current_context(silent=True)
+    flag = bool(ctx and ctx.find_root().params.get("debug"))
+    return flag or os.environ.get("VLLM_VERTEX_DEBUG", "") not in ("", "0")
+
+
 def guarded(func):
-    """Turns the project's errors into clean messages and exit codes (no traceback)."""
+    """Turns expected failures into one line and an exit code (no traceback unless debugging)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from vllm_vertex.cloud.smoke import EndpointNotFound
-        from vllm_vertex.config import ConfigError
-        from vllm_vertex.redact import mask
-
         try:
             return func(*args, **kwargs)
-        except (ConfigError, EndpointNotFound, ValueError) as err:
-            raise BadInput(mask(str(err))) from None
-        except Exception as err:
-            if type(err).__module__.startswith("google.api_core"):
-                raise click.ClickException(mask(f"{type(err).__name__} from Google Cloud: {err}")) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except Exception as err:
+            failure = _expected_failure(err)
+            if failure is None:
+                raise
+            from vllm_vertex.redact import mask
+
+            if debugging():
+                click.echo(mask(traceback.format_exc()).rstrip(), err=True)
+            failure.message = mask(failure.message)
+            raise failure from None
 
     return wrapper
+
+
+def _expected_failure(err: Exception) -> click.ClickException | None:
+    """The clean exception for an expected failure, None for a bug (which keeps its traceback)."""
+    from vllm_vertex.cloud import auth
+    from vllm_vertex.cloud.smoke import EndpointNotFound
+    from vllm_vertex.config import ConfigError
+
+    if isinstance(err, auth.CredentialsProblem):
+        return SetupError(str(err))
+    if isinstance(err, ConfigError | EndpointNotFound | ValueError):
+        return BadInput(str(err))
+    module = type(err).__module__
+    if module.startswith("google.auth") or module.startswith("google.oauth2"):
+        explained = auth.explain(err)
+        return SetupError(explained) if explained else None
+    if module.startswith("google.api_core"):
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        message = f"{type(err).__name__} from Google Cloud: {first}"
+        if type(err).__name__ in ("PermissionDenied", "Unauthenticated", "Forbidden", "Unauthorized"):
+            return SetupError(message)
+        return click.ClickException(message)
+    if module.startswith("requests") and type(err).__name__ in ("ConnectionError", "Timeout", "ConnectTimeout"):
+        return SetupError(f"could not reach Google Cloud ({type(err).__name__}): check the network or proxy")
+    return None
+
+
+def require_credentials(api_endpoint: str = "") -> None:
+    """Checks Application Default Credentials (one line, exit 2, well under a second when missing).
+
+    Call it after validating local input and before compiling or calling Google. With the hidden
+    ``--api-endpoint`` (tests, a local stand-in) clients use anonymous credentials: nothing to check.
+    """
+    if api_endpoint:
+        return
+    from vllm_vertex.cloud import auth
+
+    auth.check()
 
 
 def api_options(func):
@@ -108,13 +166,18 @@ def load_run(path: str, project: str = "", region: str = "", endpoint: str = "")
 
 @contextlib.contextmanager
 def submission(run, yaml_path: str | None, canary: bool, api_endpoint: str):
-    """A ``jobs.Submission`` for the run file: the given compiled YAML, or one compiled now."""
-    from pipelines import compile_pipeline, pipeline_arguments
+    """A ``jobs.Submission`` for the run file: the given compiled YAML, or one compiled now.
+
+    Order: the run file's submission checks (local), then credentials, then compiling.
+    """
     from vllm_vertex import configfile
-    from vllm_vertex.cloud import jobs
 
     configfile.require_submission(run)
     endpoint = configfile.require_canary(run).canary.endpoint if canary else None
+    require_credentials(api_endpoint)
+    from pipelines import compile_pipeline, pipeline_arguments
+    from vllm_vertex.cloud import jobs
+
     with tempfile.TemporaryDirectory(prefix="vllm-vertex-") as tmp:
         template = yaml_path or str(
             compile_pipeline(

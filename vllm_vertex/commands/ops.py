@@ -8,7 +8,15 @@ import sys
 
 import click
 
-from vllm_vertex.commands._common import BadInput, api_options, guarded, load_run, location_options, require_location
+from vllm_vertex.commands._common import (
+    BadInput,
+    api_options,
+    guarded,
+    load_run,
+    location_options,
+    require_credentials,
+    require_location,
+)
 
 __all__ = ["smoke", "teardown"]
 
@@ -96,7 +104,9 @@ def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str):
         )
     if base_url:
         return dataclasses.replace(target_for(cfg, base_url=base_url.rstrip("/")), model=model)
-    found = read_endpoint(naming.endpoint_resource_name(endpoint, cfg.project, cfg.region), api_endpoint)
+    name = naming.endpoint_resource_name(endpoint, cfg.project, cfg.region)
+    require_credentials(api_endpoint)
+    found = read_endpoint(name, api_endpoint)
     click.echo(f"checking {found.name} ({'dedicated' if found.dedicated_endpoint_dns else 'shared'})")
     return target_for(cfg, found.name, found.dedicated_endpoint_dns)
 
@@ -128,10 +138,12 @@ def teardown(run_label, endpoint, keep_models, yes, project, region, api_endpoin
     kept: list[str] = []
     if run_label:
         require_location(project, region)
+        require_credentials(api_endpoint)
         names = _run_resources(project, region, run_label, api_endpoint)
         remove = functools.partial(td.teardown_run, project, region, run_label, api_endpoint, log=click.echo)
     else:
         name = naming.endpoint_resource_name(endpoint, project, region)
+        require_credentials(api_endpoint)
         plan = td.plan_endpoint_teardown(name, api_endpoint, delete_models=not keep_models)
         names, kept = plan.to_delete, plan.kept
         remove = functools.partial(td.teardown_endpoint, plan, api_endpoint, log=click.echo)

@@ -11,6 +11,7 @@ from vllm_vertex.commands._common import (
     guarded,
     load_run,
     location_options,
+    require_credentials,
     require_location,
     submission,
 )
@@ -111,6 +112,7 @@ def schedule_list(project, region, api_endpoint):
     from vllm_vertex.cloud import jobs
 
     require_location(project, region)
+    require_credentials(api_endpoint)
     found = jobs.list_schedules(project, region, api_endpoint)
     for s in found:
         next_run = s.next_run_time.isoformat() if s.next_run_time else "-"
@@ -128,6 +130,7 @@ def _schedule_action(action: str):
         from vllm_vertex.cloud import jobs
 
         name = naming.resource_name(schedule_ref, "schedules", project, region)
+        require_credentials(api_endpoint)
         jobs.change_schedule(name, action, api_endpoint)
         click.echo(f"{action}d {name}")
 
