@@ -4,7 +4,7 @@ PYTHON ?= python3
 STAMP := .cache/installed-$(shell $(PYTHON) -c 'import sys;print("%d%d" % sys.version_info[:2])')
 VLLM_VENV ?= .venv-vllm
 
-.PHONY: install compile test unit e2e matrix lint vllm-env clean
+.PHONY: install compile test unit e2e matrix lint vllm-env clean calibration
 
 $(STAMP): pyproject.toml
 	mkdir -p .cache
@@ -36,6 +36,10 @@ e2e: install vllm-env
 # The fault matrix alone, as a table, the wall time, then "N passed, M failed".
 matrix: install vllm-env
 	$(PYTHON) -m tests.e2e.matrix
+
+# The planner's calibration table: predicted vs published vLLM start-up figures, error per point.
+calibration: install
+	$(PYTHON) -m tests.test_planner_calibration
 
 clean:
 	rm -rf compiled .cache/installed-* local_outputs

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vllm_vertex import planner
+from vllm_vertex import planner, recipes
 from vllm_vertex.config import DeploymentConfig
 
 __all__ = ["Finding", "PreflightReport", "evaluate", "render_markdown"]
@@ -64,6 +64,7 @@ def _request(cfg: DeploymentConfig, total_size: int | None) -> planner.PlanReque
         max_num_seqs=cfg.max_num_seqs,
         enforce_eager=cfg.enforce_eager,
         total_size=total_size,
+        vllm_version=recipes.vllm_version_of(cfg.serving_image),
     )
 
 
@@ -109,6 +110,8 @@ def evaluate(
         return report
     if not report.plan.fits:
         report.findings.append(Finding(report.plan.verdict.value, report.plan.message))
+    elif report.plan.at_risk:
+        report.notes.append(f"capacity at risk: {report.plan.message}")
     return report
 
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["DEFAULT_IMAGE", "LEGACY_MLLAMA_IMAGE", "PRESETS", "Recipe", "get_preset"]
+__all__ = [
+    "DEFAULT_IMAGE",
+    "IMAGE_ENGINES",
+    "LEGACY_MLLAMA_IMAGE",
+    "PRESETS",
+    "Recipe",
+    "get_preset",
+    "vllm_version_of",
+]
 
 # Google's vLLM serving container (Model Garden). The newest tag carries a vLLM that no
 # longer has Llama 3.2 Vision (Mllama was removed after vLLM 0.10.2, vLLM #24907), so the
@@ -16,6 +24,30 @@ __all__ = ["DEFAULT_IMAGE", "LEGACY_MLLAMA_IMAGE", "PRESETS", "Recipe", "get_pre
 _IMAGE_REPO = "us-docker.pkg.dev/vertex-ai/vertex-vision-model-garden-dockers/pytorch-vllm-serve"
 DEFAULT_IMAGE = f"{_IMAGE_REPO}:20251205_0916_RC01"
 LEGACY_MLLAMA_IMAGE = f"{_IMAGE_REPO}:20241210_0916_RC00"
+
+# Which vLLM each Google serving image tag carries, as the planner's engine profile
+# (planner/memory.py ENGINE_PROFILES). Google does not publish the version per tag; these are
+# inferred, not read from the images: the 2024 tags predate vLLM's V1 engine (0.8, 2025-03) and
+# still serve Mllama; 20251205 no longer serves Mllama (removed after 0.10.2) and predates 0.17.
+IMAGE_ENGINES: dict[str, str] = {
+    "20241001_0916_RC00": "v0",
+    "20241210_0916_RC00": "v0",
+    "20251205_0916_RC01": "v1-early",
+}
+
+
+def vllm_version_of(image: str) -> str:
+    """The vLLM version (or engine profile) an image carries, or ``auto`` when unknown.
+
+    Google's tags are looked up in :data:`IMAGE_ENGINES`; upstream ``vllm/vllm-openai:v0.19.0``
+    style tags give their version.
+    """
+    tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+    if tag in IMAGE_ENGINES:
+        return IMAGE_ENGINES[tag]
+    if "vllm" in image and tag.lstrip("v")[:1].isdigit() and tag.count(".") >= 1:
+        return tag.lstrip("v")
+    return "auto"
 
 
 @dataclass(frozen=True)

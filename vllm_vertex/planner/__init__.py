@@ -86,7 +86,10 @@ def plan(config: Mapping[str, Any], request: PlanRequest | None = None, **fields
     budget = memory.budget(spec, req, gpu_memory_gib(req))
     kv_per_token = memory.kv_bytes_per_token(spec, req.accelerator_count, kv_dtype_bytes(req))
     kv_tokens = memory.kv_tokens(budget.available, kv_per_token)
-    verdict, message, seqs = choose(spec, req, budget, kv_tokens)
+    band = memory.kv_band_gib(budget)
+    kv_low = memory.kv_tokens(budget.available - band, kv_per_token)
+    kv_high = memory.kv_tokens(budget.available + band, kv_per_token)
+    verdict, message, seqs = choose(spec, req, budget, kv_tokens, kv_low)
     image_tokens = memory.image_tokens(spec)
     return PlanResult(
         verdict=verdict,
@@ -109,6 +112,9 @@ def plan(config: Mapping[str, Any], request: PlanRequest | None = None, **fields
         image_kv_tokens_per_request=image_tokens,
         recommended_max_num_seqs=seqs,
         warnings=warnings_for(spec, req, budget),
+        kv_cache_tokens_low=kv_low,
+        kv_cache_tokens_high=kv_high,
+        max_model_len_with_margin=min(kv_low, spec.max_position_embeddings) // BLOCK_SIZE * BLOCK_SIZE,
     )
 
 
@@ -139,5 +145,6 @@ def plan_preset(name: str, **overrides: Any) -> PlanResult:
         max_num_seqs=recipe.max_num_seqs,
         enforce_eager=recipe.enforce_eager,
         total_size=checkpoint_total_size(recipe.model_id),
+        vllm_version=recipes.vllm_version_of(recipe.serving_image),
     )
     return plan(load_model_config(recipe.model_id), request, **overrides)

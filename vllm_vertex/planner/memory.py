@@ -22,17 +22,20 @@ if TYPE_CHECKING:
     from vllm_vertex.planner.request import PlanRequest
 
 __all__ = [
+    "ENGINE_PROFILES",
     "Budget",
+    "EngineProfile",
+    "engine_profile",
+    "non_torch_gib",
     "budget",
     "default_max_num_batched_tokens",
     "image_tokens",
+    "kv_band_gib",
     "kv_bytes_per_token",
     "kv_tokens",
     "weight_bytes",
 ]
 
-NON_TORCH_GIB = 0.3  # cuBLAS workspace, allocator slack: 0.16-0.35 GiB in published profiles.
-NON_TORCH_TP_EXTRA_GIB = 0.2  # NCCL and custom all-reduce buffers when TP > 1.
 CUDA_CONTEXT_GIB = 0.5  # CUDA context per process; lives outside gpu_memory_utilization's budget.
 CUDA_GRAPH_BASE_GIB = 0.25  # CUDA graph pool: fixed part ...
 CUDA_GRAPH_PER_LAYER_GIB = 0.01  # ... plus a per-decoder-layer part (35 captured batch sizes).
@@ -41,6 +44,118 @@ CHUNKED_PREFILL_THRESHOLD = 32768  # V0 turns chunked prefill on above this max_
 CHUNKED_PREFILL_TOKENS = 512  # V0's max_num_batched_tokens with chunked prefill.
 DEFAULT_BATCHED_TOKENS = 2048  # V0 _DEFAULT_MAX_NUM_BATCHED_TOKENS.
 MULTIMODAL_BATCHED_TOKENS = 5120  # V0 _MULTIMODAL_MODEL_MAX_NUM_BATCHED_TOKENS.
+V1_BATCHED_TOKENS = 2048  # V1 `vllm serve` default chunked-prefill budget ...
+V1_LARGE_GPU_BATCHED_TOKENS = 8192  # ... and on >= 70 GiB GPUs other than A100 (H100/H200).
+LARGE_GPU_GIB = 70.0
+
+
+@dataclass(frozen=True)
+class EngineProfile:
+    """The non-KV memory of one generation of vLLM's start-up profiling (fitted; docs/planner.md).
+
+    Attributes:
+        name: ``v0``, ``v1-early`` or ``v1``.
+        versions: The vLLM releases it covers.
+        v1: V1 engine (chunked-prefill profiling budget, sampler warm-up).
+        sampler_copies: float32 copies of the ``max_num_seqs x vocab`` logits alive in the sampler
+            warm-up (V1; the logits are gathered whole on every rank, so TP does not divide them).
+        sampler_base_gib: Fixed part of the V1 profiling peak.
+        non_torch_gib: Non-PyTorch memory at TP = 1 (cuBLAS workspace, allocator slack).
+        non_torch_tp_gib: The same at TP > 1 (NCCL and custom all-reduce buffers) ...
+        non_torch_per_rank_gib: ... plus this per TP rank.
+        source: The calibration rows the constants were fitted to.
+    """
+
+    name: str
+    versions: str
+    v1: bool
+    sampler_copies: float
+    sampler_base_gib: float
+    non_torch_gib: float
+    non_torch_tp_gib: float
+    non_torch_per_rank_gib: float
+    source: str
+
+
+ENGINE_PROFILES: dict[str, EngineProfile] = {
+    p.name: p
+    for p in (
+        EngineProfile(
+            "v0",
+            "vLLM <= 0.7 (V0 engine)",
+            False,
+            0.0,
+            0.0,
+            0.3,
+            0.5,
+            0.0,
+            "vLLM #10517, PRs #10511/#12126/#2031 (RTX 3090, A100, H100; TP 1/2/8)",
+        ),
+        EngineProfile(
+            "v1-early",
+            "vLLM 0.8 - 0.16 (V1 engine, old sampler warm-up)",
+            True,
+            9.44,
+            0.168,
+            0.13,
+            2.01,
+            0.03,
+            "llm-d-planner accuracy report: Qwen3-14B on H100 with vLLM 0.15/0.16 (5.64 GiB peak, 0.13 GiB non-torch)",
+        ),
+        EngineProfile(
+            "v1",
+            "vLLM >= 0.17 (V1 engine)",
+            True,
+            3.52,
+            0.168,
+            0.25,
+            2.01,
+            0.03,
+            "llm-d-planner accuracy report: vLLM 0.17-0.19 on H100, Llama 3.1 8B / Qwen2.5 7B at TP 1/2/4",
+        ),
+    )
+}
+DEFAULT_ENGINE = "v1-early"  # what recipes.DEFAULT_IMAGE carries (see recipes.IMAGE_ENGINES)
+
+
+def engine_profile(version: str) -> EngineProfile:
+    """The profile of a vLLM version (``0.6.4``, ``v0.19.0``) or profile name (``v0``, ``v1-early``, ``v1``).
+
+    Raises:
+        PlanError: Not a version or profile name.
+    """
+    text = str(version).strip().lower()
+    if text in ENGINE_PROFILES:
+        return ENGINE_PROFILES[text]
+    parts = text.removeprefix("v").split(".")
+    if len(parts) < 2 or not parts[0].isdigit() or not parts[1][:2].rstrip("x").isdigit():
+        raise PlanError(
+            f"vllm_version {version!r} is not a vLLM version (e.g. 0.11.2) or one of {sorted(ENGINE_PROFILES)}."
+        )
+    major, minor = int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+    if (major, minor) < (0, 8):
+        return ENGINE_PROFILES["v0"]
+    return ENGINE_PROFILES["v1-early"] if (major, minor) < (0, 17) else ENGINE_PROFILES["v1"]
+
+
+# GPUs whose NVLink switch lets NCCL reserve NVLS (NVLink SHARP) buffers: the ~2 GiB per GPU that
+# V1 reports at TP > 1 on H100 is fitted there. Elsewhere (A100, L4, T4) V1's TP > 1 overhead is
+# taken as V0's 0.5 GiB + the per-rank part: an assumption, no published log calibrates it.
+NVLS_ACCELERATORS = frozenset({"NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB", "NVIDIA_H200_141GB"})
+NO_NVLS_TP_GIB = 0.5
+
+
+def non_torch_gib(profile: EngineProfile, tp: int, accelerator_type: str | None = None) -> float:
+    """Non-PyTorch memory per GPU the profiler charges (fitted per engine profile).
+
+    An unknown accelerator (``gpu_memory_gib`` given instead) is treated as NVLS-capable (more memory).
+    """
+    if tp <= 1:
+        return profile.non_torch_gib
+    if not profile.v1:
+        return profile.non_torch_tp_gib
+    nvls = accelerator_type is None or accelerator_type in NVLS_ACCELERATORS
+    return (profile.non_torch_tp_gib if nvls else NO_NVLS_TP_GIB) + profile.non_torch_per_rank_gib * tp
 
 
 # --------------------------------------------------------------------------- weights
@@ -126,27 +241,40 @@ def kv_bytes_per_token(spec: ModelSpec, tp: int, kv_dtype_bytes: int) -> int:
 # --------------------------------------------------------------------------- activations
 
 
-def default_max_num_batched_tokens(max_model_len: int, multimodal: bool) -> int:
-    """vLLM V0's default ``max_num_batched_tokens`` (the profiling batch).
+def default_max_num_batched_tokens(
+    max_model_len: int, multimodal: bool, engine: str = "v0", gpu_memory_gib: float = 0.0, a100: bool = False
+) -> int:
+    """vLLM's default ``max_num_batched_tokens`` (the profiling batch).
 
-    Text models above 32K context get chunked prefill (512 tokens); otherwise
-    ``max(max_model_len, 2048)``, and at least 5120 for multimodal models. vLLM V1 uses a
-    2048/8192 chunked budget instead, so this default is the conservative one.
+    V0: text models above 32K context get chunked prefill (512 tokens); otherwise
+    ``max(max_model_len, 2048)``, and at least 5120 for multimodal models. V1 (``vllm serve``):
+    a chunked budget of 8192 on GPUs of 70 GiB or more other than A100, else 2048.
     """
+    if engine != "v0" and ENGINE_PROFILES.get(engine, ENGINE_PROFILES["v1"]).v1:
+        large = gpu_memory_gib >= LARGE_GPU_GIB and not a100
+        return V1_LARGE_GPU_BATCHED_TOKENS if large else V1_BATCHED_TOKENS
     if max_model_len > CHUNKED_PREFILL_THRESHOLD and not multimodal:
         return CHUNKED_PREFILL_TOKENS
     tokens = max(max_model_len, DEFAULT_BATCHED_TOKENS)
     return max(tokens, MULTIMODAL_BATCHED_TOKENS) if multimodal else tokens
 
 
-def _text_activation_bytes(spec: ModelSpec, tokens: int, seqs: int, tp: int, act_bytes: int) -> int:
+def _text_activation_bytes(
+    spec: ModelSpec, tokens: int, seqs: int, tp: int, act_bytes: int, profile: EngineProfile
+) -> int:
     """Peak of the decoder profiling run: the MLP of the batch or the float32 logits, whichever is larger.
 
     MLP peak per token: gate_up output (2 x I) + activation output (I) + ~3 hidden-size buffers
     (residual, normed input, output); MoE multiplies I by the experts each token visits.
+    V0: the logits of min(seqs, tokens) rows, vocabulary sharded by TP. V1: the sampler warm-up on
+    ``max_num_seqs`` rows of the whole vocabulary (gathered on every rank), ``sampler_copies``
+    float32 copies of it, plus a fixed part.
     """
     inter = spec.intermediate_size * spec.experts_per_token // tp
     mlp = tokens * (3 * inter + 3 * spec.hidden_size) * act_bytes
+    if profile.v1:
+        sampler = profile.sampler_copies * seqs * spec.vocab_size * LOGITS_BYTES + profile.sampler_base_gib * GIB
+        return int(max(mlp, sampler))
     logits = min(seqs, tokens) * spec.vocab_size * LOGITS_BYTES // tp
     return max(mlp, logits)
 
@@ -211,13 +339,33 @@ def budget(spec: ModelSpec, req: PlanRequest, total: float) -> Budget:
         raw = weight_bytes(spec, dtype_bytes)
     rope = spec.max_position_embeddings * spec.head_dim * dtype_bytes  # cos/sin cache
     weights = (raw / tp + rope) / GIB
-    text_act = _text_activation_bytes(spec, req.max_num_batched_tokens, req.max_num_seqs, tp, dtype_bytes) / GIB
+    profile = engine_profile(req.vllm_version)
+    tokens, seqs = req.max_num_batched_tokens, req.max_num_seqs
+    text_act = _text_activation_bytes(spec, tokens, seqs, tp, dtype_bytes, profile) / GIB
     vision_act = _vision_activation_bytes(spec, req.max_num_seqs, tp, dtype_bytes) / GIB
     graphs = _cuda_graph_gib(spec, req.enforce_eager)
     headroom = total * (1 - req.gpu_memory_utilization) - CUDA_CONTEXT_GIB
-    non_torch = NON_TORCH_GIB + (NON_TORCH_TP_EXTRA_GIB if tp > 1 else 0.0)
+    non_torch = non_torch_gib(profile, tp, req.accelerator_type)
     usable = total * req.gpu_memory_utilization
     return Budget(total, usable, weights, text_act, vision_act, non_torch, graphs, max(0.0, graphs - headroom))
+
+
+# The model's own error band on the memory left for the KV cache (GiB): the larger of (a) a fixed
+# part for the profiler's constants + a share of the fitted non-KV terms (activation peak +
+# non-torch) + a share of the weights (checkpoint vs counted sizes), and (b) a share of the KV
+# memory itself (the largest calibration error is 6.5 %). Chosen so that every calibration
+# point's measured KV cache lies inside [low, high] (tests/test_planner_calibration.py checks it).
+BAND_BASE_GIB = 0.25
+BAND_NON_KV_SHARE = 0.10
+BAND_WEIGHTS_SHARE = 0.005
+BAND_KV_SHARE = 0.08
+
+
+def kv_band_gib(figures: Budget) -> float:
+    """Half-width of the error band on the available KV memory, in GiB."""
+    non_kv = max(figures.text_act, figures.vision_act) + figures.non_torch
+    absolute = BAND_BASE_GIB + BAND_NON_KV_SHARE * non_kv + BAND_WEIGHTS_SHARE * figures.weights
+    return max(absolute, BAND_KV_SHARE * max(figures.available, 0.0))
 
 
 def kv_tokens(available_gib: float, kv_per_token: int) -> int:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from vllm_vertex import hardware
 from vllm_vertex.planner._base import DTYPE_BYTES, KV_DTYPE_BYTES, PlanError
-from vllm_vertex.planner.memory import default_max_num_batched_tokens
+from vllm_vertex.planner.memory import DEFAULT_ENGINE, default_max_num_batched_tokens, engine_profile
 from vllm_vertex.planner.model import ModelSpec
 
 __all__ = ["PlanRequest", "gpu_memory_gib", "kv_dtype_bytes", "resolve"]
@@ -29,6 +29,8 @@ class PlanRequest:
         max_num_batched_tokens: ``None`` = vLLM V0's default (:func:`default_max_num_batched_tokens`).
         enforce_eager: vLLM ``--enforce-eager`` (no CUDA graphs).
         total_size: Checkpoint bytes (safetensors index ``metadata.total_size``); else counted from config.
+        vllm_version: The serving image's vLLM (``0.11.2``) or engine profile (``v0``, ``v1-early``,
+            ``v1``); ``auto`` = what ``recipes.DEFAULT_IMAGE`` carries. Picks the fitted non-KV model.
     """
 
     accelerator_type: str | None = None
@@ -43,6 +45,7 @@ class PlanRequest:
     max_num_batched_tokens: int | None = None
     enforce_eager: bool = False
     total_size: int | None = None
+    vllm_version: str = "auto"
 
 
 def gpu_memory_gib(req: PlanRequest) -> float:
@@ -100,10 +103,16 @@ def resolve(spec: ModelSpec, req: PlanRequest) -> PlanRequest:
         raise PlanError(f"max_model_len {max_len!r} must be 1..{spec.max_position_embeddings} (the model's context).")
     if not isinstance(req.max_num_seqs, int) or req.max_num_seqs < 1:
         raise PlanError(f"max_num_seqs must be an integer >= 1 (got {req.max_num_seqs!r}).")
-    batched = req.max_num_batched_tokens or default_max_num_batched_tokens(max_len, spec.vision is not None)
+    version = DEFAULT_ENGINE if req.vllm_version in ("auto", "", None) else str(req.vllm_version)
+    engine = engine_profile(version).name
+    total = gpu_memory_gib(req)
+    a100 = str(req.accelerator_type or "").startswith(("NVIDIA_TESLA_A100", "NVIDIA_A100"))
+    batched = req.max_num_batched_tokens or default_max_num_batched_tokens(
+        max_len, spec.vision is not None, engine, total, a100
+    )
     if batched < 1:
         raise PlanError("max_num_batched_tokens must be >= 1.")
-    return replace(req, dtype=dtype, max_model_len=max_len, max_num_batched_tokens=batched)
+    return replace(req, dtype=dtype, max_model_len=max_len, max_num_batched_tokens=batched, vllm_version=version)
 
 
 def kv_dtype_bytes(req: PlanRequest) -> int:

@@ -19,6 +19,7 @@ class Verdict(StrEnum):
     """What vLLM would do at start-up with this configuration."""
 
     OK = "ok"
+    AT_RISK = "at_risk"
     WEIGHTS_DO_NOT_FIT = "weights_do_not_fit"
     KV_CACHE_TOO_SMALL = "kv_cache_too_small"
     MULTIMODAL_PROFILE_RISK = "multimodal_profile_risk"
@@ -72,15 +73,23 @@ class PlanResult:
     image_kv_tokens_per_request: int = 0
     recommended_max_num_seqs: int | None = None
     warnings: tuple[str, ...] = ()
+    kv_cache_tokens_low: int = 0
+    kv_cache_tokens_high: int = 0
+    max_model_len_with_margin: int = 0
 
     @property
     def fits(self) -> bool:
-        """True when vLLM would start and serve ``max_model_len`` tokens."""
-        return self.verdict is Verdict.OK
+        """True when vLLM is predicted to start and serve ``max_model_len`` tokens (``ok`` or ``at_risk``)."""
+        return self.verdict in (Verdict.OK, Verdict.AT_RISK)
+
+    @property
+    def at_risk(self) -> bool:
+        """Predicted to fit, but ``max_model_len`` lies within the model's error band of the KV cache."""
+        return self.verdict is Verdict.AT_RISK
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict: verdict, fits, figures and the inputs."""
-        out: dict[str, Any] = {"verdict": self.verdict.value, "fits": self.fits}
+        out: dict[str, Any] = {"verdict": self.verdict.value, "fits": self.fits, "at_risk": self.at_risk}
         for key, value in asdict(self).items():
             if key == "request":
                 out.update(value)
@@ -121,8 +130,14 @@ def _largest_workable_seqs(spec: ModelSpec, req: PlanRequest) -> int | None:
     return low or None
 
 
-def choose(spec: ModelSpec, req: PlanRequest, budget: Budget, kv_tokens: int) -> tuple[Verdict, str, int | None]:
-    """Chooses the verdict, its message and (for the multimodal risk) the max_num_seqs that works."""
+def choose(
+    spec: ModelSpec, req: PlanRequest, budget: Budget, kv_tokens: int, kv_low: int = 0
+) -> tuple[Verdict, str, int | None]:
+    """Chooses the verdict, its message and (for the multimodal risk) the max_num_seqs that works.
+
+    ``kv_low`` is the low end of the model's error band: a ``max_model_len`` above it (but within
+    the predicted cache) is ``at_risk``, with the largest ``max_model_len`` that fits with margin.
+    """
     fit = min(kv_tokens, spec.max_position_embeddings) // BLOCK_SIZE * BLOCK_SIZE
     problem = tp_problem(spec, req.accelerator_count)
     if problem:
@@ -141,8 +156,20 @@ def choose(spec: ModelSpec, req: PlanRequest, budget: Budget, kv_tokens: int) ->
             ),
             None,
         )
-    if kv_tokens >= req.max_model_len:
+    if kv_tokens >= req.max_model_len and kv_low >= req.max_model_len:
         return Verdict.OK, f"Fits: KV cache of {kv_tokens} tokens holds max_model_len {req.max_model_len}.", None
+    if kv_tokens >= req.max_model_len:
+        margin = _with_margin(spec, kv_low)
+        fix = f"set max_model_len to {margin} or less" if margin else "use more or larger GPUs"
+        return (
+            Verdict.AT_RISK,
+            (
+                f"At risk: the predicted KV cache ({kv_tokens} tokens) holds max_model_len {req.max_model_len}, "
+                f"but within the planner's error band (as low as {kv_low} tokens), so vLLM may refuse to start. "
+                f"Fix: {fix}, raise gpu_memory_utilization, or use more or larger GPUs."
+            ),
+            None,
+        )
     if budget.vision_act > budget.text_act:
         seqs = _largest_workable_seqs(spec, req)
         if seqs:
@@ -157,6 +184,12 @@ def choose(spec: ModelSpec, req: PlanRequest, budget: Budget, kv_tokens: int) ->
                 seqs,
             )
     return Verdict.KV_CACHE_TOO_SMALL, _kv_message(req.max_model_len, kv_tokens, fit), None
+
+
+def _with_margin(spec: ModelSpec, kv_low: int) -> int:
+    """Largest max_model_len that fits with margin: the band's low end, a power of two when that is >= 1024."""
+    fit = min(kv_low, spec.max_position_embeddings) // BLOCK_SIZE * BLOCK_SIZE
+    return 1 << (fit.bit_length() - 1) if fit >= 1024 else fit
 
 
 def warnings_for(spec: ModelSpec, req: PlanRequest, budget: Budget) -> tuple[str, ...]:
