@@ -269,15 +269,43 @@ def _check_engine(cfg: DeploymentConfig) -> list[tuple[str, str]]:
         out.append(("swap_space_gib", "must be ≥ 0."))
     if cfg.max_loras < 1 or cfg.max_cpu_loras < cfg.max_loras:
         out.append(("max_loras", "max_loras must be ≥ 1 and max_cpu_loras ≥ max_loras."))
-    bad_extra = [a for a in cfg.extra_vllm_args if not a.startswith("--")]
-    if bad_extra:
-        out.append(("extra_vllm_args", f"each entry must be one --flag[=value]; got {bad_extra}."))
-    from vllm_vertex.container import flag_name, generated_flags
-
-    twice = sorted({flag_name(a) for a in cfg.extra_vllm_args} & generated_flags(cfg))
-    if twice:
-        out.append(("extra_vllm_args", f"{', '.join(twice)} already set from fields; set the field instead."))
+    out += [("extra_vllm_args", msg) for arg in cfg.extra_vllm_args if (msg := _extra_arg_problem(cfg, arg))]
     return out
+
+
+def _extra_arg_problem(cfg: DeploymentConfig, arg: str) -> str:
+    """What is wrong with one ``extra_vllm_args`` item, read the way vLLM's parser reads it ("" if nothing)."""
+    from vllm_vertex import container
+
+    name, value = container.flag_name(arg), container.flag_value(arg)
+    if arg.startswith("-") and not arg.startswith("--") and name in container.SHORT_FLAGS.values():
+        return f"{arg!r}: write the long form, {name}=VALUE (each entry is one --flag[=value])."
+    if not arg.startswith("--"):
+        return f"each entry must be one --flag[=value]; got {arg!r}."
+    controlled = container.field_flags()
+    # argparse also takes an unambiguous abbreviation (--max-model → --max-model-len).
+    hits = [name] if name in controlled else [f for f in controlled if f.startswith(name) and len(name) > 4]
+    if hits:
+        field_name, given = controlled[hits[0]], re.split(r"[=\s]", arg.strip(), maxsplit=1)[0]
+        spelled = "" if hits == [given] else f" (vLLM reads {given!r} as {hits[0]})"
+        if not field_name:
+            return f"{hits[0]}{spelled} is fixed by the serving container's contract; remove it."
+        now = getattr(cfg, field_name)
+        return (
+            f"{hits[0]}{spelled} is already set from fields: {field_name} = {now!r} controls it. Set the field "
+            "instead, so the plan and the checks see the value vLLM uses."
+        )
+    if name in ("--pipeline-parallel-size", "--data-parallel-size") and value not in (None, "1"):
+        return (
+            f"{name}={value}: a replica's {cfg.accelerator_count} GPU(s) all go to tensor parallelism "
+            "(--tensor-parallel-size = accelerator_count); pipeline or data parallelism would need more GPUs "
+            "than the replica has. Remove it and choose accelerator_count (and machine_type) instead."
+        )
+    if name == "--config":
+        return "--config reads flags from a file the checks cannot see; put each flag in extra_vllm_args instead."
+    if re.match(r"--[^=\s]+\s", arg):
+        return f"{arg!r}: the container passes each entry as one argument; write {name}={value}."
+    return ""
 
 
 def _check_run(cfg: DeploymentConfig) -> list[tuple[str, str]]:

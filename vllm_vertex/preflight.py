@@ -46,8 +46,10 @@ class PreflightReport:
 
 
 def _extra(cfg: DeploymentConfig, flag: str) -> str | None:
-    """The value of ``--flag=value`` in ``extra_vllm_args``, if given."""
-    return next((a.split("=", 1)[1] for a in cfg.extra_vllm_args if a.startswith(f"--{flag}=")), None)
+    """The value ``extra_vllm_args`` gives ``--flag``, spelled any way vLLM's parser accepts."""
+    from vllm_vertex.container import extra_flag_value
+
+    return extra_flag_value(cfg, f"--{flag}")
 
 
 def _request(cfg: DeploymentConfig, total_size: int | None) -> planner.PlanRequest:
