@@ -244,16 +244,21 @@ def _check_hardware(cfg: DeploymentConfig) -> list[tuple[str, str]]:
 
 
 def _check_parallelism(cfg: DeploymentConfig) -> list[tuple[str, str]]:
-    """Tensor parallel size (= accelerator_count) must divide the heads, when the model is known offline."""
+    """What the model's own config rules out, when it ships with the package (the preflight reads the Hub's)."""
     from vllm_vertex import planner
+    from vllm_vertex.planner.context import context_problem
 
     known = planner.shipped_config(cfg.model_id) if cfg.model_id else None
     if known is None or cfg.accelerator_count < 1:
         return []
+    out = []
     problem = planner.tp_problem(planner.parse_model_config(known), cfg.accelerator_count)
     if problem:
-        return [("accelerator_count", f"{problem} Pick a GPU count (and machine type) that divides them.")]
-    return []
+        out.append(("accelerator_count", f"{problem} Pick a GPU count (and machine type) that divides them."))
+    too_long = context_problem(known, cfg.max_model_len, cfg.model_id) if cfg.max_model_len > 0 else None
+    if too_long:
+        out.append(("max_model_len", too_long))
+    return out
 
 
 def _check_engine(cfg: DeploymentConfig) -> list[tuple[str, str]]:

@@ -105,6 +105,12 @@ def evaluate(
     if model_config is None:
         report.notes.append("capacity not planned: no config.json could be read and none ships for this model")
         return report
+    from vllm_vertex.planner.context import context_problem
+
+    too_long = context_problem(model_config, cfg.max_model_len, cfg.model_id)
+    if too_long:
+        report.findings.append(Finding("max_model_len_above_context", too_long))  # the planner cannot plan it
+        return report
     try:
         report.plan = planner.plan(model_config, _request(cfg, total_size))
     except planner.PlanError as err:
