@@ -281,7 +281,9 @@ def _check_engine(cfg: DeploymentConfig) -> list[tuple[str, str]]:
 def _extra_arg_problem(cfg: DeploymentConfig, arg: str) -> str:
     """What is wrong with one ``extra_vllm_args`` item, read the way vLLM's parser reads it ("" if nothing)."""
     from vllm_vertex import container
+    from vllm_vertex.redact import mask
 
+    arg = mask(arg)  # messages quote the argument: never a credential in it, however it is cut up
     name, value = container.flag_name(arg), container.flag_value(arg)
     if arg.startswith("-") and not arg.startswith("--") and name in container.SHORT_FLAGS.values():
         return f"{arg!r}: write the long form, {name}=VALUE (each entry is one --flag[=value])."

@@ -19,7 +19,8 @@ MASK = "****"
 # Distinctive prefixes are matched anywhere (a repr turns a newline before a token into "\\n", so no
 # word boundary); short ones (sk-, AKIA) need one.
 SECRET_KINDS: tuple[tuple[str, re.Pattern[str], int], ...] = (
-    ("private key", re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----(?:.*?-----END[A-Z ]*PRIVATE KEY-----|.*)", re.S), 0),
+    ("private key", re.compile(r"-----BEGIN[^-\n]{0,40}PRIVATE KEY-----(?:.*?-----END[^-\n]{0,40}PRIVATE KEY-----|.*)",
+                               re.S), 0),
     ("Hugging Face token", re.compile(r"hf_[A-Za-z0-9]{16,}"), 3),
     ("Hugging Face token", re.compile(r"api_org_[A-Za-z0-9]{16,}"), 8),
     ("Google access token", re.compile(r"ya29\.[A-Za-z0-9_\-.]{8,}"), 5),

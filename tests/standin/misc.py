@@ -63,6 +63,14 @@ def add_secret(st, name: str, value: str | bytes) -> str:
         return f"projects/{key[0] or 'PROJECT'}/secrets/{key[1]}/versions/{len(versions)}"
 
 
+def set_secret_state(st, name: str, version: int, state: str) -> None:
+    """Marks version ``version`` of secret ``name`` ENABLED, DISABLED or DESTROYED."""
+    m = re.fullmatch(r"(?:projects/([^/]+)/(?:locations/[^/]+/)?secrets/)?([^/]+)", name)
+    key = (project_number(m.group(1)) if m.group(1) else None, m.group(2), int(version))
+    with st.state.lock:
+        st.state.secret_states[key] = state
+
+
 def access_secret_version(st, req) -> dict:
     number, secret, version = project_number(req.param("projectsId")), req.param("secretsId"), req.param("versionsId")
     with st.state.lock:
@@ -74,6 +82,10 @@ def access_secret_version(st, req) -> dict:
     if not 1 <= index <= len(versions):
         raise GoogleError(404, f"Secret Version [{base}/versions/{version}] not found.")
     data = versions[index - 1]
+    with st.state.lock:
+        state = st.state.secret_states.get((number, secret, index)) or st.state.secret_states.get((None, secret, index))
+    if state in ("DISABLED", "DESTROYED"):  # what Secret Manager answers; "latest" is the newest version whatever its state
+        raise GoogleError(400, f"Secret Version [{base}/versions/{index}] is in {state} state.", "FAILED_PRECONDITION")
     return {"name": f"{base}/versions/{index}",
             "payload": {"data": base64.b64encode(data).decode(), "dataCrc32c": str(_crc32c(data))}}
 

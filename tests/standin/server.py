@@ -130,6 +130,10 @@ class VertexStandin:
         """Adds a version to secret ``name`` (``S`` for any project, or ``projects/P/secrets/S``)."""
         return misc.add_secret(self, name, value)
 
+    def set_secret_state(self, name: str, version: int, state: str) -> None:
+        """Marks a secret version ``DISABLED`` or ``DESTROYED`` (access then answers 400 FAILED_PRECONDITION)."""
+        misc.set_secret_state(self, name, version, state)
+
     def resources(self) -> dict:
         """Live models, endpoints and deployed models, with their labels."""
         with self.state.lock:

@@ -91,6 +91,7 @@ class State:
     deployed: dict = field(default_factory=dict)  # deployed model id → {"endpoint", "model", "url"}
     operations: dict = field(default_factory=dict)  # operation id → Operation
     quotas: dict = field(default_factory=dict)  # quota id → {region or None: value}
+    secret_states: dict = field(default_factory=dict)  # (project number or None, secret, version) → state
     secrets: dict = field(default_factory=dict)  # secret id → [bytes per version]; or "projects/N/secrets/S"
     logs: list = field(default_factory=list)  # Cloud Logging LogEntry JSON, oldest first
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))

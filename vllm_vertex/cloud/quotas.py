@@ -8,7 +8,7 @@ from vllm_vertex import quota
 from vllm_vertex.cloud import clients
 from vllm_vertex.config import DeploymentConfig
 
-__all__ = ["QuotaError", "check_quotas"]
+__all__ = ["QuotaError", "check_quotas", "forbidden_message"]
 
 SERVICE = "aiplatform.googleapis.com"
 
@@ -37,6 +37,8 @@ def check_quotas(cfg: DeploymentConfig, api_endpoint: str = "", log: Callable[[s
         except exceptions.NotFound:
             lines.append(f"{need.quota_id}: not known to the Cloud Quotas API; not checked")
             continue
+        except (exceptions.Forbidden, exceptions.PermissionDenied) as err:
+            raise QuotaError(forbidden_message(err, cfg.project)) from None
         infos[need.quota_id] = json_format.MessageToDict(cloudquotas_v1.QuotaInfo.pb(info))
     checks = [c for c in quota.evaluate(cfg, infos) if c.need.quota_id in infos]
     lines += [c.message(cfg.region) for c in checks]
@@ -46,3 +48,21 @@ def check_quotas(cfg: DeploymentConfig, api_endpoint: str = "", log: Callable[[s
     if short:
         raise QuotaError("quota does not cover this deployment:\n" + "\n".join(short))
     return lines
+
+
+def forbidden_message(err: Exception, project: str) -> str:
+    """A 403 from the Cloud Quotas API: the API is disabled (name it and the command) or a role is missing."""
+    reason = getattr(err, "reason", None)
+    metadata = getattr(err, "metadata", None) or {}
+    text = str(err)
+    if reason == "SERVICE_DISABLED" or "has not been used in project" in text or "it is disabled" in text:
+        api = metadata.get("service") or "cloudquotas.googleapis.com"
+        return (
+            f"the {api} API is not enabled in project {project}, so quota cannot be checked. Enable it: "
+            f"gcloud services enable {api} --project={project} (it takes a minute to apply), then run again."
+        )
+    return (
+        f"no permission to read quota in project {project} (403 from the Cloud Quotas API). Grant the "
+        "pipeline's service account roles/cloudquotas.viewer: gcloud projects add-iam-policy-binding "
+        f"{project} --member=serviceAccount:SERVICE_ACCOUNT --role=roles/cloudquotas.viewer"
+    )
