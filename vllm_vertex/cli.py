@@ -11,6 +11,7 @@ import click
 from vllm_vertex.commands._common import MaskingGroup, guarded
 from vllm_vertex.commands.ops import smoke, teardown
 from vllm_vertex.commands.plan import plan
+from vllm_vertex.commands.probe import probe
 from vllm_vertex.commands.runs import schedule, submit
 
 __all__ = ["main"]
@@ -38,7 +39,7 @@ def compile_command(out):
     click.echo(f"compiled {len(paths)} pipelines")
 
 
-for _command in (submit, schedule, smoke, teardown, plan):
+for _command in (submit, schedule, smoke, teardown, plan, probe):
     main.add_command(_command)
 
 

@@ -4,6 +4,8 @@ Each deployed model gets a tiny HTTP server on 127.0.0.1: ``GET {healthRoute}`` 
 ``POST {predictRoute}`` with ``{"instances": [{"prompt", "max_tokens", "raw_response", ...}]}`` →
 ``{"predictions": ["Prompt:\\n{prompt}\\nOutput:\\n{text}"]}`` (bare text with ``raw_response``), and a
 body with ``"@requestFormat": "chatCompletions"`` → an OpenAI chat completion (SSE when ``stream``).
+With ``chat_timing`` (``ChatTiming``), chat answers follow its script instead: known TTFT and gap between
+tokens, ``max_tokens`` tokens, ``usage`` when asked, every k-th request a 503, every k-th stream cut.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .chat_stream import ChatTiming, chunk_events, completion_body, token_count
 
 __all__ = ["FakeBackend", "reply_text"]
 
@@ -36,8 +40,11 @@ class FakeBackend:
     """``ServingBackend`` whose containers run in-process. ``fail_start``: message to raise on start;
     ``start_delay``: seconds ``start`` takes; ``healthy``: whether the health route answers 200."""
 
-    def __init__(self, start_delay: float = 0.0, fail_start: str | None = None, healthy: bool = True) -> None:
+    def __init__(self, start_delay: float = 0.0, fail_start: str | None = None, healthy: bool = True,
+                 chat_timing: ChatTiming | None = None) -> None:
         self.start_delay, self.fail_start, self.healthy = start_delay, fail_start, healthy
+        self.chat_timing = chat_timing
+        self.in_flight = 0
         self.servers: dict[str, ThreadingHTTPServer] = {}
         self.requests: list[tuple[str, str, dict]] = []  # (deployed model id, path, body)
         self.started: list[str] = []
@@ -112,7 +119,34 @@ def _handler(backend: FakeBackend, dm_id: str, spec: dict):
             text = reply_text(prompt, int(inst.get("max_tokens") or 0) or None)
             self._json(200, {"predictions": [text if raw else f"Prompt:\n{prompt}\nOutput:\n{text}"]})
 
+        def _timed_chat(self, body: dict, timing: ChatTiming) -> None:
+            n = timing.next_request()
+            if timing.fails(n):
+                return self._json(503, {"error": {"message": "injected 503", "code": 503}})
+            with backend._lock:
+                backend.in_flight += 1
+                in_flight = backend.in_flight
+            try:
+                time.sleep(timing.ttft(in_flight))
+                if not body.get("stream"):
+                    time.sleep(timing.itl_s * (token_count(body) - 1))
+                    return self._json(200, completion_body(body, timing))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                first = time.perf_counter()
+                for i, event in enumerate(chunk_events(body, timing, cut=timing.cuts(n))):
+                    if 0 < i < token_count(body):
+                        time.sleep(max(0.0, first + i * timing.itl_s - time.perf_counter()))
+                    self.wfile.write(event)
+                    self.wfile.flush()
+            finally:
+                with backend._lock:
+                    backend.in_flight -= 1
+
         def _chat(self, body: dict) -> None:
+            if backend.chat_timing is not None:
+                return self._timed_chat(body, backend.chat_timing)
             text, model = _chat(body)
             created = int(time.time())
             if not body.get("stream"):

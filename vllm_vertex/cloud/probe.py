@@ -1,0 +1,322 @@
+"""The load probe's client: closed-loop concurrency levels with the ``openai`` SDK's async client.
+
+Per level, like ``vllm bench serve --max-concurrency C --request-rate inf``: every request is a task
+that waits on a semaphore of ``C`` slots, the level's duration runs from the first task to the
+last answer, and the figures come from ``vllm_vertex.probe.metrics``. Before the first level, two
+``max_tokens=1`` requests calibrate the prompt length against the server's tokenizer and one full
+request warms the server up; none of them is counted.
+
+Streaming targets (any OpenAI-compatible base URL, dedicated Vertex endpoints) stream with
+``stream_options.include_usage``; shared Vertex endpoints cannot stream, so their requests are
+plain and a ``max_tokens=1`` request every few requests estimates TTFT within the same load.
+A failed request (HTTP error, timeout, a stream cut before the response finished) is recorded;
+the probe itself never crashes on one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+
+from vllm_vertex.probe import capacity as cap
+from vllm_vertex.probe import metrics, workload
+from vllm_vertex.probe import slo as slo_mod
+from vllm_vertex.probe.records import RequestRecord, StreamTimer
+
+__all__ = ["GoogleToken", "ProbeError", "ProbeTarget", "Progress", "run_probe", "vertex_target"]
+
+Progress = Callable[[dict], None]
+
+
+class ProbeError(RuntimeError):
+    """The probe could not start: the warm-up request failed (the message says why)."""
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """Where the probe sends requests.
+
+    Attributes:
+        base_url: OpenAI-compatible base URL (``.../v1`` or Vertex's ``.../endpoints/E``).
+        model: Model name (Vertex routes take ``""``).
+        streaming: Whether the route streams (False for shared Vertex endpoints).
+        label: What reports name: the endpoint or the base URL.
+        api_key: A key, or an async callable returning a fresh one (Google access tokens last an hour).
+    """
+
+    base_url: str
+    model: str = ""
+    streaming: bool = True
+    label: str = ""
+    api_key: str | Callable[[], Awaitable[str]] = "EMPTY"
+
+
+class GoogleToken:
+    """Async callable giving a Google access token, refreshed five minutes before it expires.
+
+    The ``openai`` client calls it before every request, so a probe longer than the token's hour
+    keeps working.
+    """
+
+    def __init__(
+        self, credentials, margin_s: float = 300.0, now: Callable[[], datetime.datetime] | None = None
+    ) -> None:
+        self.credentials, self.margin = credentials, datetime.timedelta(seconds=margin_s)
+        self._now = now or (lambda: datetime.datetime.now(datetime.UTC).replace(tzinfo=None))
+        self._lock = asyncio.Lock()
+        self.refreshes = 0
+
+    def _stale(self) -> bool:
+        creds = self.credentials
+        return not creds.token or creds.expiry is None or creds.expiry - self._now() <= self.margin
+
+    async def __call__(self) -> str:
+        if self._stale():
+            async with self._lock:
+                if self._stale():
+                    import google.auth.transport.requests
+
+                    await asyncio.to_thread(self.credentials.refresh, google.auth.transport.requests.Request())
+                    self.refreshes += 1
+        return self.credentials.token
+
+
+def vertex_target(endpoint_name: str, dedicated_dns: str = "", api_endpoint: str = "") -> ProbeTarget:
+    """A Vertex endpoint's OpenAI surface: streamed when it is dedicated, plain when shared."""
+    from vllm_vertex import naming
+    from vllm_vertex.cloud import clients
+
+    region = endpoint_name.split("/")[3]
+    base_url = naming.openai_base_url(endpoint_name, region, dedicated_dns, api_endpoint)
+    key = "anonymous" if api_endpoint else GoogleToken(clients.credentials())
+    return ProbeTarget(base_url, "", streaming=bool(dedicated_dns), label=endpoint_name, api_key=key)
+
+
+def _error_text(err: BaseException, timeout_s: float) -> str:
+    import openai
+
+    if isinstance(err, openai.APITimeoutError):
+        return f"timed out after {timeout_s:g} s"
+    if isinstance(err, openai.APIStatusError):
+        return f"HTTP {err.status_code}: {str(err.message)[:200]}"
+    if isinstance(err, openai.APIConnectionError):
+        cause = err.__cause__ or err
+        return f"connection error: {type(cause).__name__}: {str(cause)[:160]}"
+    return f"{type(err).__name__}: {str(err)[:200]}"
+
+
+class _Sender:
+    """Sends one chat request and times it."""
+
+    def __init__(self, client, target: ProbeTarget, settings: workload.ProbeSettings) -> None:
+        self.client, self.target, self.settings = client, target, settings
+
+    async def send(self, messages: list[dict], max_tokens: int, kind: str = "main") -> RequestRecord:
+        args = dict(
+            model=self.target.model,
+            messages=messages,
+            max_tokens=max_tokens,
+            extra_body={"ignore_eos": True},
+            timeout=self.settings.timeout_s,
+        )
+        if self.target.streaming:
+            return await self._streamed(args, kind)
+        start = time.perf_counter()
+        try:
+            resp = await self.client.chat.completions.create(**args)
+        except Exception as err:  # recorded, never raised
+            return RequestRecord(False, start, kind=kind, error=_error_text(err, self.settings.timeout_s))
+        end = time.perf_counter()
+        if not resp.choices:
+            return RequestRecord(False, start, kind=kind, error="the answer has no choices")
+        usage = resp.usage
+        return RequestRecord(
+            True,
+            start,
+            end - start,
+            None,
+            [],
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+            kind=kind,
+        )
+
+    async def _streamed(self, args: dict, kind: str) -> RequestRecord:
+        start = time.perf_counter()
+        timer = StreamTimer(start, kind)
+        try:
+            stream = await self.client.chat.completions.create(
+                **args, stream=True, stream_options={"include_usage": True}
+            )
+            async for chunk in stream:
+                now = time.perf_counter()
+                choices = chunk.choices
+                usage = chunk.usage.model_dump() if chunk.usage is not None and not choices else None
+                timer.chunk(now, bool(choices), usage, choices[0].finish_reason if choices else None)
+        except Exception as err:  # a broken stream is a failed request
+            return timer.fail(_error_text(err, self.settings.timeout_s))
+        return timer.finish()
+
+
+class _Workload:
+    """Prompts of the calibrated length; every other request carries the image when one is given."""
+
+    def __init__(self, settings: workload.ProbeSettings) -> None:
+        self.settings = settings
+        self.words = settings.input_tokens
+        self._next = 0
+
+    def messages(self, image: bool | None = None) -> tuple[list[dict], bool]:
+        """The next request's messages, and whether they carry the image."""
+        i, self._next = self._next, self._next + 1
+        text = workload.prompt_words(i, self.words, self.settings.seed)
+        with_image = bool(self.settings.image_url) and ((i % 2 == 1) if image is None else image)
+        return workload.chat_messages(text, self.settings.image_url if with_image else ""), with_image
+
+
+async def _calibrate(sender: _Sender, load: _Workload, progress: Progress) -> dict:
+    """Two ``max_tokens=1`` requests fit words → prompt tokens; then one full warm-up request."""
+    target = load.settings.input_tokens
+    samples = []
+    for words in (max(1, target // 2), max(2, target)):
+        text = workload.prompt_words(10**6 + words, words, load.settings.seed)
+        rec = await sender.send(workload.chat_messages(text), 1, kind="warmup")
+        if rec.success and rec.prompt_tokens:
+            samples.append((words, rec.prompt_tokens))
+    load.words = workload.calibrated_words(target, samples)
+    warm = await sender.send(load.messages(image=True)[0], load.settings.output_tokens, "warmup")
+    progress({"phase": "warmup", "ok": warm.success})
+    if not warm.success:
+        raise ProbeError(f"the warm-up request failed: {warm.error}")
+    return {
+        "words_per_prompt": load.words,
+        "calibration": samples,
+        "prompt_tokens": warm.prompt_tokens,
+        "output_tokens": warm.output_tokens,
+        "latency_s": warm.latency,
+    }
+
+
+async def _level(
+    sender: _Sender, load: _Workload, concurrency: int, n: int, goodput: dict, progress: Progress, phase: str
+) -> tuple[dict, list[RequestRecord]]:
+    """One closed-loop level of ``n`` counted requests (plus TTFT estimates without streaming)."""
+    settings = sender.settings
+    every = settings.ttft_estimate_every
+    jobs: list[str] = []
+    for i in range(n):
+        jobs.append("main")
+        if not sender.target.streaming and i % every == every - 1:
+            jobs.append("ttft_estimate")
+    if not sender.target.streaming and "ttft_estimate" not in jobs:
+        jobs.append("ttft_estimate")
+    semaphore = asyncio.Semaphore(concurrency)
+    begin = time.perf_counter()
+    deadline = begin + settings.level_seconds if settings.level_seconds else None
+    done = {"n": 0}
+
+    async def one(kind: str) -> RequestRecord | None:
+        async with semaphore:
+            if deadline is not None and time.perf_counter() > deadline:
+                return None  # the level's time budget is spent: not sent, not counted
+            max_tokens = 1 if kind == "ttft_estimate" else settings.output_tokens
+            messages, image = load.messages(False if kind == "ttft_estimate" else None)
+            rec = await sender.send(messages, max_tokens, kind)
+            rec.image = image
+        done["n"] += 1
+        progress({"phase": phase, "concurrency": concurrency, "done": done["n"], "total": len(jobs)})
+        return rec
+
+    results = await asyncio.gather(*(one(kind) for kind in jobs))
+    duration = time.perf_counter() - begin
+    records = [r for r in results if r is not None]
+    level = metrics.summarize_level(records, duration, concurrency, goodput, sender.target.streaming)
+    level["image_requests"] = sum(1 for r in records if r.kind == "main" and r.image)
+    return level, records
+
+
+def _samples(records: list[RequestRecord], streaming: bool) -> dict:
+    ok = [r for r in records if r.success and r.kind == "main"]
+    ttft = (
+        [r.ttft * 1000 for r in ok if r.ttft is not None]
+        if streaming
+        else [r.latency * 1000 for r in records if r.success and r.kind == "ttft_estimate"]
+    )
+    return {"ttft_ms": ttft, "e2el_ms": [r.latency * 1000 for r in ok], "itl_ms": [g * 1000 for r in ok for g in r.itl]}
+
+
+async def _run(target: ProbeTarget, settings: workload.ProbeSettings, slo: dict, progress: Progress) -> dict:
+    import openai
+
+    client = openai.AsyncOpenAI(
+        base_url=target.base_url, api_key=target.api_key, max_retries=0, timeout=settings.timeout_s
+    )
+    goodput = slo_mod.goodput_limits(slo)
+    sender, load = _Sender(client, target, settings), _Workload(settings)
+    try:
+        warmup = await _calibrate(sender, load, progress)
+        levels = []
+        for c in settings.concurrency:
+            level, records = await _level(sender, load, c, settings.num_requests, goodput, progress, "level")
+            level["samples"] = _samples(records, target.streaming)
+            levels.append(level)
+        result = {"levels": levels, "slo": slo_mod.gate(slo, levels), "warmup": warmup}
+        if settings.find_capacity:
+            result["capacity"] = await _capacity(sender, load, settings, slo, goodput, progress)
+    finally:
+        await client.close()
+    return result
+
+
+async def _capacity(sender, load, settings, slo, goodput, progress) -> dict:
+    search = cap.CapacitySearch(
+        settings.num_requests,
+        settings.capacity_max_requests,
+        settings.capacity_max_seconds,
+        limit=settings.capacity_limit,
+    )
+    while (c := search.next_concurrency()) is not None:
+        level, _ = await _level(
+            sender, load, c, cap.requests_for_level(c, settings.num_requests), goodput, progress, "capacity"
+        )
+        verdict = slo_mod.gate(slo, [level])
+        search.record(c, level, verdict["passed"], verdict["missed"])
+    return search.result()
+
+
+def run_probe(
+    target: ProbeTarget,
+    settings: workload.ProbeSettings,
+    slo: dict[str, float] | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Runs the probe and returns the full result (JSON-ready).
+
+    Returns:
+        ``{"target", "model", "streaming", "ttft_estimated", "settings", "warmup", "levels", "slo"}``
+        and ``"capacity"`` when ``settings.find_capacity``; each level has vLLM's keys and ``samples``.
+
+    Raises:
+        ProbeError: the warm-up request failed (the server is not answering as expected).
+        ProbeInputError: a setting is out of range, or ``find_capacity`` without an SLO.
+    """
+    settings.validate()
+    slo = dict(slo or {})
+    if settings.find_capacity and not slo:
+        raise workload.ProbeInputError(
+            "slo", "the capacity search needs an SLO to search under: give e.g. p95_ttft_ms=500"
+        )
+    started = datetime.datetime.now(datetime.UTC)
+    result = asyncio.run(_run(target, settings, slo, progress or (lambda event: None)))
+    return {
+        "target": target.label or target.base_url,
+        "model": target.model,
+        "streaming": target.streaming,
+        "ttft_estimated": not target.streaming,
+        "started": started.isoformat(timespec="seconds"),
+        "settings": {**asdict(settings), "concurrency": list(settings.concurrency)},
+        **result,
+    }
