@@ -20,7 +20,8 @@ def preflight(config: str, report: Output[Markdown], api_endpoint: str = "", hf_
         hf_endpoint: Hidden override of the Hugging Face Hub URL (tests); empty in production.
 
     Returns:
-        The capacity verdict (``ok`` when it fits, ``unplanned`` without a config).
+        The capacity verdict (``ok`` when it fits, ``at_risk`` when it fits only within the planner's error
+        band and block_on_plan_risk is false, ``unplanned`` without a config).
     """
     from vllm_vertex import preflight as pf
     from vllm_vertex.cloud.preflight import run_preflight

@@ -39,6 +39,7 @@ def validate_config(
     labels: dict,
     teardown_policy: str,
     deploy_timeout_seconds: int,
+    block_on_plan_risk: bool,
     run_image_checks: bool,
     run_chat_checks: bool,
     smoke_prompt: str,
@@ -82,6 +83,7 @@ def validate_config(
         labels: Labels for every created resource.
         teardown_policy: always | on_failure | never.
         deploy_timeout_seconds: How long to wait for the deploy.
+        block_on_plan_risk: Preflight fails (not only warns) when the capacity plan is "at risk".
         run_image_checks: Run the image+text checks.
         run_chat_checks: Run the OpenAI chat-completions checks.
         smoke_prompt: Prompt of the text checks.

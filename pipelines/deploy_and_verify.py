@@ -73,6 +73,7 @@ def _deploy_and_verify(
     labels: dict,
     teardown_policy: str,
     deploy_timeout_seconds: int,
+    block_on_plan_risk: bool,
     run_image_checks: bool,
     run_chat_checks: bool,
     smoke_prompt: str,
@@ -119,6 +120,8 @@ def _deploy_and_verify(
         teardown_policy: always (delete after the smoke tests), on_failure (keep a passing
             deployment, delete otherwise) or never (keep everything).
         deploy_timeout_seconds: How long to wait for the deploy before failing.
+        block_on_plan_risk: Preflight fails when the capacity plan is "at risk" (max_model_len within the
+            planner's error band of the predicted KV cache); false only warns.
         run_image_checks: Run the image+text checks (multimodal models only).
         run_chat_checks: Run the OpenAI chat-completions checks (needs a chat template).
         smoke_prompt: Prompt of the text checks.

@@ -174,6 +174,20 @@ def test_preflight_vision_profile_risk(standin, hub, tmp_path):
     assert _preflight(standin, hub, tmp_path, _cfg("llama-3.2-11b-vision-instruct")) == "ok"
 
 
+def test_preflight_at_risk_warns_or_blocks(standin, hub, tmp_path):
+    from vllm_vertex import preflight as core
+    from vllm_vertex.config import DeploymentConfig
+
+    probe = core.evaluate(DeploymentConfig.from_json(_cfg()), planner.load_model_config("llama-3.1-8b"), "offline")
+    edge = probe.plan.kv_cache_tokens - 16  # inside the predicted cache, above the band's low end
+    assert _preflight(standin, hub, tmp_path, _cfg(max_model_len=edge)) == "at_risk"
+    text = (tmp_path / "preflight.md").read_text()
+    assert "capacity at risk" in text and "`at_risk`" in text
+    with pytest.raises(RuntimeError, match="at_risk"):
+        _preflight(standin, hub, tmp_path, _cfg(max_model_len=edge, block_on_plan_risk=True))
+    assert standin.resources()["models"] == {}
+
+
 # upload-model ------------------------------------------------------------------------------------------
 
 

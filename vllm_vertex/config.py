@@ -82,6 +82,7 @@ class DeploymentConfig:
     labels: dict[str, str] = field(default_factory=dict)
     teardown_policy: str = "on_failure"
     deploy_timeout_seconds: int = 7200
+    block_on_plan_risk: bool = False
     run_image_checks: bool = False
     run_chat_checks: bool = True
     smoke_prompt: str = "What is a car?"

@@ -118,8 +118,16 @@ def evaluate(
         return report
     if not report.plan.fits:
         report.findings.append(Finding(report.plan.verdict.value, report.plan.message))
+    elif report.plan.at_risk and cfg.block_on_plan_risk:
+        report.findings.append(
+            Finding(
+                report.plan.verdict.value,
+                report.plan.message,
+                "lower max_model_len as above, or set block_on_plan_risk=false to only warn.",
+            )
+        )
     elif report.plan.at_risk:
-        report.notes.append(f"capacity at risk: {report.plan.message}")
+        report.notes.append(f"capacity at risk (warning; block_on_plan_risk=true makes it fail): {report.plan.message}")
     return report
 
 
