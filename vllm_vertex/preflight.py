@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from vllm_vertex import planner, recipes
 from vllm_vertex.config import DeploymentConfig
 
-__all__ = ["Finding", "PreflightReport", "evaluate", "render_markdown"]
+__all__ = ["Finding", "PreflightReport", "evaluate", "offline", "render_markdown"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,22 @@ def evaluate(
         )
     elif report.plan.at_risk:
         report.notes.append(f"capacity at risk (warning; block_on_plan_risk=true makes it fail): {report.plan.message}")
+    return report
+
+
+def offline(cfg: DeploymentConfig) -> PreflightReport:
+    """The capacity part of preflight with only what ships with the package (no network, no credentials).
+
+    What ``submit`` and ``schedule create`` run before anything else: the shipped ``config.json`` and
+    checkpoint size of ``cfg.model_id`` (a note, and no plan, when none ships).
+    """
+    report = evaluate(
+        cfg,
+        planner.shipped_config(cfg.model_id),
+        "offline",
+        total_size=planner.checkpoint_total_size(cfg.model_id),
+    )
+    report.notes = [n for n in report.notes if not n.startswith("chat template not checked")]
     return report
 
 

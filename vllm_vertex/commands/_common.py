@@ -164,16 +164,36 @@ def load_run(path: str, project: str = "", region: str = "", endpoint: str = "")
     return configfile.load(path, overrides)
 
 
+def refuse_if_plan_fails(cfg) -> None:
+    """The offline plan of a run (what preflight would say): ``BadInput`` (exit 2) when it cannot fit.
+
+    "At risk" only warns (unless ``block_on_plan_risk``); a model with no shipped config is noted and
+    left to the preflight step, which reads its config from the Hub or ``gs://``.
+    """
+    from vllm_vertex import preflight
+
+    report = preflight.offline(cfg)
+    if not report.ok:
+        raise BadInput(report.error_text() + "\n(nothing was submitted; --no-plan skips this check)")
+    if report.plan is None:
+        click.echo(f"note: {cfg.model_id} has no shipped config; capacity is planned by the preflight step.", err=True)
+    elif report.plan.at_risk:
+        click.echo(f"warning: {report.plan.message}", err=True)
+
+
 @contextlib.contextmanager
-def submission(run, yaml_path: str | None, canary: bool, api_endpoint: str):
+def submission(run, yaml_path: str | None, canary: bool, api_endpoint: str, plan: bool = True):
     """A ``jobs.Submission`` for the run file: the given compiled YAML, or one compiled now.
 
-    Order: the run file's submission checks (local), then credentials, then compiling.
+    Order: the run file's submission checks (local), the offline capacity plan (unless ``plan`` is
+    false or it is a canary run, which deploys nothing), then credentials, then compiling.
     """
     from vllm_vertex import configfile
 
     configfile.require_submission(run)
     endpoint = configfile.require_canary(run).canary.endpoint if canary else None
+    if plan and not canary:
+        refuse_if_plan_fails(run.config)
     require_credentials(api_endpoint)
     from pipelines import compile_pipeline, pipeline_arguments
     from vllm_vertex.cloud import jobs

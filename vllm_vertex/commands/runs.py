@@ -24,6 +24,9 @@ _YAML = click.option(
 )
 _CANARY = click.option("--canary", is_flag=True, help="The canary pipeline: smoke-test canary.endpoint only.")
 _ENDPOINT = click.option("--endpoint", default="", help="With --canary: the endpoint (overrides canary.endpoint).")
+_NO_PLAN = click.option(
+    "--no-plan", is_flag=True, help="Skip the offline capacity plan (a run that cannot fit is refused without it)."
+)
 
 
 @click.command()
@@ -32,11 +35,12 @@ _ENDPOINT = click.option("--endpoint", default="", help="With --canary: the endp
 @click.option("--wait", is_flag=True, help="Follow the run; exit 0 only if it succeeded and the smoke tests passed.")
 @_CANARY
 @_ENDPOINT
+@_NO_PLAN
 @location_options
 @api_options
 @click.option("--poll-seconds", default=15.0, hidden=True, help="Seconds between polls while following.")
 @guarded
-def submit(config_file, yaml_path, wait, canary, endpoint, project, region, api_endpoint, poll_seconds):
+def submit(config_file, yaml_path, wait, canary, endpoint, no_plan, project, region, api_endpoint, poll_seconds):
     """Submit a run described by CONFIG (a run file, see examples/); print its console URL.
 
     Compiles the pipeline from CONFIG unless --yaml gives one. With --wait, prints one line per
@@ -46,7 +50,7 @@ def submit(config_file, yaml_path, wait, canary, endpoint, project, region, api_
     from vllm_vertex.cloud import jobs
 
     run = load_run(config_file, project, region, endpoint)
-    with submission(run, yaml_path, canary, api_endpoint) as sub:
+    with submission(run, yaml_path, canary, api_endpoint, plan=not no_plan) as sub:
         job = jobs.submit(sub, api_endpoint)
     click.echo(f"submitted {job.name}")
     click.echo(f"console: {naming.console_pipeline_run_url(job.name)}")
@@ -85,10 +89,11 @@ def schedule():
 @_YAML
 @_CANARY
 @_ENDPOINT
+@_NO_PLAN
 @location_options
 @api_options
 @guarded
-def schedule_create(config_file, cron, yaml_path, canary, endpoint, project, region, api_endpoint):
+def schedule_create(config_file, cron, yaml_path, canary, endpoint, no_plan, project, region, api_endpoint):
     """Schedule runs of CONFIG on a cron (max concurrent runs: schedule.max_concurrent_runs, default 1)."""
     from vllm_vertex import configfile
     from vllm_vertex.cloud import jobs
@@ -97,7 +102,7 @@ def schedule_create(config_file, cron, yaml_path, canary, endpoint, project, reg
     if cron:
         run.schedule.cron = configfile.validate_cron(cron)
     configfile.require_schedule(run)
-    with submission(run, yaml_path, canary, api_endpoint) as sub:
+    with submission(run, yaml_path, canary, api_endpoint, plan=not no_plan) as sub:
         created = jobs.create_schedule(sub, run.schedule, api_endpoint)
     click.echo(f"created {created.name} ({created.display_name})")
     click.echo(f"cron {created.cron!r}, at most {created.max_concurrent_run_count} run(s) at once")
