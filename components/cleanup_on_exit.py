@@ -9,7 +9,7 @@ from components._runtime import vllm_component
 def cleanup_on_exit(
     project: str,
     location: str,
-    run_name: str,
+    job_resource_name: str,
     teardown_policy: str,
     status: PipelineTaskFinalStatus,
     api_endpoint: str = "",
@@ -18,12 +18,13 @@ def cleanup_on_exit(
 
     ``always`` removes whatever is left; ``on_failure`` removes it unless the run succeeded;
     ``never`` keeps it. KFP's exit task cannot read other tasks' outputs, so the run label is
-    derived here from the run name exactly as the validate step derives it.
+    derived here from the job's resource name exactly as the validate step derives it, and only
+    resources with both ``managed-by`` and that label are removed.
 
     Args:
         project: Google Cloud project ID.
         location: Vertex AI region.
-        run_name: The pipeline job's name.
+        job_resource_name: The pipeline job's full resource name (projects/P/locations/L/pipelineJobs/ID).
         teardown_policy: always | on_failure | never.
         status: The pipeline's final status (set by KFP).
         api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
@@ -42,4 +43,4 @@ def cleanup_on_exit(
         return "nothing to remove: no project was given, so nothing was created"
     if not should_clean_up(teardown_policy, state):
         return f"kept resources (policy {teardown_policy}, state {state})"
-    return teardown_run_or_raise(project, location, run_label_value(run_name), api_endpoint)
+    return teardown_run_or_raise(project, location, run_label_value(job_resource_name), api_endpoint)

@@ -46,7 +46,7 @@ def validate_config(
     smoke_image_url: str,
     smoke_image_prompt: str,
     smoke_max_tokens: int,
-    run_name: str,
+    job_resource_name: str,
 ) -> NamedTuple("Outputs", [("config", str), ("run_label", str)]):
     """Checks every parameter with the rules ``compile.py`` applies and emits the run's config.
 
@@ -90,7 +90,7 @@ def validate_config(
         smoke_image_url: Image of the image checks.
         smoke_image_prompt: Predict-route prompt of the image check.
         smoke_max_tokens: Tokens per smoke check.
-        run_name: The pipeline job's name; the run label derives from it.
+        job_resource_name: The pipeline job's full resource name; the run label derives from it.
 
     Returns:
         config: The validated configuration as JSON, input of every later step.
@@ -101,8 +101,8 @@ def validate_config(
 
     from vllm_vertex import configfile, naming
 
-    fields.pop("run_name")
+    fields.pop("job_resource_name")
     fields["region"] = fields.pop("location")
     cfg = configfile.from_console(fields)
     print(f"configuration valid: {cfg.model_id} on {cfg.accelerator_count}x {cfg.accelerator_type}")
-    return namedtuple("Outputs", ["config", "run_label"])(cfg.to_json(), naming.run_label_value(run_name))
+    return namedtuple("Outputs", ["config", "run_label"])(cfg.to_json(), naming.run_label_value(job_resource_name))

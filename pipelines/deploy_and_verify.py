@@ -136,13 +136,13 @@ def _deploy_and_verify(
     cleanup = cleanup_on_exit(
         project=project,
         location=location,
-        run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        job_resource_name=dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER,
         teardown_policy=teardown_policy,
         **api,
     )
     _side_effect(cleanup, "cleanup-on-exit")
     with dsl.ExitHandler(cleanup, name="deploy-and-verify"):
-        validated = validate_config(**params, run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER)
+        validated = validate_config(**params, job_resource_name=dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER)
         _side_effect(validated, "validate-config")
         config, run_label = validated.outputs["config"], validated.outputs["run_label"]
         quota = _side_effect(check_quota(config=config, **api), "check-quota")

@@ -61,9 +61,12 @@ def test_dag_order_exit_handler_and_conditions(compiled):
         cleanup.trigger_policy.strategy == pipeline_spec_pb2.PipelineTaskSpec.TriggerPolicy.ALL_UPSTREAM_TASKS_COMPLETED
     )
     assert cleanup.inputs.parameters["status"].task_final_status.producer_task == "exit-handler-1"
-    assert cleanup.inputs.parameters["run_name"].runtime_value.constant.string_value == "{{$.pipeline_job_name}}"
+    job = cleanup.inputs.parameters["job_resource_name"].runtime_value.constant.string_value
+    assert job == "{{$.pipeline_job_resource_name}}"
 
     body = _tasks(spec, "comp-exit-handler-1")
+    validate = body["validate-config"].inputs.parameters["job_resource_name"].runtime_value.constant.string_value
+    assert validate == job  # the exit handler derives the very label the resources got
     deps = {name: set(task.dependent_tasks) for name, task in body.items()}
     assert deps["check-quota"] == {"validate-config"}
     assert "check-quota" in deps["preflight"]

@@ -14,7 +14,7 @@ from kfp.dsl import Markdown, Metrics
 import components as c
 from tests.fakes.hf_hub import FakeHub
 from tests.standin import FakeBackend, VertexStandin
-from vllm_vertex import planner
+from vllm_vertex import naming, planner
 from vllm_vertex.cloud.quotas import QuotaError
 from vllm_vertex.cloud.vertex import DeployError
 from vllm_vertex.config import ConfigError, from_preset
@@ -26,7 +26,8 @@ TOKEN = "hf_PLANTED_token_0123456789abcdef"
 SECRET = f"projects/{PROJECT}/secrets/hf-token/versions/latest"
 TEXT_ID = "meta-llama/Meta-Llama-3.1-8B-Instruct"
 VISION_ID = "meta-llama/Llama-3.2-11B-Vision-Instruct"
-RUN = "run-under-test"
+JOB = f"projects/{PROJECT}/locations/us-central1/pipelineJobs/run-under-test"
+RUN = naming.run_label_value(JOB)
 
 
 @pytest.fixture
@@ -92,14 +93,16 @@ def _validate_args(**kw) -> dict:
 
 
 def test_validate_emits_config_and_run_label():
-    out = c.validate_config.python_func(**_validate_args(), run_name="Vllm-Deploy 2026")
-    assert json.loads(out.config)["model_id"] == TEXT_ID and out.run_label == "vllm-deploy-2026"
+    job = "projects/123/locations/us-central1/pipelineJobs/Vllm-Deploy 2026"
+    out = c.validate_config.python_func(**_validate_args(), job_resource_name=job)
+    assert json.loads(out.config)["model_id"] == TEXT_ID and out.run_label == naming.run_label_value(job)
+    assert out.run_label.startswith("vllm-deploy-2026-")
 
 
 def test_validate_rejects_console_input_with_every_problem():
     with pytest.raises(ConfigError) as info:
         c.validate_config.python_func(
-            **_validate_args(gpu_memory_utilization=1.5, teardown_policy="x", location="mars"), run_name="r"
+            **_validate_args(gpu_memory_utilization=1.5, teardown_policy="x", location="mars"), job_resource_name="r"
         )
     assert {"gpu_memory_utilization", "teardown_policy", "region"} <= dict(info.value.problems).keys()
 
@@ -372,7 +375,7 @@ def test_cleanup_on_exit_follows_policy(standin, policy, state, left):
     c.cleanup_on_exit.python_func(
         project=PROJECT,
         location="us-central1",
-        run_name=RUN,
+        job_resource_name=JOB,
         teardown_policy=policy,
         status=_Status(state),
         api_endpoint=standin.url,
@@ -400,12 +403,12 @@ def test_check_verdict_gate():
 )
 def test_validate_names_the_field_of_a_wrong_console_type(changes, field, text):
     with pytest.raises(ConfigError) as info:
-        c.validate_config.python_func(**_validate_args(**changes), run_name="r")
+        c.validate_config.python_func(**_validate_args(**changes), job_resource_name="r")
     assert text in dict(info.value.problems)[field]
 
 
 def test_validate_takes_whole_floats_for_integers_from_the_console():
-    out = c.validate_config.python_func(**_validate_args(max_model_len=2048.0, gpu_memory_utilization=1), run_name="r")
+    out = c.validate_config.python_func(**_validate_args(max_model_len=2048.0, gpu_memory_utilization=1), job_resource_name="r")
     cfg = json.loads(out.config)
     assert cfg["max_model_len"] == 2048 and isinstance(cfg["max_model_len"], int)
     assert cfg["gpu_memory_utilization"] == 1.0

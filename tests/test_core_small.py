@@ -1,21 +1,32 @@
 """Naming, quota math, payloads, diagnosis and report: the small pure modules."""
 
+import re
+
 import pytest
 
 from vllm_vertex import diagnosis, naming, payloads, quota, report
 from vllm_vertex.config import from_preset
 
 
-def test_run_label_is_a_valid_vertex_label_and_unique():
-    short = naming.run_label_value("vllm-deploy-and-verify-20261127053000")
-    assert short == "vllm-deploy-and-verify-20261127053000"
-    long_a = naming.run_label_value("X" * 80 + "-2026-11-27-a")
-    long_b = naming.run_label_value("Y" * 80 + "-2026-11-27-a")
-    for value in (long_a, long_b):
-        assert len(value) <= 63 and value == value.lower()
-        assert all(c.isalnum() or c in "-_" for c in value)
-    assert long_a != long_b
-    assert naming.run_label_value("Run Name!") == "run-name"
+def test_run_label_is_a_readable_prefix_plus_a_hash_of_the_whole_name():
+    job = "projects/123/locations/us-central1/pipelineJobs/vllm-deploy-and-verify-20261127053000"
+    label = naming.run_label_value(job)
+    prefix, digest = label.rsplit("-", 1)
+    assert prefix == "vllm-deploy-and-verify-20261127053000" and len(digest) == 16
+    assert int(digest, 16) >= 0 and label == naming.run_label_value(job)
+    long_a = naming.run_label_value("projects/p/locations/r/pipelineJobs/" + "x" * 80 + "-2026-11-27-a")
+    long_b = naming.run_label_value("projects/p/locations/r/pipelineJobs/" + "y" * 80 + "-2026-11-27-a")
+    for value in (label, long_a, long_b):
+        assert re.fullmatch(r"[a-z0-9_-]{1,63}", value), value
+    assert long_a != long_b and long_a.startswith("x") and long_a.endswith(long_a[-16:])
+    assert naming.run_label_value("Run Name!").startswith("run-name-")
+    assert naming.run_label_value("Run Name!") != naming.run_label_value("run-name")  # case and punctuation count
+
+
+@pytest.mark.parametrize("bad", ["", "  ", "{{$.pipeline_job_resource_name}}"])
+def test_run_label_refuses_a_run_without_identity(bad):
+    with pytest.raises(ValueError, match="pipeline_job_resource_name"):
+        naming.run_label_value(bad)
 
 
 def test_urls():
@@ -45,7 +56,7 @@ def test_exit_handler_policy(policy, state, clean):
 def test_resource_labels_and_filter():
     labels = naming.resource_labels({"team": "ml"}, "run-1")
     assert labels == {"team": "ml", "managed-by": "vllm-vertex", "vllm-vertex-run": "run-1"}
-    assert naming.label_filter("run-1") == 'labels.vllm-vertex-run="run-1"'
+    assert naming.label_filter("run-1") == 'labels.vllm-vertex-run="run-1" AND labels.managed-by="vllm-vertex"'
 
 
 def test_quota_needs_gpu_and_cpu_times_max_replicas():

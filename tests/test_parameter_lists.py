@@ -25,7 +25,7 @@ def test_production_pipeline_parameters_are_the_config_fields_and_the_test_varia
 
 
 def test_validate_step_takes_every_config_field():
-    assert _params(validate_config) == FIELDS | {"run_name"}
+    assert _params(validate_config) == FIELDS | {"job_resource_name"}
 
 
 def test_every_parameter_is_documented_in_the_pipeline_docstring_and_the_readme():

@@ -163,7 +163,7 @@ def _console_args(changes: dict) -> dict:
 @pytest.mark.parametrize(("kind", "where", "changes"), CASES)
 def test_console_path(capsys, kind, where, changes):
     with pytest.raises(ConfigError) as info:
-        c.validate_config.python_func(**_console_args(changes), run_name="r")
+        c.validate_config.python_func(**_console_args(changes), job_resource_name="r")
     captured = capsys.readouterr()
     assert where.split(" ")[0].split(".")[0] in {n for n, _ in info.value.problems} | {"labels", "extra_vllm_args"}
     _assert_hidden(kind, str(info.value), captured.out, captured.err)
@@ -180,7 +180,7 @@ def test_console_step_log_under_kfp_local(tmp_path, capfd):
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
     try:
         with pytest.raises(RuntimeError, match="FAILURE"):
-            c.validate_config(**_console_args(changes), run_name="r")
+            c.validate_config(**_console_args(changes), job_resource_name="r")
     finally:
         config.LocalExecutionConfig.instance = None
     log = capfd.readouterr()

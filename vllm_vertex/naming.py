@@ -1,7 +1,8 @@
 """Resource names, labels and URLs. Pure.
 
-Every resource a run creates carries the run label ``vllm-vertex-run=<run>``; cleanup after a
-failure finds what the run created by that label (KFP's exit task cannot read other tasks'
+Every resource a run creates carries ``managed-by=vllm-vertex`` and the run label
+``vllm-vertex-run=<run>``, derived from the pipeline job's full resource name; cleanup after a
+failure finds what the run created by both labels (KFP's exit task cannot read other tasks'
 outputs, kubeflow/pipelines #10187).
 """
 
@@ -19,6 +20,7 @@ __all__ = [
     "console_pipeline_run_url",
     "display_name",
     "endpoint_resource_name",
+    "is_run_resource",
     "label_filter",
     "openai_base_url",
     "resource_labels",
@@ -31,19 +33,39 @@ __all__ = [
 RUN_LABEL_KEY = "vllm-vertex-run"
 MANAGED_BY = {"managed-by": "vllm-vertex"}
 _LABEL_MAX = 63
+_HASH_CHARS = 16
 
 
-def run_label_value(run_name: str) -> str:
-    """A Vertex label value (≤ 63 chars of ``[a-z0-9_-]``) unique to one run name.
+def run_label_value(job_resource_name: str) -> str:
+    """The run label of one pipeline job: a readable prefix plus a hash of the job's full name.
 
-    Long names keep their tail (the timestamp part of KFP run names) plus a short hash of the
-    whole, so two long names that share a tail still differ.
+    ``job_resource_name`` is what KFP's ``PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER`` resolves to on
+    Vertex, ``projects/P/locations/L/pipelineJobs/ID``. The prefix is the tail of the job ID
+    (the timestamp part of KFP's job IDs) made label-safe; the suffix is the first 16 hex digits
+    (64 bits) of the SHA-256 of the whole name, exactly as given. Every label has a suffix, so a
+    job ID that looks like another job's label, the same job ID in two projects or regions, and
+    names that differ only in case or punctuation all get different labels.
+
+    Raises:
+        ValueError: the name is empty or an unresolved placeholder (every run would share a label).
     """
-    clean = re.sub(r"[^a-z0-9_-]+", "-", run_name.lower()).strip("-") or "run"
-    if len(clean) <= _LABEL_MAX:
-        return clean
-    digest = hashlib.sha256(run_name.encode()).hexdigest()[:8]
-    return f"{clean[-(_LABEL_MAX - 9) :]}-{digest}".lstrip("-")
+    name = job_resource_name.strip()
+    if not name or "{{" in name:
+        raise ValueError(
+            f"the pipeline job's resource name is {job_resource_name!r}: the runner did not resolve "
+            f"{{{{$.pipeline_job_resource_name}}}}, so this run has no identity of its own and cleanup "
+            "could not tell its resources from another run's. Run the pipeline on Vertex AI Pipelines."
+        )
+    digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_CHARS]
+    readable = re.sub(r"[^a-z0-9_-]+", "-", name.rsplit("/", 1)[-1].lower()).strip("-_")
+    readable = readable[-(_LABEL_MAX - _HASH_CHARS - 1) :].lstrip("-_")
+    return f"{readable or 'run'}-{digest}"
+
+
+def is_run_resource(labels, run_label: str) -> bool:
+    """True when ``labels`` carry both ``managed-by=vllm-vertex`` and exactly this run label."""
+    labels = dict(labels or {})
+    return labels.get(RUN_LABEL_KEY) == run_label and all(labels.get(k) == v for k, v in MANAGED_BY.items())
 
 
 def resource_labels(user_labels: dict[str, str], run_label: str) -> dict[str, str]:
@@ -62,8 +84,9 @@ def should_clean_up(policy: str, final_state: str) -> bool:
 
 
 def label_filter(run_label: str) -> str:
-    """A ``list_*`` filter that matches the resources of one run."""
-    return f'labels.{RUN_LABEL_KEY}="{run_label}"'
+    """A ``list_*`` filter that matches the resources of one run: the run label and ``managed-by``."""
+    managed = " AND ".join(f'labels.{k}="{v}"' for k, v in MANAGED_BY.items())
+    return f'labels.{RUN_LABEL_KEY}="{run_label}" AND {managed}'
 
 
 def display_name(model_id: str, run_label: str, kind: str) -> str:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,10 +174,23 @@ def _wait(predicate, timeout: float) -> bool:
     return False
 
 
-def run_pipeline(world: World, cfg: DeploymentConfig, action: str = "", timeout: float = 900) -> RunResult:
-    """Runs the pipeline once; ``action`` is "", "crash" or "cancel" (done while the deploy runs)."""
+def job_resource_name(job_id: str = "", project: str = PROJECT, region: str = "us-central1") -> str:
+    """The name Vertex gives a pipeline job, ``projects/P/locations/L/pipelineJobs/ID``; a fresh ID by default
+    (KFP's ``<pipeline>-<timestamp>`` form, plus a random tail so that parallel runs differ)."""
+    job_id = job_id or time.strftime("vllm-deploy-and-verify-%Y%m%d%H%M%S-") + uuid.uuid4().hex[:8]
+    return f"projects/{project}/locations/{region}/pipelineJobs/{job_id}"
+
+
+def run_pipeline(
+    world: World, cfg: DeploymentConfig, action: str = "", timeout: float = 900, job_name: str = ""
+) -> RunResult:
+    """Runs the pipeline once; ``action`` is "", "crash" or "cancel" (done while the deploy runs).
+
+    ``job_name``: the job's resource name the run label derives from (default: a fresh one).
+    """
+    job_name = job_name or job_resource_name()
     request = {"config": dataclasses.asdict(cfg), "api_endpoint": world.standin.url, "hf_endpoint": world.hub.url,
-               "pipeline_root": str(world.root / "pipeline-root")}
+               "pipeline_root": str(world.root / "pipeline-root"), "job_resource_name": job_name}
     start = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.run_local", json.dumps(request)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -198,15 +212,15 @@ def run_pipeline(world: World, cfg: DeploymentConfig, action: str = "", timeout:
     reader.join(timeout=10)
     log = "".join(lines)
     if status == "CANCELLED":
-        log += exit_handler_after_cancel(world, cfg)
+        log += exit_handler_after_cancel(world, cfg, job_name)
         return RunResult("CANCELLED", "", "run cancelled during deploy-model", log, time.monotonic() - start)
     result = json.loads(next((ln[7:] for ln in reversed(lines) if ln.startswith("RESULT ")), '{"status": "CRASHED"}'))
     error = user_error(log) or result.get("summary", "")
     return RunResult(result["status"], result.get("failed_task", ""), error, log, time.monotonic() - start)
 
 
-def exit_handler_after_cancel(world: World, cfg: DeploymentConfig) -> str:
-    """What Vertex runs after a cancel: the exit task with state CANCELLED, for each run label left."""
+def exit_handler_after_cancel(world: World, cfg: DeploymentConfig, job_name: str) -> str:
+    """What Vertex runs after a cancel: the exit task of the job with state CANCELLED."""
     from components import cleanup_on_exit
 
     @dataclass
@@ -214,9 +228,6 @@ def exit_handler_after_cancel(world: World, cfg: DeploymentConfig) -> str:
         state: str = "CANCELLED"
         error_message: str = "The pipeline was cancelled."
 
-    out = []
-    for label in world.run_labels():
-        out.append(cleanup_on_exit.python_func(project=cfg.project, location=cfg.region, run_name=label,
-                                               teardown_policy=cfg.teardown_policy, status=Status(),
-                                               api_endpoint=world.standin.url))
-    return "\n".join(out)
+    return cleanup_on_exit.python_func(project=cfg.project, location=cfg.region, job_resource_name=job_name,
+                                       teardown_policy=cfg.teardown_policy, status=Status(),
+                                       api_endpoint=world.standin.url)

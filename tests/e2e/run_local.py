@@ -1,7 +1,12 @@
 """Runs the deploy-and-verify pipeline under ``kfp.local`` in this process; prints a JSON verdict.
 
 ``python -m tests.e2e.run_local REQUEST_JSON`` where the request holds ``config`` (a
-DeploymentConfig dict), ``api_endpoint`` and ``pipeline_root``. The last line printed is
+DeploymentConfig dict), ``api_endpoint``, ``pipeline_root`` and ``job_resource_name``.
+
+kfp.local does not resolve ``{{$.pipeline_job_resource_name}}`` (kfp 2.17 fails on it with an
+IndexError): ``resolve_job_resource_name`` makes it resolve to the name Vertex would give the run,
+``projects/P/locations/L/pipelineJobs/ID``, chosen by the test, so tests can give two runs
+colliding job IDs. The last line printed is
 ``RESULT {"status": ..., "error": ..., "failed_task": ...}``. Run in a subprocess so that a test
 can kill it (a cancel) and so kfp.local's global state never leaks between runs.
 """
@@ -35,6 +40,20 @@ def user_error(log: str) -> str:
     return ""
 
 
+def resolve_job_resource_name(job_resource_name: str) -> None:
+    """Makes kfp.local resolve ``dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER`` to ``job_resource_name``."""
+    from kfp import dsl
+    from kfp.local import placeholder_utils
+
+    original = placeholder_utils.resolve_individual_placeholder
+
+    def resolve(element: str, *args, **kwargs) -> str:
+        element = element.replace(dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER, job_resource_name)
+        return original(element, *args, **kwargs)
+
+    placeholder_utils.resolve_individual_placeholder = resolve
+
+
 def main(request_json: str) -> int:
     """Runs one pipeline; returns 0 whatever the outcome (the verdict is in the RESULT line)."""
     from kfp import local
@@ -44,6 +63,7 @@ def main(request_json: str) -> int:
 
     request = json.loads(request_json)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=request["pipeline_root"])
+    resolve_job_resource_name(request["job_resource_name"])
     cfg = from_dict(request["config"])
     status, failed_task, summary = "SUCCESS", "", ""
     try:

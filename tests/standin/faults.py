@@ -40,6 +40,7 @@ class _Fault:
     message: str
     delay: float
     details: list | None = None
+    grpc_status: str | None = None
 
 
 class Faults:
@@ -51,13 +52,16 @@ class Faults:
         self._deploy: list[dict] = []  # {"kind": "error"|"hang", "message", "code"}
         self.output: str | None = None
 
-    def add(self, method: str, status: int | None = 500, times: int | None = 1, message: str = "", delay: float = 0.0,
-            details: list | None = None) -> None:
+    def add(
+        self, method: str, status: int | None = 500, times: int | None = 1, message: str = "", delay: float = 0.0,
+        details: list | None = None, grpc_status: str | None = None,
+    ) -> None:
         """The next ``times`` calls of ``method`` (discovery id, glob or alias) wait ``delay`` s, then answer
-        HTTP ``status`` (None: answer normally after the delay). ``times=None``: every call."""
+        HTTP ``status`` (None: answer normally after the delay) with ``grpc_status`` (default: the one the
+        HTTP code maps to, e.g. 400 FAILED_PRECONDITION instead of INVALID_ARGUMENT). ``times=None``: every call."""
         patterns = ALIASES.get(method, [method])
         with self._lock:
-            self._http.append(_Fault(patterns, status, times, message, delay, details))
+            self._http.append(_Fault(patterns, status, times, message, delay, details, grpc_status))
 
     def deploy_error(self, message: str, code: int = 3, times: int = 1, container_log: str = "") -> None:
         """The next deploy operation(s) finish with ``{"code": code, "message": message}``; the
@@ -95,7 +99,8 @@ class Faults:
         if fault.delay:
             time.sleep(fault.delay)
         if fault.status:
-            raise GoogleError(fault.status, fault.message or f"Injected fault on {method_id}", details=fault.details)
+            raise GoogleError(fault.status, fault.message or f"Injected fault on {method_id}", fault.grpc_status,
+                              details=fault.details)
 
     def next_deploy(self) -> dict | None:
         with self._lock:

@@ -1,11 +1,20 @@
 """Removes what a run created: undeploy, delete endpoints, delete models, found by run label.
 
-Used by the teardown step, the exit handler's cleanup and ``vllm-vertex teardown``. Every
+Used by the teardown step, the exit handler's cleanup and ``vllm-vertex teardown``. Safety
+first: a resource is touched only when it carries both ``managed-by=vllm-vertex`` and exactly
+this run's label, checked on the listing and again on a fresh read just before each delete. Every
 step is idempotent: a resource already gone counts as removed.
+
+Errors are sorted by what waiting can change (``classify``): a delete refused because an operation
+on the resource is still running (a deploy or undeploy) and transient server errors are tried
+again until ``wait_seconds``; a permission error, a bad request or a missing project fail at once,
+naming the resource, the permission and the fix.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,8 +24,11 @@ from vllm_vertex.cloud import clients
 
 __all__ = [
     "EndpointTeardown",
+    "PERMISSIONS",
     "ResourcesLeft",
+    "TeardownError",
     "TeardownReport",
+    "classify",
     "find_run_resources",
     "plan_endpoint_teardown",
     "teardown_endpoint",
@@ -24,35 +36,144 @@ __all__ = [
     "teardown_run_or_raise",
 ]
 
+# The IAM permission each call needs (Vertex AI REST reference, "IAM Permissions").
+PERMISSIONS = {
+    "list endpoints": "aiplatform.endpoints.list",
+    "list models": "aiplatform.models.list",
+    "read": "aiplatform.endpoints.get",
+    "read model": "aiplatform.models.get",
+    "undeploy": "aiplatform.endpoints.undeploy",
+    "delete": "aiplatform.endpoints.delete",
+    "delete model": "aiplatform.models.delete",
+}
+
+# What Vertex says when another operation on the resource is still running (FAILED_PRECONDITION):
+# an endpoint or model with a deploy/undeploy in flight, or an operation in progress on it.
+_IN_PROGRESS = re.compile(
+    r"being (?:un)?deployed|deployed or being deployed|running operations?|operations? (?:is |are )?"
+    r"(?:still )?(?:running|in progress)|in progress|currently being",
+    re.I,
+)
+_DEPLOYED_AT = re.compile(r"projects/[^/\s,]+/locations/[^/\s,]+/endpoints/[0-9A-Za-z_-]+")
+
+
+class TeardownError(RuntimeError):
+    """Cleanup could not even look for the run's resources (permission, wrong project or region)."""
+
+
+class ResourcesLeft(TeardownError):
+    """Teardown could not remove everything; the message lists what is left, why, and the fix."""
+
 
 @dataclass
 class TeardownReport:
-    """What was removed and what could not be, with the reason."""
+    """What was removed, what could not be (with the reason), and what was not ours to touch."""
 
     removed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    busy: set[str] = field(default_factory=set)
 
     @property
     def clean(self) -> bool:
-        """True when nothing is left behind."""
+        """True when nothing of this run is left behind."""
         return not self.failed
 
     def summary(self) -> str:
         """One line per resource."""
         lines = [f"removed {name}" for name in self.removed]
         lines += [f"LEFT {name}: {why}" for name, why in self.failed.items()]
+        lines += [f"not touched {name}: {why}" for name, why in self.skipped.items()]
         return "\n".join(lines) or "nothing to remove"
 
 
+def classify(err: BaseException, action: str, name: str) -> tuple[bool, str]:
+    """``(busy, text)``: whether waiting may help, and what to tell the user.
+
+    Busy: 409 (ABORTED, a concurrent change), FAILED_PRECONDITION saying an operation on the
+    resource is still running, transient 429/5xx and an operation still running past its wait.
+    Everything else is permanent: 401, 403, other 400s, a 404 on the project or region.
+    """
+    from google.api_core import exceptions as exc
+
+    message = getattr(err, "message", None) or str(err)
+    transient = (exc.TooManyRequests, exc.ServiceUnavailable, exc.InternalServerError, exc.BadGateway,
+                 exc.GatewayTimeout, exc.DeadlineExceeded, concurrent.futures.TimeoutError, TimeoutError)
+    if isinstance(err, transient):
+        return True, f"{action} {name}: {type(err).__name__}: {message} (transient)"
+    if isinstance(err, (exc.Conflict, exc.Aborted)):
+        return True, f"{action} {name}: busy, another change is in progress ({message})"
+    status = _status(err)
+    if isinstance(err, (exc.BadRequest, exc.FailedPrecondition)) and status in ("FAILED_PRECONDITION", "") and \
+            _IN_PROGRESS.search(message):
+        return True, f"{action} {name}: busy, an operation on it is still running ({message})"
+    permission = PERMISSIONS.get(action, "aiplatform.endpoints.delete")
+    project = name.split("/")[1] if name.startswith("projects/") else "the project"
+    if isinstance(err, exc.Forbidden):  # PermissionDenied is a Forbidden
+        return False, (
+            f"{action} {name} was refused (403 {status or 'PERMISSION_DENIED'}): {message}. The identity running "
+            f"the cleanup (the pipeline's service account, or you for `vllm-vertex teardown`) lacks {permission} "
+            f"on project {project}. Fix: grant it a role with that permission (Vertex AI User, roles/aiplatform.user, "
+            "has it), then remove what is left with `vllm-vertex teardown --run-label LABEL`, or delete it in the "
+            "console."
+        )
+    from google.auth import exceptions as auth
+
+    if isinstance(err, (exc.Unauthorized, auth.GoogleAuthError)):
+        return False, (
+            f"{action} {name} was refused (401): the credentials were not accepted or could not be refreshed "
+            f"({type(err).__name__}: {message}). Fix: renew them "
+            "(`gcloud auth application-default login`, or check the pipeline's service account), then run "
+            "`vllm-vertex teardown --run-label LABEL`."
+        )
+    if isinstance(err, exc.NotFound):
+        return False, (
+            f"{action} {name}: 404 {message}. The project or region does not exist or is not visible to this "
+            f"identity (it needs {permission}). Fix: check project and region."
+        )
+    code = getattr(err, "code", "")
+    return False, (
+        f"{action} {name} failed for good ({code} {status} {type(err).__name__}: {message}); waiting will not help. "
+        "Fix the cause named here, then run `vllm-vertex teardown --run-label LABEL`."
+    ).replace("  ", " ")
+
+
+def _status(err: BaseException) -> str:
+    """The canonical status (``FAILED_PRECONDITION``, ...) of a Google error, "" when unknown."""
+    from google.api_core import exceptions as exc
+
+    if isinstance(err, exc.FailedPrecondition):
+        return "FAILED_PRECONDITION"
+    response = getattr(err, "response", None)
+    try:
+        return str(response.json()["error"].get("status", ""))
+    except Exception:  # not an HTTP error with a Google JSON body
+        return ""
+
+
 def find_run_resources(project: str, region: str, run_label: str, api_endpoint: str = "") -> tuple[list, list]:
-    """Endpoints and models that carry ``vllm-vertex-run=<run_label>``."""
+    """Endpoints and models that carry ``managed-by=vllm-vertex`` and ``vllm-vertex-run=<run_label>``.
+
+    The server filters on both labels, and the listing is checked again here.
+
+    Raises:
+        TeardownError: the listing was refused (permission) or the project or region does not exist.
+    """
+    from google.api_core import exceptions as exc
+
     parent = f"projects/{project}/locations/{region}"
-    flt = naming.label_filter(run_label)
-    request = {"parent": parent, "filter": flt}
-    endpoint_client = clients.endpoint_client(region, api_endpoint)
-    endpoints = list(endpoint_client.list_endpoints(request=request, retry=clients.retry()))
-    models = list(clients.model_client(region, api_endpoint).list_models(request=request, retry=clients.retry()))
-    return endpoints, models
+    request = {"parent": parent, "filter": naming.label_filter(run_label)}
+    found = []
+    for what, client, method in (
+        ("list endpoints", clients.endpoint_client(region, api_endpoint), "list_endpoints"),
+        ("list models", clients.model_client(region, api_endpoint), "list_models"),
+    ):
+        try:
+            items = list(getattr(client, method)(request=request, retry=clients.retry()))
+        except exc.GoogleAPICallError as err:
+            raise TeardownError(classify(err, what, parent)[1].replace("LABEL", run_label)) from None
+        found.append([r for r in items if naming.is_run_resource(r.labels, run_label)])
+    return found[0], found[1]
 
 
 def teardown_run(
@@ -65,24 +186,26 @@ def teardown_run(
 ) -> TeardownReport:
     """Removes every endpoint and model of one run: endpoints first (models in use cannot go).
 
-    A resource Vertex refuses to delete because a deploy on it is still running is tried again
-    with backoff for up to ``wait_seconds``; what is still there then is in the report.
+    A resource that is busy (an operation on it still running, or a transient error) is tried
+    again with backoff for up to ``wait_seconds``; one that failed for good is not tried again.
+    What is still there at the end is in the report, with the reason and the fix.
     """
     deadline, delay = time.monotonic() + wait_seconds, 2.0
     report = TeardownReport()
+    permanent: dict[str, str] = {}
     while True:
-        attempt = _teardown_once(project, region, run_label, api_endpoint, log)
+        attempt = _teardown_once(project, region, run_label, api_endpoint, log, set(permanent))
         report.removed += attempt.removed
-        report.failed = attempt.failed
-        if attempt.clean or time.monotonic() + delay > deadline:
+        report.skipped.update(attempt.skipped)
+        permanent.update({n: why for n, why in attempt.failed.items() if n not in attempt.busy})
+        busy = {n: why for n, why in attempt.failed.items() if n in attempt.busy}
+        report.failed, report.busy = {**permanent, **busy}, set(busy)
+        if not busy or time.monotonic() + delay > deadline:
             return report
-        log(f"{len(attempt.failed)} resource(s) busy (a deploy still running?); trying again in {delay:.0f}s")
+        left = deadline - time.monotonic()
+        log(f"{len(busy)} resource(s) busy ({', '.join(busy)}); trying again in {delay:.0f}s, for {left:.0f}s more")
         time.sleep(delay)
         delay = min(delay * 2, 60.0)
-
-
-class ResourcesLeft(RuntimeError):
-    """Teardown could not remove everything; the message lists what is left and why."""
 
 
 def teardown_run_or_raise(project: str, region: str, run_label: str, api_endpoint: str = "") -> str:
@@ -90,21 +213,25 @@ def teardown_run_or_raise(project: str, region: str, run_label: str, api_endpoin
     report = teardown_run(project, region, run_label, api_endpoint, wait_seconds=900)
     print(report.summary())
     if not report.clean:
-        raise ResourcesLeft("resources left behind:\n" + report.summary())
+        raise ResourcesLeft(f"cleanup of run {run_label} left resources behind:\n" + report.summary())
     return report.summary()
 
 
-def _teardown_once(project: str, region: str, run_label: str, api_endpoint: str, log) -> TeardownReport:
+def _teardown_once(project: str, region: str, run_label: str, api_endpoint: str, log, exclude: set[str]):
     report = TeardownReport()
     endpoints, models = find_run_resources(project, region, run_label, api_endpoint)
+    endpoints = [e for e in endpoints if e.name not in exclude]
+    models = [m for m in models if m.name not in exclude]
     log(f"run {run_label}: {len(endpoints)} endpoint(s), {len(models)} model(s) to remove")
     for endpoint in endpoints:
-        _remove_endpoint(endpoint.name, region, api_endpoint, report, log)
+        _remove_endpoint(endpoint.name, region, api_endpoint, report, log, run_label)
+    ours = {e.name for e in endpoints}
+    stuck = set(exclude) | {n for n in report.failed if n not in report.busy}
     model_client = clients.model_client(region, api_endpoint)
     for model in models:
-        _delete(
-            lambda c, n=model.name: c.delete_model(name=n, retry=clients.retry()), model_client, model.name, report, log
-        )
+        _remove_model(model_client, model.name, run_label, report, log, ours, stuck)
+    for name in report.failed:
+        report.failed[name] = report.failed[name].replace("LABEL", run_label)
     return report
 
 
@@ -164,34 +291,90 @@ def teardown_endpoint(
     plan = target if isinstance(target, EndpointTeardown) else EndpointTeardown(target)
     report = TeardownReport()
     region = plan.endpoint.split("/")[3]
-    _remove_endpoint(plan.endpoint, region, api_endpoint, report, log)
+    _remove_endpoint(plan.endpoint, region, api_endpoint, report, log, run_label=None)
     if plan.models and plan.endpoint not in report.failed:
         model_client = clients.model_client(region, api_endpoint)
         for name in plan.models:
-            _delete(lambda c, n=name: c.delete_model(name=n, retry=clients.retry()), model_client, name, report, log)
+            call = lambda n=name: model_client.delete_model(name=n, retry=clients.retry())  # noqa: E731
+            _delete(call, name, "delete model", report, log)
+    for name in report.failed:
+        report.failed[name] = report.failed[name].replace("--run-label LABEL", f"--endpoint {plan.endpoint}")
     return report
 
 
-def _remove_endpoint(name: str, region: str, api_endpoint: str, report: TeardownReport, log) -> None:
-    from google.api_core import exceptions
+def _fresh(read, name: str, run_label: str | None, report: TeardownReport, what: str):
+    """Re-reads the resource; None when it is gone, not this run's any more, or unreadable (reported)."""
+    from google.api_core import exceptions as exc
+
+    try:
+        resource = read(name=name, retry=clients.retry())
+    except exc.NotFound:
+        return None
+    except Exception as err:
+        busy, text = classify(err, what, name)
+        _fail(report, name, busy, text)
+        return None
+    if run_label is not None and not naming.is_run_resource(resource.labels, run_label):
+        report.skipped[name] = f"its labels no longer name run {run_label} ({dict(resource.labels)}); left alone"
+        return None
+    return resource
+
+
+def _fail(report: TeardownReport, name: str, busy: bool, text: str) -> None:
+    report.failed[name] = text
+    if busy:
+        report.busy.add(name)
+
+
+def _remove_endpoint(name: str, region: str, api_endpoint: str, report: TeardownReport, log, run_label) -> None:
+    from google.api_core import exceptions as exc
 
     client = clients.endpoint_client(region, api_endpoint)
-    try:
-        endpoint = client.get_endpoint(name=name, retry=clients.retry())
-    except exceptions.NotFound:
+    endpoint = _fresh(client.get_endpoint, name, run_label, report, "read")
+    if endpoint is None:
         return
     _cancel_running(client, name, log)
     for deployed in endpoint.deployed_models:
+        key = f"{name}/deployedModels/{deployed.id}"
         try:
-            op = client.undeploy_model(endpoint=name, deployed_model_id=deployed.id, retry=clients.retry())
-            op.result(timeout=1800)
-            report.removed.append(f"{name}/deployedModels/{deployed.id}")
+            client.undeploy_model(endpoint=name, deployed_model_id=deployed.id, retry=clients.retry()).result(
+                timeout=1800
+            )
+            report.removed.append(key)
             log(f"undeployed {deployed.id} from {name}")
-        except exceptions.NotFound:
+        except exc.NotFound:
             pass
         except Exception as err:  # keep going: delete what can be deleted, report the rest
-            report.failed[f"{name}/deployedModels/{deployed.id}"] = str(err)
-    _delete(lambda c: c.delete_endpoint(name=name, retry=clients.retry()), client, name, report, log)
+            busy, text = classify(err, "undeploy", key)
+            _fail(report, key, busy, text)
+            log(f"could not undeploy {key}: {text}")
+    if any(k.startswith(name + "/") and k not in report.busy for k in report.failed):
+        _fail(report, name, False, f"not deleted: a model on it could not be undeployed (see {name}/deployedModels)")
+        return
+    if _fresh(client.get_endpoint, name, run_label, report, "read") is None:  # re-read just before deleting
+        return
+    _delete(lambda: client.delete_endpoint(name=name, retry=clients.retry()), name, "delete", report, log)
+
+
+def _remove_model(client, name: str, run_label: str, report: TeardownReport, log, ours: set, stuck: set) -> None:
+    if _fresh(client.get_model, name, run_label, report, "read model") is None:
+        return
+    _delete(lambda: client.delete_model(name=name, retry=clients.retry()), name, "delete model", report, log)
+    if name in report.busy:  # "deployed or being deployed at the following Endpoint(s): ..."
+        users = set(_DEPLOYED_AT.findall(report.failed[name]))
+        foreign, blocked = users - ours, users & stuck
+        if foreign:
+            report.busy.discard(name)
+            report.failed[name] = (
+                f"delete model {name}: it is deployed on endpoint(s) this run did not create: "
+                f"{', '.join(sorted(foreign))}. Fix: undeploy it there, then run "
+                "`vllm-vertex teardown --run-label LABEL`."
+            )
+        elif blocked:
+            report.busy.discard(name)
+            report.failed[name] = (
+                f"delete model {name}: still deployed on {', '.join(sorted(blocked))}, which could not be removed"
+            )
 
 
 def _cancel_running(client, endpoint_name: str, log) -> None:
@@ -209,16 +392,17 @@ def _cancel_running(client, endpoint_name: str, log) -> None:
             log(f"could not cancel {op_name}: {err}")
 
 
-def _delete(call, client, name: str, report: TeardownReport, log) -> None:
-    from google.api_core import exceptions
+def _delete(call, name: str, action: str, report: TeardownReport, log) -> None:
+    from google.api_core import exceptions as exc
 
     try:
-        call(client).result(timeout=900)
-    except exceptions.NotFound:
+        call().result(timeout=900)
+    except exc.NotFound:
         return
     except Exception as err:
-        report.failed[name] = str(err)
-        log(f"could not delete {name}: {err}")
+        busy, text = classify(err, action, name)
+        _fail(report, name, busy, text)
+        log(f"could not delete {name}: {text}")
         return
     report.removed.append(name)
     log(f"deleted {name}")

@@ -54,7 +54,7 @@ def submit(config_file, yaml_path, wait, canary, endpoint, no_plan, project, reg
         job = jobs.submit(sub, api_endpoint)
     click.echo(f"submitted {job.name}")
     click.echo(f"console: {naming.console_pipeline_run_url(job.name)}")
-    click.echo(f"run label: {naming.run_label_value(job.name.rsplit('/', 1)[-1])}")
+    click.echo(f"run label: {naming.run_label_value(job.name)}")
     if wait:
         sys.exit(_follow(job.name, api_endpoint, poll_seconds))
 
