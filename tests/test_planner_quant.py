@@ -60,7 +60,8 @@ def test_done_when_fp8_70b_on_four_h100_gives_verdict_and_kv_figures(tmp_path):
     out = json.loads(result.output)
     assert out["verdict"] in {v.value for v in planner.Verdict}
     assert out["kv_cache_tokens"] > 0 and out["kv_bytes_per_token_per_gpu"] == 2 * 80 * 2 * 128 * 2
-    assert 16 < out["weights_gib_per_gpu"] < 18  # ~72.7 GB of FP8 + bf16 embeddings over 4 GPUs
+    # vLLM 0.19 logged "weights memory: 16.96GiB" for RedHatAI's FP8 70B at TP 4 (tests/data/calibration.csv)
+    assert abs(out["weights_gib_per_gpu"] - 16.96) < 0.05
 
 
 def test_groups_targets_and_ignore_patterns():
