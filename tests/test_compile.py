@@ -169,9 +169,9 @@ def test_test_variant_adds_the_hooks_as_optional_parameters(tmp_path):
     from pipelines import compile_pipeline
     from vllm_vertex.config import from_preset
 
-    path = compile_pipeline(from_preset("llama-3.1-8b-instruct", project="p"), tmp_path / "t.yaml", for_tests=True)
+    path = compile_pipeline(from_preset("llama-3.1-8b-instruct", project="my-project"), tmp_path / "t.yaml", for_tests=True)
     params = _spec(path).root.input_definitions.parameters
     assert params["api_endpoint"].is_optional and params["hf_endpoint"].is_optional
-    assert params["project"].default_value.string_value == "p"
+    assert params["project"].default_value.string_value == "my-project"
     body = _tasks(_spec(path), "comp-exit-handler-1")
     assert body["preflight"].inputs.parameters["hf_endpoint"].component_input_parameter == "pipelinechannel--hf_endpoint"

@@ -9,7 +9,7 @@ from vllm_vertex.recipes import PRESETS
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_is_valid(preset):
-    cfg = validate(from_preset(preset, project="p"))
+    cfg = validate(from_preset(preset, project="my-project"))
     assert cfg.model_id.startswith("meta-llama/")
     assert cfg.run_image_checks == cfg.multimodal
 
@@ -21,12 +21,12 @@ def test_vision_presets_are_multimodal_and_text_presets_are_not():
 
 
 def test_overrides_apply():
-    cfg = from_preset("llama-3.1-8b", max_model_len=2048, project="p")
+    cfg = from_preset("llama-3.1-8b", max_model_len=2048, project="my-project")
     assert cfg.max_model_len == 2048
 
 
 def _problems(**overrides) -> dict[str, str]:
-    base = dict(project="p")
+    base = dict(project="my-project")
     base.update(overrides)
     with pytest.raises(ConfigError) as info:
         validate(from_preset("llama-3.1-8b-instruct", **base))
@@ -88,7 +88,7 @@ def test_gcs_model_and_secret_version_accepted():
     cfg = validate(
         from_preset(
             "llama-3.1-8b",
-            project="p",
+            project="my-project",
             model_id="gs://my-bucket/llama/8b",
             hf_token_secret="projects/p/secrets/hf-token/versions/latest",
         )
@@ -97,5 +97,5 @@ def test_gcs_model_and_secret_version_accepted():
 
 
 def test_json_round_trip():
-    cfg = from_preset("llama-3.2-11b-vision-instruct", project="p", labels={"team": "ml"})
+    cfg = from_preset("llama-3.2-11b-vision-instruct", project="my-project", labels={"team": "ml"})
     assert config.DeploymentConfig.from_json(cfg.to_json()) == cfg

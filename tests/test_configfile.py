@@ -11,7 +11,7 @@ from vllm_vertex.config import ConfigError
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEXT = ROOT / "examples" / "text-llama-3.1-8b.yaml"
 MULTIMODAL = ROOT / "examples" / "multimodal-llama-3.2-11b-vision.yaml"
-BASE = {"preset": "llama-3.1-8b-instruct", "project": "p", "region": "us-central1"}
+BASE = {"preset": "llama-3.1-8b-instruct", "project": "my-project", "region": "us-central1"}
 
 
 def _problems(**changes) -> dict[str, str]:
@@ -113,7 +113,7 @@ def test_unknown_preset_names_the_closest():
 
 def test_file_that_does_not_parse_names_the_line(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("project: p\nregion: [us-central1\n")
+    path.write_text("project: my-project\nregion: [us-central1\n")
     with pytest.raises(ConfigError, match=r"not valid YAML at line \d+"):
         configfile.load(str(path))
 
@@ -171,7 +171,7 @@ def test_submission_needs_a_pipeline_root_and_schedule_a_cron():
 def test_duplicate_top_level_key_names_the_key_and_both_lines(tmp_path):
     path = tmp_path / "dup.yaml"
     path.write_text(
-        "preset: llama-3.1-8b-instruct\nproject: p\nregion: us-central1\n"
+        "preset: llama-3.1-8b-instruct\nproject: my-project\nregion: us-central1\n"
         "teardown_policy: always\nmax_model_len: 2048\nteardown_policy: never\n"
     )
     with pytest.raises(ConfigError) as info:
@@ -184,7 +184,7 @@ def test_duplicate_top_level_key_names_the_key_and_both_lines(tmp_path):
 def test_duplicate_key_in_a_nested_section_and_three_times(tmp_path):
     path = tmp_path / "dup.yaml"
     path.write_text(
-        "project: p\nregion: us-central1\nmodel_id: a/b\n"
+        "project: my-project\nregion: us-central1\nmodel_id: a/b\n"
         "pipeline:\n  pipeline_root: gs://b/r\n  labels:\n    team: ml\n    team: ops\n    team: x\n"
     )
     with pytest.raises(ConfigError, match=r"key 'team' is given 3 times in one mapping, at lines 7, 8 and 9"):
@@ -194,7 +194,7 @@ def test_duplicate_key_in_a_nested_section_and_three_times(tmp_path):
 def test_same_key_in_different_mappings_is_fine(tmp_path):
     path = tmp_path / "ok.yaml"
     path.write_text(
-        "preset: llama-3.1-8b-instruct\nproject: p\nregion: us-central1\n"
+        "preset: llama-3.1-8b-instruct\nproject: my-project\nregion: us-central1\n"
         "labels: {team: ml}\npipeline:\n  pipeline_root: gs://bkt/r\n  labels: {team: ml}\n"
     )
     run = configfile.load(str(path))
@@ -203,7 +203,7 @@ def test_same_key_in_different_mappings_is_fine(tmp_path):
 
 def test_yaml_1_2_booleans_are_not_guessed(tmp_path):
     path = tmp_path / "yes.yaml"
-    path.write_text("preset: llama-3.1-8b-instruct\nproject: p\nregion: us-central1\nspot: yes\n")
+    path.write_text("preset: llama-3.1-8b-instruct\nproject: my-project\nregion: us-central1\nspot: yes\n")
     with pytest.raises(ConfigError, match="write true or false"):
         configfile.load(str(path))
 
@@ -211,7 +211,7 @@ def test_yaml_1_2_booleans_are_not_guessed(tmp_path):
 def test_duplicate_key_that_is_a_token_is_masked(tmp_path):
     token = "hf_" + "Q" * 34
     path = tmp_path / "dup.yaml"
-    path.write_text(f"project: p\n{token}: 1\n{token}: 2\n")
+    path.write_text(f"project: my-project\n{token}: 1\n{token}: 2\n")
     with pytest.raises(ConfigError) as info:
         configfile.load(str(path))
     assert "lines 2 and 3" in str(info.value) and token not in str(info.value)

@@ -45,11 +45,11 @@ def test_no_length_key_is_unknown():
 
 def test_validation_refuses_above_a_shipped_models_context():
     with pytest.raises(ConfigError) as info:
-        validate(from_preset("llama-3.1-8b-instruct", project="p", max_model_len=200_000))
+        validate(from_preset("llama-3.1-8b-instruct", project="my-project", max_model_len=200_000))
     message = dict(info.value.problems)["max_model_len"]
     assert "above meta-llama/Meta-Llama-3.1-8B-Instruct's context of 131,072 tokens" in message
     assert "max_position_embeddings=131072" in message and "at most 131072" in message
-    assert validate(from_preset("llama-3.1-8b-instruct", project="p", max_model_len=131_072))
+    assert validate(from_preset("llama-3.1-8b-instruct", project="my-project", max_model_len=131_072))
 
 
 def _unshipped() -> dict:
@@ -59,9 +59,9 @@ def _unshipped() -> dict:
 def test_preflight_blocks_a_hub_model_naming_the_limit():
     with FakeHub() as hub:
         hub.add("org/long", {"config.json": _unshipped(), "tokenizer_config.json": {"chat_template": "t"}})
-        cfg = validate(from_preset("llama-3.1-8b-instruct", project="p", model_id="org/long", max_model_len=20000))
+        cfg = validate(from_preset("llama-3.1-8b-instruct", project="my-project", model_id="org/long", max_model_len=20000))
         report = run_preflight(cfg, hf_endpoint=hub.url)
-        ok = run_preflight(validate(from_preset("llama-3.1-8b-instruct", project="p", model_id="org/long",
+        ok = run_preflight(validate(from_preset("llama-3.1-8b-instruct", project="my-project", model_id="org/long",
                                                 max_model_len=16384)), hf_endpoint=hub.url)
     assert not report.ok and report.findings[0].key == "max_model_len_above_context"
     text = report.error_text()
@@ -74,7 +74,7 @@ def test_preflight_blocks_a_gcs_model():
     with FakeGcs() as gcs:
         gcs.put("gs://bkt/m/config.json", {**LLAMA, "max_position_embeddings": 4096})
         gcs.put("gs://bkt/m/tokenizer_config.json", {"chat_template": "t"})
-        cfg = validate(from_preset("llama-3.1-8b-instruct", project="p", model_id="gs://bkt/m", max_model_len=8192))
+        cfg = validate(from_preset("llama-3.1-8b-instruct", project="my-project", model_id="gs://bkt/m", max_model_len=8192))
         report = run_preflight(cfg, api_endpoint=gcs.url)
     assert [f.key for f in report.findings] == ["max_model_len_above_context"]
     assert "4,096" in preflight.render_markdown(report, cfg)

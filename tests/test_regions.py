@@ -29,13 +29,13 @@ def test_deployable_regions_are_the_sdks_without_global():
 
 @pytest.mark.parametrize("region", ["us-west8", "us-east7", "europe-north2"])
 def test_newer_regions_are_accepted(region):
-    config.validate(config.from_preset("llama-3.1-8b-instruct", project="p", region=region))
+    config.validate(config.from_preset("llama-3.1-8b-instruct", project="my-project", region=region))
 
 
 @pytest.mark.parametrize(("region", "hint"), [("us-west9", "Did you mean"), ("global", "")])
 def test_unknown_region_is_one_clear_line(region, hint):
     with pytest.raises(config.ConfigError, match="is not a Vertex AI prediction region") as err:
-        config.validate(config.from_preset("llama-3.1-8b-instruct", project="p", region=region))
+        config.validate(config.from_preset("llama-3.1-8b-instruct", project="my-project", region=region))
     assert hint in str(err.value)
 
 

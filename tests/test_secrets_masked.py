@@ -90,7 +90,7 @@ def test_mask_covers_every_kind_and_leaves_ordinary_text():
 
 
 def _run_file(tmp_path, changes: dict) -> str:
-    data = {"preset": "llama-3.1-8b-instruct", "project": "p", "region": "us-central1",
+    data = {"preset": "llama-3.1-8b-instruct", "project": "my-project", "region": "us-central1",
             "pipeline": {"pipeline_root": "gs://bkt/root"}, "schedule": {"cron": "0 3 * * *"}}
     for key, value in changes.items():
         if "." in key:
@@ -141,7 +141,7 @@ def test_run_file_sections(tmp_path, kind, where):
 
 @pytest.mark.parametrize(("kind", "where", "changes"), CASES)
 def test_compile_path(tmp_path, capsys, kind, where, changes):
-    cfg = from_preset("llama-3.1-8b-instruct", **{"project": "p", **changes})
+    cfg = from_preset("llama-3.1-8b-instruct", **{"project": "my-project", **changes})
     out = tmp_path / "pipeline.yaml"
     with pytest.raises(ConfigError) as info:
         compile_pipeline(cfg, out)
@@ -154,7 +154,7 @@ def test_compile_path(tmp_path, capsys, kind, where, changes):
 
 
 def _console_args(changes: dict) -> dict:
-    values = json.loads(from_preset("llama-3.1-8b-instruct", project="p").to_json())
+    values = json.loads(from_preset("llama-3.1-8b-instruct", project="my-project").to_json())
     values.update(changes)
     values["location"] = values.pop("region")
     return values
@@ -208,10 +208,10 @@ def _flag_commands(secret: str) -> list[list[str]]:
         ["plan", "--preset", secret],
         ["plan", "--model-config", secret],
         ["plan", "--preset", "llama-3.1-8b-instruct", "--max-model-len", secret],
-        ["smoke", "--endpoint", "123", "--project", "p", "--region", "us-central1", "--prompt", secret],
-        ["smoke", "--endpoint", "123", "--project", "p", "--region", "us-central1", "--image-url", secret],
-        ["smoke", "--endpoint", secret, "--project", "p", "--region", "us-central1"],
-        ["teardown", "--endpoint", secret, "--project", "p", "--region", "us-central1", "--yes"],
+        ["smoke", "--endpoint", "123", "--project", "my-project", "--region", "us-central1", "--prompt", secret],
+        ["smoke", "--endpoint", "123", "--project", "my-project", "--region", "us-central1", "--image-url", secret],
+        ["smoke", "--endpoint", secret, "--project", "my-project", "--region", "us-central1"],
+        ["teardown", "--endpoint", secret, "--project", "my-project", "--region", "us-central1", "--yes"],
         ["compile", f"--{secret}"],
     ]
 

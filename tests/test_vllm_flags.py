@@ -8,7 +8,7 @@ from vllm_vertex.config import ConfigError, from_preset, validate
 
 def _problem(*args: str, **fields) -> str:
     with pytest.raises(ConfigError) as info:
-        validate(from_preset("llama-3.1-8b-instruct", project="p", extra_vllm_args=list(args), **fields))
+        validate(from_preset("llama-3.1-8b-instruct", project="my-project", extra_vllm_args=list(args), **fields))
     return dict(info.value.problems)["extra_vllm_args"]
 
 
@@ -58,7 +58,7 @@ def test_a_field_cannot_be_bypassed(arg, text):
 
 @pytest.mark.parametrize("arg", ["--seed=1", "--kv_cache_dtype=fp8", "--pipeline-parallel-size=1", "--max-num-batched-tokens=8192"])
 def test_flags_no_field_controls_pass(arg):
-    assert validate(from_preset("llama-3.1-8b-instruct", project="p", extra_vllm_args=[arg]))
+    assert validate(from_preset("llama-3.1-8b-instruct", project="my-project", extra_vllm_args=[arg]))
 
 
 def test_switch_matching_its_field_is_still_refused_once_and_named():
@@ -67,7 +67,7 @@ def test_switch_matching_its_field_is_still_refused_once_and_named():
 
 
 def test_preflight_reads_values_however_spelled():
-    cfg = from_preset("llama-3.1-8b-instruct", project="p",
+    cfg = from_preset("llama-3.1-8b-instruct", project="my-project",
                       extra_vllm_args=["--kv_cache_dtype=fp8", "--max-num-batched-tokens=1024"])
     request = preflight._request(cfg, None)
     assert request.kv_cache_dtype == "fp8" and request.max_num_batched_tokens == 1024

@@ -31,6 +31,11 @@ DTYPES = ("auto", "bfloat16", "float16", "half", "float32", "float")
 SECRET_VERSION_RE = re.compile(r"^projects/[^/]+/secrets/[A-Za-z0-9_-]{1,255}/versions/(latest|[1-9][0-9]*)$")
 HF_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 GCS_RE = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$")
+# Project IDs: 6-30 lowercase letters, digits and hyphens, starting with a letter (optionally "domain.com:");
+# a project number works too.
+PROJECT_RE = re.compile(r"^(?:[a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[0-9]{6,20}$")
+EMAIL_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]*@[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
+IMAGE_URL_RE = re.compile(r"^(https?://[^\s/]+[^\s]*|gs://[a-z0-9][a-z0-9._-]+/\S+|data:image/[a-z0-9.+-]+;base64,\S+)$")
 
 
 class ConfigError(ValueError):
@@ -135,8 +140,10 @@ def closest(name: str, choices) -> str:
     """`` Did you mean 'x'?`` for the choice closest to ``name``, or an empty string."""
     import difflib
 
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    choices = list(choices)
+    by_case = {c.lower(): c for c in choices}  # nvidia_l4 → NVIDIA_L4, US-CENTRAL1 → us-central1
+    close = difflib.get_close_matches(str(name).lower(), list(by_case), n=1)
+    return f" Did you mean {by_case[close[0]]!r}?" if close else ""
 
 
 def validate(cfg: DeploymentConfig, *, require_project: bool = True) -> DeploymentConfig:
@@ -148,6 +155,9 @@ def validate(cfg: DeploymentConfig, *, require_project: bool = True) -> Deployme
         problems.extend(check(cfg))
     if require_project and not cfg.project:
         problems.append(("project", "is empty. Set the Google Cloud project ID that will own the endpoint."))
+    elif cfg.project and not PROJECT_RE.match(cfg.project):
+        problems.append(("project", f"{cfg.project!r} is not a Google Cloud project ID (6-30 lowercase letters, "
+                                    "digits and hyphens, starting with a letter), e.g. my-project-123."))
     if problems:
         raise ConfigError(problems)
     return cfg
@@ -237,6 +247,11 @@ def _check_hardware(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     elif machine is not None and cfg.accelerator_count not in machine.accelerator_counts:
         counts = ", ".join(map(str, machine.accelerator_counts))
         out.append(("accelerator_count", f"{cfg.machine_type} takes {counts} GPU(s), not {cfg.accelerator_count}."))
+    if cfg.service_account and not EMAIL_RE.match(cfg.service_account):
+        out.append(
+            ("service_account", f"{cfg.service_account!r} is not a service account email, e.g. "
+                                "NAME@PROJECT.iam.gserviceaccount.com (empty: Vertex's default).")
+        )
     if cfg.min_replica_count < 1:
         out.append(("min_replica_count", "must be at least 1."))
     if cfg.max_replica_count < cfg.min_replica_count:
@@ -328,13 +343,40 @@ def _check_run(cfg: DeploymentConfig) -> list[tuple[str, str]]:
         )
     if cfg.smoke_max_tokens <= 0:
         out.append(("smoke_max_tokens", "must be a positive integer."))
-    out.extend(label_problems("labels", cfg.labels))
+    elif cfg.max_model_len > 0 and cfg.smoke_max_tokens >= cfg.max_model_len:
+        out.append(
+            ("smoke_max_tokens", f"{cfg.smoke_max_tokens} leaves no room for the prompt within max_model_len "
+                                 f"{cfg.max_model_len}; use fewer (64 is usual).")
+        )
+    if cfg.smoke_image_url and not IMAGE_URL_RE.match(cfg.smoke_image_url):
+        out.append(
+            ("smoke_image_url", f"{cfg.smoke_image_url[:80]!r} is not an image URL: give an https://, http://, gs:// "
+                                "or data:image/...;base64, URL.")
+        )
+    elif cfg.run_image_checks and not cfg.smoke_image_url:
+        out.append(("smoke_image_url", "is empty but run_image_checks is on: give the image to check with."))
+    out.extend(label_problems("labels", cfg.labels, reserved=True))
     return out
 
 
-def label_problems(field_name: str, labels: dict[str, str]) -> list[tuple[str, str]]:
-    """Vertex label rules: keys and values of lowercase letters, digits, ``_`` and ``-``, ≤ 63 chars."""
+def label_problems(field_name: str, labels: dict[str, str], reserved: bool = False) -> list[tuple[str, str]]:
+    """Vertex label rules: keys and values of lowercase letters, digits, ``_`` and ``-``, ≤ 63 chars, ≤ 64 labels.
+
+    With ``reserved`` (the labels of the resources a run creates), the keys the run sets itself are
+    refused and they count towards the 64.
+    """
+    from vllm_vertex import naming
+
     out: list[tuple[str, str]] = []
+    ours = [naming.RUN_LABEL_KEY, *naming.MANAGED_BY] if reserved else []
+    taken = sorted(k for k in labels if k in ours)
+    if taken:
+        out.append((field_name, f"{', '.join(taken)} is set by vllm-vertex on every resource it creates (cleanup "
+                                "finds them by it); use another key."))
+    room = 64 - len(ours)
+    if len(labels) > room:
+        out.append((field_name, f"{len(labels)} labels; Vertex AI takes at most 64 per resource"
+                                + (f" and vllm-vertex adds {len(ours)}, so at most {room}." if ours else ".")))
     for key, value in labels.items():
         if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", key) or not re.match(r"^[a-z0-9_-]{0,63}$", value):
             out.append((field_name, f"{key}={value}: keys and values are lowercase letters, digits, _ and -, ≤ 63."))

@@ -1,0 +1,76 @@
+"""Values refused before anything is created (issue #11's list), each naming the field and the fix."""
+
+import pytest
+
+from vllm_vertex import configfile
+from vllm_vertex.config import ConfigError, from_preset, validate
+
+
+def _problems(**changes) -> dict[str, str]:
+    with pytest.raises(ConfigError) as info:
+        validate(from_preset("llama-3.1-8b-instruct", **{"project": "my-project", **changes}))
+    return dict(info.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "text"),
+    [
+        ({"smoke_max_tokens": 4096}, "smoke_max_tokens", "no room for the prompt within max_model_len 4096"),
+        ({"smoke_max_tokens": 9000, "max_model_len": 8192}, "smoke_max_tokens", "max_model_len 8192"),
+        ({"smoke_image_url": "cat.jpg"}, "smoke_image_url", "is not an image URL"),
+        ({"smoke_image_url": "ftp://host/cat.jpg"}, "smoke_image_url", "https://, http://, gs://"),
+        ({"smoke_image_url": "data:text/plain;base64,aGk="}, "smoke_image_url", "data:image/"),
+        ({"project": "My Project"}, "project", "is not a Google Cloud project ID"),
+        ({"project": "proj"}, "project", "6-30 lowercase letters"),
+        ({"project": "my_project"}, "project", "e.g. my-project-123"),
+        ({"service_account": "runner"}, "service_account", "is not a service account email"),
+        ({"service_account": "runner@"}, "service_account", "NAME@PROJECT.iam.gserviceaccount.com"),
+        ({"labels": {f"k{i}": "v" for i in range(63)}}, "labels", "at most 62"),
+        ({"labels": {"vllm-vertex-run": "mine"}}, "labels", "vllm-vertex-run is set by vllm-vertex"),
+        ({"labels": {"managed-by": "me"}}, "labels", "managed-by is set by vllm-vertex"),
+        ({"accelerator_type": "nvidia_l4"}, "accelerator_type", "Did you mean 'NVIDIA_L4'?"),
+        ({"machine_type": "G2-STANDARD-12"}, "machine_type", "Did you mean 'g2-standard-12'?"),
+        ({"region": "US-CENTRAL1"}, "region", "Did you mean 'us-central1'?"),
+    ],
+)
+def test_refused_with_field_and_fix(changes, field, text):
+    problems = _problems(**changes)
+    assert text in problems[field], problems
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"project": "123456789012"},
+        {"project": "example.com:my-project"},
+        {"service_account": "runner@my-project.iam.gserviceaccount.com"},
+        {"service_account": "123456789012-compute@developer.gserviceaccount.com"},
+        {"labels": {f"k{i}": "v" for i in range(62)}},
+        {"smoke_image_url": "gs://bucket/images/cat.png"},
+        {"smoke_image_url": "data:image/png;base64,iVBORw0KGgo="},
+        {"smoke_max_tokens": 4095},
+    ],
+)
+def test_accepted(changes):
+    assert validate(from_preset("llama-3.1-8b-instruct", **{"project": "my-project", **changes}))
+
+
+def test_run_file_path_refuses_the_same():
+    with pytest.raises(ConfigError) as info:
+        configfile.parse({"preset": "llama-3.1-8b-instruct", "project": "Not A Project", "region": "us-central1",
+                          "labels": {"vllm-vertex-run": "x"}, "accelerator_type": "nvidia_l4"})
+    problems = dict(info.value.problems)
+    assert {"project", "labels", "accelerator_type"} <= problems.keys()
+    assert "Did you mean 'NVIDIA_L4'?" in problems["accelerator_type"]
+
+
+def test_console_path_refuses_the_same():
+    import json
+
+    import components as c
+
+    values = json.loads(from_preset("llama-3.1-8b-instruct", project="my-project").to_json())
+    values.update(location=values.pop("region"), service_account="runner", smoke_max_tokens=5000)
+    with pytest.raises(ConfigError) as info:
+        c.validate_config.python_func(**values, run_name="r")
+    assert {"service_account", "smoke_max_tokens"} <= dict(info.value.problems).keys()
