@@ -1,8 +1,9 @@
-"""A local Cloud Storage JSON API (list objects, download media) for ``google-cloud-storage``."""
+"""A local Cloud Storage JSON API (list objects, object metadata, download media) for ``google-cloud-storage``."""
 
 from __future__ import annotations
 
 import json
+import mimetypes
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +56,16 @@ def _handler(gcs: FakeGcs):
                     if b == parts[4] and n.startswith(prefix)
                 ]
                 self._send(200, json.dumps({"kind": "storage#objects", "items": items}).encode())
+            elif parts[1:4] == ["storage", "v1", "b"] and len(parts) >= 7 and parts[5] == "o":  # object metadata
+                name = "/".join(parts[6:])
+                data = gcs.objects.get((parts[4], name))
+                if data is None:
+                    self._send(404, b'{"error": {"code": 404, "message": "No such object"}}')
+                    return
+                kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+                meta = {"kind": "storage#object", "bucket": parts[4], "name": name, "size": str(len(data)),
+                        "contentType": kind}
+                self._send(200, json.dumps(meta).encode())
             elif parts[1:5] == ["download", "storage", "v1", "b"] and len(parts) >= 8:
                 key = (parts[5], "/".join(parts[7:]))
                 if key in gcs.objects:

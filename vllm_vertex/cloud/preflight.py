@@ -5,6 +5,7 @@ from __future__ import annotations
 from vllm_vertex import planner, preflight
 from vllm_vertex.cloud.hub import ModelSource, SourceError, inspect_gcs, inspect_hf
 from vllm_vertex.cloud.secrets import read_secret
+from vllm_vertex.cloud.smoke_image import check_smoke_image
 from vllm_vertex.config import DeploymentConfig
 
 __all__ = ["run_preflight"]
@@ -37,4 +38,7 @@ def run_preflight(cfg: DeploymentConfig, api_endpoint: str = "", hf_endpoint: st
     total = source.total_size or (planner.checkpoint_total_size(cfg.model_id) if where == "offline" else None)
     report = preflight.evaluate(cfg, config, where, source.has_chat_template, total, finding)
     report.notes[:0] = notes
+    image_finding, image_note = check_smoke_image(cfg, api_endpoint)
+    report.findings += [image_finding] if image_finding else []
+    report.notes += [image_note] if image_note else []
     return report
