@@ -72,5 +72,5 @@ def test_console_path_refuses_the_same():
     values = json.loads(from_preset("llama-3.1-8b-instruct", project="my-project").to_json())
     values.update(location=values.pop("region"), service_account="runner", smoke_max_tokens=5000)
     with pytest.raises(ConfigError) as info:
-        c.validate_config.python_func(**values, run_name="r")
+        c.validate_config.python_func(**values, job_resource_name="projects/1/locations/us-central1/pipelineJobs/r")
     assert {"service_account", "smoke_max_tokens"} <= dict(info.value.problems).keys()
