@@ -42,18 +42,18 @@ def test_vision_with_256_seqs_is_refused_before_credentials_and_compiling(tmp_pa
         assert "preflight predicts the deploy would fail" in done.stderr
         assert "[multimodal_profile_risk]" in done.stderr and "max_num_seqs to" in done.stderr
         assert "--no-plan" in done.stderr and "gcloud auth" not in done.stderr
+    # --no-plan skips it: the next check in the order (credentials) answers instead
+    done, _ = run_cli(["submit", run, "--no-plan"], env)
+    assert done.returncode == 2 and "no Google credentials found" in done.stderr
+    assert "multimodal_profile_risk" not in done.stderr
 
 
-def test_refusal_sends_nothing_and_no_plan_skips_it(standin, tmp_path):
+def test_refusal_sends_nothing(standin, tmp_path):
     run = _run_file(tmp_path, MULTIMODAL, max_num_seqs=256)
-    refused = invoke(standin, "submit", run)
-    assert refused.exit_code == 2 and "multimodal_profile_risk" in refused.output
+    for args in (["submit", run], ["schedule", "create", run]):
+        refused = invoke(standin, *args)
+        assert refused.exit_code == 2 and "multimodal_profile_risk" in refused.output
     assert standin.requests == []
-    refused = invoke(standin, "schedule", "create", run)
-    assert refused.exit_code == 2 and standin.requests == []
-    sent = invoke(standin, "submit", run, "--no-plan")
-    assert sent.exit_code == 0, sent.output
-    assert len(pipelines(standin).created) == 1
 
 
 def test_kv_cache_too_small_is_refused_with_the_largest_length_that_fits(standin, tmp_path):
@@ -74,8 +74,3 @@ def test_at_risk_only_warns_unless_the_run_file_blocks_it(standin, tmp_path):
     result = invoke(standin, "submit", blocked)
     assert result.exit_code == 2 and "[at_risk]" in result.output
     assert len(pipelines(standin).created) == 1
-
-
-def test_a_run_that_fits_is_submitted_without_a_note(standin):
-    result = invoke(standin, "submit", TEXT)
-    assert result.exit_code == 0 and "warning" not in result.output and "note:" not in result.output
