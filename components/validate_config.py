@@ -46,6 +46,8 @@ def validate_config(
     smoke_image_url: str,
     smoke_image_prompt: str,
     smoke_max_tokens: int,
+    probe_profile: str,
+    probe_slo: str,
     job_resource_name: str,
 ) -> NamedTuple("Outputs", [("config", str), ("run_label", str)]):
     """Checks every parameter with the rules ``compile.py`` applies and emits the run's config.
@@ -90,6 +92,8 @@ def validate_config(
         smoke_image_url: Image of the image checks.
         smoke_image_prompt: Predict-route prompt of the image check.
         smoke_max_tokens: Tokens per smoke check.
+        probe_profile: Load probe after the smoke tests: off, quick, standard or capacity.
+        probe_slo: SLO thresholds of the probe, key=value,...; empty for no gate.
         job_resource_name: The pipeline job's full resource name; the run label derives from it.
 
     Returns:

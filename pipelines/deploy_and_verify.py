@@ -1,4 +1,4 @@
-"""The deploy-and-verify pipeline: validate → quota → upload + endpoint → deploy → smoke → teardown.
+"""The deploy-and-verify pipeline: validate → quota → upload + endpoint → deploy → smoke → probe → teardown.
 
 Parameters have no Python defaults: ``pipelines.compile_pipeline`` fills them from a preset
 (``DeploymentConfig``), so the compiled YAML shows real values in the console and the preset
@@ -8,12 +8,14 @@ tables live in one place (``vllm_vertex.recipes``).
 from kfp import dsl
 
 from components import (
+    check_probe,
     check_quota,
     check_verdict,
     cleanup_on_exit,
     create_endpoint,
     deploy_model,
     preflight,
+    probe,
     smoke_test,
     teardown,
     upload_model,
@@ -29,15 +31,32 @@ def _side_effect(task: dsl.PipelineTask, name: str) -> dsl.PipelineTask:
     return task.set_display_name(name).set_caching_options(False)
 
 
-def _teardown_branches(project, location, run_label, teardown_policy, smoke, api: dict) -> None:
-    """``always``: tear down after the smoke tests; ``on_failure``: only when they failed."""
+def _teardown_branches(project, location, run_label, teardown_policy, probe_profile, smoke, api: dict) -> None:
+    """``always``: tear down after the smoke tests (after the probe when it is on, see ``_probe_branch``);
+    ``on_failure``: only when they failed."""
     with dsl.If(teardown_policy == "always", name="policy-always"):
-        task = teardown(project=project, location=location, run_label=run_label, **api)
-        _side_effect(task.after(smoke), "teardown")
+        with dsl.If(probe_profile == "off", name="probe-off"):
+            task = teardown(project=project, location=location, run_label=run_label, **api)
+            _side_effect(task.after(smoke), "teardown")
     with dsl.If(teardown_policy == "on_failure", name="policy-on-failure"):
         with dsl.If(smoke.outputs["verdict"] == "failed", name="smoke-failed"):
             task = teardown(project=project, location=location, run_label=run_label, **api)
             _side_effect(task, "teardown-after-failed-smoke")
+
+
+def _probe_branch(project, location, run_label, teardown_policy, config, endpoint, smoke, api: dict) -> None:
+    """The load probe (it skips itself when the smoke tests failed), its gate, and ``always``'s teardown after it.
+
+    A missed SLO fails the gate after the report is written; the exit handler then removes the
+    deployment under ``on_failure``.
+    """
+    measured = probe(config=config, endpoint=endpoint, smoke_verdict=smoke.outputs["verdict"], **api)
+    _side_effect(measured.after(smoke), "probe")
+    gate = check_probe(verdict=measured.outputs["verdict"], summary=measured.outputs["summary"])
+    _side_effect(gate, "check-probe")
+    with dsl.If(teardown_policy == "always", name="policy-always-after-probe"):
+        task = teardown(project=project, location=location, run_label=run_label, **api)
+        _side_effect(task.after(measured), "teardown-after-probe")
 
 
 def _deploy_and_verify(
@@ -80,6 +99,8 @@ def _deploy_and_verify(
     smoke_image_url: str,
     smoke_image_prompt: str,
     smoke_max_tokens: int,
+    probe_profile: str,
+    probe_slo: str,
     api_endpoint: str = "",
     hf_endpoint: str = "",
 ):
@@ -128,6 +149,12 @@ def _deploy_and_verify(
         smoke_image_url: Image URL of the image checks.
         smoke_image_prompt: Predict-route prompt of the image check.
         smoke_max_tokens: Tokens generated per smoke check.
+        probe_profile: Load probe after smoke tests that passed: off, quick (about 1 min),
+            standard (about 5 min) or capacity (standard levels and a search for the highest
+            concurrency within the SLO).
+        probe_slo: SLO of the probe, key=value pairs separated by commas, e.g.
+            p95_ttft_ms=500,p95_tpot_ms=50,max_error_rate=0.01; a miss fails the run after the
+            report is written. Empty: measure without a gate.
         api_endpoint: Test variant only: base URL that replaces every Google API.
         hf_endpoint: Test variant only: base URL that replaces the Hugging Face Hub.
     """
@@ -162,7 +189,10 @@ def _deploy_and_verify(
         _side_effect(deployed, "deploy-model")
         smoke = smoke_test(config=config, endpoint=endpoint.outputs["endpoint"], **api)
         _side_effect(smoke.after(deployed), "smoke-test")
-        _teardown_branches(project, location, run_label, teardown_policy, smoke, api)
+        _teardown_branches(project, location, run_label, teardown_policy, probe_profile, smoke, api)
+        with dsl.If(probe_profile != "off", name="probe-on"):
+            where = (project, location, run_label, teardown_policy)
+            _probe_branch(*where, config, endpoint.outputs["endpoint"], smoke, api)
         gate = check_verdict(
             verdict=smoke.outputs["verdict"], passed=smoke.outputs["passed"], failed=smoke.outputs["failed"]
         )

@@ -77,16 +77,26 @@ def test_dag_order_exit_handler_and_conditions(compiled):
     conditions = {name: t.trigger_policy.condition for name, t in body.items() if t.trigger_policy.condition}
     assert conditions == {
         "condition-2": "inputs.parameter_values['pipelinechannel--teardown_policy'] == 'always'",
-        "condition-3": "inputs.parameter_values['pipelinechannel--teardown_policy'] == 'on_failure'",
+        "condition-4": "inputs.parameter_values['pipelinechannel--teardown_policy'] == 'on_failure'",
+        "condition-6": "inputs.parameter_values['pipelinechannel--probe_profile'] != 'off'",
     }
-    nested = _tasks(spec, "comp-condition-3")["condition-4"].trigger_policy.condition
+    # always: teardown after the smoke tests when the probe is off ...
+    assert set(_tasks(spec, "comp-condition-2")) == {"condition-3"}
+    off = _tasks(spec, "comp-condition-2")["condition-3"].trigger_policy.condition
+    assert off == "inputs.parameter_values['pipelinechannel--probe_profile'] == 'off'"
+    assert set(_tasks(spec, "comp-condition-3")) == {"teardown"} and "smoke-test" in deps["condition-2"]
+    nested = _tasks(spec, "comp-condition-4")["condition-5"].trigger_policy.condition
     assert nested == "inputs.parameter_values['pipelinechannel--smoke-test-verdict'] == 'failed'"
-    assert set(_tasks(spec, "comp-condition-2")) == {"teardown"}
-    assert (
-        "smoke-test" in _tasks(spec, "comp-condition-2")["teardown"].dependent_tasks
-        or "smoke-test" in deps["condition-2"]
+    assert set(_tasks(spec, "comp-condition-5")) == {"teardown-2"}
+    # ... and after the probe when it is on; the probe runs after the smoke tests, its gate after it
+    probe_on = _tasks(spec, "comp-condition-6")
+    assert set(probe_on) == {"probe", "check-probe", "condition-7"} and "smoke-test" in deps["condition-6"]
+    assert list(probe_on["check-probe"].dependent_tasks) == ["probe"]
+    assert list(probe_on["condition-7"].dependent_tasks) == ["probe"]
+    assert probe_on["condition-7"].trigger_policy.condition == (
+        "inputs.parameter_values['pipelinechannel--teardown_policy'] == 'always'"
     )
-    assert set(_tasks(spec, "comp-condition-4")) == {"teardown-2"}
+    assert set(_tasks(spec, "comp-condition-7")) == {"teardown-3"}
 
 
 def _all_tasks(spec):
@@ -105,7 +115,8 @@ def test_every_task_has_a_display_name_and_no_caching(compiled):
         names[name] = task.task_info.name
     assert names["teardown-2"] == "teardown-after-failed-smoke"
     assert names["upload-model"] == "upload-model"
-    assert len(names) == 11
+    assert names["teardown-3"] == "teardown-after-probe" and names["check-probe"] == "check-probe"
+    assert len(names) == 14
 
 
 def test_steps_install_only_small_pinned_clients(compiled):
@@ -122,7 +133,8 @@ def test_steps_install_only_small_pinned_clients(compiled):
     assert installs["exec-check-quota"] == ["google-cloud-quotas"]
     assert installs["exec-upload-model"] == ["google-cloud-secret-manager"]
     assert installs["exec-preflight"] == ["google-cloud-secret-manager", "huggingface_hub"]
-    assert installs["exec-smoke-test"] == ["openai"]
+    assert installs["exec-smoke-test"] == installs["exec-probe"] == ["openai"]
+    assert installs["exec-check-probe"] == []
     assert installs["exec-deploy-model"] == ["google-cloud-logging"]
     assert installs["exec-teardown"] == installs["exec-create-endpoint"] == []
 

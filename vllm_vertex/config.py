@@ -94,6 +94,8 @@ class DeploymentConfig:
     smoke_image_url: str = "https://images.pexels.com/photos/1254140/pexels-photo-1254140.jpeg"
     smoke_image_prompt: str = "<|begin_of_text|><|image|>This is a picture of"
     smoke_max_tokens: int = 64
+    probe_profile: str = "off"
+    probe_slo: str = ""
 
     @property
     def tensor_parallel_size(self) -> int:
@@ -355,7 +357,25 @@ def _check_run(cfg: DeploymentConfig) -> list[tuple[str, str]]:
         )
     elif cfg.run_image_checks and not cfg.smoke_image_url:
         out.append(("smoke_image_url", "is empty but run_image_checks is on: give the image to check with."))
+    out.extend(_probe_problems(cfg))
     out.extend(label_problems("labels", cfg.labels, reserved=True))
+    return out
+
+
+def _probe_problems(cfg: DeploymentConfig) -> list[tuple[str, str]]:
+    """``probe_profile`` is a known profile; ``probe_slo`` parses; the capacity profile has an SLO."""
+    from vllm_vertex.probe import PROFILES, SloError, parse_slo
+
+    out: list[tuple[str, str]] = []
+    if cfg.probe_profile != "off" and cfg.probe_profile not in PROFILES:
+        out.append(("probe_profile", f"{cfg.probe_profile!r} is unknown; use off, {', '.join(PROFILES)}."))
+    try:
+        slo = parse_slo(cfg.probe_slo)
+    except SloError as err:
+        out.append(("probe_slo", f"{err}."))
+        return out
+    if cfg.probe_profile == "capacity" and not slo:
+        out.append(("probe_slo", "the capacity profile searches under an SLO: give one, e.g. p95_ttft_ms=500."))
     return out
 
 

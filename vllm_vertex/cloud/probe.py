@@ -26,7 +26,16 @@ from vllm_vertex.probe import metrics, workload
 from vllm_vertex.probe import slo as slo_mod
 from vllm_vertex.probe.records import RequestRecord, StreamTimer
 
-__all__ = ["GoogleToken", "ProbeError", "ProbeTarget", "Progress", "run_probe", "vertex_target"]
+__all__ = [
+    "GoogleToken",
+    "ProbeError",
+    "ProbeTarget",
+    "Progress",
+    "StepOutcome",
+    "run_probe",
+    "run_step",
+    "vertex_target",
+]
 
 Progress = Callable[[dict], None]
 
@@ -320,3 +329,53 @@ def run_probe(
         "settings": {**asdict(settings), "concurrency": list(settings.concurrency)},
         **result,
     }
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What the pipeline's probe step reports.
+
+    Attributes:
+        verdict: ``passed`` (SLO met, or no SLO), ``failed`` (SLO missed, or the probe could not run)
+            or ``skipped`` (profile off, or the smoke tests failed).
+        summary: One line for logs and the gate's error.
+        result: The full probe result (None when skipped or when the probe could not start).
+    """
+
+    verdict: str
+    summary: str
+    result: dict | None = None
+
+
+def run_step(cfg, endpoint_name: str, dedicated_dns: str, smoke_verdict: str, api_endpoint: str = "") -> StepOutcome:
+    """The pipeline step's work: the profile's probe against the deployed endpoint, never raising for a miss."""
+    from vllm_vertex.probe import parse_slo, report, settings_for_profile
+
+    image = cfg.smoke_image_url if cfg.multimodal and cfg.run_image_checks else ""
+    settings = settings_for_profile(cfg.probe_profile, image_url=image)
+    if settings is None:
+        return StepOutcome("skipped", "probe_profile is off: nothing measured")
+    if smoke_verdict != "passed":
+        return StepOutcome("skipped", "the smoke tests failed: the endpoint was not measured")
+    slo = parse_slo(cfg.probe_slo)
+    target = vertex_target(endpoint_name, dedicated_dns, api_endpoint)
+    try:
+        result = run_probe(target, settings, slo, progress=_log_levels)
+    except ProbeError as err:
+        return StepOutcome("failed", f"the probe could not run: {err}")
+    text = report.render_text(result)
+    print(text)
+    gate = result["slo"]
+    if not gate["passed"]:
+        return StepOutcome("failed", "SLO missed: " + "; ".join(gate["missed"]), result)
+    line = "SLO met" if gate["gated"] else "measured (no SLO given)"
+    if "capacity" in result:
+        line += f"; capacity: {result['capacity']['summary']}"
+    return StepOutcome("passed", line, result)
+
+
+def _log_levels(event: dict) -> None:
+    if event.get("phase") == "warmup":
+        print(f"warm-up request {'answered' if event['ok'] else 'FAILED'}")
+    elif "total" in event and event["done"] == event["total"]:
+        print(f"{event['phase']} at concurrency {event['concurrency']}: {event['total']} requests done")

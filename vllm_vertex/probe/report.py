@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import math
 
-__all__ = ["kfp_metrics", "render_html", "render_text", "summary"]
+__all__ = ["kfp_metrics", "render_html", "render_note", "render_text", "summary"]
 
 _EST = " (estimate)"
 
@@ -291,3 +291,11 @@ def render_html(result: dict, title: str = "Load probe") -> str:
         )
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def render_note(title: str, text: str) -> str:
+    """A one-paragraph HTML page: why nothing was measured."""
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+        f"<body style='font-family:sans-serif'><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
+    )
