@@ -4,7 +4,7 @@ PYTHON ?= python3
 STAMP := .cache/installed-$(shell $(PYTHON) -c 'import sys;print("%d%d" % sys.version_info[:2])')
 VLLM_VENV ?= .venv-vllm
 
-.PHONY: install compile test unit e2e matrix lint vllm-env clean calibration
+.PHONY: install compile test unit e2e matrix lint vllm-env clean bench calibration
 
 $(STAMP): pyproject.toml
 	mkdir -p .cache
@@ -43,3 +43,8 @@ calibration: install
 
 clean:
 	rm -rf compiled .cache/installed-* local_outputs
+
+# Benchmarks of the load probe (figures to read, not a pass/fail tier): agreement with `vllm bench serve`,
+# client overhead against a server with known timing, the capacity search's knee. Needs the vLLM venv.
+bench: install vllm-env
+	PYTHONPATH=. $(PYTHON) scripts/bench_probe.py

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["ChatTiming", "TimedChatServer", "chunk_events", "completion_body", "token_count"]
+__all__ = ["ChatTiming", "TimedChatServer", "chunk_events", "completion_body", "main", "token_count"]
 
 
 @dataclass
@@ -199,7 +199,8 @@ class TimedChatServer:
                 if 0 < i < token_count(body):
                     await asyncio.sleep(max(0.0, first + i * self.timing.itl_s - time.perf_counter()))
                 writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
-                await writer.drain()
+                if writer.transport.get_write_buffer_size() > 65536:
+                    await writer.drain()
             if cut:
                 return False  # close without the terminating chunk: the client sees a broken stream
             writer.write(b"0\r\n\r\n")
@@ -207,3 +208,28 @@ class TimedChatServer:
             return True
         finally:
             self.in_flight -= 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tests.standin.chat_stream --ttft-ms 50 --itl-ms 10 [--knee N --slope-ms S]``: serve until killed.
+
+    Prints ``PORT <n>`` once listening (benchmarks run it in its own process, so the server and the
+    client under test do not share one interpreter).
+    """
+    import argparse
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--ttft-ms", type=float, default=0.0)
+    p.add_argument("--itl-ms", type=float, default=0.0)
+    p.add_argument("--knee", type=int, default=0)
+    p.add_argument("--slope-ms", type=float, default=0.0)
+    a = p.parse_args(argv)
+    timing = ChatTiming(ttft_s=a.ttft_ms / 1000, itl_s=a.itl_ms / 1000, knee=a.knee, ttft_slope_s=a.slope_ms / 1000)
+    with TimedChatServer(timing) as server:
+        print(f"PORT {server.port}", flush=True)
+        while True:  # until the benchmark terminates the process
+            time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

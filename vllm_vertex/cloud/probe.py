@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -154,17 +155,28 @@ class _Sender:
         )
 
     async def _streamed(self, args: dict, kind: str) -> RequestRecord:
+        """Streams one request. The SDK builds, authenticates and sends it; the SSE lines are parsed here
+        with ``json.loads``, as vLLM's client does (the SDK's typed chunks cost ~0.5 ms each, which at
+        hundreds of concurrent streams would make the client the bottleneck)."""
         start = time.perf_counter()
         timer = StreamTimer(start, kind)
         try:
-            stream = await self.client.chat.completions.create(
+            async with self.client.chat.completions.with_streaming_response.create(
                 **args, stream=True, stream_options={"include_usage": True}
-            )
-            async for chunk in stream:
-                now = time.perf_counter()
-                choices = chunk.choices
-                usage = chunk.usage.model_dump() if chunk.usage is not None and not choices else None
-                timer.chunk(now, bool(choices), usage, choices[0].finish_reason if choices else None)
+            ) as response:
+                async for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue  # blank separators, SSE comments (pings), event names
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    now = time.perf_counter()
+                    chunk = json.loads(data)
+                    if chunk.get("error"):
+                        return timer.fail(f"error in the stream: {str(chunk['error'])[:200]}")
+                    choices = chunk.get("choices")
+                    finish = choices[0].get("finish_reason") if choices else None
+                    timer.chunk(now, bool(choices), None if choices else chunk.get("usage"), finish)
         except Exception as err:  # a broken stream is a failed request
             return timer.fail(_error_text(err, self.settings.timeout_s))
         return timer.finish()
