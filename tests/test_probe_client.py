@@ -223,3 +223,18 @@ def test_vertex_target_routes():
     shared = vertex_target("projects/p/locations/us-central1/endpoints/1", "", "http://127.0.0.1:1")
     dedicated = vertex_target("projects/p/locations/us-central1/endpoints/1", "dns.example", "http://127.0.0.1:1")
     assert not shared.streaming and dedicated.streaming and shared.model == ""
+
+
+def test_cli_stand_in_faults_cut_streams_and_a_503_rate(standin):
+    endpoint = deploy(standin, dedicated=True)
+    standin.faults.cut_streams(every=4, after_lines=4)
+    standin.faults.add("chat", 503, times=None, every=5)
+    result = invoke(standin, "probe", "--endpoint", endpoint.name, "--concurrency", "1", "--num-requests", "20",
+                    "--input-tokens", "8", "--output-tokens", "4", "--json", "--slo", "max_error_rate=0.05")
+    assert result.exit_code == 1, result.output
+    level = json.loads(result.output)["levels"][0]
+    errors = level["errors"]
+    # chat calls 4..23 are the level's: 503 on 5, 10, 15, 20; of the 16 streams left, every 4th is cut
+    assert sum(n for e, n in errors.items() if e.startswith("HTTP 503")) == 4
+    assert errors.get("the stream ended before the response finished (no finish_reason)") == 4
+    assert (level["completed"], level["failed"]) == (12, 8)

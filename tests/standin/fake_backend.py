@@ -138,8 +138,11 @@ def _handler(backend: FakeBackend, dm_id: str, spec: dict):
                 for i, event in enumerate(chunk_events(body, timing, cut=timing.cuts(n))):
                     if 0 < i < token_count(body):
                         time.sleep(max(0.0, first + i * timing.itl_s - time.perf_counter()))
-                    self.wfile.write(event)
-                    self.wfile.flush()
+                    try:
+                        self.wfile.write(event)
+                        self.wfile.flush()
+                    except OSError:  # the caller went away (the stand-in cut the stream)
+                        return None
             finally:
                 with backend._lock:
                     backend.in_flight -= 1

@@ -41,6 +41,8 @@ class _Fault:
     delay: float
     details: list | None = None
     grpc_status: str | None = None
+    every: int = 0
+    seen: int = 0
 
 
 class Faults:
@@ -51,17 +53,32 @@ class Faults:
         self._http: list[_Fault] = []
         self._deploy: list[dict] = []  # {"kind": "error"|"hang", "message", "code"}
         self.output: str | None = None
+        self.cut_every, self.cut_after_lines, self._streams = 0, 0, 0
 
     def add(
         self, method: str, status: int | None = 500, times: int | None = 1, message: str = "", delay: float = 0.0,
-        details: list | None = None, grpc_status: str | None = None,
+        details: list | None = None, grpc_status: str | None = None, every: int = 0,
     ) -> None:
         """The next ``times`` calls of ``method`` (discovery id, glob or alias) wait ``delay`` s, then answer
         HTTP ``status`` (None: answer normally after the delay) with ``grpc_status`` (default: the one the
-        HTTP code maps to, e.g. 400 FAILED_PRECONDITION instead of INVALID_ARGUMENT). ``times=None``: every call."""
+        HTTP code maps to, e.g. 400 FAILED_PRECONDITION instead of INVALID_ARGUMENT). ``times=None``: every call.
+        ``every=k``: only every k-th matching call is hit (a rate: ``every=20`` is 5 %), the others pass."""
         patterns = ALIASES.get(method, [method])
         with self._lock:
-            self._http.append(_Fault(patterns, status, times, message, delay, details, grpc_status))
+            self._http.append(_Fault(patterns, status, times, message, delay, details, grpc_status, every))
+
+    def cut_streams(self, every: int, after_lines: int = 4) -> None:
+        """Every ``every``-th streamed chat completion stops after ``after_lines`` SSE lines (0 turns it off)."""
+        with self._lock:
+            self.cut_every, self.cut_after_lines, self._streams = every, after_lines, 0
+
+    def stream_cut_at(self) -> int | None:
+        """For the next streamed chat: the line count after which to cut it, or None."""
+        with self._lock:
+            if not self.cut_every:
+                return None
+            self._streams += 1
+            return self.cut_after_lines if self._streams % self.cut_every == 0 else None
 
     def deploy_error(self, message: str, code: int = 3, times: int = 1, container_log: str = "") -> None:
         """The next deploy operation(s) finish with ``{"code": code, "message": message}``; the
@@ -84,6 +101,7 @@ class Faults:
         with self._lock:
             self._http.clear()
             self._deploy.clear()
+            self.cut_every = 0
         self.output = None
 
     # used by the server
@@ -92,6 +110,10 @@ class Faults:
             fault = next((f for f in self._http if any(fnmatch.fnmatchcase(method_id, p) for p in f.patterns)), None)
             if fault is None:
                 return
+            if fault.every:
+                fault.seen += 1
+                if fault.seen % fault.every:
+                    return
             if fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:

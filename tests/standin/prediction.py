@@ -9,6 +9,7 @@ dedicated endpoints.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import random
 
@@ -122,13 +123,15 @@ def chat_completions(st, req):
     payload = json.dumps({**body, "@requestFormat": "chatCompletions"}).encode()
     r = st.container_call(url, _route(ep), payload, timeout=_timeout(st, ep))
     if streaming:
+        cut_at = st.faults.stream_cut_at()
+
         def chunks():
             seen: dict = {}
             with r:
-                while True:
+                for sent in itertools.count():
                     line = r.readline()
-                    if not line:
-                        return
+                    if not line or (cut_at is not None and sent >= cut_at):
+                        return  # a cut stream: the connection closes mid-response
                     yield _override_sse(st.faults.output, line, seen)
         return Stream(chunks(), r.headers.get("Content-Type", "text/event-stream"))
     with r:
