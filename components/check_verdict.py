@@ -4,14 +4,16 @@ from components._runtime import vllm_component
 
 
 @vllm_component()
-def check_verdict(verdict: str, passed: int, failed: int):
+def check_verdict(verdict: str, passed: int, failed: int, failures: str = ""):
     """Raises unless the smoke tests passed.
 
     Args:
         verdict: ``passed`` or ``failed`` from the smoke-test step.
         passed: Checks that passed.
         failed: Checks that failed.
+        failures: The failing checks by name and the first error, from the smoke-test step.
     """
     if verdict != "passed":
-        raise RuntimeError(f"smoke tests failed: {failed} of {passed + failed} checks; see the smoke-test report")
+        what = failures or f"{failed} of {passed + failed} checks"
+        raise RuntimeError(f"smoke tests failed: {what}. The smoke-test report has every answer and error.")
     print(f"smoke tests passed: {passed} checks")

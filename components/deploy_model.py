@@ -6,7 +6,7 @@ from kfp.dsl import Input
 from components._runtime import vllm_component
 
 
-@vllm_component("logging")
+@vllm_component("logging", "quotas")
 def deploy_model(
     config: str, run_label: str, model: Input[VertexModel], endpoint: Input[VertexEndpoint], api_endpoint: str = ""
 ) -> str:

@@ -15,7 +15,7 @@ def smoke_test(
     metrics: Output[Metrics],
     report: Output[Markdown],
     api_endpoint: str = "",
-) -> NamedTuple("Outputs", [("verdict", str), ("passed", int), ("failed", int)]):
+) -> NamedTuple("Outputs", [("verdict", str), ("passed", int), ("failed", int), ("failures", str)]):
     """Runs each check, records pass/fail, latency and answer; never raises for a failed check.
 
     Args:
@@ -29,6 +29,7 @@ def smoke_test(
         verdict: ``passed`` or ``failed``.
         passed: Number of checks that passed.
         failed: Number of checks that failed.
+        failures: The failing checks by name and the first error ("" when all passed).
     """
     from collections import namedtuple
 
@@ -46,6 +47,6 @@ def smoke_test(
         f.write(rep.render_markdown(results, target.endpoint_name, cfg.model_id))
     verdict = rep.verdict(results)
     print(f"smoke tests {verdict}")
-    return namedtuple("Outputs", ["verdict", "passed", "failed"])(
-        verdict, int(counts["checks_passed"]), int(counts["checks_failed"])
+    return namedtuple("Outputs", ["verdict", "passed", "failed", "failures"])(
+        verdict, int(counts["checks_passed"]), int(counts["checks_failed"]), rep.failure_summary(results)
     )

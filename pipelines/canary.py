@@ -46,7 +46,8 @@ def _canary(
     smoke = smoke_test(config=found.outputs["config"], endpoint=found.outputs["endpoint"], **api)
     _side_effect(smoke, "smoke-test")
     gate = check_verdict(
-        verdict=smoke.outputs["verdict"], passed=smoke.outputs["passed"], failed=smoke.outputs["failed"]
+        verdict=smoke.outputs["verdict"], passed=smoke.outputs["passed"], failed=smoke.outputs["failed"],
+        failures=smoke.outputs["failures"],
     )
     _side_effect(gate, "check-verdict")
 

@@ -194,7 +194,8 @@ def _deploy_and_verify(
             where = (project, location, run_label, teardown_policy)
             _probe_branch(*where, config, endpoint.outputs["endpoint"], smoke, api)
         gate = check_verdict(
-            verdict=smoke.outputs["verdict"], passed=smoke.outputs["passed"], failed=smoke.outputs["failed"]
+            verdict=smoke.outputs["verdict"], passed=smoke.outputs["passed"], failed=smoke.outputs["failed"],
+            failures=smoke.outputs["failures"],
         )
         _side_effect(gate, "check-verdict")
 

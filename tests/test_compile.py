@@ -135,7 +135,7 @@ def test_steps_install_only_small_pinned_clients(compiled):
     assert installs["exec-preflight"] == ["google-cloud-secret-manager", "huggingface_hub"]
     assert installs["exec-smoke-test"] == installs["exec-probe"] == ["openai"]
     assert installs["exec-check-probe"] == []
-    assert installs["exec-deploy-model"] == ["google-cloud-logging"]
+    assert installs["exec-deploy-model"] == ["google-cloud-logging", "google-cloud-quotas"]
     assert installs["exec-teardown"] == installs["exec-create-endpoint"] == []
 
 

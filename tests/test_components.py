@@ -285,6 +285,41 @@ def test_generic_deploy_error_is_diagnosed_from_the_container_log(standin):
     assert "Container log: [rank0]: torch.OutOfMemoryError" in text
 
 
+STOCKOUT = "Machine type temporarily unavailable, please deploy with a different machine type or retry."
+
+
+def test_stockout_suggests_region_spot_or_reservation_and_says_quota_was_not_the_cause(standin):
+    standin.faults.deploy_error(STOCKOUT, code=8)  # RESOURCE_EXHAUSTED
+    with pytest.raises(DeployError) as info:
+        _deployed(standin, _cfg())
+    text = str(info.value)
+    assert STOCKOUT in text and "a stockout" in text
+    assert "another region" in text and "spot: true" in text and "reservation" in text
+    assert "Quota was not the cause: CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1" in text
+    assert "limit 8" in text and "container" not in text.lower()  # not pointed at the container logs
+
+
+def test_resource_exhausted_on_quota_says_quota_is_the_cause(standin):
+    standin.faults.deploy_error(
+        "The following quota metrics exceed quota limits: aiplatform.googleapis.com/custom_model_serving_nvidia_l4_gpus",
+        code=8,
+    )
+    standin.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 0)  # lowered after check-quota ran
+    with pytest.raises(DeployError) as info:
+        _deployed(standin, _cfg())
+    text = str(info.value)
+    assert "Root cause: the deploy needs more GPUs" in text and "request a quota increase" in text
+    assert "Quota is the cause: CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1" in text
+
+
+def test_stockout_when_quota_cannot_be_read_says_so(standin):
+    standin.faults.deploy_error("RESOURCE_EXHAUSTED: no capacity", code=8)
+    standin.faults.add("quota", status=403, times=None, message="Permission denied on quota.")
+    with pytest.raises(DeployError) as info:
+        _deployed(standin, _cfg())
+    assert "a stockout" in str(info.value) and "Whether quota was the cause could not be checked" in str(info.value)
+
+
 def test_deploy_timeout_cancels_the_operation(standin):
     standin.faults.deploy_hang()
     with pytest.raises(DeployError, match="did not finish within 10 s"):
@@ -341,6 +376,51 @@ def test_smoke_empty_output_and_chat_500_fail(standin, tmp_path):
     assert (out.verdict, out.failed) == ("failed", 2)
     assert "empty output" in report and "InternalServerError" in report
     assert metrics["checks_failed"] == 2
+    assert out.failures == (
+        "text_predict, chat_text failed (2 of 2 checks); first error, text_predict (:predict): "
+        "empty output: the model generated no text"
+    )
+
+
+def test_smoke_single_401_on_chat_gets_a_fresh_token(standin, tmp_path, monkeypatch):
+    cfg = _cfg()
+    endpoint = _deployed(standin, cfg)
+    tokens = []
+    monkeypatch.setattr("vllm_vertex.cloud.clients.access_token", lambda *_: tokens.append(1) or f"tok-{len(tokens)}")
+    standin.faults.add("chat", status=401, times=1, message="Request had invalid authentication credentials.")
+    out, _, _ = _smoke(standin, endpoint, cfg, tmp_path)
+    assert out.verdict == "passed" and len(tokens) == 2
+    assert len([p for m, p, _ in standin.requests if "chat/completions" in p]) == 2
+
+
+def test_smoke_401_twice_on_chat_fails_that_check_saying_so(standin, tmp_path):
+    cfg = _cfg()
+    endpoint = _deployed(standin, cfg)
+    standin.faults.add("chat", status=401, times=2, message="Request had invalid authentication credentials.")
+    out, _, report = _smoke(standin, endpoint, cfg, tmp_path)
+    assert (out.verdict, out.failed) == ("failed", 1) and "401 twice" in report
+    assert out.failures.startswith("chat_text failed (1 of 2 checks); first error, chat_text")
+
+
+def test_smoke_single_401_on_predict_is_refreshed_by_google_auth(standin, tmp_path, monkeypatch):
+    """The predict route's session (google-auth) refreshes its credentials on a 401 and resends."""
+    import datetime
+
+    from google.oauth2.credentials import Credentials
+
+    cfg = _cfg()
+    endpoint = _deployed(standin, cfg)
+    refreshed = []
+
+    def handler(request, scopes):
+        refreshed.append(scopes)
+        return f"fresh-{len(refreshed)}", datetime.datetime.utcnow() + datetime.timedelta(hours=1)
+
+    creds = Credentials(token="stale", refresh_handler=handler)
+    monkeypatch.setattr("vllm_vertex.cloud.clients.credentials", lambda *_: creds)
+    standin.faults.add("predict", status=401, times=1, message="Request had invalid authentication credentials.")
+    out, _, _ = _smoke(standin, endpoint, cfg, tmp_path)
+    assert out.verdict == "passed" and len(refreshed) == 1
 
 
 # teardown, cleanup, gate --------------------------------------------------------------------------------
@@ -383,9 +463,14 @@ def test_cleanup_on_exit_follows_policy(standin, policy, state, left):
     assert len(standin.resources()["endpoints"]) == left and len(standin.resources()["models"]) == left
 
 
-def test_check_verdict_gate():
-    c.check_verdict.python_func(verdict="passed", passed=3, failed=0)
-    with pytest.raises(RuntimeError, match="1 of 3 checks"):
+def test_check_verdict_gate_names_the_failing_checks_and_the_first_error():
+    c.check_verdict.python_func(verdict="passed", passed=3, failed=0, failures="")
+    failures = "chat_text, chat_image failed (2 of 4 checks); first error, chat_text (chat/completions): boom"
+    with pytest.raises(RuntimeError) as info:
+        c.check_verdict.python_func(verdict="failed", passed=2, failed=2, failures=failures)
+    assert str(info.value).startswith("smoke tests failed: chat_text, chat_image failed (2 of 4 checks)")
+    assert "first error, chat_text (chat/completions): boom" in str(info.value)
+    with pytest.raises(RuntimeError, match="1 of 3 checks"):  # an older smoke step without the summary
         c.check_verdict.python_func(verdict="failed", passed=2, failed=1)
 
 

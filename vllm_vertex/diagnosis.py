@@ -1,7 +1,7 @@
 """Names the root cause of a failed deploy from Vertex's error text or the container's log. Pure.
 
 The four failures of the seed's "Debugging common issues" section, plus the ones a deploy
-commonly ends with, each with the fix the seed gives.
+commonly ends with (quota, a GPU stockout), each with its fix.
 """
 
 from __future__ import annotations
@@ -71,6 +71,31 @@ _RULES: list[tuple[re.Pattern, Diagnosis]] = [
             "the tokenizer defines no chat template, so chat completions cannot be served.",
             "set chat_template (vLLM --chat-template) to a template file or string, use an Instruct "
             "variant of the model, or turn run_chat_checks off for a base model.",
+        ),
+    ),
+    (
+        re.compile(r"quota metrics exceed quota limits|exceeds? (?:the )?quota|quota exceeded|quota limit", re.I),
+        Diagnosis(
+            "quota_exceeded",
+            "the deploy needs more GPUs (or vCPUs) than the project's serving quota in the region allows "
+            "(quota is charged at max_replica_count × GPUs per replica).",
+            "request a quota increase (console: IAM & Admin > Quotas, filter CustomModelServing), lower "
+            "max_replica_count, or deploy in a region where the quota covers it.",
+        ),
+    ),
+    (
+        re.compile(
+            r"machine type (?:is )?temporarily unavailable|(?:does not have|not) enough resources|resources are "
+            r"insufficient|resource pool exhausted|ZONE_RESOURCE_POOL_EXHAUSTED|stockout|out of capacity|"
+            r"RESOURCE_EXHAUSTED|ResourceExhausted",
+            re.I,
+        ),
+        Diagnosis(
+            "stockout",
+            "Vertex AI has no free machines of this type with this GPU in the region right now (a stockout).",
+            "deploy in another region that offers the GPU (Vertex AI's Locations page lists GPUs per region), set "
+            "spot: true (spot VMs draw on other capacity and on the Preemptible GPU quota), deploy on a "
+            "reservation, or retry later.",
         ),
     ),
     (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-__all__ = ["CheckResult", "metrics", "render_markdown", "verdict"]
+__all__ = ["CheckResult", "failure_summary", "metrics", "render_markdown", "verdict"]
 
 
 @dataclass
@@ -29,6 +29,22 @@ class CheckResult:
 def verdict(results: list[CheckResult]) -> str:
     """``passed`` when there was at least one check and every check passed, else ``failed``."""
     return "passed" if results and all(r.passed for r in results) else "failed"
+
+
+def failure_summary(results: list[CheckResult], limit: int = 400) -> str:
+    """The failing checks by name and the first one's error, for the run's top-level error; "" if all passed."""
+    if not results:
+        return "no check ran"
+    failed = [r for r in results if not r.passed]
+    if not failed:
+        return ""
+    first = failed[0]
+    error = " ".join(first.error.split())
+    error = error if len(error) <= limit else error[: limit - 1] + "…"
+    return (
+        f"{', '.join(r.name for r in failed)} failed ({len(failed)} of {len(results)} checks); "
+        f"first error, {first.name} ({first.route}): {error}"
+    )
 
 
 def metrics(results: list[CheckResult]) -> dict[str, float]:

@@ -39,6 +39,7 @@ TOKEN = "hf_e2e_PLANTED_token_do_not_leak_7f3a9c"
 SECRET = f"projects/{PROJECT}/secrets/hf-token/versions/latest"
 TINY_TEXT = "vllm-vertex-tests/tiny-llama"
 TINY_VISION = "vllm-vertex-tests/tiny-llava"
+TINY_CONTEXT = 2048  # the tiny models' max_position_embeddings: preflight refuses a longer max_model_len
 QUOTAS = {
     "CustomModelServingL4GPUsPerProjectPerRegion": 8,
     "CustomModelServingA100GPUsPerProjectPerRegion": 2,
@@ -129,14 +130,15 @@ class World:
 def text_config(policy: str = "on_failure", **overrides) -> DeploymentConfig:
     """The text-only configuration (Llama 3.1 8B Instruct preset) serving the tiny text model."""
     fields = dict(project=PROJECT, model_id=TINY_TEXT, hf_token_secret=SECRET, teardown_policy=policy,
-                  smoke_max_tokens=8, deploy_timeout_seconds=600)
+                  smoke_max_tokens=8, deploy_timeout_seconds=600, max_model_len=TINY_CONTEXT)
     return from_preset("llama-3.1-8b-instruct", **{**fields, **overrides})
 
 
 def vision_config(policy: str = "on_failure", **overrides) -> DeploymentConfig:
     """The multimodal configuration (Llama 3.2 11B Vision Instruct preset) serving the tiny LLaVA."""
     fields = dict(project=PROJECT, model_id=TINY_VISION, hf_token_secret=SECRET, teardown_policy=policy,
-                  smoke_max_tokens=8, deploy_timeout_seconds=600, smoke_image_url=png_data_url())
+                  smoke_max_tokens=8, deploy_timeout_seconds=600, smoke_image_url=png_data_url(),
+                  max_model_len=TINY_CONTEXT)
     return from_preset("llama-3.2-11b-vision-instruct", **{**fields, **overrides})
 
 

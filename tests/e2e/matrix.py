@@ -16,7 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.e2e.backend import RealVllmBackend
-from tests.e2e.harness import PROJECT, RunResult, World, real_backend, run_pipeline, text_config, vision_config
+from tests.e2e.harness import (
+    PROJECT,
+    RunResult,
+    World,
+    job_resource_name,
+    real_backend,
+    run_pipeline,
+    text_config,
+    vision_config,
+)
+from tests.test_cleanup_safety import old_rule
 from vllm_vertex.cloud.teardown import teardown_run
 
 POLICIES = ("always", "on_failure", "never")
@@ -62,6 +72,12 @@ class Fault:
         action: "" | "crash" | "cancel" (done while the deploy runs).
         config: Builds the run's configuration for a policy.
         overrides: Config fields for this row.
+        job_id: The run's pipeline job ID ("" for a fresh one).
+        other_run: Job resource name of another run whose deployment ``inject`` plants; it must be
+            left whole (endpoint, model, deployed model) and is not counted in "left".
+        leaves: (endpoints, models) left when cleanup runs but cannot remove everything.
+        log_says: Text the run's log must contain when cleanup runs (not under ``never``).
+        log_lacks: Text the run's log must not contain.
     """
 
     name: str
@@ -73,16 +89,47 @@ class Fault:
     action: str = ""
     config: Callable[..., object] = text_config
     overrides: dict = field(default_factory=dict)
+    job_id: str = ""
+    other_run: str = ""
+    leaves: tuple[int, int] = (0, 0)
+    log_says: str = ""
+    log_lacks: str = ""
 
     def expected_left(self, policy: str, outcome: str) -> tuple[int, int]:
-        """Zero for always and on_failure unless the run passed (on_failure keeps a passing deployment)."""
+        """``leaves`` for always and on_failure unless the run passed (on_failure keeps a passing deployment)."""
         if policy == "never" or (policy == "on_failure" and outcome == "SUCCESS"):
             return self.creates
-        return (0, 0)
+        return self.leaves
 
 
 def _quota(w: World) -> None:
     w.standin.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 0)
+
+
+# Two job IDs whose run labels collided under the old rule (the sanitised job ID, or past 63
+# characters its tail plus a hash): a 77-character ID, and the valid 63-character ID equal to that label.
+COLLIDING_ID = "vllm-deploy-and-verify-" + "a" * 39 + "-20261127143000"
+COLLIDED_ID = old_rule(COLLIDING_ID)
+OTHER_RUN = job_resource_name(COLLIDED_ID)
+STOCKOUT = "Machine type temporarily unavailable, please deploy with a different machine type or retry."
+
+
+def _other_run_deployed(w: World) -> None:
+    """Another run's live deployment (endpoint, model, deployed model), labelled as that run's pipeline labels it."""
+    from vllm_vertex.cloud import vertex
+    from vllm_vertex.naming import run_label_value
+
+    cfg, label = text_config("never"), run_label_value(OTHER_RUN)
+    model = vertex.upload_model(cfg, label, None, w.standin.url)
+    endpoint = vertex.create_endpoint(cfg, label, w.standin.url)
+    vertex.deploy_model(cfg, model, endpoint.name, label, w.standin.url, log=lambda _: None)
+    w.standin.faults.predict_output("")  # the run under test then fails its smoke checks: its cleanup runs
+
+
+def _delete_forbidden(w: World) -> None:
+    w.standin.faults.deploy_error(GENERIC, container_log=SEED_OOM)
+    w.standin.faults.add("delete_endpoint", status=403, times=None,
+                         message="Permission 'aiplatform.endpoints.delete' denied on resource (or it may not exist).")
 
 
 FAULTS: list[Fault] = [
@@ -111,6 +158,12 @@ FAULTS: list[Fault] = [
     Fault("deploy step crashes", lambda w: w.standin.faults.deploy_hang(), failed_task="deploy-model",
           says="Inner task failed: 'deploy-model'", action="crash"),
     Fault("cancel during deploy", lambda w: w.standin.faults.deploy_hang(), action="cancel"),
+    Fault("job ID colliding with a live run's", _other_run_deployed, failed_task="check-verdict",
+          says="smoke tests failed: text_predict, chat_text failed", job_id=COLLIDING_ID, other_run=OTHER_RUN),
+    Fault("permanent 403 on endpoint delete", _delete_forbidden, failed_task="deploy-model", says="lower max_num_seqs",
+          leaves=(1, 0), log_says="lacks aiplatform.endpoints.delete", log_lacks="trying again"),
+    Fault("deploy stockout (RESOURCE_EXHAUSTED)", lambda w: w.standin.faults.deploy_error(STOCKOUT, code=8),
+          failed_task="deploy-model", says="Quota was not the cause"),
 ]
 
 
@@ -142,19 +195,41 @@ def judge(fault: Fault, policy: str, result: RunResult, left: tuple[int, int]) -
         problems.append(f"error does not say {fault.says!r}")
     if left != fault.expected_left(policy, result.status):
         problems.append(f"left {left}, expected {fault.expected_left(policy, result.status)}")
+    if fault.log_says and policy != "never" and fault.log_says not in result.log:
+        problems.append(f"log does not say {fault.log_says!r}")
+    if fault.log_lacks and fault.log_lacks in result.log:
+        problems.append(f"log says {fault.log_lacks!r}")
     return problems
+
+
+def _other_run_intact(world: World, job_name: str) -> tuple[list[str], tuple[int, int]]:
+    """Problems with the other run's deployment (it must be whole), and how much of it there is."""
+    from vllm_vertex.naming import run_label_value
+
+    label, res = run_label_value(job_name), world.standin.resources()
+    endpoints = [n for n, r in res["endpoints"].items() if r["labels"].get("vllm-vertex-run") == label]
+    models = [n for n, r in res["models"].items() if r["labels"].get("vllm-vertex-run") == label]
+    serving = [d for d in res["deployedModels"].values() if d["endpoint"] in endpoints and d["state"] == "deployed"]
+    if (len(endpoints), len(models), len(serving)) == (1, 1, 1):
+        return [], (1, 1)
+    return [f"the other run's deployment was touched: {len(endpoints)} endpoint(s), {len(models)} model(s), "
+            f"{len(serving)} serving"], (len(endpoints), len(models))
 
 
 def run_row(world: World, fault: Fault, policy: str) -> Row:
     """Runs one fault under one policy; removes what it left afterwards so rows stay independent."""
     world.reset()
     fault.inject(world)
-    result = run_pipeline(world, fault.config(policy, **fault.overrides), action=fault.action)
-    left = world.counts()
+    job_name = job_resource_name(fault.job_id) if fault.job_id else ""
+    result = run_pipeline(world, fault.config(policy, **fault.overrides), action=fault.action, job_name=job_name)
+    left, other = world.counts(), ([], (0, 0))
+    if fault.other_run:
+        other = _other_run_intact(world, fault.other_run)
+        left = (left[0] - other[1][0], left[1] - other[1][1])
     world.standin.faults.clear()
     for label in world.run_labels():
         teardown_run(PROJECT, "us-central1", label, world.standin.url, log=lambda _: None, wait_seconds=30)
-    return Row(fault, policy, result, left, judge(fault, policy, result, left))
+    return Row(fault, policy, result, left, judge(fault, policy, result, left) + other[0])
 
 
 def _clip(text: str, limit: int) -> str:

@@ -8,7 +8,7 @@ from vllm_vertex import quota
 from vllm_vertex.cloud import clients
 from vllm_vertex.config import DeploymentConfig
 
-__all__ = ["QuotaError", "check_quotas", "forbidden_message"]
+__all__ = ["QuotaError", "check_quotas", "forbidden_message", "quota_note", "read_checks"]
 
 SERVICE = "aiplatform.googleapis.com"
 
@@ -17,11 +17,13 @@ class QuotaError(RuntimeError):
     """A quota does not cover the deployment."""
 
 
-def check_quotas(cfg: DeploymentConfig, api_endpoint: str = "", log: Callable[[str], None] = print) -> list[str]:
-    """Checks GPU and CPU serving quota in the region; returns the lines it logged.
+def read_checks(cfg: DeploymentConfig, api_endpoint: str = "") -> tuple[list[quota.QuotaCheck], list[str]]:
+    """Each quota the deployment draws on, read from the Cloud Quotas API, with the lines to log.
 
-    A quota ID the API does not know is reported and skipped (it cannot be verified); a quota
-    whose limit is below the need raises ``QuotaError`` naming the ID, limit, need and fix.
+    A quota ID the API does not know is reported and skipped (it cannot be verified).
+
+    Raises:
+        QuotaError: the API refused (disabled, or no permission); the message says the fix.
     """
     from google.api_core import exceptions
     from google.cloud import cloudquotas_v1
@@ -41,13 +43,36 @@ def check_quotas(cfg: DeploymentConfig, api_endpoint: str = "", log: Callable[[s
             raise QuotaError(forbidden_message(err, cfg.project)) from None
         infos[need.quota_id] = json_format.MessageToDict(cloudquotas_v1.QuotaInfo.pb(info))
     checks = [c for c in quota.evaluate(cfg, infos) if c.need.quota_id in infos]
-    lines += [c.message(cfg.region) for c in checks]
+    return checks, lines + [c.message(cfg.region) for c in checks]
+
+
+def check_quotas(cfg: DeploymentConfig, api_endpoint: str = "", log: Callable[[str], None] = print) -> list[str]:
+    """Checks GPU and CPU serving quota in the region; returns the lines it logged.
+
+    A quota whose limit is below the need raises ``QuotaError`` naming the ID, limit, need and fix.
+    """
+    checks, lines = read_checks(cfg, api_endpoint)
     for line in lines:
         log(line)
     short = [c.message(cfg.region) for c in checks if not c.ok]
     if short:
         raise QuotaError("quota does not cover this deployment:\n" + "\n".join(short))
     return lines
+
+
+def quota_note(cfg: DeploymentConfig, api_endpoint: str = "") -> str:
+    """Whether quota explains a deploy that ended RESOURCE_EXHAUSTED: the limits read again, now."""
+    try:
+        checks, _ = read_checks(cfg, api_endpoint)
+    except Exception as err:  # the note is an aid: say why it is missing
+        return f"Whether quota was the cause could not be checked ({type(err).__name__}: {err})."
+    short = [c for c in checks if not c.ok]
+    if short:
+        return "Quota is the cause: " + "; ".join(c.message(cfg.region) for c in short)
+    if not checks:
+        return "Whether quota was the cause could not be checked: the Cloud Quotas API knows none of its quotas."
+    ok = "; ".join(c.message(cfg.region) for c in checks)
+    return f"Quota was not the cause: {ok}. The region is out of these machines for now (a stockout)."
 
 
 def forbidden_message(err: Exception, project: str) -> str:

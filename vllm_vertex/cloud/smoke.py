@@ -170,19 +170,49 @@ def _openai(target: SmokeTarget, api_endpoint: str):
 
 
 def _chat(target: SmokeTarget, messages: list[dict], api_endpoint: str) -> tuple[str, int]:
-    client, model = _openai(target, api_endpoint)
-    completion = client.chat.completions.create(model=model, messages=messages, max_tokens=target.max_tokens)
-    if not completion.choices:
-        raise ValueError("chat completion has no choices")
-    return completion.choices[0].message.content or "", _tokens(completion)
+    def call(client, model):
+        completion = client.chat.completions.create(model=model, messages=messages, max_tokens=target.max_tokens)
+        if not completion.choices:
+            raise ValueError("chat completion has no choices")
+        return completion.choices[0].message.content or "", _tokens(completion)
+
+    return _with_fresh_token(target, api_endpoint, call)
 
 
 def _completion(target: SmokeTarget, api_endpoint: str) -> tuple[str, int]:
+    def call(client, model):
+        completion = client.completions.create(model=model, prompt=target.text_prompt, max_tokens=target.max_tokens)
+        if not completion.choices:
+            raise ValueError("completion has no choices")
+        return completion.choices[0].text or "", _tokens(completion)
+
+    return _with_fresh_token(target, api_endpoint, call)
+
+
+def _with_fresh_token(target: SmokeTarget, api_endpoint: str, call):
+    """``call(client, model)``; a 401 from Vertex gets a freshly fetched access token and one more try.
+
+    The OpenAI client holds the bearer token it was given (it lasts an hour and may have expired
+    or been revoked); the predict route needs nothing of the kind, google-auth's session already
+    refreshes its credentials on a 401 and sends the request again.
+    """
+    import openai
+
     client, model = _openai(target, api_endpoint)
-    completion = client.completions.create(model=model, prompt=target.text_prompt, max_tokens=target.max_tokens)
-    if not completion.choices:
-        raise ValueError("completion has no choices")
-    return completion.choices[0].text or "", _tokens(completion)
+    try:
+        return call(client, model)
+    except openai.AuthenticationError as first:
+        if target.base_url:
+            raise
+        client, model = _openai(target, api_endpoint)  # a new access token
+        try:
+            return call(client, model)
+        except openai.AuthenticationError as second:
+            raise PermissionError(
+                f"401 twice: Vertex refused the access token and a freshly fetched one ({second}; first: {first}). "
+                "Check the credentials of the identity running the checks (gcloud auth application-default login, "
+                "or the pipeline's service account)."
+            ) from None
 
 
 def _tokens(completion) -> int:

@@ -16,7 +16,15 @@ __all__ = ["DeployError", "create_endpoint", "deploy_model", "follow_operation",
 
 
 class DeployError(RuntimeError):
-    """The deploy operation failed or did not finish in time; the message names the cause."""
+    """The deploy operation failed or did not finish in time; the message names the cause.
+
+    Attributes:
+        cause: The recognised root cause's key (``diagnosis.Diagnosis.key``), "" when none was.
+    """
+
+    def __init__(self, message: str, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 def _parent(cfg: DeploymentConfig) -> str:
@@ -105,7 +113,14 @@ def deploy_model(
     def read_log() -> str:
         return container_log(cfg.project, endpoint_name, since, api_endpoint)
 
-    result = follow_operation(op, cfg.deploy_timeout_seconds, "deploy", log, client=client, read_log=read_log)
+    try:
+        result = follow_operation(op, cfg.deploy_timeout_seconds, "deploy", log, client=client, read_log=read_log)
+    except DeployError as err:
+        if err.cause not in ("stockout", "quota_exceeded"):
+            raise
+        from vllm_vertex.cloud.quotas import quota_note
+
+        raise DeployError(f"{err}\n{quota_note(cfg, api_endpoint)}", err.cause) from None
     return Deployed(result.deployed_model.id, endpoint_name)
 
 
@@ -143,16 +158,17 @@ def follow_operation(
     error = op.exception()
     if error is not None:
         message = getattr(error, "message", None) or str(error)
-        raise DeployError(f"{what} failed: {message}\n{_root_cause(message, read_log, log)}")
+        cause, text = _root_cause(f"{type(error).__name__}: {message}", read_log, log)
+        raise DeployError(f"{what} failed: {message}\n{text}", cause)
     log(f"[{clock() - start:7.1f}s] {what}: done")
     return op.result()
 
 
-def _root_cause(message: str, read_log: Callable[[], str] | None, log: Callable[[str], None]) -> str:
-    """The diagnosed cause from Vertex's error, else from the newest matching container log line."""
+def _root_cause(message: str, read_log: Callable[[], str] | None, log: Callable[[str], None]) -> tuple[str, str]:
+    """``(key, text)``: the diagnosed cause from Vertex's error, else from the newest matching container log line."""
     found = diagnose(message)
     if found:
-        return found.text()
+        return found.key, found.text()
     if read_log is not None:
         try:
             lines = read_log().splitlines()
@@ -162,8 +178,8 @@ def _root_cause(message: str, read_log: Callable[[], str] | None, log: Callable[
         for line in reversed(lines):
             found = diagnose(line)
             if found:
-                return f"{found.text()}\nContainer log: {line.strip()[:500]}"
-    return "Open the endpoint's logs in Cloud Logging for the container's own error."
+                return found.key, f"{found.text()}\nContainer log: {line.strip()[:500]}"
+    return "", "Open the endpoint's logs in Cloud Logging for the container's own error."
 
 
 def _cancel(client, op, log: Callable[[str], None]) -> None:
