@@ -39,6 +39,7 @@ GOOGLE_COMMANDS = {
     "smoke --endpoint": ["smoke", "--endpoint", ENDPOINT],
     "teardown --run-label": ["teardown", "--run-label", "run-1", *WHERE, "--yes"],
     "teardown --endpoint": ["teardown", "--endpoint", ENDPOINT, "--yes"],
+    "doctor": ["doctor", TEXT],
 }
 LOGIN = "gcloud auth application-default login"
 

@@ -1,7 +1,8 @@
 """Request routing and validation from Google's official discovery documents.
 
 Every request is matched against the ``flatPath`` templates of ``aiplatform.v1``,
-``aiplatform.v1beta1`` and ``secretmanager.v1`` (shipped with google-api-python-client), which
+``aiplatform.v1beta1``, ``secretmanager.v1``, ``logging.v2`` and, for ``doctor``, ``serviceusage.v1``,
+``cloudresourcemanager.v3``, ``iam.v1`` and ``storage.v1`` (shipped with google-api-python-client), which
 gives the discovery method id (e.g. ``aiplatform.projects.locations.models.upload``), the path
 parameters and the request/response schemas. Bodies are checked the way Google's JSON
 transcoder does: unknown field → 400, wrong JSON type → 400, enum value not in the enum → 400.
@@ -19,7 +20,9 @@ from dataclasses import dataclass
 
 __all__ = ["Match", "ValidationError", "match", "method_by_id", "schema_for_type_url", "validate"]
 
-DOCS = ("aiplatform.v1", "aiplatform.v1beta1", "secretmanager.v1", "logging.v2")
+DOCS = ("aiplatform.v1", "aiplatform.v1beta1", "secretmanager.v1", "logging.v2",
+        # what `vllm-vertex doctor` reads and fixes
+        "serviceusage.v1", "cloudresourcemanager.v3", "iam.v1", "storage.v1")
 QUOTA_ID = "cloudquotas.projects.locations.services.quotaInfos.get"
 _EXTRA = [  # (doc, httpMethod, flatPath, id) for APIs without a discovery document here
     ("cloudquotas.v1", "GET", "v1/projects/{projectsId}/locations/{locationsId}/services/{servicesId}/quotaInfos/{quotaInfosId}", QUOTA_ID),
@@ -81,8 +84,9 @@ def _routes() -> dict:
         table.setdefault(key, []).append((regex, literal, doc, method))
 
     for doc in DOCS:
+        service_path = load(doc).get("servicePath", "")  # "storage/v1/" for Cloud Storage, "" for the others
         for m in _walk(load(doc)["resources"]):
-            add(doc, m["httpMethod"], m["flatPath"], m)
+            add(doc, m["httpMethod"], service_path + m.get("flatPath", m["path"]), m)
     for doc, http, flat, mid in _EXTRA:
         add(doc, http, flat, {"id": mid, "httpMethod": http, "flatPath": flat, "parameters": {}})
     for entries in table.values():

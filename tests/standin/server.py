@@ -16,13 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import aiplatform, discovery, misc, pipeline_jobs, prediction
+from . import aiplatform, cloudsetup, discovery, misc, pipeline_jobs, prediction
 from .faults import Faults
 from .state import GoogleError, Raw, State, Stream
 
 __all__ = ["Raw", "Request", "ServingBackend", "Stream", "VertexStandin"]
 
-ROUTES = {**aiplatform.ROUTES, **prediction.ROUTES, **misc.ROUTES, **pipeline_jobs.ROUTES}
+ROUTES = {**aiplatform.ROUTES, **prediction.ROUTES, **misc.ROUTES, **pipeline_jobs.ROUTES, **cloudsetup.ROUTES}
 
 
 class ServingBackend(Protocol):
@@ -43,6 +43,7 @@ class Request:
     match: discovery.Match
     dedicated: bool  # arrived on the dedicated-DNS listener
     json: object = None
+    query_pairs: list = field(default_factory=list)  # every (key, value), repeated keys too
     version: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -65,6 +66,7 @@ class VertexStandin:
         self.backend = backend
         self.state = State()
         self.faults = Faults()
+        self.cloud = cloudsetup.CloudSetup()  # projects, APIs, IAM, buckets: what `doctor` reads
         self.requests: list[tuple[str, str, str]] = []  # (method, path with query, body text)
         self.response_errors: list[str] = []
         self.validate_responses = validate_responses
@@ -226,7 +228,8 @@ def _handler(standin: VertexStandin, dedicated: bool):
         def _serve(self) -> None:
             parts = urlsplit(self.path)
             path = unquote(parts.path).lstrip("/")
-            query = dict(parse_qsl(parts.query, keep_blank_values=True))
+            pairs = parse_qsl(parts.query, keep_blank_values=True)
+            query = dict(pairs)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             with standin.state.lock:
@@ -235,7 +238,7 @@ def _handler(standin: VertexStandin, dedicated: bool):
                 m = discovery.match(self.command, path)
                 if m is None:
                     raise GoogleError(404, f"The requested URL /{path} was not found on this server.")
-                req = Request(self.command, path, query, dict(self.headers), body, m, dedicated)
+                req = Request(self.command, path, query, dict(self.headers), body, m, dedicated, query_pairs=pairs)
                 result = standin.dispatch(req)
             except GoogleError as e:
                 result = Raw(json.dumps(e.body()).encode(), status=e.code)

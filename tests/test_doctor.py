@@ -1,0 +1,195 @@
+"""``vllm-vertex doctor`` against the stand-in: each missing piece with its fix, all-ok when set up, --json, --fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli_support import PROJECT, REGION, TEXT, WHERE, invoke
+from tests.standin import VertexStandin
+
+ACCOUNT = "pipeline-runner@my-project.iam.gserviceaccount.com"  # the example run file's pipeline.service_account
+SECRET = "projects/my-project/secrets/hf-token"
+APIS = ("aiplatform.googleapis.com", "cloudquotas.googleapis.com", "secretmanager.googleapis.com",
+        "logging.googleapis.com", "storage.googleapis.com", "iam.googleapis.com", "cloudresourcemanager.googleapis.com")
+PIPELINE_ROLES = ("roles/aiplatform.user", "roles/logging.viewer", "roles/cloudquotas.viewer",
+                  "roles/serviceusage.serviceUsageConsumer")
+
+
+@pytest.fixture
+def standin():
+    with VertexStandin() as s:
+        yield s
+        assert s.response_errors == []
+
+
+def ready(standin, caller_roles=("roles/owner",)) -> None:
+    """The project as README's "Before your first run" leaves it."""
+    cloud = standin.cloud
+    cloud.add_project(PROJECT, APIS)
+    cloud.grant(f"projects/{PROJECT}", cloud.caller, *caller_roles)
+    cloud.add_service_account(PROJECT, ACCOUNT)
+    cloud.grant(f"projects/{PROJECT}", f"serviceAccount:{ACCOUNT}", *PIPELINE_ROLES)
+    cloud.add_bucket(PROJECT, "my-bucket")
+    cloud.grant("buckets/my-bucket", f"serviceAccount:{ACCOUNT}", "roles/storage.objectUser")
+    standin.add_secret(SECRET, "hf_" + "x" * 34)
+    cloud.grant(SECRET, f"serviceAccount:{ACCOUNT}", "roles/secretmanager.secretAccessor")
+    standin.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 4)
+    standin.set_quota("CustomModelServingCPUsPerProjectPerRegion", 200)
+
+
+def lines_of(output: str, mark: str) -> list[str]:
+    return [line.strip()[len(mark):].strip() for line in output.splitlines() if line.strip().startswith(mark + " ")]
+
+
+def fix_after(output: str, text: str) -> str:
+    """The ``fix:`` line that follows the MISSING line containing ``text``."""
+    lines = output.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith("MISSING") and text in line:
+            assert lines[i + 1].strip().startswith("fix: "), output
+            return lines[i + 1].strip()[len("fix: "):]
+    raise AssertionError(f"no MISSING line with {text!r}:\n{output}")
+
+
+def test_all_ok_when_set_up(standin):
+    ready(standin)
+    result = invoke(standin, "doctor", TEXT)
+    assert result.exit_code == 0, result.output
+    assert lines_of(result.output, "MISSING") == [] and lines_of(result.output, "?") == []
+    ok = lines_of(result.output, "ok")
+    assert len(ok) == 19 and result.output.strip().endswith("19 of 19 checks ok")
+    assert f"you may act as {ACCOUNT} (iam.serviceAccounts.actAs)" in ok
+    assert f"{ACCOUNT} may write gs://my-bucket" in ok and f"{ACCOUNT} may read {SECRET}" in ok
+
+
+def test_each_missing_piece_is_named_with_its_fix(standin):
+    ready(standin, caller_roles=("roles/aiplatform.user", "roles/iam.securityReviewer"))
+    cloud = standin.cloud
+    cloud.services[PROJECT].discard("logging.googleapis.com")  # a missing API
+    cloud.buckets.clear()  # a missing bucket
+    cloud.revoke(SECRET, f"serviceAccount:{ACCOUNT}", "roles/secretmanager.secretAccessor")  # unreadable secret
+    cloud.revoke(f"projects/{PROJECT}", f"serviceAccount:{ACCOUNT}", "roles/logging.viewer")
+    standin.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 0)  # low quota
+    # no actAs: the caller has no roles/iam.serviceAccountUser
+    result = invoke(standin, "doctor", TEXT)
+    assert result.exit_code == 1, result.output
+    assert fix_after(result.output, "logging.googleapis.com is not enabled") == (
+        "gcloud services enable logging.googleapis.com --project my-project")
+    assert fix_after(result.output, "gs://my-bucket does not exist") == (
+        "gcloud storage buckets create gs://my-bucket --project my-project --location us-central1 "
+        "--uniform-bucket-level-access")
+    assert fix_after(result.output, f"you may not act as {ACCOUNT}") == (
+        f"gcloud iam service-accounts add-iam-policy-binding {ACCOUNT} --project my-project "
+        '--member=user:"$(gcloud config get-value account)" --role=roles/iam.serviceAccountUser')
+    assert fix_after(result.output, f"cannot read {SECRET}") == (
+        f"gcloud secrets add-iam-policy-binding hf-token --project my-project --member=serviceAccount:{ACCOUNT} "
+        "--role=roles/secretmanager.secretAccessor")
+    assert fix_after(result.output, "lacks logging.logEntries.list") == (
+        f"gcloud projects add-iam-policy-binding my-project --member=serviceAccount:{ACCOUNT} --role=roles/logging.viewer")
+    quota = fix_after(result.output, "CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1")
+    assert "console.cloud.google.com/iam-admin/quotas" in quota and "limit 0" in result.output
+    assert result.output.strip().endswith("6 missing")
+
+
+def test_missing_service_account_and_disabled_secret_version(standin):
+    ready(standin)
+    standin.cloud.service_accounts.clear()
+    standin.cloud.disabled_versions.add(f"{SECRET}/versions/1")
+    result = invoke(standin, "doctor", TEXT)
+    assert result.exit_code == 1
+    assert fix_after(result.output, f"service account {ACCOUNT} does not exist") == (
+        'gcloud iam service-accounts create pipeline-runner --project my-project --display-name "vllm-vertex pipelines"')
+    assert fix_after(result.output, "is DISABLED") == "gcloud secrets versions enable 1 --secret hf-token --project my-project"
+
+
+def test_unknown_project_stops_after_it(standin):
+    result = invoke(standin, "doctor", *WHERE)
+    assert result.exit_code == 1
+    assert "project my-project does not exist or you cannot see it" in result.output
+    assert "api:" not in result.output and "1 of 2 checks ok; 1 missing" in result.output
+
+
+def test_without_iam_policy_access_the_service_account_is_not_guessed(standin):
+    ready(standin, caller_roles=("roles/aiplatform.user", "roles/storage.objectUser"))
+    standin.cloud.grant(ACCOUNT, standin.cloud.caller, "roles/iam.serviceAccountUser")
+    result = invoke(standin, "doctor", TEXT)
+    unknown = lines_of(result.output, "?")
+    assert any("cannot read the project's IAM policy" in u and "roles/iam.securityReviewer" in u for u in unknown)
+    assert any("cannot check that" in u for u in unknown)  # the secret
+    # the bucket falls back to the caller's own testIamPermissions, and says so
+    assert any(line.startswith("gs://my-bucket is writable by you") for line in lines_of(result.output, "ok"))
+    assert result.exit_code == 0  # nothing is known to be missing
+
+
+def test_json_shape(standin):
+    ready(standin)
+    standin.cloud.services[PROJECT].discard("cloudquotas.googleapis.com")
+    result = invoke(standin, "doctor", TEXT, "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert set(data) == {"project", "region", "ok", "summary", "checks", "fixed"}
+    assert (data["project"], data["region"], data["ok"], data["fixed"]) == (PROJECT, REGION, False, [])
+    for check in data["checks"]:
+        assert set(check) == {"name", "status", "detail", "fix", "fixable"}
+        assert check["status"] in ("ok", "missing", "unknown", "skipped")
+    missing = [c for c in data["checks"] if c["status"] == "missing"]
+    assert [c["name"] for c in missing] == ["api:cloudquotas.googleapis.com"]
+    assert missing[0]["fixable"] and missing[0]["fix"] == "gcloud services enable cloudquotas.googleapis.com --project my-project"
+
+
+def test_fix_applies_each_missing_piece_and_says_it(standin):
+    cloud = standin.cloud
+    cloud.add_project(PROJECT, ("aiplatform.googleapis.com",))
+    cloud.grant(f"projects/{PROJECT}", cloud.caller, "roles/aiplatform.user", "roles/serviceusage.serviceUsageAdmin",
+                "roles/storage.admin", "roles/iam.serviceAccountAdmin", "roles/resourcemanager.projectIamAdmin",
+                "roles/iam.roleViewer", "roles/secretmanager.admin")  # no actAs: --fix grants it
+    standin.add_secret(SECRET, "hf_" + "x" * 34)
+    standin.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 4)
+    standin.set_quota("CustomModelServingCPUsPerProjectPerRegion", 200)
+    before = invoke(standin, "doctor", TEXT)
+    assert before.exit_code == 1
+    result = invoke(standin, "doctor", TEXT, "--fix", "--caller", cloud.caller)
+    assert result.exit_code == 0, result.output
+    fixed = [line[len("fixing: "):] for line in result.output.splitlines() if line.startswith("fixing: ")]
+    assert fixed[0] == f"gcloud services enable {' '.join(sorted(APIS[1:]))} --project my-project"
+    assert 'gcloud iam service-accounts create pipeline-runner --project my-project --display-name "vllm-vertex pipelines"' in fixed
+    assert ("gcloud storage buckets create gs://my-bucket --project my-project --location us-central1 "
+            "--uniform-bucket-level-access") in fixed
+    assert result.output.count("  done") == len(fixed) and "  failed:" not in result.output
+    assert result.output.strip().endswith("19 of 19 checks ok")
+    # what the stand-in now holds
+    assert set(APIS) <= cloud.services[PROJECT] and "my-bucket" in cloud.buckets and ACCOUNT in cloud.service_accounts
+    assert f"serviceAccount:{ACCOUNT}" in cloud.policies[SECRET]["roles/secretmanager.secretAccessor"]
+    assert cloud.caller in cloud.policies[ACCOUNT]["roles/iam.serviceAccountUser"]
+    for role in PIPELINE_ROLES:
+        assert f"serviceAccount:{ACCOUNT}" in cloud.policies[f"projects/{PROJECT}"][role]
+
+
+def test_requests_are_the_official_clients_checked_against_discovery(standin):
+    ready(standin)
+    invoke(standin, "doctor", TEXT)
+    paths = {p.split("?")[0] for _, p, _ in standin.requests}
+    assert "/v3/projects/my-project" in paths  # Resource Manager
+    assert "/v1/projects/my-project/services:batchGet" in paths  # Service Usage
+    assert f"/v1/projects/-/serviceAccounts/{ACCOUNT}:testIamPermissions" in paths  # IAM actAs
+    assert "/storage/v1/b/my-bucket" in paths and "/storage/v1/b/my-bucket/iam" in paths  # Cloud Storage
+    assert f"/v1/{SECRET}:getIamPolicy" in paths  # Secret Manager
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["--project", PROJECT], "--region missing"),
+        ([*WHERE, "--pipeline-root", "my-bucket/x"], "gs://bucket/folder"),
+        ([*WHERE, "--preset", "llama-3.1-8b-instrct"], "llama-3.1-8b-instruct"),
+        ([*WHERE, "--caller", "dev@example.com"], "IAM member"),
+        (["--project", PROJECT, "--region", "us-central9"], "not a Vertex AI prediction region"),
+    ],
+)
+def test_bad_input_exits_2_before_any_request(args, text):
+    with VertexStandin() as standin:
+        result = invoke(standin, "doctor", *args)
+        assert standin.requests == []
+    assert result.exit_code == 2 and text in result.output

@@ -1,0 +1,388 @@
+"""``vllm-vertex doctor``: check a project's set-up for vllm-vertex, and optionally fix it.
+
+Each check reads the project with the official clients (``vllm_vertex.cloud.setup``) and becomes a
+``doctor.Check`` (ok / missing / unknown / skipped) with the exact gcloud fix. The caller's own
+permissions are tested with ``testIamPermissions``; a service account's are read from the IAM
+policies (project, bucket, secret, service account) and the roles' permissions, so only direct
+bindings count (a grant through a group, folder or organization shows as missing: the detail says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vllm_vertex import doctor
+from vllm_vertex.doctor import Check, Inputs
+
+__all__ = ["apply_fixes", "run"]
+
+_DIRECT = "direct project/resource bindings; a grant through a group, folder or organization is not seen"
+_POLICY_READER = ("reading IAM policies needs resourcemanager.projects.getIamPolicy and iam.roles.get "
+                  "(roles/iam.securityReviewer)")
+
+
+def _denied():
+    from google.api_core import exceptions
+
+    return (exceptions.Forbidden, exceptions.PermissionDenied, exceptions.Unauthorized, exceptions.Unauthenticated)
+
+
+def _message(err: Exception) -> str:
+    """The API's message without the request line the REST clients put first (``GET https://...: ``)."""
+    import re
+
+    text = getattr(err, "message", "") or str(err)
+    return re.sub(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ", "", text.strip()).splitlines()[0] if text.strip() else ""
+
+
+def run(inputs: Inputs, api_endpoint: str = "", client=None) -> list[Check]:
+    """Every check, in order. Stops after the project check when the project cannot be read."""
+    from vllm_vertex.cloud.setup import SetupClient
+
+    cloud = client or SetupClient(inputs.project, api_endpoint)
+    who = inputs.caller or "identity not shown"
+    checks = [Check("credentials", "ok", f"Application Default Credentials work ({who})")]
+    try:
+        number = cloud.project_number()
+    except (*_denied(), _not_found()) as err:
+        checks.append(Check("project", "missing", f"project {inputs.project} does not exist or you cannot see it "
+                            f"({_message(err)})", fix="gcloud projects list   # check the project ID and your access"))
+        return checks
+    checks.append(Check("project", "ok", f"project {inputs.project} (number {number})"))
+    checks += _apis(cloud, inputs)
+    checks += _caller(cloud, inputs)
+    account = inputs.pipeline_account or doctor.default_pipeline_account(number)
+    account_ok, account_checks = _pipeline_account(cloud, inputs, account)
+    checks += account_checks
+    policy = _project_policy(cloud)
+    if account_ok:
+        checks += _account_permissions(cloud, inputs, account, policy)
+    checks += _bucket(cloud, inputs, account if account_ok else "", policy)
+    checks += _secret(cloud, inputs, account if account_ok else "", policy)
+    if inputs.model_account:
+        checks += _model_account(cloud, inputs, account if account_ok else "", policy)
+    checks += _quota(inputs, api_endpoint)
+    return checks
+
+
+def _not_found():
+    from google.api_core import exceptions
+
+    return exceptions.NotFound
+
+
+def _apis(cloud, inputs: Inputs) -> list[Check]:
+    names = list(doctor.APIS)
+    try:
+        states = cloud.services(names)
+    except _denied() as err:
+        text = _message(err)
+        if "serviceusage" in text.lower() and ("disabled" in text.lower() or "not been used" in text.lower()):
+            fix = doctor.fixes("enable", inputs, apis=["serviceusage.googleapis.com"])
+            return [Check("apis", "missing", f"the Service Usage API is disabled ({text})", fix,
+                          ("enable", {"apis": ["serviceusage.googleapis.com"]}))]
+        return [Check("apis", "unknown", f"cannot read which APIs are enabled ({text})",
+                      doctor.fixes("project-role", inputs, member=inputs.caller or doctor.CALLER_PLACEHOLDER,
+                                   role="roles/serviceusage.serviceUsageConsumer"))]
+    out = []
+    for name in names:
+        if states.get(name) == "ENABLED":
+            out.append(Check(f"api:{name}", "ok", f"{name} enabled ({doctor.APIS[name]})"))
+        else:
+            out.append(Check(f"api:{name}", "missing", f"{name} is not enabled; needed for {doctor.APIS[name]}",
+                             doctor.fixes("enable", inputs, apis=[name]), ("enable", {"apis": [name]})))
+    return out
+
+
+def _caller(cloud, inputs: Inputs) -> list[Check]:
+    wanted = [p for g in doctor.SUBMITTER if g.scope == "project" for p in g.permissions]
+    try:
+        granted = cloud.test_project(wanted)
+    except _denied() as err:
+        return [Check("caller", "unknown", f"cannot test your permissions ({_message(err)})")]
+    who = inputs.caller or doctor.CALLER_PLACEHOLDER
+    out = []
+    for grant, lacking in doctor.missing_grants(doctor.SUBMITTER, "project", granted):
+        out.append(Check(f"caller:{grant.role}", "missing",
+                         f"you lack {_few(lacking)} on the project: needed to {grant.why}",
+                         doctor.fixes("project-role", inputs, member=who, role=grant.role),
+                         ("project-role", {"member": who, "role": grant.role}) if inputs.caller else None))
+    if not out:
+        out.append(Check("caller", "ok", f"you may submit, follow, schedule, smoke-test and tear down "
+                                         f"({len(set(wanted))} permissions tested)"))
+    return out
+
+
+def _pipeline_account(cloud, inputs: Inputs, account: str) -> tuple[bool, list[Check]]:
+    default = "" if inputs.pipeline_account else " (Vertex's default: the Compute Engine default service account)"
+    try:
+        found = cloud.service_account(account)
+    except _denied() as err:
+        return False, [Check("pipeline-account", "unknown", f"cannot read service account {account}{default} "
+                                                            f"({_message(err)})")]
+    if found is None:
+        in_project = account.endswith(f"@{inputs.project}.iam.gserviceaccount.com")
+        fix = doctor.fixes("create-account", inputs, email=account) if in_project else (
+            "gcloud services enable compute.googleapis.com --project " + inputs.project
+            if not inputs.pipeline_account else f"# {account} belongs to another project: ask its owner")
+        action = ("create-account", {"email": account}) if in_project else None
+        return False, [Check("pipeline-account", "missing", f"service account {account}{default} does not exist", fix,
+                             action)]
+    if found.get("disabled"):
+        return False, [Check("pipeline-account", "missing", f"service account {account} is disabled",
+                             f"gcloud iam service-accounts enable {account} --project {inputs.project}")]
+    out = [Check("pipeline-account", "ok", f"pipeline service account {account}{default}")]
+    try:
+        acts = "iam.serviceAccounts.actAs" in cloud.test_account(account, ["iam.serviceAccounts.actAs"])
+    except _denied() as err:
+        return True, out + [Check("actas", "unknown", f"cannot test actAs on {account} ({_message(err)})")]
+    who = inputs.caller or doctor.CALLER_PLACEHOLDER
+    if acts:
+        out.append(Check("actas", "ok", f"you may act as {account} (iam.serviceAccounts.actAs)"))
+    else:
+        out.append(Check("actas", "missing", f"you may not act as {account}: submitting a run as it needs "
+                                             "iam.serviceAccounts.actAs",
+                         doctor.fixes("account-role", inputs, email=account, member=who,
+                                      role="roles/iam.serviceAccountUser"),
+                         ("account-role", {"email": account, "member": who, "role": "roles/iam.serviceAccountUser"})
+                         if inputs.caller else None))
+    return True, out
+
+
+def _project_policy(cloud) -> dict | Exception:
+    try:
+        return cloud.project_policy()
+    except _denied() as err:
+        return err
+
+
+def _account_permissions(cloud, inputs: Inputs, account: str, policy) -> list[Check]:
+    if isinstance(policy, Exception):
+        return [Check("pipeline-account-roles", "unknown",
+                      f"cannot read the project's IAM policy to check {account}'s roles: {_POLICY_READER}")]
+    granted = cloud.member_permissions(doctor.member(account), policy)
+    out = []
+    for grant, lacking in doctor.missing_grants(doctor.PIPELINE_ACCOUNT, "project", granted):
+        m = doctor.member(account)
+        out.append(Check(f"pipeline-account:{grant.role}", "missing",
+                         f"{account} lacks {_few(lacking)}: needed to {grant.why} ({_DIRECT})",
+                         doctor.fixes("project-role", inputs, member=m, role=grant.role),
+                         ("project-role", {"member": m, "role": grant.role})))
+    if not out:
+        out.append(Check("pipeline-account-roles", "ok", f"{account} holds the project roles a run needs"))
+    return out
+
+
+def _bucket(cloud, inputs: Inputs, account: str, policy) -> list[Check]:
+    if not inputs.bucket:
+        return [Check("bucket", "skipped",
+                      "no pipeline root given (RUN.yaml's pipeline.pipeline_root or --pipeline-root)")]
+    name = inputs.bucket
+    try:
+        found = cloud.bucket(name)
+        where = f" ({found.location})" if found is not None else ""
+    except _denied():
+        # No storage.buckets.get (roles/storage.objectUser lacks it): testIamPermissions still answers,
+        # and answers 404 when the bucket does not exist.
+        try:
+            cloud.test_bucket(name, ["storage.objects.get"])
+            found, where = True, " (its metadata is not readable by you)"
+        except _not_found():
+            found = None
+        except _denied() as err:
+            return [Check("bucket", "missing", f"gs://{name} exists but you cannot use it (another project's "
+                                               f"bucket? {_message(err)})",
+                          f"# pick a bucket of {inputs.project}, or ask for roles/storage.objectUser on gs://{name}")]
+    if found is None:
+        return [Check("bucket", "missing", f"the pipeline-root bucket gs://{name} does not exist",
+                      doctor.fixes("create-bucket", inputs, bucket=name), ("create-bucket", {"bucket": name}))]
+    out = [Check("bucket", "ok", f"pipeline root gs://{name} exists{where}")]
+    grant = next(g for g in doctor.PIPELINE_ACCOUNT if g.scope == "bucket")
+    if account and not isinstance(policy, Exception):
+        try:
+            granted = cloud.member_permissions(doctor.member(account), policy, cloud.bucket_policy(name))
+        except _denied():
+            granted = None
+        if granted is not None:
+            lacking = [p for p in grant.permissions if p not in granted]
+            if not lacking:
+                return out + [Check("bucket-writable", "ok", f"{account} may write gs://{name}")]
+            m = doctor.member(account)
+            fix = doctor.fixes("bucket-role", inputs, bucket=name, member=m, role=grant.role)
+            return out + [Check("bucket-writable", "missing",
+                                f"{account} cannot write gs://{name} (lacks {_few(lacking)}; {_DIRECT})", fix,
+                                ("bucket-role", {"bucket": name, "member": m, "role": grant.role}))]
+    # The service account's grants cannot be read: test the caller's instead, and say so.
+    granted = cloud.test_bucket(name, list(grant.permissions))
+    lacking = [p for p in grant.permissions if p not in granted]
+    who = inputs.caller or doctor.CALLER_PLACEHOLDER
+    if not lacking:
+        return out + [Check("bucket-writable", "ok", f"gs://{name} is writable by you (the service account's grants "
+                                                     f"could not be read: {_POLICY_READER})")]
+    return out + [Check("bucket-writable", "missing", f"gs://{name} is not writable by you (lacks {_few(lacking)})",
+                        doctor.fixes("bucket-role", inputs, bucket=name, member=who, role=grant.role))]
+
+
+def _secret(cloud, inputs: Inputs, account: str, policy) -> list[Check]:
+    if not inputs.hf_token_secret:
+        return [Check("secret", "skipped", "no hf_token_secret given (only gated models need one)")]
+    version_name = inputs.hf_token_secret
+    secret = version_name.split("/versions/", 1)[0]
+    short = secret.rsplit("/", 1)[-1]
+    try:
+        found = cloud.secret_version(version_name)
+    except _denied() as err:
+        found, denied = None, err
+    else:
+        denied = None
+    if denied is not None:
+        out = [Check("secret", "unknown", f"cannot read {version_name}'s metadata ({_message(denied)})")]
+    elif found is None:
+        return [Check("secret", "missing", f"secret version {version_name} does not exist",
+                      doctor.fixes("create-secret", inputs, secret=short))]
+    else:
+        state = getattr(found.state, "name", str(found.state))
+        if state != "ENABLED":
+            return [Check("secret", "missing", f"secret version {version_name} is {state}",
+                          doctor.fixes("enable-version", inputs, secret=short, version=found.name.rsplit("/", 1)[-1])
+                          if state == "DISABLED" else doctor.fixes("create-secret", inputs, secret=short))]
+        out = [Check("secret", "ok", f"secret version {version_name} is enabled")]
+    if not account:
+        return out
+    if isinstance(policy, Exception):
+        return out + [Check("secret-readable", "unknown", f"cannot check that {account} may read {secret}: "
+                                                          f"{_POLICY_READER}")]
+    try:
+        granted = cloud.member_permissions(doctor.member(account), policy, cloud.secret_policy(secret))
+    except _denied() as err:
+        return out + [Check("secret-readable", "unknown", f"cannot read {secret}'s IAM policy ({_message(err)})")]
+    if "secretmanager.versions.access" in granted:
+        return out + [Check("secret-readable", "ok", f"{account} may read {secret}")]
+    m = doctor.member(account)
+    role = "roles/secretmanager.secretAccessor"
+    return out + [Check("secret-readable", "missing", f"{account} cannot read {secret} (lacks "
+                        f"secretmanager.versions.access; {_DIRECT})",
+                        doctor.fixes("secret-role", inputs, secret=short, member=m, role=role),
+                        ("secret-role", {"secret": secret, "member": m, "role": role}))]
+
+
+def _model_account(cloud, inputs: Inputs, pipeline_account: str, policy) -> list[Check]:
+    account = inputs.model_account
+    try:
+        found = cloud.service_account(account)
+    except _denied() as err:
+        return [Check("model-account", "unknown", f"cannot read service account {account} ({_message(err)})")]
+    if found is None:
+        in_project = account.endswith(f"@{inputs.project}.iam.gserviceaccount.com")
+        return [Check("model-account", "missing", f"the deployed model's service account {account} does not exist",
+                      doctor.fixes("create-account", inputs, email=account) if in_project else "",
+                      ("create-account", {"email": account}) if in_project else None)]
+    out = [Check("model-account", "ok", f"deployed model's service account {account}")]
+    if not pipeline_account or isinstance(policy, Exception):
+        return out
+    try:
+        granted = cloud.member_permissions(doctor.member(pipeline_account), policy, cloud.account_policy(account))
+    except _denied() as err:
+        return out + [Check("model-account-actas", "unknown", f"cannot read {account}'s IAM policy ({_message(err)})")]
+    if "iam.serviceAccounts.actAs" in granted:
+        return out + [Check("model-account-actas", "ok", f"{pipeline_account} may deploy as {account}")]
+    m, role = doctor.member(pipeline_account), "roles/iam.serviceAccountUser"
+    return out + [Check("model-account-actas", "missing", f"{pipeline_account} may not act as {account}, which "
+                        f"deploying the model as it needs ({_DIRECT})",
+                        doctor.fixes("account-role", inputs, email=account, member=m, role=role),
+                        ("account-role", {"email": account, "member": m, "role": role}))]
+
+
+def _quota(inputs: Inputs, api_endpoint: str) -> list[Check]:
+    if inputs.config is None:
+        return [Check("quota", "skipped", "no preset or run file given: GPU quota not checked")]
+    try:
+        checks, unknown = _read_quotas(inputs.config, api_endpoint)
+    except _denied() as err:
+        return [Check("quota", "unknown", f"cannot read quotas ({_message(err)})",
+                      doctor.fixes("project-role", inputs, member=inputs.caller or doctor.CALLER_PLACEHOLDER,
+                                   role="roles/cloudquotas.viewer"))]
+    out = [Check(f"quota:{c.need.quota_id}", "ok" if c.ok else "missing", c.message(inputs.region),
+                 "" if c.ok else f"# request more: https://console.cloud.google.com/iam-admin/quotas?project="
+                                 f"{inputs.project} (filter {c.need.quota_id})") for c in checks]
+    out += [Check(f"quota:{line.split(':', 1)[0]}", "unknown", line) for line in unknown]
+    return out
+
+
+def _read_quotas(cfg, api_endpoint: str):
+    """(``quota.QuotaCheck`` per need the API knows, lines for the IDs it does not know)."""
+    from google.api_core import exceptions
+    from google.cloud import cloudquotas_v1
+    from google.protobuf import json_format
+
+    from vllm_vertex import quota
+    from vllm_vertex.cloud import clients
+    from vllm_vertex.cloud.quotas import SERVICE
+
+    client = clients.quotas_client(api_endpoint)
+    infos, unknown = {}, []
+    for need in quota.needs(cfg):
+        name = f"projects/{cfg.project}/locations/global/services/{SERVICE}/quotaInfos/{need.quota_id}"
+        try:
+            info = client.get_quota_info(name=name, retry=clients.retry(timeout=60))
+        except exceptions.NotFound:
+            unknown.append(f"{need.quota_id}: not known to the Cloud Quotas API; not checked")
+            continue
+        infos[need.quota_id] = json_format.MessageToDict(cloudquotas_v1.QuotaInfo.pb(info))
+    return [c for c in quota.evaluate(cfg, infos) if c.need.quota_id in infos], unknown
+
+
+def _few(items: list[str], limit: int = 3) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def apply_fixes(checks: list[Check], inputs: Inputs, api_endpoint: str = "",
+                log: Callable[[str], None] = print, client=None) -> int:
+    """Applies every fixable missing piece, saying each; returns how many failed."""
+    from vllm_vertex.cloud.setup import SetupClient
+
+    cloud = client or SetupClient(inputs.project, api_endpoint)
+    todo = [c for c in checks if c.status == "missing" and c.action is not None]
+    apis = sorted({a for c in todo if c.action[0] == "enable" for a in c.action[1]["apis"]})
+    steps: list[tuple[str, Callable[[], object]]] = []
+    if apis:
+        steps.append((doctor.fixes("enable", inputs, apis=apis), lambda: cloud.enable(apis)))
+    for check in todo:
+        kind, args = check.action
+        if kind == "enable":
+            continue
+        steps.append((doctor.fixes(kind, inputs, **_fix_args(kind, args)), _step(cloud, inputs, kind, args)))
+    failed = 0
+    for text, step in steps:
+        log(f"fixing: {text}")
+        try:
+            step()
+        except Exception as err:  # noqa: BLE001 - one failed fix must not stop the others; each is reported
+            failed += 1
+            log(f"  failed: {type(err).__name__}: {_message(err)}")
+        else:
+            log("  done")
+    return failed
+
+
+def _fix_args(kind: str, args: dict) -> dict:
+    if kind == "secret-role":
+        return {**args, "secret": args["secret"].rsplit("/", 1)[-1]}
+    return args
+
+
+def _step(cloud, inputs: Inputs, kind: str, args: dict) -> Callable[[], object]:
+    if kind == "create-bucket":
+        return lambda: cloud.create_bucket(args["bucket"], inputs.region)
+    if kind == "create-account":
+        return lambda: cloud.create_service_account(args["email"])
+    if kind == "project-role":
+        return lambda: cloud.grant_project_role(args["member"], args["role"])
+    if kind == "account-role":
+        return lambda: cloud.grant_account_role(args["email"], args["member"], args["role"])
+    if kind == "bucket-role":
+        return lambda: cloud.grant_bucket_role(args["bucket"], args["member"], args["role"])
+    if kind == "secret-role":
+        return lambda: cloud.grant_secret_role(args["secret"], args["member"], args["role"])
+    raise ValueError(f"no fix for {kind}")

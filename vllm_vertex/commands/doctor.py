@@ -1,0 +1,126 @@
+"""``doctor``: is this project ready for vllm-vertex? A checklist with the exact fix for each gap."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from vllm_vertex.commands._common import (
+    BadInput,
+    api_options,
+    guarded,
+    load_run,
+    location_options,
+    require_credentials,
+    require_location,
+)
+
+__all__ = ["doctor"]
+
+_MARK = {"ok": "ok", "missing": "MISSING", "unknown": "?", "skipped": "-"}
+_FIX_PASSES = 3  # creating a bucket or an account can reveal the grant it needs next
+
+
+@click.command()
+@click.argument("config_file", metavar="[RUN.yaml]", required=False, type=click.Path(dir_okay=False))
+@click.option("--preset", default="", help="Check GPU quota for this preset (a run file's own config otherwise).")
+@click.option("--pipeline-root", default="", help="gs://bucket/folder (overrides the run file's).")
+@click.option("--service-account", "pipeline_account", default="",
+              help="The pipeline's service account (default: the run file's, else Vertex's default).")
+@click.option("--hf-token-secret", default="", help="projects/P/secrets/S/versions/V (overrides the run file's).")
+@click.option("--caller", default="", help="Your IAM member, e.g. user:me@example.com: fixes then name you.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checklist as JSON.")
+@click.option("--fix", is_flag=True, help="Apply the missing pieces it can (enable APIs, create the bucket and "
+                                          "service account, grant roles), saying each one.")
+@location_options
+@api_options
+@guarded
+def doctor(config_file, preset, pipeline_root, pipeline_account, hf_token_secret, caller, as_json, fix, project,
+           region, api_endpoint):
+    """Check a project's set-up for vllm-vertex: credentials, project, APIs, service accounts and actAs,
+    IAM roles, the pipeline-root bucket, the HF token secret, GPU quota. Each line: ok or MISSING with
+    the gcloud command that fixes it. Exit 0 when nothing is missing, 1 when something is, 2 bad input
+    or no credentials.
+    """
+    from vllm_vertex.cloud import auth
+    from vllm_vertex.cloud import doctor as checks_
+    from vllm_vertex.doctor import summary
+
+    inputs = _inputs(config_file, preset, pipeline_root, pipeline_account, hf_token_secret, caller, project, region)
+    require_credentials(api_endpoint)
+    if not inputs.caller and auth.checked() is not None:
+        email = getattr(auth.checked(), "service_account_email", "")
+        if email and "@" in email:
+            from vllm_vertex.doctor import member
+
+            inputs = _replace(inputs, caller=member(email))
+    log = (lambda line: click.echo(line, err=True)) if as_json else click.echo
+    checks = checks_.run(inputs, api_endpoint)
+    applied = []
+    for _ in range(_FIX_PASSES if fix else 0):
+        if not any(c.status == "missing" and c.action for c in checks):
+            break
+        _print(checks, inputs, log) if not as_json else None
+        log("applying fixes:")
+        failed = checks_.apply_fixes(checks, inputs, api_endpoint, log=log)
+        applied += [c.name for c in checks if c.status == "missing" and c.action]
+        checks = checks_.run(inputs, api_endpoint)
+        if failed:
+            break
+    missing = [c for c in checks if c.status == "missing"]
+    if as_json:
+        payload = {"project": inputs.project, "region": inputs.region, "ok": not missing, "summary": summary(checks),
+                   "checks": [c.to_dict() for c in checks], "fixed": applied}
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        _print(checks, inputs, log)
+    sys.exit(1 if missing else 0)
+
+
+def _inputs(config_file, preset, pipeline_root, pipeline_account, hf_token_secret, caller, project, region):
+    """Local validation only: the run file, the preset, the flags."""
+    from vllm_vertex.config import from_preset, validate
+    from vllm_vertex.doctor import Inputs
+
+    if config_file and preset:
+        raise BadInput("give a run file or --preset, not both.")
+    if pipeline_root and not pipeline_root.startswith("gs://"):
+        raise BadInput(f"--pipeline-root must be a gs://bucket/folder, got {pipeline_root!r}.")
+    if hf_token_secret and "/secrets/" not in hf_token_secret:
+        raise BadInput("--hf-token-secret must be projects/P/secrets/S/versions/V.")
+    if caller and ":" not in caller:
+        raise BadInput(f"--caller must be an IAM member like user:me@example.com, got {caller!r}.")
+    cfg, root, account, model_account, secret = None, "", "", "", ""
+    if config_file:
+        run = load_run(config_file, project, region)
+        cfg = run.config
+        project, region = cfg.project, cfg.region
+        root, account = run.pipeline.pipeline_root, run.pipeline.service_account
+        model_account, secret = cfg.service_account, cfg.hf_token_secret
+    require_location(project, region)
+    if preset:
+        cfg = validate(from_preset(preset, project=project, region=region))
+    elif not config_file:
+        validate(from_preset("llama-3.1-8b-instruct", project=project, region=region))  # checks the region's name
+    return Inputs(project=project, region=region, pipeline_root=pipeline_root or root,
+                  pipeline_account=pipeline_account or account, model_account=model_account,
+                  hf_token_secret=hf_token_secret or secret, caller=caller, config=cfg)
+
+
+def _replace(inputs, **changes):
+    import dataclasses
+
+    return dataclasses.replace(inputs, **changes)
+
+
+def _print(checks, inputs, log) -> None:
+    from vllm_vertex.doctor import summary
+
+    log(f"doctor: project {inputs.project}, region {inputs.region}")
+    for check in checks:
+        log(f"  {_MARK[check.status]:<8} {check.detail}")
+        if check.fix and check.status != "ok":
+            log(f"           fix: {check.fix}")
+    log(summary(checks))

@@ -1,0 +1,204 @@
+"""What a project needs before a first run, per identity, and the gcloud command that fixes each gap. Pure.
+
+``vllm-vertex doctor`` (``vllm_vertex/cloud/doctor.py``) reads the project and turns each gap into a
+``Check`` whose ``fix`` is the exact command; the README's "Before your first run" lists the same
+APIs, roles and permissions (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, dataclass, field
+
+__all__ = [
+    "APIS",
+    "DEPLOYED_MODEL",
+    "PIPELINE_ACCOUNT",
+    "SUBMITTER",
+    "Check",
+    "Grant",
+    "Inputs",
+    "default_pipeline_account",
+    "fixes",
+    "member",
+    "missing_grants",
+    "summary",
+]
+
+# API → what uses it.
+APIS: dict[str, str] = {
+    "aiplatform.googleapis.com": "Vertex AI pipelines, models and endpoints",
+    "cloudquotas.googleapis.com": "the quota check",
+    "secretmanager.googleapis.com": "the Hugging Face token",
+    "logging.googleapis.com": "deploy diagnosis from the serving container's log",
+    "storage.googleapis.com": "the pipeline root",
+    "iam.googleapis.com": "service accounts",
+    "cloudresourcemanager.googleapis.com": "project and IAM policy reads by doctor",
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A role on a scope, and the permissions of it that vllm-vertex uses (what is tested)."""
+
+    role: str
+    scope: str  # "project", "bucket" (pipeline root), "secret" (HF token), "pipeline-sa", "model-sa"
+    permissions: tuple[str, ...]
+    why: str
+
+
+_SUBMIT = ("aiplatform.pipelineJobs.create", "aiplatform.pipelineJobs.get", "aiplatform.pipelineJobs.cancel",
+           "aiplatform.schedules.create", "aiplatform.schedules.list", "aiplatform.schedules.update",
+           "aiplatform.schedules.delete", "aiplatform.endpoints.get", "aiplatform.endpoints.list",
+           "aiplatform.endpoints.predict", "aiplatform.endpoints.undeploy", "aiplatform.endpoints.delete",
+           "aiplatform.models.list", "aiplatform.models.delete")
+_RUN = ("aiplatform.models.upload", "aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.delete",
+        "aiplatform.endpoints.create", "aiplatform.endpoints.get", "aiplatform.endpoints.list",
+        "aiplatform.endpoints.deploy", "aiplatform.endpoints.undeploy", "aiplatform.endpoints.delete",
+        "aiplatform.endpoints.predict", "aiplatform.operations.list")
+
+SUBMITTER: tuple[Grant, ...] = (
+    Grant("roles/aiplatform.user", "project", _SUBMIT, "submit, follow and cancel runs; schedules; smoke; teardown"),
+    Grant("roles/iam.serviceAccountUser", "pipeline-sa", ("iam.serviceAccounts.actAs",),
+          "run the pipeline as its service account (actAs)"),
+)
+PIPELINE_ACCOUNT: tuple[Grant, ...] = (
+    Grant("roles/aiplatform.user", "project", _RUN, "upload, endpoint, deploy, predict, undeploy, delete"),
+    Grant("roles/storage.objectUser", "bucket", ("storage.objects.create", "storage.objects.get",
+                                                 "storage.objects.list"), "write the pipeline root"),
+    Grant("roles/secretmanager.secretAccessor", "secret", ("secretmanager.versions.access",),
+          "read the Hugging Face token"),
+    Grant("roles/logging.viewer", "project", ("logging.logEntries.list",),
+          "read the serving container's log to name a failed deploy's cause"),
+    Grant("roles/cloudquotas.viewer", "project", ("cloudquotas.quotas.get",), "read GPU and CPU serving quota"),
+    Grant("roles/serviceusage.serviceUsageConsumer", "project", ("serviceusage.services.use",),
+          "call Cloud Quotas and Secret Manager on the project's quota"),
+    Grant("roles/iam.serviceAccountUser", "model-sa", ("iam.serviceAccounts.actAs",),
+          "deploy the model as its service account (only when `service_account` is set)"),
+)
+DEPLOYED_MODEL: tuple[Grant, ...] = (
+    Grant("roles/storage.objectViewer", "model-bucket", ("storage.objects.get", "storage.objects.list"),
+          "read weights from a gs:// model folder (only for a gs:// model_id)"),
+)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What doctor checks: from flags and, when given, a run file or preset."""
+
+    project: str
+    region: str
+    pipeline_root: str = ""
+    pipeline_account: str = ""  # empty: Vertex's default (the Compute Engine default service account)
+    model_account: str = ""
+    hf_token_secret: str = ""
+    caller: str = ""  # "user:me@x" / "serviceAccount:ci@x"; empty when unknown
+    config: object = None  # a DeploymentConfig for the quota check, or None
+
+    @property
+    def bucket(self) -> str:
+        return self.pipeline_root.removeprefix("gs://").split("/", 1)[0] if self.pipeline_root else ""
+
+
+@dataclass
+class Check:
+    """One line of the checklist.
+
+    Attributes:
+        name: Stable id, e.g. ``api:aiplatform.googleapis.com``, ``bucket``, ``actas``.
+        status: ``ok``, ``missing`` (fix it), ``unknown`` (could not be checked: see detail) or ``skipped``.
+        detail: What was found.
+        fix: The command(s) that fix it (gcloud), empty when ok.
+        action: What ``--fix`` can apply: ``(kind, {args})``, or None.
+    """
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+    action: tuple | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "skipped")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.pop("action")
+        out["fixable"] = self.action is not None
+        return out
+
+
+def default_pipeline_account(project_number: str) -> str:
+    """Vertex AI Pipelines' default: the Compute Engine default service account."""
+    return f"{project_number}-compute@developer.gserviceaccount.com"
+
+
+def member(identity: str) -> str:
+    """An IAM member for an email or member string (service accounts by their domain)."""
+    if ":" in identity:
+        return identity
+    return f"serviceAccount:{identity}" if identity.endswith(".gserviceaccount.com") else f"user:{identity}"
+
+
+CALLER_PLACEHOLDER = 'user:"$(gcloud config get-value account)"'
+
+
+def missing_grants(grants: tuple[Grant, ...], scope: str, granted: set[str]) -> list[tuple[Grant, list[str]]]:
+    """The grants of ``scope`` whose permissions are not all in ``granted``, with what is missing."""
+    out = []
+    for grant in grants:
+        if grant.scope != scope:
+            continue
+        lacking = [p for p in grant.permissions if p not in granted]
+        if lacking:
+            out.append((grant, lacking))
+    return out
+
+
+def _q(value: str) -> str:
+    return value if value.startswith('user:"$(') else shlex.quote(value)
+
+
+def fixes(kind: str, inputs: Inputs, **args) -> str:
+    """The gcloud command for one kind of fix."""
+    p = shlex.quote(inputs.project)
+    if kind == "enable":
+        return f"gcloud services enable {' '.join(args['apis'])} --project {p}"
+    if kind == "create-bucket":
+        return (f"gcloud storage buckets create gs://{args['bucket']} --project {p} --location {inputs.region} "
+                "--uniform-bucket-level-access")
+    if kind == "create-account":
+        return (f"gcloud iam service-accounts create {args['email'].split('@', 1)[0]} --project {p} "
+                '--display-name "vllm-vertex pipelines"')
+    if kind == "project-role":
+        return f"gcloud projects add-iam-policy-binding {p} --member={_q(args['member'])} --role={args['role']}"
+    if kind == "account-role":
+        return (f"gcloud iam service-accounts add-iam-policy-binding {args['email']} --project {p} "
+                f"--member={_q(args['member'])} --role={args['role']}")
+    if kind == "bucket-role":
+        return (f"gcloud storage buckets add-iam-policy-binding gs://{args['bucket']} --member={_q(args['member'])} "
+                f"--role={args['role']}")
+    if kind == "secret-role":
+        return (f"gcloud secrets add-iam-policy-binding {args['secret']} --project {p} --member={_q(args['member'])} "
+                f"--role={args['role']}")
+    if kind == "create-secret":
+        return (f"printf %s \"$HF_TOKEN\" | gcloud secrets create {args['secret']} --project {p} "
+                "--replication-policy automatic --data-file=-")
+    if kind == "enable-version":
+        return f"gcloud secrets versions enable {args['version']} --secret {args['secret']} --project {p}"
+    raise ValueError(f"unknown fix {kind}")
+
+
+def summary(checks: list[Check]) -> str:
+    """``N of M ok; K missing; U could not be checked``."""
+    counted = [c for c in checks if c.status != "skipped"]
+    ok = sum(c.status == "ok" for c in counted)
+    missing = sum(c.status == "missing" for c in counted)
+    unknown = sum(c.status == "unknown" for c in counted)
+    text = f"{ok} of {len(counted)} checks ok"
+    if missing:
+        text += f"; {missing} missing"
+    if unknown:
+        text += f"; {unknown} could not be checked"
+    return text
