@@ -193,3 +193,23 @@ def test_bad_input_exits_2_before_any_request(args, text):
         result = invoke(standin, "doctor", *args)
         assert standin.requests == []
     assert result.exit_code == 2 and text in result.output
+
+
+def test_readme_lists_the_roles_and_apis_doctor_checks():
+    """README's "Before your first run" and vllm_vertex/doctor.py name the same grants and APIs."""
+    import re
+
+    from tests.cli_support import ROOT
+    from vllm_vertex import doctor
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Before your first run", 1)[1].split("\n## ", 1)[0]
+    rows = [[c.strip(" `") for c in line.strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| ") and "`roles/" in line]
+    table = {(r[0].split(" (")[0], r[1], r[3]) for r in rows}
+    identities = {"submitter": doctor.SUBMITTER, "pipeline service account": doctor.PIPELINE_ACCOUNT,
+                  "deployed model's service account": doctor.DEPLOYED_MODEL}
+    expected = {(who, g.role, g.why) for who, grants in identities.items() for g in grants}
+    assert table == expected
+    enabled = re.search(r"gcloud services enable (.*?) --project", section.replace("\\\n", " "), re.S)
+    assert enabled and enabled.group(1).split() == list(doctor.APIS)

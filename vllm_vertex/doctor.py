@@ -60,7 +60,7 @@ _RUN = ("aiplatform.models.upload", "aiplatform.models.get", "aiplatform.models.
 SUBMITTER: tuple[Grant, ...] = (
     Grant("roles/aiplatform.user", "project", _SUBMIT, "submit, follow and cancel runs; schedules; smoke; teardown"),
     Grant("roles/iam.serviceAccountUser", "pipeline-sa", ("iam.serviceAccounts.actAs",),
-          "run the pipeline as its service account (actAs)"),
+          "run the pipeline as it (`iam.serviceAccounts.actAs`)"),
 )
 PIPELINE_ACCOUNT: tuple[Grant, ...] = (
     Grant("roles/aiplatform.user", "project", _RUN, "upload, endpoint, deploy, predict, undeploy, delete"),
@@ -74,11 +74,11 @@ PIPELINE_ACCOUNT: tuple[Grant, ...] = (
     Grant("roles/serviceusage.serviceUsageConsumer", "project", ("serviceusage.services.use",),
           "call Cloud Quotas and Secret Manager on the project's quota"),
     Grant("roles/iam.serviceAccountUser", "model-sa", ("iam.serviceAccounts.actAs",),
-          "deploy the model as its service account (only when `service_account` is set)"),
+          "deploy the model as it (only when `service_account` is set)"),
 )
 DEPLOYED_MODEL: tuple[Grant, ...] = (
     Grant("roles/storage.objectViewer", "model-bucket", ("storage.objects.get", "storage.objects.list"),
-          "read weights from a gs:// model folder (only for a gs:// model_id)"),
+          "read the weights (only for a `gs://` model_id)"),
 )
 
 
