@@ -34,7 +34,7 @@ PACKAGES: dict[str, str] = {
 }
 
 _SOURCE = pathlib.Path(__file__).resolve().parent.parent / "vllm_vertex"
-_EXCLUDE = {"cli.py", "commands", "__pycache__"}
+_EXCLUDE = {"cli.py", "commands", "doctor", "__pycache__"}  # CLI-only code stays out of the steps
 _FIXED_MTIME = 1_700_000_000
 
 

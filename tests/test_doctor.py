@@ -196,7 +196,7 @@ def test_bad_input_exits_2_before_any_request(args, text):
 
 
 def test_readme_lists_the_roles_and_apis_doctor_checks():
-    """README's "Before your first run" and vllm_vertex/doctor.py name the same grants and APIs."""
+    """README's "Before your first run" and vllm_vertex/doctor/ name the same grants and APIs."""
     import re
 
     from tests.cli_support import ROOT
@@ -213,3 +213,14 @@ def test_readme_lists_the_roles_and_apis_doctor_checks():
     assert table == expected
     enabled = re.search(r"gcloud services enable (.*?) --project", section.replace("\\\n", " "), re.S)
     assert enabled and enabled.group(1).split() == list(doctor.APIS)
+
+
+def test_doctor_is_not_embedded_in_pipeline_steps():
+    """CLI-only code stays out of the core that travels inside every step's command (its size is bounded)."""
+    import pathlib
+
+    from components._runtime import CORE_DIR
+
+    core = pathlib.Path(CORE_DIR) / "vllm_vertex"
+    assert (core / "cloud" / "auth.py").is_file()  # the steps' clients use it
+    assert not (core / "doctor").exists() and not (core / "commands").exists()

@@ -45,7 +45,7 @@ def doctor(config_file, preset, pipeline_root, pipeline_account, hf_token_secret
     or no credentials.
     """
     from vllm_vertex.cloud import auth
-    from vllm_vertex.cloud import doctor as checks_
+    from vllm_vertex.doctor import checks as checks_
     from vllm_vertex.doctor import summary
 
     inputs = _inputs(config_file, preset, pipeline_root, pipeline_account, hf_token_secret, caller, project, region)

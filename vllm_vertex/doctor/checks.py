@@ -1,6 +1,6 @@
 """``vllm-vertex doctor``: check a project's set-up for vllm-vertex, and optionally fix it.
 
-Each check reads the project with the official clients (``vllm_vertex.cloud.setup``) and becomes a
+Each check reads the project with the official clients (``vllm_vertex.doctor.clients``) and becomes a
 ``doctor.Check`` (ok / missing / unknown / skipped) with the exact gcloud fix. The caller's own
 permissions are tested with ``testIamPermissions``; a service account's are read from the IAM
 policies (project, bucket, secret, service account) and the roles' permissions, so only direct
@@ -37,7 +37,7 @@ def _message(err: Exception) -> str:
 
 def run(inputs: Inputs, api_endpoint: str = "", client=None) -> list[Check]:
     """Every check, in order. Stops after the project check when the project cannot be read."""
-    from vllm_vertex.cloud.setup import SetupClient
+    from vllm_vertex.doctor.clients import SetupClient
 
     cloud = client or SetupClient(inputs.project, api_endpoint)
     who = inputs.caller or "identity not shown"
@@ -340,7 +340,7 @@ def _few(items: list[str], limit: int = 3) -> str:
 def apply_fixes(checks: list[Check], inputs: Inputs, api_endpoint: str = "",
                 log: Callable[[str], None] = print, client=None) -> int:
     """Applies every fixable missing piece, saying each; returns how many failed."""
-    from vllm_vertex.cloud.setup import SetupClient
+    from vllm_vertex.doctor.clients import SetupClient
 
     cloud = client or SetupClient(inputs.project, api_endpoint)
     todo = [c for c in checks if c.status == "missing" and c.action is not None]

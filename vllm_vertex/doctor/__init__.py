@@ -1,6 +1,9 @@
 """What a project needs before a first run, per identity, and the gcloud command that fixes each gap. Pure.
 
-``vllm-vertex doctor`` (``vllm_vertex/cloud/doctor.py``) reads the project and turns each gap into a
+The package is CLI-only (``components/_runtime.py`` leaves it out of the core embedded in steps):
+``clients`` reads and fixes a project with the official clients, ``checks`` runs the checklist.
+
+``vllm-vertex doctor`` (``vllm_vertex/doctor/checks.py``) reads the project and turns each gap into a
 ``Check`` whose ``fix`` is the exact command; the README's "Before your first run" lists the same
 APIs, roles and permissions (a test keeps the two in step).
 """
