@@ -38,6 +38,37 @@ _EXCLUDE = {"cli.py", "commands", "doctor", "__pycache__"}  # CLI-only code stay
 _FIXED_MTIME = 1_700_000_000
 
 
+_SLIM_VERSION = b"slim-1"  # part of the staging folder's name: change it when _slim changes
+
+
+def _slim(path: pathlib.Path) -> bytes:
+    """The file as embedded: Python without docstrings (``ast.unparse``), JSON without whitespace.
+
+    The whole core travels inside each step's command as one argument, and Linux refuses an
+    argument over 128 KiB (``MAX_ARG_STRLEN``; execve fails with E2BIG, on Vertex as under
+    kfp.local). Code and data are unchanged; only docstrings, comments and layout go, so a
+    traceback from a step shows the unparsed code.
+    """
+    import ast
+    import json
+
+    data = path.read_bytes()
+    if path.suffix == ".json":
+        return json.dumps(json.loads(data), separators=(",", ":"), ensure_ascii=False).encode()
+    if path.suffix != ".py":
+        return data
+    tree = ast.parse(data, filename=str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and body:
+            first = body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
+                first.value.value, str
+            ):
+                node.body = body[1:] or [ast.Pass()]
+    return (ast.unparse(tree) + "\n").encode()
+
+
 def _stage_core() -> str:
     """A copy of the core package (sources and data; no caches, no CLI) with fixed mtimes.
 
@@ -49,7 +80,7 @@ def _stage_core() -> str:
         for p in _SOURCE.rglob("*")
         if p.is_file() and not (set(p.relative_to(_SOURCE).parts) & _EXCLUDE) and p.suffix not in (".pyc", ".pyo")
     )
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(_SLIM_VERSION)
     for path in keep:
         digest.update(str(path.relative_to(_SOURCE)).encode() + b"\0" + path.read_bytes())
     root = pathlib.Path(tempfile.gettempdir()) / f"vllm-vertex-core-{digest.hexdigest()[:16]}"
@@ -58,7 +89,7 @@ def _stage_core() -> str:
         for path in keep:
             target = work / "vllm_vertex" / path.relative_to(_SOURCE)
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+            target.write_bytes(_slim(path))
         for path in [work, *work.rglob("*")]:
             os.utime(path, (_FIXED_MTIME, _FIXED_MTIME))
         try:
