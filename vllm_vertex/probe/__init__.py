@@ -1,28 +1,36 @@
 """The load probe's pure core: request records, figures as ``vllm bench serve`` defines them,
-the SLO gate, the capacity search, workloads and reports. The client is ``vllm_vertex.cloud.probe``."""
+the SLO gate, the capacity search, workloads and reports. The client is ``vllm_vertex.cloud.probe``.
 
-from vllm_vertex.probe.capacity import CapacitySearch, requests_for_level
-from vllm_vertex.probe.metrics import percentile, stats_ms, summarize_level
-from vllm_vertex.probe.records import RequestRecord, StreamTimer
-from vllm_vertex.probe.slo import SLO_KEYS, SloError, gate, goodput_limits, parse_slo
-from vllm_vertex.probe.workload import PROFILES, ProbeInputError, ProbeSettings, parse_concurrency, settings_for_profile
+Names are imported on first use: pipeline steps other than the probe carry only ``slo`` and
+``workload`` (for validation), see ``components/_runtime.py``.
+"""
 
-__all__ = [
-    "PROFILES",
-    "SLO_KEYS",
-    "CapacitySearch",
-    "ProbeInputError",
-    "ProbeSettings",
-    "RequestRecord",
-    "SloError",
-    "StreamTimer",
-    "gate",
-    "goodput_limits",
-    "parse_concurrency",
-    "parse_slo",
-    "percentile",
-    "requests_for_level",
-    "settings_for_profile",
-    "stats_ms",
-    "summarize_level",
-]
+import importlib
+
+_WHERE = {
+    "CapacitySearch": "capacity",
+    "requests_for_level": "capacity",
+    "percentile": "metrics",
+    "stats_ms": "metrics",
+    "summarize_level": "metrics",
+    "RequestRecord": "records",
+    "StreamTimer": "records",
+    "SLO_KEYS": "slo",
+    "SloError": "slo",
+    "gate": "slo",
+    "goodput_limits": "slo",
+    "parse_slo": "slo",
+    "PROFILES": "workload",
+    "ProbeInputError": "workload",
+    "ProbeSettings": "workload",
+    "parse_concurrency": "workload",
+    "settings_for_profile": "workload",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"vllm_vertex.probe.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'vllm_vertex.probe' has no attribute {name!r}")

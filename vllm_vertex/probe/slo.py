@@ -18,10 +18,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from vllm_vertex.probe.metrics import METRICS
-
 __all__ = ["SLO_KEYS", "SloCheck", "SloError", "evaluate", "gate", "goodput_limits", "parse_slo"]
 
+METRICS = ("ttft", "tpot", "itl", "e2el")  # as metrics.METRICS; this module is also in steps without metrics.py
 _LATENCY_STATS = ("mean", "median", "p90", "p95", "p99")
 _LATENCY = {f"{s}_{m}_ms": f"{s}_{m}_ms" for m in METRICS for s in _LATENCY_STATS}
 _FLOORS = {
