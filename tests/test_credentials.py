@@ -40,6 +40,7 @@ GOOGLE_COMMANDS = {
     "teardown --run-label": ["teardown", "--run-label", "run-1", *WHERE, "--yes"],
     "teardown --endpoint": ["teardown", "--endpoint", ENDPOINT, "--yes"],
     "doctor": ["doctor", TEXT],
+    "probe --endpoint": ["probe", "--endpoint", ENDPOINT, "--concurrency", "1", "--num-requests", "2"],
 }
 LOGIN = "gcloud auth application-default login"
 

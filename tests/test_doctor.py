@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 
 import pytest
 
@@ -224,3 +225,45 @@ def test_doctor_is_not_embedded_in_pipeline_steps():
     core = pathlib.Path(CORE_DIR) / "vllm_vertex"
     assert (core / "cloud" / "auth.py").is_file()  # the steps' clients use it
     assert not (core / "doctor").exists() and not (core / "commands").exists()
+
+
+def test_gs_model_folder_and_model_service_account(standin, tmp_path):
+    ready(standin)
+    model_account = "model-runner@my-project.iam.gserviceaccount.com"
+    run_file = tmp_path / "run.yaml"
+    run_file.write_text(pathlib.Path(TEXT).read_text() + "\nmodel_id: gs://weights/llama-3.1-8b-instruct\n")
+    run_file.write_text(run_file.read_text().replace('service_account: ""', f"service_account: {model_account}"))
+    cloud = standin.cloud
+    cloud.add_bucket(PROJECT, "weights")
+    result = invoke(standin, "doctor", str(run_file))
+    assert result.exit_code == 1
+    assert fix_after(result.output, f"the deployed model's service account {model_account} does not exist") == (
+        'gcloud iam service-accounts create model-runner --project my-project --display-name "vllm-vertex pipelines"')
+    assert fix_after(result.output, "cannot read gs://weights") == (
+        f"gcloud storage buckets add-iam-policy-binding gs://weights --member=serviceAccount:{model_account} "
+        "--role=roles/storage.objectViewer")
+    cloud.add_service_account(PROJECT, model_account)
+    result = invoke(standin, "doctor", str(run_file))
+    assert fix_after(result.output, f"may not act as {model_account}") == (
+        f"gcloud iam service-accounts add-iam-policy-binding {model_account} --project my-project "
+        f"--member=serviceAccount:{ACCOUNT} --role=roles/iam.serviceAccountUser")
+    cloud.grant(model_account, f"serviceAccount:{ACCOUNT}", "roles/iam.serviceAccountUser")
+    cloud.grant("buckets/weights", f"serviceAccount:{model_account}", "roles/storage.objectViewer")
+    result = invoke(standin, "doctor", str(run_file))
+    assert result.exit_code == 0, result.output
+    ok = lines_of(result.output, "ok")
+    assert f"{ACCOUNT} may deploy as {model_account}" in ok
+    assert f"{model_account} may read the model folder in gs://weights" in ok
+
+
+def test_user_credentials_without_quota_project(standin):
+    from vllm_vertex.doctor import Inputs
+    from vllm_vertex.doctor.checks import run
+
+    ready(standin)
+    checks = {c.name: c for c in run(Inputs(PROJECT, REGION, quota_project=""), standin.url)}
+    assert checks["quota-project"].status == "missing"
+    assert checks["quota-project"].fix == "gcloud auth application-default set-quota-project my-project"
+    checks = {c.name: c for c in run(Inputs(PROJECT, REGION, quota_project=PROJECT), standin.url)}
+    assert checks["quota-project"].status == "ok"
+    assert "quota-project" not in {c.name for c in run(Inputs(PROJECT, REGION), standin.url)}  # a service account

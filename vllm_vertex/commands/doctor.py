@@ -50,12 +50,17 @@ def doctor(config_file, preset, pipeline_root, pipeline_account, hf_token_secret
 
     inputs = _inputs(config_file, preset, pipeline_root, pipeline_account, hf_token_secret, caller, project, region)
     require_credentials(api_endpoint)
-    if not inputs.caller and auth.checked() is not None:
-        email = getattr(auth.checked(), "service_account_email", "")
-        if email and "@" in email:
-            from vllm_vertex.doctor import member
+    creds = auth.checked()
+    if creds is not None:
+        from google.oauth2 import credentials as user_credentials
 
+        from vllm_vertex.doctor import member
+
+        email = getattr(creds, "service_account_email", "")
+        if not inputs.caller and email and "@" in email:
             inputs = _replace(inputs, caller=member(email))
+        if isinstance(creds, user_credentials.Credentials):
+            inputs = _replace(inputs, quota_project=creds.quota_project_id or "")
     log = (lambda line: click.echo(line, err=True)) if as_json else click.echo
     checks = checks_.run(inputs, api_endpoint)
     applied = []

@@ -25,6 +25,7 @@ __all__ = [
     "fixes",
     "member",
     "missing_grants",
+    "model_service_agent",
     "summary",
 ]
 
@@ -96,6 +97,7 @@ class Inputs:
     model_account: str = ""
     hf_token_secret: str = ""
     caller: str = ""  # "user:me@x" / "serviceAccount:ci@x"; empty when unknown
+    quota_project: str | None = None  # user credentials' ADC quota project ("" none); None: not user credentials
     config: object = None  # a DeploymentConfig for the quota check, or None
 
     @property
@@ -135,6 +137,11 @@ class Check:
 def default_pipeline_account(project_number: str) -> str:
     """Vertex AI Pipelines' default: the Compute Engine default service account."""
     return f"{project_number}-compute@developer.gserviceaccount.com"
+
+
+def model_service_agent(project_number: str) -> str:
+    """Who a deployed model runs as without ``service_account``: the Vertex AI Custom Code Service Agent."""
+    return f"service-{project_number}@gcp-sa-aiplatform-cc.iam.gserviceaccount.com"
 
 
 def member(identity: str) -> str:

@@ -42,6 +42,12 @@ def run(inputs: Inputs, api_endpoint: str = "", client=None) -> list[Check]:
     cloud = client or SetupClient(inputs.project, api_endpoint)
     who = inputs.caller or "identity not shown"
     checks = [Check("credentials", "ok", f"Application Default Credentials work ({who})")]
+    if inputs.quota_project == "":
+        checks.append(Check("quota-project", "missing", "your user credentials have no quota project: Cloud Quotas "
+                            "and Service Usage refuse user calls without one",
+                            f"gcloud auth application-default set-quota-project {inputs.project}"))
+    elif inputs.quota_project:
+        checks.append(Check("quota-project", "ok", f"user credentials bill quota project {inputs.quota_project}"))
     try:
         number = cloud.project_number()
     except (*_denied(), _not_found()) as err:
@@ -61,6 +67,7 @@ def run(inputs: Inputs, api_endpoint: str = "", client=None) -> list[Check]:
     checks += _secret(cloud, inputs, account if account_ok else "", policy)
     if inputs.model_account:
         checks += _model_account(cloud, inputs, account if account_ok else "", policy)
+    checks += _model_bucket(cloud, inputs, number, policy)
     checks += _quota(inputs, api_endpoint)
     return checks
 
@@ -291,6 +298,31 @@ def _model_account(cloud, inputs: Inputs, pipeline_account: str, policy) -> list
                         f"deploying the model as it needs ({_DIRECT})",
                         doctor.fixes("account-role", inputs, email=account, member=m, role=role),
                         ("account-role", {"email": account, "member": m, "role": role}))]
+
+
+def _model_bucket(cloud, inputs: Inputs, number: str, policy) -> list[Check]:
+    """A ``gs://`` model folder must be readable by the identity the model runs as."""
+    model_id = getattr(inputs.config, "model_id", "") or ""
+    if not model_id.startswith("gs://"):
+        return []
+    bucket = model_id.removeprefix("gs://").split("/", 1)[0]
+    account = inputs.model_account or doctor.model_service_agent(number)
+    grant = doctor.DEPLOYED_MODEL[0]
+    if isinstance(policy, Exception):
+        return [Check("model-bucket", "unknown", f"cannot check that {account} may read gs://{bucket}: "
+                                                f"{_POLICY_READER}")]
+    try:
+        granted = cloud.member_permissions(doctor.member(account), policy, cloud.bucket_policy(bucket))
+    except (*_denied(), _not_found()) as err:
+        return [Check("model-bucket", "unknown", f"cannot read gs://{bucket}'s IAM policy ({_message(err)})")]
+    lacking = [p for p in grant.permissions if p not in granted]
+    if not lacking:
+        return [Check("model-bucket", "ok", f"{account} may read the model folder in gs://{bucket}")]
+    m = doctor.member(account)
+    return [Check("model-bucket", "missing", f"{account} (the deployed model's identity) cannot read gs://{bucket} "
+                  f"(lacks {_few(lacking)}; {_DIRECT})",
+                  doctor.fixes("bucket-role", inputs, bucket=bucket, member=m, role=grant.role),
+                  ("bucket-role", {"bucket": bucket, "member": m, "role": grant.role}))]
 
 
 def _quota(inputs: Inputs, api_endpoint: str) -> list[Check]:
