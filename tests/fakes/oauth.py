@@ -25,44 +25,65 @@ EXPIRED = {"error": "invalid_grant", "error_description": "Token has been expire
 DELETED_KEY = {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
 
 
-class TokenServer:
-    """``with TokenServer() as t: t.url`` — set ``t.answer`` to (status, JSON body)."""
+class _LocalServer:
+    """A threaded HTTP server on 127.0.0.1; subclasses answer ``respond(method, path, headers, body)``."""
 
     def __init__(self) -> None:
-        self.answer: tuple[int, dict] = (200, {"access_token": "ya29.local", "expires_in": 3599, "token_type": "Bearer"})
-        self.grants: list[str] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def _serve(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                server.grants.append(dict(parse_qsl(body)).get("grant_type", ""))
-                status, payload = server.answer
-                data = json.dumps(payload).encode()
+                status, text, kind = server.respond(self.command, self.path.split("?", 1)[0], self.headers, body)
+                data = text.encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Metadata-Flavor", "Google")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            do_GET = do_POST = _serve
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/token"
+    def respond(self, method: str, path: str, headers, body: str) -> tuple[int, str, str]:
+        raise NotImplementedError
 
-    def __enter__(self) -> TokenServer:
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self._httpd.server_address[1]}"
+
+    def __enter__(self):
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+class TokenServer(_LocalServer):
+    """``with TokenServer() as t: t.url`` — set ``t.answer`` to (status, JSON body)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer: tuple[int, dict] = (200, {"access_token": "ya29.local", "expires_in": 3599, "token_type": "Bearer"})
+        self.grants: list[str] = []
+
+    def respond(self, method: str, path: str, headers, body: str) -> tuple[int, str, str]:
+        self.grants.append(dict(parse_qsl(body)).get("grant_type", ""))
+        status, payload = self.answer
+        return status, json.dumps(payload), "application/json"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}/token"
 
 
 def closed_port() -> int:
@@ -127,7 +148,7 @@ def run_cli(args: list[str], env: dict, token_uri: str = "", timeout: float = 60
     return done, time.perf_counter() - start
 
 
-class MetadataServer:
+class MetadataServer(_LocalServer):
     """The Compute Engine metadata server (also on GKE, Cloud Run, Cloud Build): identity and token.
 
     Point ``GCE_METADATA_IP`` and ``GCE_METADATA_HOST`` at ``host`` (host:port).
@@ -136,31 +157,12 @@ class MetadataServer:
     EMAIL = "builder@my-project.iam.gserviceaccount.com"
 
     def __init__(self) -> None:
+        super().__init__()
         self.paths: list[str] = []
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                path = self.path.split("?", 1)[0]
-                server.paths.append(path)
-                status, body, kind = server.answer(path, self.headers.get("Metadata-Flavor"))
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Metadata-Flavor", "Google")
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def answer(self, path: str, flavor: str | None) -> tuple[int, str, str]:
-        if flavor != "Google":
+    def respond(self, method: str, path: str, headers, body: str) -> tuple[int, str, str]:
+        self.paths.append(path)
+        if headers.get("Metadata-Flavor") != "Google":
             return 403, "Missing Metadata-Flavor:Google header.", "text/plain"
         account = "/computeMetadata/v1/instance/service-accounts/default/"
         if path in ("/", "/computeMetadata/v1/"):
@@ -175,15 +177,3 @@ class MetadataServer:
         if path == "/computeMetadata/v1/universe/universe-domain":
             return 200, "googleapis.com", "application/text"
         return 404, "not found", "text/plain"
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self._httpd.server_address[1]}"
-
-    def __enter__(self) -> MetadataServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()

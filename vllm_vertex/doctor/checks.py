@@ -180,6 +180,31 @@ def _account_permissions(cloud, inputs: Inputs, account: str, policy) -> list[Ch
     return out
 
 
+def _grant(grants, scope: str) -> doctor.Grant:
+    return next(g for g in grants if g.scope == scope)
+
+
+def _policy_grant(cloud, inputs: Inputs, name: str, identity: str, policy, resource_policy: Callable[[], dict],
+                  grant: doctor.Grant, fix: tuple[str, dict], ok: str, lacks: str) -> Check | None:
+    """Whether ``identity`` holds ``grant`` through the project's and one resource's IAM policies.
+
+    None when a policy cannot be read (the caller decides: "unknown", or a test of its own).
+    ``fix`` is (kind, args) of ``doctor.fixes`` without member and role.
+    """
+    if isinstance(policy, Exception):
+        return None
+    try:
+        granted = cloud.member_permissions(doctor.member(identity), policy, resource_policy())
+    except (*_denied(), _not_found()):
+        return None
+    lacking = [p for p in grant.permissions if p not in granted]
+    if not lacking:
+        return Check(name, "ok", ok)
+    kind, args = fix[0], {**fix[1], "member": doctor.member(identity), "role": grant.role}
+    return Check(name, "missing", f"{lacks} (lacks {_few(lacking)}; {_DIRECT})",
+                 doctor.fixes(kind, inputs, **_fix_args(kind, args)), (kind, args))
+
+
 def _bucket(cloud, inputs: Inputs, account: str, policy) -> list[Check]:
     if not inputs.bucket:
         return [Check("bucket", "skipped",
@@ -204,21 +229,13 @@ def _bucket(cloud, inputs: Inputs, account: str, policy) -> list[Check]:
         return [Check("bucket", "missing", f"the pipeline-root bucket gs://{name} does not exist",
                       doctor.fixes("create-bucket", inputs, bucket=name), ("create-bucket", {"bucket": name}))]
     out = [Check("bucket", "ok", f"pipeline root gs://{name} exists{where}")]
-    grant = next(g for g in doctor.PIPELINE_ACCOUNT if g.scope == "bucket")
-    if account and not isinstance(policy, Exception):
-        try:
-            granted = cloud.member_permissions(doctor.member(account), policy, cloud.bucket_policy(name))
-        except _denied():
-            granted = None
-        if granted is not None:
-            lacking = [p for p in grant.permissions if p not in granted]
-            if not lacking:
-                return out + [Check("bucket-writable", "ok", f"{account} may write gs://{name}")]
-            m = doctor.member(account)
-            fix = doctor.fixes("bucket-role", inputs, bucket=name, member=m, role=grant.role)
-            return out + [Check("bucket-writable", "missing",
-                                f"{account} cannot write gs://{name} (lacks {_few(lacking)}; {_DIRECT})", fix,
-                                ("bucket-role", {"bucket": name, "member": m, "role": grant.role}))]
+    grant = _grant(doctor.PIPELINE_ACCOUNT, "bucket")
+    if account:
+        found_grant = _policy_grant(cloud, inputs, "bucket-writable", account, policy,
+                                    lambda: cloud.bucket_policy(name), grant, ("bucket-role", {"bucket": name}),
+                                    f"{account} may write gs://{name}", f"{account} cannot write gs://{name}")
+        if found_grant is not None:
+            return out + [found_grant]
     # The service account's grants cannot be read: test the caller's instead, and say so.
     granted = cloud.test_bucket(name, list(grant.permissions))
     lacking = [p for p in grant.permissions if p not in granted]
@@ -256,21 +273,11 @@ def _secret(cloud, inputs: Inputs, account: str, policy) -> list[Check]:
         out = [Check("secret", "ok", f"secret version {version_name} is enabled")]
     if not account:
         return out
-    if isinstance(policy, Exception):
-        return out + [Check("secret-readable", "unknown", f"cannot check that {account} may read {secret}: "
-                                                          f"{_POLICY_READER}")]
-    try:
-        granted = cloud.member_permissions(doctor.member(account), policy, cloud.secret_policy(secret))
-    except _denied() as err:
-        return out + [Check("secret-readable", "unknown", f"cannot read {secret}'s IAM policy ({_message(err)})")]
-    if "secretmanager.versions.access" in granted:
-        return out + [Check("secret-readable", "ok", f"{account} may read {secret}")]
-    m = doctor.member(account)
-    role = "roles/secretmanager.secretAccessor"
-    return out + [Check("secret-readable", "missing", f"{account} cannot read {secret} (lacks "
-                        f"secretmanager.versions.access; {_DIRECT})",
-                        doctor.fixes("secret-role", inputs, secret=short, member=m, role=role),
-                        ("secret-role", {"secret": secret, "member": m, "role": role}))]
+    checked = _policy_grant(cloud, inputs, "secret-readable", account, policy, lambda: cloud.secret_policy(secret),
+                            _grant(doctor.PIPELINE_ACCOUNT, "secret"), ("secret-role", {"secret": secret}),
+                            f"{account} may read {secret}", f"{account} cannot read {secret}")
+    return out + [checked or Check("secret-readable", "unknown", f"cannot check that {account} may read {secret}: "
+                                                                 f"{_POLICY_READER}")]
 
 
 def _model_account(cloud, inputs: Inputs, pipeline_account: str, policy) -> list[Check]:
@@ -285,19 +292,14 @@ def _model_account(cloud, inputs: Inputs, pipeline_account: str, policy) -> list
                       doctor.fixes("create-account", inputs, email=account) if in_project else "",
                       ("create-account", {"email": account}) if in_project else None)]
     out = [Check("model-account", "ok", f"deployed model's service account {account}")]
-    if not pipeline_account or isinstance(policy, Exception):
+    if not pipeline_account:
         return out
-    try:
-        granted = cloud.member_permissions(doctor.member(pipeline_account), policy, cloud.account_policy(account))
-    except _denied() as err:
-        return out + [Check("model-account-actas", "unknown", f"cannot read {account}'s IAM policy ({_message(err)})")]
-    if "iam.serviceAccounts.actAs" in granted:
-        return out + [Check("model-account-actas", "ok", f"{pipeline_account} may deploy as {account}")]
-    m, role = doctor.member(pipeline_account), "roles/iam.serviceAccountUser"
-    return out + [Check("model-account-actas", "missing", f"{pipeline_account} may not act as {account}, which "
-                        f"deploying the model as it needs ({_DIRECT})",
-                        doctor.fixes("account-role", inputs, email=account, member=m, role=role),
-                        ("account-role", {"email": account, "member": m, "role": role}))]
+    checked = _policy_grant(cloud, inputs, "model-account-actas", pipeline_account, policy,
+                            lambda: cloud.account_policy(account), _grant(doctor.PIPELINE_ACCOUNT, "model-sa"),
+                            ("account-role", {"email": account}), f"{pipeline_account} may deploy as {account}",
+                            f"{pipeline_account} may not act as {account}, which deploying the model as it needs")
+    return out + [checked or Check("model-account-actas", "unknown", f"cannot check that {pipeline_account} may "
+                                                                     f"act as {account}: {_POLICY_READER}")]
 
 
 def _model_bucket(cloud, inputs: Inputs, number: str, policy) -> list[Check]:
@@ -307,22 +309,12 @@ def _model_bucket(cloud, inputs: Inputs, number: str, policy) -> list[Check]:
         return []
     bucket = model_id.removeprefix("gs://").split("/", 1)[0]
     account = inputs.model_account or doctor.model_service_agent(number)
-    grant = doctor.DEPLOYED_MODEL[0]
-    if isinstance(policy, Exception):
-        return [Check("model-bucket", "unknown", f"cannot check that {account} may read gs://{bucket}: "
-                                                f"{_POLICY_READER}")]
-    try:
-        granted = cloud.member_permissions(doctor.member(account), policy, cloud.bucket_policy(bucket))
-    except (*_denied(), _not_found()) as err:
-        return [Check("model-bucket", "unknown", f"cannot read gs://{bucket}'s IAM policy ({_message(err)})")]
-    lacking = [p for p in grant.permissions if p not in granted]
-    if not lacking:
-        return [Check("model-bucket", "ok", f"{account} may read the model folder in gs://{bucket}")]
-    m = doctor.member(account)
-    return [Check("model-bucket", "missing", f"{account} (the deployed model's identity) cannot read gs://{bucket} "
-                  f"(lacks {_few(lacking)}; {_DIRECT})",
-                  doctor.fixes("bucket-role", inputs, bucket=bucket, member=m, role=grant.role),
-                  ("bucket-role", {"bucket": bucket, "member": m, "role": grant.role}))]
+    checked = _policy_grant(cloud, inputs, "model-bucket", account, policy, lambda: cloud.bucket_policy(bucket),
+                            _grant(doctor.DEPLOYED_MODEL, "model-bucket"), ("bucket-role", {"bucket": bucket}),
+                            f"{account} may read the model folder in gs://{bucket}",
+                            f"{account} (the deployed model's identity) cannot read gs://{bucket}")
+    return [checked or Check("model-bucket", "unknown", f"cannot check that {account} may read gs://{bucket}: "
+                                                        f"{_POLICY_READER}")]
 
 
 def _quota(inputs: Inputs, api_endpoint: str) -> list[Check]:
