@@ -9,7 +9,7 @@ import yaml
 
 from tests.cli_support import ROOT, invoke
 
-SUBCOMMANDS = ["compile", "doctor", "plan", "probe", "schedule", "smoke", "submit", "teardown"]
+SUBCOMMANDS = ["compile", "doctor", "follow", "plan", "probe", "schedule", "smoke", "status", "submit", "teardown"]
 
 
 def test_help_lists_every_subcommand_and_each_has_help():

@@ -10,6 +10,7 @@ import click
 
 from vllm_vertex.commands._common import MaskingGroup, guarded
 from vllm_vertex.commands.doctor import doctor
+from vllm_vertex.commands.follow import follow, status
 from vllm_vertex.commands.ops import smoke, teardown
 from vllm_vertex.commands.plan import plan
 from vllm_vertex.commands.probe import probe
@@ -40,7 +41,7 @@ def compile_command(out):
     click.echo(f"compiled {len(paths)} pipelines")
 
 
-for _command in (submit, schedule, smoke, teardown, plan, probe, doctor):
+for _command in (submit, status, follow, schedule, smoke, teardown, plan, probe, doctor):
     main.add_command(_command)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .aiplatform import _labels, _required, parent, type_prefix
 from .state import GoogleError, now
 
-__all__ = ["Frame", "PipelineStore", "ROUTES", "pipelines", "run_script"]
+__all__ = ["Frame", "PipelineStore", "ROUTES", "endpoint_artifact", "pipelines", "run_script"]
 
 _AI = "aiplatform.projects.locations."
 _TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
@@ -35,6 +35,7 @@ class Frame:
     task_errors: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, dict] = field(default_factory=dict)  # task → output parameters
     metrics: dict[str, dict] = field(default_factory=dict)  # task → Metrics artifact metadata
+    artifacts: dict[str, dict[str, dict]] = field(default_factory=dict)  # task → output → Artifact JSON
 
 
 DEPLOY_TASKS = [
@@ -48,25 +49,50 @@ DEPLOY_TASKS = [
 ]
 
 
+def endpoint_artifact(endpoint_name: str, dedicated_dns: str = "") -> dict:
+    """The ``google.VertexEndpoint`` output of create-endpoint (or read-endpoint) as Vertex returns it."""
+    meta = {"resourceName": endpoint_name, "dedicatedEndpointDns": dedicated_dns}
+    region = endpoint_name.split("/")[3]
+    uri = f"https://{region}-aiplatform.googleapis.com/v1/{endpoint_name}"
+    return {"name": "artifacts/endpoint", "schemaTitle": "google.VertexEndpoint", "uri": uri, "metadata": meta}
+
+
 def run_script(
-    tasks: list[str] | None = None, *, fail_at: str = "", verdict: str = "passed", figures: dict | None = None
+    tasks: list[str] | None = None,
+    *,
+    fail_at: str = "",
+    verdict: str = "passed",
+    figures: dict | None = None,
+    endpoint: str = "",
+    deploy_frames: int = 1,
 ) -> list[Frame]:
     """Frames of a run: PENDING, then each task RUNNING → SUCCEEDED in turn, then the end.
 
     ``fail_at`` fails that task (and the run); ``verdict="failed"`` lets the smoke test finish
-    with a failed verdict and fails ``check-verdict``, as the real pipeline does.
+    with a failed verdict and fails ``check-verdict``, as the real pipeline does. ``endpoint``
+    makes create-endpoint output that endpoint (and smoke-test its report); ``deploy_frames``
+    shows deploy-model RUNNING that many times (a follower reads the deploy stage in each).
     """
     tasks = list(tasks or DEPLOY_TASKS)
     figures = figures if figures is not None else {"checks_passed": 3.0, "checks_failed": 0.0}
     frames, done = [Frame("PENDING")], {}
+    artifacts: dict[str, dict[str, dict]] = {}
     for name in tasks:
-        frames.append(Frame("RUNNING", {**done, name: "RUNNING"}))
+        for _ in range(deploy_frames if name == "deploy-model" else 1):
+            frames.append(Frame("RUNNING", {**done, name: "RUNNING"}, artifacts=dict(artifacts)))
         if name == fail_at:
             message = f"The DAG failed because some tasks failed. The failed tasks are: [{name}]."
-            frames.append(Frame("FAILED", {**done, name: "FAILED"}, message, {name: f"{name} failed"}))
+            frames.append(Frame("FAILED", {**done, name: "FAILED"}, message, {name: f"{name} failed"},
+                                artifacts=dict(artifacts)))  # fmt: skip
             return frames
         done[name] = "SUCCEEDED"
-    end = Frame("SUCCEEDED", dict(done))
+        if name in ("create-endpoint", "read-endpoint") and endpoint:
+            artifacts[name] = {"endpoint": endpoint_artifact(endpoint)}
+        if name == "smoke-test" and endpoint:
+            report = {"name": "artifacts/report", "schemaTitle": "system.Markdown",
+                      "uri": "gs://my-bucket/vllm-vertex/pipeline-root/run/smoke-test/report", "metadata": {}}  # fmt: skip
+            artifacts[name] = {"report": report}
+    end = Frame("SUCCEEDED", dict(done), artifacts=dict(artifacts))
     if "smoke-test" in done:
         end.parameters["smoke-test"] = {"verdict": verdict, "passed": int(figures.get("checks_passed", 0))}
         end.metrics["smoke-test"] = figures
@@ -173,9 +199,12 @@ def _task(i: int, name: str, state: str, frame: Frame, ts: str) -> dict:
         task["error"] = {"code": 9, "message": frame.task_errors[name]}
     params = {f"output:{k}": v for k, v in frame.parameters.get(name, {}).items()}
     task["execution"] = {"name": f"executions/{1000 + i}", "state": "COMPLETE", "metadata": params}
+    outputs = {out: {"artifacts": [artifact]} for out, artifact in frame.artifacts.get(name, {}).items()}
     if name in frame.metrics:
         artifact = {"name": f"artifacts/{1000 + i}", "schemaTitle": "system.Metrics", "metadata": frame.metrics[name]}
-        task["outputs"] = {"metrics": {"artifacts": [artifact]}}
+        outputs["metrics"] = {"artifacts": [artifact]}
+    if outputs:
+        task["outputs"] = outputs
     return task
 
 

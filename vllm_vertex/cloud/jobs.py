@@ -12,11 +12,12 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from vllm_vertex import naming
 from vllm_vertex.cloud import clients
 from vllm_vertex.configfile import PipelineSettings, ScheduleSettings
+from vllm_vertex.finish import RunOutcome
 
 __all__ = [
     "RunOutcome",
@@ -24,7 +25,9 @@ __all__ = [
     "cancel",
     "change_schedule",
     "create_schedule",
+    "deploy_stage",
     "follow",
+    "get",
     "list_schedules",
     "outcome",
     "submit",
@@ -32,6 +35,8 @@ __all__ = [
 ]
 
 SMOKE_TASK = "smoke-test"
+DEPLOY_TASK = "deploy-model"
+ENDPOINT_TASKS = ("create-endpoint", "read-endpoint")  # deploy-and-verify, canary
 TERMINAL = ("PIPELINE_STATE_SUCCEEDED", "PIPELINE_STATE_FAILED", "PIPELINE_STATE_CANCELLED")
 
 
@@ -101,6 +106,13 @@ def cancel(job_name: str, api_endpoint: str = "") -> None:
     clients.pipeline_client(_region(job_name), api_endpoint).cancel_pipeline_job(name=job_name)
 
 
+def get(job_name: str, api_endpoint: str = ""):
+    """The ``aiplatform_v1.PipelineJob`` as it stands."""
+    return clients.pipeline_client(_region(job_name), api_endpoint).get_pipeline_job(
+        name=job_name, retry=clients.retry()
+    )
+
+
 def follow(
     job_name: str,
     api_endpoint: str = "",
@@ -108,6 +120,9 @@ def follow(
     poll_seconds: float = 15.0,
 ):
     """Polls the run until it ends, logging one line per run or task state change.
+
+    While the deploy step runs, each stage of the deploy operation (its metadata's
+    ``deploymentStage``: starting, starting the model server, deployed) is logged as it changes.
 
     Returns:
         The final ``aiplatform_v1.PipelineJob``.
@@ -117,11 +132,51 @@ def follow(
     start = time.monotonic()
     while True:
         job = client.get_pipeline_job(name=job_name, retry=clients.retry())
-        for line in state_changes(job, seen):
+        lines = state_changes(job, seen)
+        stage = _deploy_stage_change(job, seen, api_endpoint)
+        for line in lines + ([stage] if stage else []):
             log(f"[{time.monotonic() - start:8.1f}s] {line}")
         if job.state.name in TERMINAL:
             return job
         _pause(poll_seconds)
+
+
+def _deploy_stage_change(job, seen: dict[str, str], api_endpoint: str) -> str:
+    """``deploy-model: stage X`` when the running deploy's stage differs from the last one seen."""
+    task = _task(job, DEPLOY_TASK)
+    endpoint = _endpoint_artifact(job).get("resourceName", "")
+    if task is None or not endpoint or task.state.name not in ("RUNNING", "SUCCEEDED", "FAILED"):
+        return ""
+    if task.state.name != "RUNNING" and seen.get("stage:") is None:
+        return ""  # attached after the deploy ended: its stages are history
+    stage = deploy_stage(endpoint, api_endpoint)
+    if not stage or seen.get("stage:") == stage:
+        return ""
+    seen["stage:"] = stage
+    return f"{DEPLOY_TASK}: stage {stage}"
+
+
+def deploy_stage(endpoint_name: str, api_endpoint: str = "") -> str:
+    """The ``deploymentStage`` of the endpoint's latest deploy operation, or "" when none can be read."""
+    from google.cloud import aiplatform_v1
+
+    try:
+        client = clients.endpoint_client(_region(endpoint_name), api_endpoint)
+        ops = list(client.list_operations(request={"name": endpoint_name}).operations)
+    except Exception:  # following is an aid: a read that fails shows no stage, never stops the follow
+        return ""
+    stages = []
+    for op in ops:
+        if not op.metadata.type_url.endswith("DeployModelOperationMetadata"):
+            continue
+        meta = aiplatform_v1.DeployModelOperationMetadata.deserialize(op.metadata.value)
+        stages.append((meta.generic_metadata.update_time or meta.generic_metadata.create_time, op.done, meta))
+    if not stages:
+        return ""
+    running = [s for s in stages if not s[1]]
+    _, _, meta = max(running or stages, key=lambda s: (s[0] is not None, s[0] or 0))
+    stage = meta.deployment_stage
+    return stage.name if stage else ""
 
 
 def _pause(seconds: float) -> None:
@@ -154,32 +209,17 @@ def _took(task) -> str:
     return ""
 
 
-@dataclass
-class RunOutcome:
-    """How a run ended: its state, the smoke-test verdict and figures."""
-
-    state: str
-    verdict: str = ""
-    figures: dict[str, float] = field(default_factory=dict)
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """The run succeeded and the smoke tests passed (the CI gate)."""
-        return self.state == "SUCCEEDED" and self.verdict == "passed"
-
-    def lines(self) -> list[str]:
-        """The summary printed at the end of ``submit --wait``."""
-        out = [f"run {self.state}" + (f": {self.error}" if self.error else "")]
-        out.append(f"smoke tests: {self.verdict or 'did not run'}")
-        out += [f"  {k}: {v:g}" for k, v in sorted(self.figures.items())]
-        return out
-
-
 def outcome(job) -> RunOutcome:
-    """Reads the verdict (``output:verdict`` of the smoke-test execution) and its Metrics artifact."""
-    result = RunOutcome(job.state.name.removeprefix("PIPELINE_STATE_"), error=job.error.message)
-    smoke = next((t for t in job.job_detail.task_details if t.task_name == SMOKE_TASK), None)
+    """Reads the run's state, the smoke verdict and Metrics, its endpoint, report and teardown policy."""
+    result = RunOutcome(job.state.name.removeprefix("PIPELINE_STATE_"), error=job.error.message, name=job.name)
+    endpoint = _endpoint_artifact(job)
+    result.endpoint = str(endpoint.get("resourceName", ""))
+    result.dedicated_dns = str(endpoint.get("dedicatedEndpointDns", "") or "")
+    result.teardown_policy = str(_parameter(job, "teardown_policy") or "")
+    result.machine_type = str(_parameter(job, "machine_type") or "")
+    result.replicas = int(_parameter(job, "min_replica_count") or 1)
+    result.spot = bool(_parameter(job, "spot"))
+    smoke = _task(job, SMOKE_TASK)
     if smoke is None:
         return result
     result.verdict = str(smoke.execution.metadata.get("output:verdict", ""))
@@ -187,7 +227,37 @@ def outcome(job) -> RunOutcome:
     if metrics and metrics.artifacts:
         meta = metrics.artifacts[0].metadata
         result.figures = {k: float(v) for k, v in meta.items() if isinstance(v, int | float)}
+    report = smoke.outputs.get("report")
+    if report and report.artifacts:
+        result.report_uri = report.artifacts[0].uri
     return result
+
+
+def _task(job, name: str):
+    return next((t for t in job.job_detail.task_details if t.task_name == name), None)
+
+
+def _endpoint_artifact(job) -> dict:
+    """Metadata of the endpoint artifact (create-endpoint's, or the canary's read-endpoint's)."""
+    for name in ENDPOINT_TASKS:
+        task = _task(job, name)
+        found = task.outputs.get("endpoint") if task is not None else None
+        if found and found.artifacts:
+            return dict(found.artifacts[0].metadata)
+    return {}
+
+
+def _parameter(job, key: str):
+    """A run's parameter value: the one it was given, else the compiled default."""
+    given = job.runtime_config.parameter_values
+    if key in given:
+        return given[key]
+    spec = job.pipeline_spec or {}
+    try:
+        default = spec["root"]["inputDefinitions"]["parameters"][key].get("defaultValue")
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return default
 
 
 def create_schedule(sub: Submission, schedule: ScheduleSettings, api_endpoint: str = ""):

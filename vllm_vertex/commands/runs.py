@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -15,6 +16,7 @@ from vllm_vertex.commands._common import (
     require_location,
     submission,
 )
+from vllm_vertex.commands.follow import finish, json_option
 
 __all__ = ["schedule", "submit"]
 
@@ -37,10 +39,13 @@ _NO_PLAN = click.option(
 @_ENDPOINT
 @_NO_PLAN
 @location_options
+@json_option
 @api_options
 @click.option("--poll-seconds", default=15.0, hidden=True, help="Seconds between polls while following.")
 @guarded
-def submit(config_file, yaml_path, wait, canary, endpoint, no_plan, project, region, api_endpoint, poll_seconds):
+def submit(
+    config_file, yaml_path, wait, canary, endpoint, no_plan, project, region, as_json, api_endpoint, poll_seconds
+):
     """Submit a run described by CONFIG (a run file, see examples/); print its console URL.
 
     Compiles the pipeline from CONFIG unless --yaml gives one. With --wait, prints one line per
@@ -52,30 +57,18 @@ def submit(config_file, yaml_path, wait, canary, endpoint, no_plan, project, reg
     run = load_run(config_file, project, region, endpoint)
     with submission(run, yaml_path, canary, api_endpoint, plan=not no_plan) as sub:
         job = jobs.submit(sub, api_endpoint)
-    click.echo(f"submitted {job.name}")
-    click.echo(f"console: {naming.console_pipeline_run_url(job.name)}")
-    click.echo(f"run label: {naming.run_label_value(job.name)}")
+    submitted = {
+        "name": job.name,
+        "console": naming.console_pipeline_run_url(job.name),
+        "run_label": naming.run_label_value(job.name),
+    }
+    if as_json and not wait:
+        click.echo(json.dumps(submitted, indent=2, sort_keys=True))
+    for key in ("name", "console", "run_label"):
+        click.echo(f"{'submitted' if key == 'name' else key.replace('_', ' ')}: {submitted[key]}", err=as_json)
     if wait:
-        sys.exit(_follow(job.name, api_endpoint, poll_seconds))
-
-
-def _follow(job_name: str, api_endpoint: str, poll_seconds: float) -> int:
-    """Follows the run to its end; returns the exit code (0 passed, 1 failed, 130 interrupted)."""
-    from vllm_vertex.cloud import jobs
-
-    try:
-        job = jobs.follow(job_name, api_endpoint, log=click.echo, poll_seconds=poll_seconds)
-    except KeyboardInterrupt:
-        if click.confirm(f"\nCancel run {job_name}?", default=False):
-            jobs.cancel(job_name, api_endpoint)
-            click.echo("cancel requested; the exit handler removes what the run created.")
-        else:
-            click.echo("the run goes on; follow it in the console.")
-        return 130
-    result = jobs.outcome(job)
-    for line in result.lines():
-        click.echo(line)
-    return 0 if result.ok else 1
+        sys.exit(finish(job.name, api_endpoint, poll_seconds, as_json, {"submitted": submitted}))
+    click.echo(f"follow it: vllm-vertex follow {job.name}", err=as_json)
 
 
 @click.group()
@@ -110,15 +103,30 @@ def schedule_create(config_file, cron, yaml_path, canary, endpoint, no_plan, pro
 
 @schedule.command("list")
 @location_options
+@json_option
 @api_options
 @guarded
-def schedule_list(project, region, api_endpoint):
+def schedule_list(project, region, as_json, api_endpoint):
     """List the schedules of a project and region."""
     from vllm_vertex.cloud import jobs
 
     require_location(project, region)
     require_credentials(api_endpoint)
     found = jobs.list_schedules(project, region, api_endpoint)
+    if as_json:
+        rows = [
+            {
+                "name": s.name,
+                "display_name": s.display_name,
+                "state": s.state.name,
+                "cron": s.cron,
+                "max_concurrent_run_count": s.max_concurrent_run_count,
+                "next_run_time": s.next_run_time.isoformat() if s.next_run_time else None,
+            }
+            for s in found
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
     for s in found:
         next_run = s.next_run_time.isoformat() if s.next_run_time else "-"
         click.echo(f"{s.name}  {s.state.name}  {s.cron!r}  {s.display_name}  next: {next_run}")

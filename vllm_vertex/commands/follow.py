@@ -1,0 +1,125 @@
+"""``status RUN`` and ``follow RUN``: where a run stands, reattaching after Ctrl-C, and how it ended."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import click
+
+from vllm_vertex.commands._common import BadInput, api_options, guarded, location_options, require_credentials
+
+__all__ = ["finish", "follow", "json_option", "run_name", "status"]
+
+_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/pipelineJobs/[a-z][-a-z0-9]{0,127}$")
+_URL = re.compile(
+    r"/locations/(?P<region>[^/]+)/pipelines/runs/(?P<id>[a-z][-a-z0-9]{0,127})\?(?:.*&)?project=(?P<p>[^&]+)"
+)
+_ID = re.compile(r"^[a-z][-a-z0-9]{0,127}$")
+
+
+def json_option(func):
+    """``--json``: print one JSON document on stdout (progress goes to stderr)."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout; progress on stderr.")(func)
+
+
+def run_name(ref: str, project: str = "", region: str = "") -> str:
+    """``projects/P/locations/L/pipelineJobs/ID`` from that name, the run's console URL, or its ID with a location.
+
+    Raises:
+        BadInput: none of those forms, or an ID without --project/--region.
+    """
+    ref = ref.strip()
+    if _NAME.match(ref):
+        return ref
+    found = _URL.search(ref)
+    if found:
+        return f"projects/{found['p']}/locations/{found['region']}/pipelineJobs/{found['id']}"
+    if not _ID.match(ref):
+        raise BadInput(f"{ref!r} is not a run: give projects/P/locations/L/pipelineJobs/ID, its console URL, "
+                       "or its ID with --project and --region.")  # fmt: skip
+    if not (project and region):
+        raise BadInput(f"the run ID {ref} needs the project and region: pass --project and --region.")
+    return f"projects/{project}/locations/{region}/pipelineJobs/{ref}"
+
+
+def finish(job_name: str, api_endpoint: str, poll_seconds: float, as_json: bool, extra: dict | None = None) -> int:
+    """Follows the run to its end and prints how it ended; returns the exit code.
+
+    0: the run succeeded and the smoke tests passed; 1: it did not; 130: interrupted (Ctrl-C
+    asks whether to cancel the run; ``vllm-vertex follow RUN`` reattaches).
+    """
+    from vllm_vertex.cloud import jobs
+
+    def log(line: str) -> None:
+        click.echo(line, err=as_json)
+
+    try:
+        job = jobs.follow(job_name, api_endpoint, log=log, poll_seconds=poll_seconds)
+    except KeyboardInterrupt:
+        if click.confirm(f"\nCancel run {job_name}?", default=False, err=as_json):
+            jobs.cancel(job_name, api_endpoint)
+            log("cancel requested; the exit handler removes what the run created.")
+        else:
+            log(f"the run goes on; reattach with: vllm-vertex follow {job_name}")
+        return 130
+    result = jobs.outcome(job)
+    _print(result, as_json, extra)
+    return 0 if result.ok else 1
+
+
+def _print(result, as_json: bool, extra: dict | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps({**(extra or {}), **result.to_dict()}, indent=2, sort_keys=True))
+        return
+    for line in result.lines():
+        click.echo(line)
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@location_options
+@json_option
+@api_options
+@click.option("--poll-seconds", default=15.0, hidden=True, help="Seconds between polls while following.")
+@guarded
+def follow(run_ref, project, region, as_json, api_endpoint, poll_seconds):
+    """Follow RUN to its end (reattach after Ctrl-C): task states, deploy stages, then the outcome.
+
+    RUN is projects/P/locations/L/pipelineJobs/ID, the run's console URL, or its ID with
+    --project and --region. Exit 0 only if the run succeeded and the smoke tests passed.
+    """
+    name = run_name(run_ref, project, region)
+    require_credentials(api_endpoint)
+    sys.exit(finish(name, api_endpoint, poll_seconds, as_json))
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@location_options
+@json_option
+@api_options
+@guarded
+def status(run_ref, project, region, as_json, api_endpoint):
+    """Show where RUN stands: its state, each task's, the deploy stage, and the outcome so far.
+
+    Exit 0 when the run succeeded with passing smoke tests, 1 when it failed, 3 while it runs.
+    """
+    from vllm_vertex.cloud import jobs
+
+    name = run_name(run_ref, project, region)
+    require_credentials(api_endpoint)
+    job = jobs.get(name, api_endpoint)
+    result = jobs.outcome(job)
+    tasks = {t.task_name: t.state.name for t in job.job_detail.task_details}
+    stage = jobs.deploy_stage(result.endpoint, api_endpoint) if result.endpoint else ""
+    if as_json:
+        _print(result, True, {"tasks": tasks, "deploy_stage": stage})
+    else:
+        click.echo(f"{job.name}: {result.state}")
+        for task, state in tasks.items():
+            click.echo(f"  {task}: {state}" + (f" (stage {stage})" if task == jobs.DEPLOY_TASK and stage else ""))
+        if result.ended:
+            _print(result, False)
+    sys.exit(0 if result.ok else 1 if result.ended else 3)
