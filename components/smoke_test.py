@@ -21,7 +21,8 @@ def smoke_test(
     Args:
         config: The validated configuration (JSON).
         endpoint: The endpoint to check (shared URL, or its dedicated DNS when it has one).
-        metrics: Checks passed/failed, latency per check, completion tokens per second.
+        metrics: Checks passed/failed, latency per check, completion tokens per second, minutes
+            deployed and (when the price is known) the estimated GPU cost so far.
         report: Markdown report: the verdict, each answer, the image sent.
         api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
 
@@ -34,17 +35,19 @@ def smoke_test(
     from collections import namedtuple
 
     from vllm_vertex import report as rep
-    from vllm_vertex.cloud.smoke import run_checks, target_for
+    from vllm_vertex.cloud.smoke import cost_so_far, read_endpoint, run_checks, target_for
     from vllm_vertex.config import DeploymentConfig
 
     cfg = DeploymentConfig.from_json(config)
     target = target_for(cfg, endpoint.metadata["resourceName"], endpoint.metadata.get("dedicatedEndpointDns", ""))
     results = run_checks(target, api_endpoint)
+    cost, cost_line = cost_so_far(read_endpoint(target.endpoint_name, api_endpoint, require_deployed=False))
+    print(cost_line)
     counts = rep.metrics(results)
-    for key, value in counts.items():
+    for key, value in {**counts, **cost}.items():
         metrics.log_metric(key, value)
     with open(report.path, "w") as f:
-        f.write(rep.render_markdown(results, target.endpoint_name, cfg.model_id))
+        f.write(rep.render_markdown(results, target.endpoint_name, cfg.model_id, (cost_line,)))
     verdict = rep.verdict(results)
     print(f"smoke tests {verdict}")
     return namedtuple("Outputs", ["verdict", "passed", "failed", "failures"])(

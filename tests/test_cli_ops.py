@@ -204,3 +204,28 @@ def test_teardown_bad_input_exits_2(standin, args, text):
     result = invoke(standin, "teardown", *args, "--yes")
     assert result.exit_code == 2 and text in result.output
     assert [m for m, _, _ in standin.requests if m in ("POST", "DELETE")] == []
+
+
+def test_smoke_json_and_the_cost_so_far(standin, tmp_path):
+    endpoint = deploy(standin)
+    report = tmp_path / "r.md"
+    result = invoke(standin, "smoke", endpoint.name, "--no-chat", "--json", "--report", str(report))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)  # progress on stderr
+    assert data["verdict"] == "passed" and data["target"] == endpoint.name and data["report"] == str(report)
+    assert [c["name"] for c in data["checks"]] == ["text_predict"] and data["checks"][0]["passed"] is True
+    assert data["metrics"]["checks_passed"] == 1 and data["metrics"]["deployed_minutes"] >= 0
+    assert "since the deploy began: deployed" in result.stderr
+    assert "- Since the deploy began: deployed" in report.read_text()
+
+
+def test_teardown_json(standin):
+    endpoint = deploy(standin, run_label="run-9")
+    declined = invoke(standin, "teardown", "--run-label", "run-9", *WHERE, "--json", input="n\n")
+    data = json.loads(declined.stdout)
+    assert declined.exit_code == 0 and data["declined"] is True and data["removed"] == []
+    assert endpoint.name in data["to_delete"]
+    done = invoke(standin, "teardown", "--endpoint", endpoint.name, "--yes", "--json")
+    data = json.loads(done.stdout)
+    assert done.exit_code == 0 and data["failed"] == {} and endpoint.name in data["removed"]
+    assert len([n for n in data["removed"] if "/models/" in n]) == 1

@@ -348,6 +348,20 @@ def test_smoke_text_model_passes(standin, tmp_path):
     assert (out.verdict, out.passed, out.failed) == ("passed", 2, 0)
     assert metrics["checks_passed"] == 2 and "text_predict_latency_s" in metrics
     assert "Smoke tests: PASSED" in report and "You said" in report
+    assert 0 <= metrics["deployed_minutes"] < 5 and "estimated_gpu_cost_usd" not in metrics  # no verified price
+    assert "- Since the deploy began: deployed " in report and "estimated GPU cost unknown" in report
+
+
+def test_smoke_metrics_carry_the_estimated_gpu_cost(standin, tmp_path, monkeypatch):
+    from vllm_vertex import pricing
+
+    row = pricing.HourlyPrice("g2-standard-12", "NVIDIA_L4", 1, 3.6, "https://example.test/p", "2026-11-27")
+    monkeypatch.setitem(pricing.PRICES, "g2-standard-12", row)
+    cfg = _cfg()
+    _, metrics, report = _smoke(standin, _deployed(standin, cfg), cfg, tmp_path)
+    assert metrics["usd_per_hour"] == 3.6
+    assert metrics["estimated_gpu_cost_usd"] == pytest.approx(3.6 * metrics["deployed_minutes"] / 60, abs=0.001)
+    assert "× 3.60 USD/hour ≈" in report
 
 
 def test_smoke_multimodal_on_dedicated_endpoint(standin, tmp_path):

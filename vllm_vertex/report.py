@@ -65,13 +65,17 @@ def _cell(text: str, limit: int = 400) -> str:
     return text.replace("|", "\\|").replace("\n", "<br>")
 
 
-def render_markdown(results: list[CheckResult], endpoint_name: str, model_id: str) -> str:
-    """The report the console shows: verdict, a table of checks, answers and the image sent."""
+def render_markdown(results: list[CheckResult], endpoint_name: str, model_id: str, notes: tuple[str, ...] = ()) -> str:
+    """The report the console shows: verdict, a table of checks, answers and the image sent.
+
+    ``notes`` are more lines for the header (e.g. the estimated GPU cost so far).
+    """
     lines = [
         f"# Smoke tests: {verdict(results).upper()}",
         "",
         f"- Endpoint: `{endpoint_name}`",
         f"- Model: `{model_id}`",
+        *(f"- {note[0].upper()}{note[1:]}" for note in notes if note),
         "",
         "| check | route | result | latency (s) | answer or error |",
         "|---|---|---|---|---|",

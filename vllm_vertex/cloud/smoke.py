@@ -16,7 +16,7 @@ from vllm_vertex.cloud import clients
 from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.report import CheckResult
 
-__all__ = ["EndpointNotFound", "SmokeTarget", "read_endpoint", "run_checks", "target_for"]
+__all__ = ["EndpointNotFound", "SmokeTarget", "cost_so_far", "read_endpoint", "run_checks", "target_for"]
 
 
 class EndpointNotFound(RuntimeError):
@@ -93,6 +93,34 @@ def read_endpoint(endpoint_name: str, api_endpoint: str = "", require_deployed: 
     if require_deployed and not endpoint.deployed_models:
         raise EndpointNotFound(f"endpoint {endpoint_name} exists but serves no model: deploy one before checking it.")
     return endpoint
+
+
+def cost_so_far(endpoint, now=None) -> tuple[dict[str, float], str]:
+    """The deployment's estimated GPU cost so far: deployed time × the hourly price of its replicas.
+
+    Args:
+        endpoint: The ``aiplatform_v1.Endpoint`` (its first deployed model is measured).
+        now: The time to measure to (default: now, UTC).
+
+    Returns:
+        Figures for Metrics (``deployed_minutes``; ``usd_per_hour`` and ``estimated_gpu_cost_usd``
+        when the price is known) and one line for the report and the console.
+    """
+    import datetime
+
+    from vllm_vertex import pricing
+
+    if not endpoint.deployed_models or endpoint.deployed_models[0].create_time is None:
+        return {}, "estimated GPU cost: unknown (nothing deployed, or no deploy time)"
+    deployed = endpoint.deployed_models[0]
+    resources = deployed.dedicated_resources
+    rate = pricing.rate_for(resources.machine_spec.machine_type, max(1, resources.min_replica_count), resources.spot)
+    seconds = ((now or datetime.datetime.now(datetime.UTC)) - deployed.create_time).total_seconds()
+    figures = {"deployed_minutes": round(max(0.0, seconds) / 60, 2)}
+    cost = pricing.estimated_cost(rate, max(0.0, seconds))
+    if cost is not None:
+        figures.update(usd_per_hour=rate.usd_per_hour, estimated_gpu_cost_usd=cost)
+    return figures, f"since the deploy began: {pricing.describe(rate, max(0.0, seconds))}"
 
 
 def run_checks(target: SmokeTarget, api_endpoint: str = "", log: Callable[[str], None] = print) -> list[CheckResult]:

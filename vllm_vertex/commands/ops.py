@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import sys
 
 import click
@@ -17,6 +18,7 @@ from vllm_vertex.commands._common import (
     require_credentials,
     require_location,
 )
+from vllm_vertex.commands.follow import json_option
 
 __all__ = ["smoke", "teardown"]
 
@@ -33,6 +35,7 @@ __all__ = ["smoke", "teardown"]
 @click.option("--max-tokens", type=click.IntRange(1), default=None, help="Tokens per check.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the Markdown report here.")
 @location_options
+@json_option
 @api_options
 @guarded
 def smoke(
@@ -48,6 +51,7 @@ def smoke(
     report_path,
     project,
     region,
+    as_json,
     api_endpoint,
 ):
     """Run the smoke checks against ENDPOINT (or --base-url); exit 0 only if every check passed.
@@ -56,20 +60,31 @@ def smoke(
     base URL gets /v1/completions and the chat checks (it has no Vertex predict route).
     """
     from vllm_vertex import report
-    from vllm_vertex.cloud.smoke import run_checks
+    from vllm_vertex.cloud.smoke import cost_so_far, run_checks
+
+    def say(line: str) -> None:
+        click.echo(line, err=as_json)
 
     if endpoint_arg and endpoint and endpoint_arg != endpoint:
         raise BadInput(f"two endpoints given ({endpoint_arg} and --endpoint {endpoint}): give one.")
     endpoint = endpoint or endpoint_arg
     cfg = _smoke_config(config_file, prompt, image_url, no_chat, max_tokens, project, region)
-    target = _target(cfg, endpoint or _file_endpoint(config_file), base_url, model, api_endpoint)
-    results = run_checks(target, api_endpoint, log=click.echo)
+    target, found = _target(cfg, endpoint or _file_endpoint(config_file), base_url, model, api_endpoint, say)
+    results = run_checks(target, api_endpoint, log=say)
+    cost, cost_line = cost_so_far(found) if found is not None else ({}, "")
+    if cost_line:
+        say(cost_line)
     if report_path:
+        model_name = cfg.model_id or target.model or "(not given)"
         with open(report_path, "w", encoding="utf-8") as f:
-            f.write(report.render_markdown(results, target.label, cfg.model_id or target.model or "(not given)"))
-        click.echo(f"report written to {report_path}")
+            f.write(report.render_markdown(results, target.label, model_name, (cost_line,)))
+        say(f"report written to {report_path}")
     verdict = report.verdict(results)
-    click.echo(f"smoke tests {verdict}: {sum(r.passed for r in results)} of {len(results)} checks passed")
+    say(f"smoke tests {verdict}: {sum(r.passed for r in results)} of {len(results)} checks passed")
+    if as_json:
+        out = {"target": target.label, "verdict": verdict, "checks": [r.to_dict() for r in results],
+               "metrics": {**report.metrics(results), **cost}, "report": report_path or None}  # fmt: skip
+        click.echo(json.dumps(out, indent=2))
     sys.exit(0 if verdict == "passed" else 1)
 
 
@@ -93,7 +108,8 @@ def _file_endpoint(config_file: str | None) -> str:
     return load_run(config_file).canary.endpoint if config_file else ""
 
 
-def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str):
+def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str, say=click.echo):
+    """The checks' target and, for a Vertex endpoint, the ``aiplatform_v1.Endpoint`` read (else None)."""
     from vllm_vertex import naming
     from vllm_vertex.cloud.smoke import read_endpoint, target_for
 
@@ -103,12 +119,12 @@ def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str):
             "or --base-url (an OpenAI-compatible URL)."
         )
     if base_url:
-        return dataclasses.replace(target_for(cfg, base_url=base_url.rstrip("/")), model=model)
+        return dataclasses.replace(target_for(cfg, base_url=base_url.rstrip("/")), model=model), None
     name = naming.endpoint_resource_name(endpoint, cfg.project, cfg.region)
     require_credentials(api_endpoint)
     found = read_endpoint(name, api_endpoint)
-    click.echo(f"checking {found.name} ({'dedicated' if found.dedicated_endpoint_dns else 'shared'})")
-    return target_for(cfg, found.name, found.dedicated_endpoint_dns)
+    say(f"checking {found.name} ({'dedicated' if found.dedicated_endpoint_dns else 'shared'})")
+    return target_for(cfg, found.name, found.dedicated_endpoint_dns), found
 
 
 @click.command()
@@ -119,9 +135,10 @@ def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str):
 @click.option("--keep-models", is_flag=True, help="With --endpoint: keep the models (their env holds the HF token).")
 @click.option("--yes", is_flag=True, help="Do not ask before deleting.")
 @location_options
+@json_option
 @api_options
 @guarded
-def teardown(run_label, endpoint, keep_models, yes, project, region, api_endpoint):
+def teardown(run_label, endpoint, keep_models, yes, project, region, as_json, api_endpoint):
     """Remove what a run left: list it, ask (unless --yes), delete; exit 1 if anything is left.
 
     --endpoint also deletes the models deployed there that vllm-vertex uploaded (label
@@ -135,30 +152,38 @@ def teardown(run_label, endpoint, keep_models, yes, project, region, api_endpoin
         raise BadInput("give exactly one of --run-label VALUE or --endpoint NAME.")
     if keep_models and not endpoint:
         raise BadInput("--keep-models goes with --endpoint (--run-label removes everything the run made).")
+    def say(line: str) -> None:
+        click.echo(line, err=as_json)
+
     kept: list[str] = []
     if run_label:
         require_location(project, region)
         require_credentials(api_endpoint)
         names = _run_resources(project, region, run_label, api_endpoint)
-        remove = functools.partial(td.teardown_run, project, region, run_label, api_endpoint, log=click.echo)
+        remove = functools.partial(td.teardown_run, project, region, run_label, api_endpoint, log=say)
     else:
         name = naming.endpoint_resource_name(endpoint, project, region)
         require_credentials(api_endpoint)
         plan = td.plan_endpoint_teardown(name, api_endpoint, delete_models=not keep_models)
         names, kept = plan.to_delete, plan.kept
-        remove = functools.partial(td.teardown_endpoint, plan, api_endpoint, log=click.echo)
+        remove = functools.partial(td.teardown_endpoint, plan, api_endpoint, log=say)
+    outcome = {"to_delete": names, "kept": kept, "removed": [], "failed": {}, "declined": False}
     for line in kept:
-        click.echo(f"keeping {line}")
+        say(f"keeping {line}")
     if not names:
-        click.echo("nothing to remove")
-        return
-    click.echo("will delete:\n" + "\n".join(f"  {n}" for n in names))
-    if not yes and not click.confirm("Delete these?", default=False):
-        click.echo("nothing removed")
-        return
-    result = remove()
-    click.echo(result.summary())
-    sys.exit(0 if result.clean else 1)
+        say("nothing to remove")
+    else:
+        say("will delete:\n" + "\n".join(f"  {n}" for n in names))
+        if not yes and not click.confirm("Delete these?", default=False, err=as_json):
+            say("nothing removed")
+            outcome["declined"] = True
+        else:
+            result = remove()
+            say(result.summary())
+            outcome.update(removed=result.removed, failed=result.failed)
+    if as_json:
+        click.echo(json.dumps(outcome, indent=2))
+    sys.exit(1 if outcome["failed"] else 0)
 
 
 def _run_resources(project: str, region: str, run_label: str, api_endpoint: str) -> list[str]:
