@@ -36,8 +36,18 @@ def on_failure_run(tmp_path) -> str:
     return str(path)
 
 
+_TEMPLATE: list[str] = []  # one compiled pipeline for the module's runs (values are sent as parameters)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compiled")
+    assert invoke(None, "compile", "--out", str(out)).exit_code == 0
+    _TEMPLATE[:] = [str(out / "vllm-deploy-text.yaml")]
+
+
 def _submit(standin, *args, input=None):
-    return invoke(standin, "submit", *args, "--poll-seconds", "0", input=input)
+    return invoke(standin, "submit", *args, "--yaml", _TEMPLATE[0], "--poll-seconds", "0", input=input)
 
 
 def test_wait_ends_with_the_endpoint_how_to_use_it_the_report_and_what_is_kept(standin, on_failure_run):
