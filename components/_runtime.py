@@ -35,6 +35,9 @@ PACKAGES: dict[str, str] = {
 
 _SOURCE = pathlib.Path(__file__).resolve().parent.parent / "vllm_vertex"
 _EXCLUDE = {"cli.py", "commands", "doctor", "__pycache__"}  # CLI-only code stays out of the steps
+# Modules only the CLI imports. Every embedded byte counts against Linux's limit on one argument
+# (MAX_ARG_STRLEN, 128 KiB), which the step's command must stay under.
+_CLI_ONLY = {"configfile.py", "finish.py", "cloud/jobs.py"}
 _FIXED_MTIME = 1_700_000_000
 
 
@@ -78,7 +81,10 @@ def _stage_core() -> str:
     keep = sorted(
         p
         for p in _SOURCE.rglob("*")
-        if p.is_file() and not (set(p.relative_to(_SOURCE).parts) & _EXCLUDE) and p.suffix not in (".pyc", ".pyo")
+        if p.is_file()
+        and not (set(p.relative_to(_SOURCE).parts) & _EXCLUDE)
+        and p.relative_to(_SOURCE).as_posix() not in _CLI_ONLY
+        and p.suffix not in (".pyc", ".pyo")
     )
     digest = hashlib.sha256(_SLIM_VERSION)
     for path in keep:

@@ -187,3 +187,24 @@ def test_test_variant_adds_the_hooks_as_optional_parameters(tmp_path):
     assert params["project"].default_value.string_value == "my-project"
     body = _tasks(_spec(path), "comp-exit-handler-1")
     assert body["preflight"].inputs.parameters["hf_endpoint"].component_input_parameter == "pipelinechannel--hf_endpoint"
+
+
+def test_every_step_command_argument_fits_linux_single_argument_limit(compiled):
+    """The embedded core rides in each step's command; Linux refuses one argument over 128 KiB (MAX_ARG_STRLEN)."""
+    for name in [*compile_script.TARGETS, *compile_script.CANARY_TARGETS]:
+        executors = json_format.MessageToDict(_spec(compiled / name).deployment_spec)["executors"]
+        for executor, spec in executors.items():
+            container = spec["container"]
+            longest = max(len(a.encode()) for a in [*container["command"], *container.get("args", [])])
+            assert longest < 131072, (name, executor, longest)
+
+
+def test_cli_only_modules_are_not_embedded():
+    import pathlib as pl
+
+    from components._runtime import CORE_DIR
+
+    embedded = {p.relative_to(CORE_DIR).as_posix() for p in pl.Path(CORE_DIR).rglob("*.py")}
+    assert "vllm_vertex/config.py" in embedded and "vllm_vertex/pricing.py" in embedded
+    assert not {"vllm_vertex/finish.py", "vllm_vertex/configfile.py", "vllm_vertex/cloud/jobs.py"} & embedded
+    assert not [p for p in embedded if p.startswith("vllm_vertex/commands/") or p == "vllm_vertex/cli.py"]
