@@ -189,16 +189,6 @@ def test_test_variant_adds_the_hooks_as_optional_parameters(tmp_path):
     assert body["preflight"].inputs.parameters["hf_endpoint"].component_input_parameter == "pipelinechannel--hf_endpoint"
 
 
-def test_every_step_command_argument_fits_linux_single_argument_limit(compiled):
-    """The embedded core rides in each step's command; Linux refuses one argument over 128 KiB (MAX_ARG_STRLEN)."""
-    for name in [*compile_script.TARGETS, *compile_script.CANARY_TARGETS]:
-        executors = json_format.MessageToDict(_spec(compiled / name).deployment_spec)["executors"]
-        for executor, spec in executors.items():
-            container = spec["container"]
-            longest = max(len(a.encode()) for a in [*container["command"], *container.get("args", [])])
-            assert longest < 131072, (name, executor, longest)
-
-
 def test_cli_only_modules_are_not_embedded():
     import pathlib as pl
 
