@@ -267,3 +267,13 @@ def test_user_credentials_without_quota_project(standin):
     checks = {c.name: c for c in run(Inputs(PROJECT, REGION, quota_project=PROJECT), standin.url)}
     assert checks["quota-project"].status == "ok"
     assert "quota-project" not in {c.name for c in run(Inputs(PROJECT, REGION), standin.url)}  # a service account
+
+
+def test_fix_with_json_keeps_stdout_json(standin):
+    ready(standin)
+    standin.cloud.services[PROJECT].discard("logging.googleapis.com")
+    result = invoke(standin, "doctor", TEXT, "--fix", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)  # the fixes are reported on stderr
+    assert data["ok"] and data["fixed"] == ["api:logging.googleapis.com"]
+    assert "fixing: gcloud services enable logging.googleapis.com --project my-project" in result.stderr

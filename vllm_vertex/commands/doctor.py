@@ -67,7 +67,8 @@ def doctor(config_file, preset, pipeline_root, pipeline_account, hf_token_secret
     for _ in range(_FIX_PASSES if fix else 0):
         if not any(c.status == "missing" and c.action for c in checks):
             break
-        _print(checks, inputs, log) if not as_json else None
+        if not as_json:
+            _print(checks, inputs, log)
         log("applying fixes:")
         failed = checks_.apply_fixes(checks, inputs, api_endpoint, log=log)
         applied += [c.name for c in checks if c.status == "missing" and c.action]
