@@ -264,3 +264,17 @@ def test_a_403_on_listing_names_the_list_permission(standin):
     with pytest.raises(td.TeardownError, match=r"aiplatform\.models\.list") as info:
         td.teardown_run(PROJECT, REGION, A, standin.url, log=lambda _: None)
     assert f"--run-label {A}" in str(info.value)
+
+
+def test_cli_teardown_403s_say_the_permission_in_one_line(standin):
+    from tests.cli_support import WHERE, invoke
+
+    standin.faults.add("list_endpoints", status=403, message="Permission denied.")
+    listing = invoke(standin, "teardown", "--run-label", A, *WHERE, "--yes")
+    assert listing.exit_code == 1 and "aiplatform.endpoints.list" in listing.output
+    assert "Traceback" not in listing.output
+    deploy(standin, A)
+    standin.faults.add("delete_model", status=403, times=None, message="Permission 'aiplatform.models.delete' denied")
+    result = invoke(standin, "teardown", "--run-label", A, *WHERE, "--yes")
+    assert result.exit_code == 1 and "LEFT projects/" in result.output and "lacks aiplatform.models.delete" in result.output
+    assert "trying again" not in result.output

@@ -9,13 +9,19 @@ deployed model must survive both; then B's exit handler removes B's and nothing 
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.harness import PROJECT, World, job_resource_name, real_backend, run_pipeline, text_config
+from tests.e2e.harness import (
+    World,
+    _wait,
+    exit_handler_after_cancel,
+    job_resource_name,
+    real_backend,
+    run_pipeline,
+    text_config,
+)
 from tests.e2e.vllm_server import venv_problem
 from tests.test_cleanup_safety import old_rule
 from vllm_vertex.naming import run_label_value
@@ -43,15 +49,6 @@ def world(tmp_path_factory):
             yield world
     finally:
         backend.close()
-
-
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def _of(world: World, label: str) -> dict:
@@ -84,14 +81,6 @@ def test_concurrent_colliding_runs_each_clean_only_their_own(world, case):
     deployed = world.standin.resources()["deployedModels"].values()
     assert [d["endpoint"] for d in deployed] == list(kept["endpoints"]), "B's deployment still serves"
 
-    from components import cleanup_on_exit
-
-    @dataclass
-    class Cancelled:
-        state: str = "CANCELLED"
-        error_message: str = "The pipeline was cancelled."
-
-    out = cleanup_on_exit.python_func(project=PROJECT, location="us-central1", job_resource_name=job_b,
-                                      teardown_policy="always", status=Cancelled(), api_endpoint=world.standin.url)
+    out = exit_handler_after_cancel(world, text_config("always"), job_b)  # B's exit handler, after a cancel
     assert all(name in out for name in kept["endpoints"] | kept["models"])
     assert world.counts() == (0, 0)

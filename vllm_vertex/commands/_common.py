@@ -104,10 +104,13 @@ def _expected_failure(err: Exception) -> click.ClickException | None:
     """The clean exception for an expected failure, None for a bug (which keeps its traceback)."""
     from vllm_vertex.cloud import auth
     from vllm_vertex.cloud.smoke import EndpointNotFound
+    from vllm_vertex.cloud.teardown import TeardownError
     from vllm_vertex.config import ConfigError
 
     if isinstance(err, auth.CredentialsProblem):
         return SetupError(str(err))
+    if isinstance(err, TeardownError):  # names the permission or the missing project, and the fix
+        return click.ClickException(str(err))
     if isinstance(err, ConfigError | EndpointNotFound | ValueError):
         return BadInput(str(err))
     module = type(err).__module__
