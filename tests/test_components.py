@@ -312,6 +312,18 @@ def test_resource_exhausted_on_quota_says_quota_is_the_cause(standin):
     assert "Quota is the cause: CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1" in text
 
 
+def test_resource_exhausted_on_quota_with_limits_that_cover_it_points_at_other_deployments(standin):
+    standin.faults.deploy_error(
+        "The following quota metrics exceed quota limits: aiplatform.googleapis.com/custom_model_serving_nvidia_l4_gpus",
+        code=8,
+    )
+    with pytest.raises(DeployError) as info:
+        _deployed(standin, _cfg())
+    text = str(info.value)
+    assert "The limits cover this deployment alone" in text and "other deployments in the region" in text
+    assert "Quota was not the cause" not in text
+
+
 def test_stockout_when_quota_cannot_be_read_says_so(standin):
     standin.faults.deploy_error("RESOURCE_EXHAUSTED: no capacity", code=8)
     standin.faults.add("quota", status=403, times=None, message="Permission denied on quota.")

@@ -60,8 +60,13 @@ def check_quotas(cfg: DeploymentConfig, api_endpoint: str = "", log: Callable[[s
     return lines
 
 
-def quota_note(cfg: DeploymentConfig, api_endpoint: str = "") -> str:
-    """Whether quota explains a deploy that ended RESOURCE_EXHAUSTED: the limits read again, now."""
+def quota_note(cfg: DeploymentConfig, api_endpoint: str = "", cause: str = "stockout") -> str:
+    """Whether quota explains a deploy that ended RESOURCE_EXHAUSTED: the limits read again, now.
+
+    ``cause`` is the diagnosis of Vertex's text: ``stockout`` (no machines) or ``quota_exceeded``.
+    The Cloud Quotas API gives limits, not usage: a limit that covers this deployment alone can
+    still be used up by other deployments in the region.
+    """
     try:
         checks, _ = read_checks(cfg, api_endpoint)
     except Exception as err:  # the note is an aid: say why it is missing
@@ -72,6 +77,12 @@ def quota_note(cfg: DeploymentConfig, api_endpoint: str = "") -> str:
     if not checks:
         return "Whether quota was the cause could not be checked: the Cloud Quotas API knows none of its quotas."
     ok = "; ".join(c.message(cfg.region) for c in checks)
+    if cause == "quota_exceeded":
+        return (
+            f"The limits cover this deployment alone ({ok}): other deployments in the region use the rest "
+            "(usage: Cloud Monitoring, serviceruntime.googleapis.com/quota/allocation/usage). Undeploy them "
+            "or request more."
+        )
     return f"Quota was not the cause: {ok}. The region is out of these machines for now (a stockout)."
 
 

@@ -120,7 +120,7 @@ def deploy_model(
             raise
         from vllm_vertex.cloud.quotas import quota_note
 
-        raise DeployError(f"{err}\n{quota_note(cfg, api_endpoint)}", err.cause) from None
+        raise DeployError(f"{err}\n{quota_note(cfg, api_endpoint, err.cause)}", err.cause) from None
     return Deployed(result.deployed_model.id, endpoint_name)
 
 
