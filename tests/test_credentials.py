@@ -41,6 +41,8 @@ GOOGLE_COMMANDS = {
     "teardown --endpoint": ["teardown", "--endpoint", ENDPOINT, "--yes"],
     "doctor": ["doctor", TEXT],
     "probe --endpoint": ["probe", "--endpoint", ENDPOINT, "--concurrency", "1", "--num-requests", "2"],
+    "status": ["status", "projects/my-project/locations/us-central1/pipelineJobs/run-1"],
+    "follow": ["follow", "projects/my-project/locations/us-central1/pipelineJobs/run-1"],
 }
 LOGIN = "gcloud auth application-default login"
 
