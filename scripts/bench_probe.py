@@ -283,7 +283,7 @@ def main() -> None:
         knee, slo = 12, "p95_ttft_ms=150"
         print_capacity(capacity(knee, 50, 200, slo), knee, 50, 200, slo)
     if a.only in (None, "agreement"):
-        n, inp, out = 64, 128, 64
+        n, inp, out = 48, 128, 64
         print_agreement(agreement(a.rounds, [1, 8], n, inp, out), n, inp, out, a.rounds)
 
 

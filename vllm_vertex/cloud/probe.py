@@ -169,7 +169,7 @@ class _Sender:
                         continue  # blank separators, SSE comments (pings), event names
                     data = line[5:].strip()
                     if data == "[DONE]":
-                        break
+                        continue  # read to the end of the body, so the connection goes back to the pool
                     now = time.perf_counter()
                     chunk = json.loads(data)
                     if chunk.get("error"):
