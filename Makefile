@@ -4,7 +4,7 @@ PYTHON ?= python3
 STAMP := .cache/installed-$(shell $(PYTHON) -c 'import sys;print("%d%d" % sys.version_info[:2])')
 VLLM_VENV ?= .venv-vllm
 
-.PHONY: install compile test unit e2e matrix lint vllm-env clean bench calibration
+.PHONY: install compile test unit e2e matrix lint vllm-env image-replica clean bench calibration
 
 $(STAMP): pyproject.toml
 	mkdir -p .cache
@@ -22,15 +22,20 @@ lint: install
 vllm-env:
 	VLLM_VENV=$(VLLM_VENV) bash scripts/setup_vllm_venv.sh
 
+# Python 3.12 + the pipeline steps' runtime image's packages (docker/gcpc-2.22.0-image.lock), for the
+# image-replica tier (tests/e2e/test_image_replica.py).
+image-replica:
+	bash scripts/setup_image_replica.sh
+
 # The quick tier: ruff, then every test that does not start vLLM.
 test: install lint
 	$(PYTHON) -m pytest -m "not e2e"
 
 unit: test
 
-# The slow tiers: real vLLM serving, the pipeline end to end under kfp.local, the fault matrix (its table is
-# printed at the end of the session).
-e2e: install vllm-env
+# The slow tiers: real vLLM serving, the pipeline end to end under kfp.local, the image replica (the compiled
+# steps run verbatim in a replica of their runtime image), the fault matrix (its table is printed at the end).
+e2e: install vllm-env image-replica
 	$(PYTHON) -m pytest -m e2e
 
 # The fault matrix alone, as a table, the wall time, then "N passed, M failed".

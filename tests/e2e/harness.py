@@ -184,17 +184,20 @@ def job_resource_name(job_id: str = "", project: str = PROJECT, region: str = "u
 
 
 def run_pipeline(
-    world: World, cfg: DeploymentConfig, action: str = "", timeout: float = 900, job_name: str = ""
+    world: World, cfg: DeploymentConfig, action: str = "", timeout: float = 900, job_name: str = "",
+    runner: str = "tests.e2e.run_local", **request_extra,
 ) -> RunResult:
     """Runs the pipeline once; ``action`` is "", "crash" or "cancel" (done while the deploy runs).
 
-    ``job_name``: the job's resource name the run label derives from (default: a fresh one).
+    ``job_name``: the job's resource name the run label derives from (default: a fresh one). ``runner`` is
+    the module that runs it (``tests.e2e.replica``: in the image replica), ``request_extra`` more of its
+    request (e.g. ``canary_endpoint``).
     """
     job_name = job_name or job_resource_name()
     request = {"config": dataclasses.asdict(cfg), "api_endpoint": world.standin.url, "hf_endpoint": world.hub.url,
-               "pipeline_root": str(world.root / "pipeline-root"), "job_resource_name": job_name}
+               "pipeline_root": str(world.root / "pipeline-root"), "job_resource_name": job_name, **request_extra}
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.run_local", json.dumps(request)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", runner, json.dumps(request)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)

@@ -267,7 +267,7 @@ def _run_deploy(st, version: str, op, dm: dict, model: dict, split: dict) -> Non
         model.setdefault("deployedModels", []).append({"endpoint": ep["name"], "deployedModelId": dm["id"]})
         st.state.deployed[dm["id"]].update(url=url, state="deployed")
     st.state.finish(op, {"@type": f"type.googleapis.com/google.cloud.aiplatform.{version}.DeployModelResponse", "deployedModel": dm},
-                    deploymentStage="SUCCESSFULLY_DEPLOYED")
+                    deploymentStage=st.faults.deploy_stage or "SUCCESSFULLY_DEPLOYED")
 
 
 def _wait_healthy(st, url: str, model: dict) -> None:

@@ -54,6 +54,9 @@ class Faults:
         self._deploy: list[dict] = []  # {"kind": "error"|"hang", "message", "code"}
         self.output: str | None = None
         self.cut_every, self.cut_after_lines, self._streams = 0, 0, 0
+        # The stage a successful deploy operation ends with (None: SUCCESSFULLY_DEPLOYED); a value the installed
+        # client does not know stands for the next stage Vertex adds.
+        self.deploy_stage: str | None = None
 
     def add(
         self, method: str, status: int | None = 500, times: int | None = 1, message: str = "", delay: float = 0.0,
@@ -102,6 +105,7 @@ class Faults:
             self._http.clear()
             self._deploy.clear()
             self.cut_every = 0
+        self.deploy_stage = None
         self.output = None
 
     # used by the server

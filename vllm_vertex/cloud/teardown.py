@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vllm_vertex import naming
-from vllm_vertex.cloud import clients
+from vllm_vertex.cloud import clients, operations
 
 __all__ = [
     "EndpointTeardown",
@@ -229,7 +229,7 @@ def _teardown_once(project: str, region: str, run_label: str, api_endpoint: str,
     stuck = set(exclude) | {n for n in report.failed if n not in report.busy}
     model_client = clients.model_client(region, api_endpoint)
     for model in models:
-        _remove_model(model_client, model.name, run_label, report, log, ours, stuck)
+        _remove_model(model_client, model.name, run_label, report, log, ours, stuck, api_endpoint)
     for name in report.failed:
         report.failed[name] = report.failed[name].replace("LABEL", run_label)
     return report
@@ -296,7 +296,7 @@ def teardown_endpoint(
         model_client = clients.model_client(region, api_endpoint)
         for name in plan.models:
             call = lambda n=name: model_client.delete_model(name=n, retry=clients.retry())  # noqa: E731
-            _delete(call, name, "delete model", report, log)
+            _delete(call, name, "delete model", report, log, api_endpoint)
     for name in report.failed:
         report.failed[name] = report.failed[name].replace("--run-label LABEL", f"--endpoint {plan.endpoint}")
     return report
@@ -333,13 +333,12 @@ def _remove_endpoint(name: str, region: str, api_endpoint: str, report: Teardown
     endpoint = _fresh(client.get_endpoint, name, run_label, report, "read")
     if endpoint is None:
         return
-    _cancel_running(client, name, log)
+    _cancel_running(client, name, region, api_endpoint, log)
     for deployed in endpoint.deployed_models:
         key = f"{name}/deployedModels/{deployed.id}"
         try:
-            client.undeploy_model(endpoint=name, deployed_model_id=deployed.id, retry=clients.retry()).result(
-                timeout=1800
-            )
+            op = client.undeploy_model(endpoint=name, deployed_model_id=deployed.id, retry=clients.retry())
+            operations.tolerant(op, region, api_endpoint).result(timeout=1800)
             report.removed.append(key)
             log(f"undeployed {deployed.id} from {name}")
         except exc.NotFound:
@@ -353,13 +352,16 @@ def _remove_endpoint(name: str, region: str, api_endpoint: str, report: Teardown
         return
     if _fresh(client.get_endpoint, name, run_label, report, "read") is None:  # re-read just before deleting
         return
-    _delete(lambda: client.delete_endpoint(name=name, retry=clients.retry()), name, "delete", report, log)
+    _delete(lambda: client.delete_endpoint(name=name, retry=clients.retry()), name, "delete", report, log, api_endpoint)
 
 
-def _remove_model(client, name: str, run_label: str, report: TeardownReport, log, ours: set, stuck: set) -> None:
+def _remove_model(
+    client, name: str, run_label: str, report: TeardownReport, log, ours: set, stuck: set, api_endpoint: str
+) -> None:
     if _fresh(client.get_model, name, run_label, report, "read model") is None:
         return
-    _delete(lambda: client.delete_model(name=name, retry=clients.retry()), name, "delete model", report, log)
+    delete = lambda: client.delete_model(name=name, retry=clients.retry())  # noqa: E731
+    _delete(delete, name, "delete model", report, log, api_endpoint)
     if name in report.busy:  # "deployed or being deployed at the following Endpoint(s): ..."
         users = set(_DEPLOYED_AT.findall(report.failed[name]))
         foreign, blocked = users - ours, users & stuck
@@ -377,10 +379,11 @@ def _remove_model(client, name: str, run_label: str, report: TeardownReport, log
             )
 
 
-def _cancel_running(client, endpoint_name: str, log) -> None:
+def _cancel_running(client, endpoint_name: str, region: str, api_endpoint: str, log) -> None:
     """Cancels deploys still running on the endpoint (their step crashed or the run was cancelled)."""
     try:
-        running = [op.name for op in client.list_operations(request={"name": endpoint_name}).operations if not op.done]
+        ops = operations.list_operations(endpoint_name, region, api_endpoint)  # tolerant of newer enum values
+        running = [op.name for op in ops if not op.done]
     except Exception as err:  # listing is an aid; deletion still reports what is left
         log(f"could not list operations of {endpoint_name}: {err}")
         return
@@ -392,11 +395,11 @@ def _cancel_running(client, endpoint_name: str, log) -> None:
             log(f"could not cancel {op_name}: {err}")
 
 
-def _delete(call, name: str, action: str, report: TeardownReport, log) -> None:
+def _delete(call, name: str, action: str, report: TeardownReport, log, api_endpoint: str) -> None:
     from google.api_core import exceptions as exc
 
     try:
-        call().result(timeout=900)
+        operations.tolerant(call(), name.split("/")[3], api_endpoint).result(timeout=900)
     except exc.NotFound:
         return
     except Exception as err:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vllm_vertex import container, naming
-from vllm_vertex.cloud import clients
+from vllm_vertex.cloud import clients, operations
 from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.diagnosis import diagnose
 
@@ -46,7 +46,7 @@ def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None, ap
     )
     client = clients.model_client(cfg.region, api_endpoint)
     op = client.upload_model(parent=_parent(cfg), model=model, retry=clients.retry(idempotent=False))
-    result = op.result(timeout=900)
+    result = operations.tolerant(op, cfg.region, api_endpoint).result(timeout=900)
     return f"{result.model}@{result.model_version_id or '1'}"
 
 
@@ -61,7 +61,7 @@ def create_endpoint(cfg: DeploymentConfig, run_label: str, api_endpoint: str = "
     )
     client = clients.endpoint_client(cfg.region, api_endpoint)
     op = client.create_endpoint(parent=_parent(cfg), endpoint=endpoint, retry=clients.retry(idempotent=False))
-    return op.result(timeout=900)
+    return operations.tolerant(op, cfg.region, api_endpoint).result(timeout=900)
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,7 @@ def deploy_model(
     op = client.deploy_model(
         endpoint=endpoint_name, deployed_model=deployed, traffic_split={"0": 100}, retry=clients.retry(idempotent=False)
     )
+    op = operations.tolerant(op, cfg.region, api_endpoint)  # the image's aiplatform may not know newer stages
     from vllm_vertex.cloud.logs import container_log
 
     def read_log() -> str:

@@ -1,0 +1,136 @@
+"""The image-replica tier: the compiled YAML's steps, run verbatim in a replica of the runtime image.
+
+Every step of these runs executes its compiled ``command`` + ``args`` with Python 3.12 and the packages of
+``google-cloud-pipeline-components:2.22.0`` (kfp 2.14.6, aiplatform 1.126.1, protobuf 6.33.0), each in a
+fresh container over the replica (``tests/e2e/replica.py``), against the stand-ins with real vLLM. Covered:
+the text-only and multimodal deploy pipelines end to end, ``on_failure`` keeping a passing deployment (the
+regression: a deploy that succeeded must be reported as a success in the image too), the canary against
+that deployment, and the exit handler cleaning up after a failed deploy. Each run prints every step's
+start-up overhead (``sh`` + its ``pip install``) in the replica.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.harness import World, real_backend, run_pipeline, text_config, vision_config
+from tests.e2e.replica import TIMING, replica_dir, replica_problem
+from tests.e2e.vllm_server import venv_problem
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+
+RUNNER = "tests.e2e.replica"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    problem = replica_problem() or venv_problem()
+    if problem:
+        pytest.skip(problem)
+    backend = real_backend(reuse_servers=False)
+    try:
+        with World(backend, tmp_path_factory.mktemp("replica")) as world:
+            yield world
+    finally:
+        backend.close()
+
+
+def _timings(log: str) -> list[dict]:
+    """The steps' timing lines (kfp.local indents task output)."""
+    return [json.loads(line.split(TIMING, 1)[1]) for line in log.splitlines() if TIMING in line]
+
+
+def _report(title: str, log: str) -> list[dict]:
+    """Prints each step's start-up overhead in the replica (a benchmark figure, never asserted on)."""
+    rows = _timings(log)
+    print(f"\n{title}: step start-up in the image replica ({replica_dir().name})")
+    for row in rows:
+        print(f"  {row['step']:<16} start-up {row['startup_s']:6.2f} s   run {row['run_s']:6.2f} s   "
+              f"exit {row['exit']}   installed: {' '.join(row['installed']) or '-'}")
+    return rows
+
+
+# The deploy-and-verify steps every successful run goes through (teardown only under ``always``).
+STEPS = {"validate_config", "check_quota", "preflight", "upload_model", "create_endpoint", "deploy_model",
+         "smoke_test", "check_verdict", "cleanup_on_exit"}
+
+
+def _ran_in_replica(rows: list[dict], steps: set[str]) -> None:
+    """Each of ``steps`` ran in a replica container and exited 0."""
+    ran = {r["step"]: r["exit"] for r in rows}
+    assert {s: ran.get(s) for s in steps} == dict.fromkeys(steps, 0), rows
+
+
+def test_multimodal_pipeline_on_dedicated_endpoint_runs_in_the_image(world):
+    result = run_pipeline(world, vision_config("always", dedicated_endpoint=True), runner=RUNNER)
+    rows = _report("multimodal, dedicated endpoint, teardown always", result.log)
+    assert result.status == "SUCCESS", result.error or result.log[-4000:]
+    _ran_in_replica(rows, STEPS | {"teardown"})
+    report = sorted((world.root / "pipeline-root").rglob("smoke-test/report"))[-1].read_text()
+    assert report.count("| pass |") == 4, report
+    assert world.counts() == (0, 0)
+
+
+def test_text_deploy_that_succeeds_is_a_success_in_the_image_and_the_canary_passes(world):
+    """The regression of issue 8: aiplatform 1.126.1 could not parse the finished deploy operation."""
+    result = run_pipeline(world, text_config("on_failure"), runner=RUNNER)
+    rows = _report("text, teardown on_failure", result.log)
+    assert "Invalid enum value" not in result.log
+    assert result.status == "SUCCESS", result.error or result.log[-4000:]
+    _ran_in_replica(rows, STEPS)
+    assert "teardown" not in {r["step"] for r in rows}
+    assert world.counts() == (1, 1), "on_failure keeps the deployment that passed"
+    assert world.backend.running_servers() == 1
+
+    [endpoint] = world.standin.resources()["endpoints"]
+    canary = run_pipeline(world, text_config("on_failure"), runner=RUNNER, canary_endpoint=endpoint)
+    rows = _report("canary", canary.log)
+    assert canary.status == "SUCCESS", canary.error or canary.log[-4000:]
+    _ran_in_replica(rows, {"read_endpoint", "smoke_test", "check_verdict"})
+    assert world.counts() == (1, 1), "the canary creates and deletes nothing"
+
+    from vllm_vertex.cloud.teardown import teardown_run
+
+    [label] = world.run_labels()
+    assert teardown_run("vllm-vertex-e2e", "us-central1", label, world.standin.url, log=lambda _: None).clean
+    assert world.counts() == (0, 0)
+
+
+def test_exit_handler_cleans_up_a_failed_deploy_in_the_image(world):
+    from tests.e2e.matrix import GENERIC, SEED_OOM
+
+    world.standin.faults.deploy_error(GENERIC, container_log=SEED_OOM)
+    try:
+        result = run_pipeline(world, text_config("on_failure"), runner=RUNNER)
+    finally:
+        world.standin.faults.clear()
+    rows = _report("deploy fails (CUDA OOM), exit handler", result.log)
+    assert result.status == "FAILURE" and result.failed_task == "deploy-model", result.log[-4000:]
+    assert "out of memory" in result.error.lower(), result.error
+    assert "cleanup_on_exit" in {r["step"] for r in rows}
+    assert world.counts() == (0, 0), "the exit handler deleted what the failed run created"
+
+
+def test_the_replica_holds_the_locked_image_set():
+    """Python 3.12 and exactly the lock file's versions (kfp 2.14.6, aiplatform 1.126.1, protobuf 6.33.0)."""
+    import subprocess
+
+    from tests.e2e.replica import ROOT
+
+    if replica_problem():
+        pytest.skip(replica_problem())
+    lock = {}
+    for line in (ROOT / "docker" / "gcpc-2.22.0-image.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            lock[name.lower().replace("_", "-")] = version
+    code = ("import importlib.metadata as m, json, sys; print(json.dumps([sys.version_info[:2], "
+            "{d.metadata['Name'].lower().replace('_', '-'): d.version for d in m.distributions()}]))")
+    out = subprocess.run([str(replica_dir() / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                         check=True, env={"PATH": "/usr/bin:/bin"})
+    version, installed = json.loads(out.stdout)
+    assert version == [3, 12]
+    assert installed == lock
+    assert (lock["kfp"], lock["google-cloud-aiplatform"], lock["protobuf"]) == ("2.14.6", "1.126.1", "6.33.0")
