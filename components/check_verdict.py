@@ -13,6 +13,9 @@ def check_verdict(verdict: str, passed: int, failed: int, failures: str = ""):
         failed: Checks that failed.
         failures: The failing checks by name and the first error, from the smoke-test step.
     """
+    from vllm_vertex.config import whole_number
+
+    passed, failed = whole_number("passed", passed), whole_number("failed", failed)
     if verdict != "passed":
         what = failures or f"{failed} of {passed + failed} checks"
         raise RuntimeError(f"smoke tests failed: {what}. The smoke-test report has every answer and error.")

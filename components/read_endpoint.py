@@ -50,7 +50,7 @@ def read_endpoint(
 
     from vllm_vertex import naming
     from vllm_vertex.cloud.smoke import read_endpoint as read
-    from vllm_vertex.config import DeploymentConfig
+    from vllm_vertex.config import from_dict
 
     name = naming.endpoint_resource_name(endpoint_name, project, location)
     found = read(name, api_endpoint)
@@ -60,5 +60,5 @@ def read_endpoint(
     print(f"checking {found.name} ({len(found.deployed_models)} deployed model(s))")
     for key in ("endpoint_name", "endpoint", "api_endpoint", "location"):
         fields.pop(key)
-    cfg = DeploymentConfig(region=location, multimodal=run_image_checks, **fields)
+    cfg = from_dict({**fields, "region": location, "multimodal": run_image_checks})  # 64.0 → 64; 64.5 refused
     return namedtuple("Outputs", ["config"])(cfg.to_json())

@@ -1,4 +1,5 @@
-"""What steps need to run in GCPC's image whatever client versions it holds (issue 8), quick tier.
+"""What steps need to run in GCPC's image whatever client versions it holds (issue 8), quick tier:
+operations carrying enum values the client does not know, and whole numbers that arrive as floats.
 
 The image's google-cloud-aiplatform is older than Vertex: its operations carry enum values the client does
 not know (1.126.1 does not know ``SUCCESSFULLY_DEPLOYED``). Here the stand-in ends a deploy with a stage no
@@ -7,15 +8,19 @@ installed client knows, the way the next stage Vertex adds will look to today's 
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint, VertexModel
 
 import components as c
 from tests.standin import FakeBackend, VertexStandin
 from tests.standin.discovery import NEWER_ENUM_VALUE as FUTURE_STAGE
+from vllm_vertex import configfile
 from vllm_vertex.cloud import operations
 from vllm_vertex.cloud.teardown import teardown_run
-from vllm_vertex.config import from_preset
+from vllm_vertex.config import ConfigError, DeploymentConfig, from_dict, from_preset, validate
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -80,3 +85,69 @@ def test_teardown_lists_operations_with_an_unknown_stage_and_removes_everything(
     assert report.clean, report.summary()
     assert not [ln for ln in lines if "could not" in ln], lines
     assert standin.resources()["endpoints"] == {} and standin.resources()["models"] == {}
+
+
+# Whole numbers that arrive as floats ---------------------------------------------------------------------
+# JSON has one number type: a backend, the console or a run file may send an integer parameter as 1.0.
+
+
+def _console_values(**overrides) -> dict:
+    values = json.loads(from_preset("llama-3.1-8b-instruct", project="p").to_json())
+    values["location"] = values.pop("region")
+    values.update(overrides)
+    return values
+
+
+def test_validate_config_takes_every_integer_parameter_as_a_whole_float():
+    values = _console_values()
+    ints = {k for k, v in values.items() if isinstance(v, int) and not isinstance(v, bool)}
+    assert {"accelerator_count", "max_model_len", "max_num_seqs", "smoke_max_tokens"} <= ints
+    sent = {k: float(v) if k in ints else v for k, v in values.items()}
+    out = c.validate_config.python_func(**sent, run_name="run")
+    cfg = json.loads(out.config)
+    assert {k: (cfg[k], type(cfg[k])) for k in ints} == {k: (values[k], int) for k in ints}
+    assert DeploymentConfig.from_json(out.config).tensor_parallel_size == 1
+
+
+@pytest.mark.parametrize("field", ["accelerator_count", "max_num_seqs", "deploy_timeout_seconds"])
+def test_validate_config_refuses_a_fraction_by_name(field):
+    with pytest.raises(ConfigError) as info:
+        c.validate_config.python_func(**_console_values(**{field: 12.5}), run_name="run")
+    assert [name for name, _ in info.value.problems] == [field]
+    assert "12.5" in str(info.value) and "whole number" in str(info.value)
+
+
+def test_config_validation_path_takes_whole_floats_and_refuses_fractions_by_name():
+    base = dataclasses.asdict(from_preset("llama-3.1-8b-instruct", project="p"))
+    cfg = from_dict({**base, "max_num_seqs": 16.0, "max_replica_count": 2.0})
+    assert (cfg.max_num_seqs, type(cfg.max_num_seqs), cfg.max_replica_count) == (16, int, 2)
+    validate(cfg)
+    with pytest.raises(ConfigError) as info:
+        from_dict({**base, "max_num_seqs": 16.5, "smoke_max_tokens": 8.25, "gpu_memory_utilization": 0.9})
+    assert [name for name, _ in info.value.problems] == ["max_num_seqs", "smoke_max_tokens"]
+    run = configfile.parse({"preset": "llama-3.1-8b-instruct", "project": "p", "region": "us-central1",
+                            "max_num_seqs": 32.0})
+    assert (run.config.max_num_seqs, type(run.config.max_num_seqs)) == (32, int)
+    with pytest.raises(ConfigError, match=r"max_num_seqs: must be an integer, got float 32.5. Write a whole number"):
+        configfile.parse({"preset": "llama-3.1-8b-instruct", "project": "p", "region": "us-central1",
+                          "max_num_seqs": 32.5})
+
+
+def test_canary_read_endpoint_takes_smoke_max_tokens_as_a_whole_float(standin):
+    endpoint = _deploy(standin, [])
+    args = dict(project="p", location="us-central1", endpoint_name=endpoint.metadata["resourceName"],
+                model_id="m", run_image_checks=False, run_chat_checks=True, smoke_prompt="Hi", smoke_image_url="",
+                smoke_image_prompt="", api_endpoint=standin.url)
+    out = c.read_endpoint.python_func(**args, smoke_max_tokens=8.0, endpoint=VertexEndpoint(name="e", uri="", metadata={}))
+    assert json.loads(out.config)["smoke_max_tokens"] == 8 and '"smoke_max_tokens": 8,' in out.config
+    with pytest.raises(ConfigError, match="smoke_max_tokens: must be a whole number, got 8.5"):
+        c.read_endpoint.python_func(**args, smoke_max_tokens=8.5, endpoint=VertexEndpoint(name="e", uri="", metadata={}))
+
+
+def test_check_verdict_counts_arrive_as_floats(capsys):
+    c.check_verdict.python_func(verdict="passed", passed=4.0, failed=0.0)
+    assert capsys.readouterr().out.strip() == "smoke tests passed: 4 checks"
+    with pytest.raises(RuntimeError, match=r"smoke tests failed: 1 of 4 checks"):
+        c.check_verdict.python_func(verdict="failed", passed=3.0, failed=1.0)
+    with pytest.raises(ConfigError, match="passed: must be a whole number, got 3.5"):
+        c.check_verdict.python_func(verdict="failed", passed=3.5, failed=1.0)

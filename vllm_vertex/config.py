@@ -24,6 +24,7 @@ __all__ = [
     "label_problems",
     "secret_problems",
     "validate",
+    "whole_number",
 ]
 
 TEARDOWN_POLICIES = ("always", "on_failure", "never")
@@ -114,14 +115,44 @@ class DeploymentConfig:
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(DeploymentConfig))
+INT_FIELDS: frozenset[str] = frozenset(f.name for f in dataclasses.fields(DeploymentConfig) if f.type in ("int", int))
+
+
+def whole_number(name: str, value):
+    """``value`` with a whole float (``1.0``) made an int; a float with a fraction is a ``ConfigError`` naming ``name``.
+
+    JSON has one number type, so a backend, the console or a run file may send an integer as ``1.0``.
+    Anything else is returned unchanged, for the type checks to judge.
+    """
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ConfigError([(name, f"must be a whole number, got {value!r}.")])
+        return int(value)
+    return value
+
+
+def _whole_numbers(data: dict) -> dict:
+    """``data`` with every integer field passed through ``whole_number``; every bad one is reported at once."""
+    out, problems = dict(data), []
+    for key in INT_FIELDS & set(data):
+        try:
+            out[key] = whole_number(key, data[key])
+        except ConfigError as err:
+            problems += err.problems
+    if problems:
+        raise ConfigError(sorted(problems))
+    return out
 
 
 def from_dict(data: dict) -> DeploymentConfig:
-    """Builds a config from a dict; unknown keys raise ``ConfigError`` naming the closest field."""
+    """Builds a config from a dict; unknown keys raise ``ConfigError`` naming the closest field.
+
+    Integer fields take whole floats (``1.0``); one with a fraction is refused by name.
+    """
     unknown = [k for k in data if k not in FIELD_NAMES]
     if unknown:
         raise ConfigError([(k, f"unknown field.{closest(k, FIELD_NAMES)}") for k in unknown])
-    return DeploymentConfig(**data)
+    return DeploymentConfig(**_whole_numbers(data))
 
 
 def from_preset(preset: str, **overrides) -> DeploymentConfig:

@@ -263,7 +263,7 @@ def _type_problems(cls: type, values: dict, prefix: str) -> list[tuple[str, str]
         if value is None:
             out.append((f"{prefix}{key}", "has no value. Set one or remove the key."))
         elif not _is_type(value, expected):
-            fix = _type_fix(expected)
+            fix = _type_fix(expected, value)
             item = _wrong_item(value, expected)
             if item:
                 fix = f" {item}{fix}"
@@ -281,9 +281,6 @@ def from_console(values: dict) -> DeploymentConfig:
     ``ConfigError`` naming the field (never a raw ``TypeError``).
     """
     hints = typing.get_type_hints(DeploymentConfig)
-    values = {
-        k: int(v) if hints.get(k) is int and isinstance(v, float) and v.is_integer() else v for k, v in values.items()
-    }
     problems = type_problems(values)
     if problems:
         raise ConfigError(problems)
@@ -319,8 +316,10 @@ def _is_type(value: object, expected) -> bool:
         return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
     if expected is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
-    if expected is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is int:  # a whole float (1.0) is an integer: JSON has one number type
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
     return isinstance(value, expected)
 
 
@@ -333,11 +332,13 @@ def _describe(expected) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[expected]
 
 
-def _type_fix(expected) -> str:
+def _type_fix(expected, value: object = None) -> str:
     if typing.get_origin(expected) is list:
         return ' Write each flag as one string, e.g. "--max-num-batched-tokens=8192".'
     if typing.get_origin(expected) is dict:
         return ' Quote values YAML reads as numbers or booleans, e.g. version: "2".'
+    if expected is int and isinstance(value, float):
+        return " Write a whole number."
     if expected in (int, float, bool):
         return " Write it without quotes."
     return ' Quote it, e.g. "0.1".'
@@ -350,8 +351,11 @@ def _kind(value: object) -> str:
 
 
 def _widen(cls: type, key: str, value: object) -> object:
-    """An int given for a float field becomes that float; nothing else changes."""
-    return float(value) if typing.get_type_hints(cls)[key] is float else value
+    """An int given for a float field becomes that float, a whole float for an int field that int."""
+    expected = typing.get_type_hints(cls)[key]
+    if expected is float:
+        return float(value)
+    return cfgmod.whole_number(key, value) if expected is int else value
 
 
 def looks_like_token(value: str) -> bool:

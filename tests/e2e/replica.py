@@ -5,13 +5,14 @@ that image's own kfp, aiplatform, protobuf...), not in our development environme
 Python 3.12 virtualenv holding the image's locked package set (``scripts/setup_image_replica.sh``,
 ``docker/gcpc-2.22.0-image.lock``).
 
-``python -m tests.e2e.replica REQUEST_JSON`` compiles the pipeline to YAML with the production compiler,
-parses the YAML back, and lets ``kfp.local`` orchestrate it (DAG, conditions, artifacts, exit handler).
+``python -m tests.e2e.replica REQUEST_JSON`` compiles the pipeline to YAML with the production compiler
+(the variant with the test hooks that point the steps at the stand-ins), parses the YAML back, and lets ``kfp.local`` orchestrate it (DAG, conditions, artifacts, exit handler).
 Each step's ``command`` + ``args`` from the YAML (placeholders resolved, as Vertex's launcher does) runs
 through ``sh`` in a fresh *container*: a new virtualenv layered over the replica, so that what one step
 pip-installs never leaks into the next, as on Vertex. Nothing from this repository is on the step's path:
 our code reaches it only through the YAML's embedded archive. Each step prints one ``STEP-TIMING`` line
-(its start-up overhead: ``sh`` + the step's ``pip install``, until the KFP executor starts).
+(its start-up overhead: ``sh`` + the step's ``pip install``, until the KFP executor starts). With
+``"ints_as_floats": true`` in the request, every integer parameter reaches its step as ``1.0``-style floats.
 """
 
 from __future__ import annotations
@@ -83,13 +84,16 @@ def _step_env(container: Path, env_vars: dict[str, str] | None) -> dict[str, str
     return env
 
 
+def _arg(command: list[str], flag: str) -> str:
+    return next((command[i + 1] for i, a in enumerate(command[:-1]) if a == flag), "")
+
+
 def run_step(full_command: list[str], env_vars: dict[str, str] | None = None, workdir: Path | None = None) -> int:
     """Runs one step's resolved command verbatim in a new container; prints its output and a timing line."""
     parent = Path(tempfile.mkdtemp(prefix="replica-step-", dir=workdir))
     try:
         container = new_container(parent)
-        name = next((full_command[i + 1] for i, a in enumerate(full_command[:-1]) if a == "--function_to_execute"),
-                    "?")
+        name = _arg(full_command, "--function_to_execute") or "?"
         start = time.time()
         with subprocess.Popen(full_command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
                               env=_step_env(container, env_vars), cwd=parent, start_new_session=False) as proc:
@@ -100,9 +104,12 @@ def run_step(full_command: list[str], env_vars: dict[str, str] | None = None, wo
         starts = [ln.split(" ", 1) for ln in (container / "starts.log").read_text().splitlines()] \
             if (container / "starts.log").exists() else []
         executor = next((float(t) for t, args in starts if "kfp.dsl.executor_main" in args), end)
+        sent = json.loads(_arg(full_command, "--executor_input") or "{}").get("inputs", {}).get("parameterValues", {})
+        floats = sorted(k for k, v in sent.items() if isinstance(v, float) and v.is_integer())
         installed = sorted(p.name[: -len(".dist-info")] for p in _site_packages(container).glob("*.dist-info"))
         print(TIMING + json.dumps({"step": name, "startup_s": round(executor - start, 2),
-                                   "run_s": round(end - executor, 2), "exit": code, "installed": installed}),
+                                   "run_s": round(end - executor, 2), "exit": code, "installed": installed,
+                                   "whole_floats_sent": floats}),
               flush=True)
         return code
     finally:
@@ -118,6 +125,24 @@ def _patch_kfp_local() -> None:
         return status.Status.SUCCESS if code == 0 else status.Status.FAILURE
 
     subprocess_task_handler.SubprocessTaskHandler.run = run
+
+
+def _send_ints_as_floats() -> None:
+    """Every integer parameter reaches its step as a float (``1.0``), as a backend that keeps JSON's one number
+    type would send it (kfp.local itself casts them back to ints)."""
+    from kfp.local import executor_input_utils
+
+    cast = executor_input_utils.executor_input_to_dict
+
+    def as_floats(*args, **kwargs):
+        out = cast(*args, **kwargs)
+        values = out.get("inputs", {}).get("parameterValues", {})
+        for key, value in values.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                values[key] = float(value)
+        return out
+
+    executor_input_utils.executor_input_to_dict = as_floats
 
 
 def main(request_json: str) -> int:
@@ -139,12 +164,15 @@ def main(request_json: str) -> int:
     canary = request.get("canary_endpoint")
     root = Path(request["pipeline_root"])
     path = compile_pipeline(cfg, root.parent / ("canary.yaml" if canary is not None else "pipeline.yaml"),
-                            canary_endpoint=canary, **({"image": request["image"]} if request.get("image") else {}))
+                            canary_endpoint=canary, for_tests=True,
+                            **({"image": request["image"]} if request.get("image") else {}))
     spec = json_format.ParseDict(yaml.safe_load(path.read_text()), pipeline_spec_pb2.PipelineSpec())
     args = pipeline_arguments(cfg, api_endpoint=request["api_endpoint"], canary_endpoint=canary,
                               hf_endpoint=request.get("hf_endpoint", ""))
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
     _patch_kfp_local()
+    if request.get("ints_as_floats"):
+        _send_ints_as_floats()
     status, failed_task, summary = "SUCCESS", "", ""
     try:
         pipeline_orchestrator.run_local_pipeline(pipeline_spec=spec, arguments=args)

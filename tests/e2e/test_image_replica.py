@@ -85,9 +85,11 @@ def test_text_deploy_that_succeeds_is_a_success_in_the_image_and_the_canary_pass
     assert world.backend.running_servers() == 1
 
     [endpoint] = world.standin.resources()["endpoints"]
-    canary = run_pipeline(world, text_config("on_failure"), runner=RUNNER, canary_endpoint=endpoint)
-    rows = _report("canary", canary.log)
+    canary = run_pipeline(world, text_config("on_failure"), runner=RUNNER, canary_endpoint=endpoint,
+                          ints_as_floats=True)
+    rows = _report("canary (integer parameters sent as floats)", canary.log)
     assert canary.status == "SUCCESS", canary.error or canary.log[-4000:]
+    assert "smoke_max_tokens" in {s for r in rows for s in r["whole_floats_sent"]}
     _ran_in_replica(rows, {"read_endpoint", "smoke_test", "check_verdict"})
     assert world.counts() == (1, 1), "the canary creates and deletes nothing"
 
@@ -103,10 +105,12 @@ def test_exit_handler_cleans_up_a_failed_deploy_in_the_image(world):
 
     world.standin.faults.deploy_error(GENERIC, container_log=SEED_OOM)
     try:
-        result = run_pipeline(world, text_config("on_failure"), runner=RUNNER)
+        result = run_pipeline(world, text_config("on_failure"), runner=RUNNER, ints_as_floats=True)
     finally:
         world.standin.faults.clear()
-    rows = _report("deploy fails (CUDA OOM), exit handler", result.log)
+    rows = _report("deploy fails (CUDA OOM), exit handler (integer parameters sent as floats)", result.log)
+    sent = {r["step"]: set(r["whole_floats_sent"]) for r in rows}
+    assert {"accelerator_count", "max_num_seqs", "smoke_max_tokens"} <= sent["validate_config"], sent
     assert result.status == "FAILURE" and result.failed_task == "deploy-model", result.log[-4000:]
     assert "out of memory" in result.error.lower(), result.error
     assert "cleanup_on_exit" in {r["step"] for r in rows}
