@@ -17,14 +17,14 @@ TARGETS = DEPLOY_TARGETS  # the deploy-and-verify files
 __all__ = ["CANARY_TARGETS", "TARGETS", "main", "run"]
 
 
-def run(out: str) -> int:
+def run(out: str, image: str = "") -> int:
     """Compiles everything into ``out``; returns the exit code (2 when a preset is invalid)."""
     from pipelines import compile_all
     from vllm_vertex.config import ConfigError
 
     start = time.perf_counter()
     try:
-        paths = compile_all(out)
+        paths = compile_all(out, image=image)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     """Compiles every pipeline into ``--out`` (default ``compiled/``)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="compiled", help="output folder (default: compiled)")
-    return run(parser.parse_args(argv).out)
+    parser.add_argument("--image", default="", help="prebuilt runtime image for every step (docker/Dockerfile)")
+    args = parser.parse_args(argv)
+    return run(args.out, args.image)
 
 
 if __name__ == "__main__":

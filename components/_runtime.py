@@ -5,6 +5,10 @@ google-auth and GCPC are preinstalled there). The pure core package ``vllm_verte
 inside the component itself through KFP's ``embedded_artifact_path``: compile time packs it
 as a tarball into the component's source; run time unpacks it and puts it on ``sys.path``.
 Steps pip-install only small, pinned clients that the image lacks (see ``PACKAGES``).
+
+With a prebuilt runtime image (``docker/Dockerfile``: GCPC's image plus those clients and the core,
+``vllm-vertex compile --image URI``), ``image_container`` gives each step a container that installs
+nothing and embeds nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from unittest import mock
 
 from kfp import dsl
 
-__all__ = ["BASE_IMAGE", "PACKAGES", "CORE_DIR", "vllm_component"]
+__all__ = ["BASE_IMAGE", "PACKAGES", "CORE_DIR", "image_container", "vllm_component"]
 
 BASE_IMAGE = "gcr.io/ml-pipeline/google-cloud-pipeline-components:2.22.0"
 
@@ -122,6 +126,7 @@ def vllm_component(*packages: str):
     )
 
     def wrap(func):
+        _FUNCTIONS[func.__name__] = func
         with mock.patch.object(gzip, "compress", functools.partial(_real_compress, mtime=0)):
             return decorator(func)
 
@@ -129,3 +134,15 @@ def vllm_component(*packages: str):
 
 
 _real_compress = gzip.compress
+_FUNCTIONS: dict[str, object] = {}  # each component's Python function, by name (``--function_to_execute``)
+
+
+def image_container(function_name: str, image: str) -> dict:
+    """The container of step ``function_name`` on a prebuilt runtime ``image`` (``docker/Dockerfile``).
+
+    The image already holds the pinned clients and the core package, so the step installs nothing at
+    run time and carries no embedded archive: ``{"image", "command", "args"}`` for the compiled YAML.
+    """
+    component = dsl.component(base_image=image, install_kfp_package=False)(_FUNCTIONS[function_name])
+    container = component.component_spec.implementation.container
+    return {"image": image, "command": list(container.command), "args": list(container.args)}

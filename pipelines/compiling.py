@@ -8,7 +8,7 @@ import pathlib
 from collections.abc import Callable
 
 from pipelines.variants import TEST_HOOKS
-from vllm_vertex.config import DeploymentConfig, from_preset, validate
+from vllm_vertex.config import ConfigError, DeploymentConfig, from_preset, validate
 
 __all__ = ["CANARY_TARGETS", "DEPLOY_TARGETS", "compile_all", "compile_pipeline", "pipeline_arguments", "pipeline_for"]
 
@@ -66,11 +66,13 @@ def compile_pipeline(
     require_project: bool = False,
     canary_endpoint: str | None = None,
     for_tests: bool = False,
+    image: str = "",
 ) -> pathlib.Path:
     """Validates ``cfg`` and compiles the deploy-and-verify (or canary) pipeline with its values as defaults.
 
     An empty ``project`` gets no default, so the console asks for it (a required parameter).
-    ``for_tests`` compiles the variant with the test hooks (offline tier only).
+    ``for_tests`` compiles the variant with the test hooks (offline tier only). ``image``: every step
+    runs on that prebuilt runtime image (``docker/Dockerfile``), installing nothing at run time.
     """
     from kfp import compiler
 
@@ -81,12 +83,38 @@ def compile_pipeline(
     if not arguments.get("project"):
         arguments.pop("project", None)
     pipeline = pipeline_for(canary_endpoint is not None, for_tests)
+    if image:
+        pipeline = on_image(pipeline, image)
     compiler.Compiler().compile(pipeline, str(path), pipeline_parameters=arguments)
     return path
 
 
-def compile_all(out_dir: str | pathlib.Path, log: Callable[[str], None] = print) -> list[pathlib.Path]:
-    """Compiles every deploy-and-verify target and the canary into ``out_dir``.
+def on_image(pipeline, image: str):
+    """A copy of ``pipeline`` whose every step runs on ``image`` and installs nothing at run time."""
+    import copy
+
+    from google.protobuf import json_format
+
+    from components._runtime import image_container
+    from vllm_vertex.configfile import image_problems
+
+    problems = image_problems("image", image)
+    if problems:
+        raise ConfigError(problems)
+    pipeline = copy.deepcopy(pipeline)
+    deployment = json_format.MessageToDict(pipeline.pipeline_spec.deployment_spec)
+    for executor in deployment["executors"].values():
+        container = executor.get("container")
+        if container:
+            args = container["args"]
+            container.update(image_container(args[args.index("--function_to_execute") + 1], image))
+    pipeline.pipeline_spec.deployment_spec.Clear()
+    pipeline.pipeline_spec.deployment_spec.update(deployment)
+    return pipeline
+
+
+def compile_all(out_dir: str | pathlib.Path, log: Callable[[str], None] = print, image: str = "") -> list[pathlib.Path]:
+    """Compiles every deploy-and-verify target and the canary into ``out_dir`` (on ``image`` when given).
 
     Raises:
         ConfigError: a preset does not pass validation.
@@ -95,6 +123,6 @@ def compile_all(out_dir: str | pathlib.Path, log: Callable[[str], None] = print)
     paths = []
     for targets, endpoint in ((DEPLOY_TARGETS, None), (CANARY_TARGETS, "")):
         for filename, preset in targets.items():
-            paths.append(compile_pipeline(from_preset(preset), out / filename, canary_endpoint=endpoint))
+            paths.append(compile_pipeline(from_preset(preset), out / filename, canary_endpoint=endpoint, image=image))
             log(f"wrote {paths[-1]} (preset {preset})")
     return paths

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pathlib
 
 import pytest
 from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint, VertexModel
@@ -151,3 +152,61 @@ def test_check_verdict_counts_arrive_as_floats(capsys):
         c.check_verdict.python_func(verdict="failed", passed=3.0, failed=1.0)
     with pytest.raises(ConfigError, match="passed: must be a whole number, got 3.5"):
         c.check_verdict.python_func(verdict="failed", passed=3.5, failed=1.0)
+
+
+# Prebuilt runtime image (compile --image) ---------------------------------------------------------------
+
+IMAGE = "us-central1-docker.pkg.dev/my-proj/vllm-vertex/vllm-vertex-steps:gcpc-2.22.0"
+
+
+def _spec(path: pathlib.Path):
+    import yaml
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    return json_format.ParseDict(yaml.safe_load(path.read_text()), pipeline_spec_pb2.PipelineSpec())
+
+
+@pytest.mark.parametrize("canary", [False, True])
+def test_image_yaml_installs_nothing_and_embeds_nothing(tmp_path, canary):
+    from google.protobuf import json_format
+
+    from pipelines.compiling import compile_pipeline
+
+    cfg = from_preset("llama-3.1-8b-instruct", project="p")
+    endpoint = "" if canary else None
+    plain = compile_pipeline(cfg, tmp_path / "plain.yaml", canary_endpoint=endpoint)
+    on_image = compile_pipeline(cfg, tmp_path / "image.yaml", canary_endpoint=endpoint, image=IMAGE)
+    text = on_image.read_text()
+    assert "pip install" not in text and "__KFP_EMBEDDED" not in text and "ensurepip" not in text
+    assert "pip install" in plain.read_text() and "__KFP_EMBEDDED_ARCHIVE_B64" in plain.read_text()
+    print(f"\n{'canary' if canary else 'deploy-and-verify'} YAML: {plain.stat().st_size:,} bytes; "
+          f"with --image {on_image.stat().st_size:,} bytes")
+    a, b = _spec(plain), _spec(on_image)
+    executors = json_format.MessageToDict(b.deployment_spec)["executors"]
+    assert {e["container"]["image"] for e in executors.values()} == {IMAGE}
+    before = json_format.MessageToDict(a.deployment_spec)["executors"]
+    assert {k: e["container"]["args"] for k, e in executors.items()} == {k: e["container"]["args"] for k, e in before.items()}
+    # Everything but the containers is the same pipeline.
+    a.ClearField("deployment_spec")
+    b.ClearField("deployment_spec")
+    assert a == b
+
+
+def test_compile_image_from_the_cli_and_a_run_file(tmp_path):
+    from click.testing import CliRunner
+
+    from vllm_vertex.cli import main
+
+    result = CliRunner().invoke(main, ["compile", "--out", str(tmp_path), "--image", IMAGE])
+    assert result.exit_code == 0, result.output
+    files = sorted(tmp_path.glob("*.yaml"))
+    assert len(files) == 3 and all(IMAGE in f.read_text() and "pip install" not in f.read_text() for f in files)
+    bad = CliRunner().invoke(main, ["compile", "--out", str(tmp_path / "x"), "--image", "not an image"])
+    assert bad.exit_code == 2 and "image: 'not an image' is not a container image URI" in bad.output
+
+    base = {"preset": "llama-3.1-8b-instruct", "project": "p", "region": "us-central1"}
+    run = configfile.parse({**base, "pipeline": {"image": IMAGE + "@sha256:" + "a" * 64}})
+    assert run.pipeline.image.endswith("a" * 64)
+    with pytest.raises(ConfigError, match="pipeline.image: 'ubuntu latest' is not a container image URI"):
+        configfile.parse({**base, "pipeline": {"image": "ubuntu latest"}})

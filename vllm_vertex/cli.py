@@ -32,12 +32,14 @@ def main(debug):
 
 @main.command("compile")
 @click.option("--out", default="compiled", show_default=True, help="Folder for the compiled YAML files.")
+@click.option("--image", default="", metavar="URI",
+              help="Run every step on this prebuilt runtime image (docker/Dockerfile): no run-time installs.")
 @guarded
-def compile_command(out):
+def compile_command(out, image):
     """Compile every pipeline to YAML, offline (what `python compile.py` does)."""
     from pipelines import compile_all
 
-    paths = compile_all(out, log=click.echo)
+    paths = compile_all(out, log=click.echo, image=image)
     click.echo(f"compiled {len(paths)} pipelines")
 
 

@@ -67,6 +67,8 @@ class PipelineSettings:
         network: VPC network to peer, ``projects/NUMBER/global/networks/NAME``.
         display_name: Display name of runs; defaults to the pipeline name.
         labels: Labels on the PipelineJob (the deployed resources take the top-level ``labels``).
+        image: Prebuilt runtime image every step runs on (``docker/Dockerfile``); empty: GCPC's image,
+            with each step installing its pinned clients when it starts.
     """
 
     pipeline_root: str = ""
@@ -74,6 +76,7 @@ class PipelineSettings:
     network: str = ""
     display_name: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    image: str = ""
 
 
 @dataclass
@@ -401,8 +404,19 @@ _REQUIRED = {
 }
 
 
+IMAGE_RE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:\w[\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
+
+
+def image_problems(name: str, image: str) -> list[tuple[str, str]]:
+    """A prebuilt runtime image URI that is not one, as a (field, message) problem."""
+    if not image or IMAGE_RE.match(image):
+        return []
+    return [(name, f"{image!r} is not a container image URI; use the one docker/cloudbuild.yaml printed, "
+                   "e.g. us-central1-docker.pkg.dev/PROJECT/vllm-vertex/vllm-vertex-steps:gcpc-2.22.0.")]
+
+
 def _pipeline_problems(p: PipelineSettings) -> list[tuple[str, str]]:
-    out = cfgmod.label_problems("pipeline.labels", p.labels)
+    out = cfgmod.label_problems("pipeline.labels", p.labels) + image_problems("pipeline.image", p.image)
     if p.pipeline_root and not cfgmod.GCS_RE.match(p.pipeline_root):
         out.append(("pipeline.pipeline_root", "must be a gs://bucket/folder for the run's artifacts."))
     if p.network and not _NETWORK_RE.match(p.network):

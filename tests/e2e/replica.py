@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 TIMING = "STEP-TIMING "
 
-__all__ = ["TIMING", "replica_dir", "replica_problem", "new_container", "run_step"]
+__all__ = ["TIMING", "build_layer", "layer_packages", "lock_runtime_image", "new_container", "replica_dir",
+           "replica_problem", "run_step"]
 
 
 def replica_dir() -> Path:
@@ -51,18 +52,21 @@ def _site_packages(venv: Path) -> Path:
     return found
 
 
-def new_container(parent: Path) -> Path:
+def new_container(parent: Path, layer: Path | None = None) -> Path:
     """A fresh virtualenv whose interpreter sees the replica's packages under its own (like a new container).
 
     ``pip install`` in the container installs into the container's own site-packages, which come first on
     ``sys.path``; pip leaves the replica's copies alone ("outside environment"), as a container's layer does.
-    ``bin/python3`` logs when each Python process starts (for the step's start-up overhead).
+    ``bin/python3`` logs when each Python process starts (for the step's start-up overhead). ``layer``: a
+    virtualenv built by ``build_layer`` whose packages sit between the container's and the replica's.
     """
     replica = replica_dir()
     base = replica / "bin" / "python3"
     path = Path(tempfile.mkdtemp(prefix="container-", dir=parent))
     subprocess.run([str(base), "-m", "venv", "--without-pip", str(path)], check=True)
     site = _site_packages(path)
+    if layer is not None:  # an image built on top (docker/Dockerfile): its packages come before the base's
+        (site / "_0_layer.pth").write_text(f"import site; site.addsitedir({str(_site_packages(layer))!r})\n")
     (site / "_gcpc_image.pth").write_text(f"import site; site.addsitedir({str(_site_packages(replica))!r})\n")
     bindir = path / "bin"
     (bindir / "python3").unlink()
@@ -76,8 +80,10 @@ def new_container(parent: Path) -> Path:
     return path
 
 
-def _step_env(container: Path, env_vars: dict[str, str] | None) -> dict[str, str]:
+def _step_env(container: Path, env_vars: dict[str, str] | None, layer: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "PIP_REQUIRE"))}
+    if layer is not None:
+        env.update(json.loads((layer / "image-env.json").read_text()))
     env.update(env_vars or {})
     env["PATH"] = f"{container / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
     env["VIRTUAL_ENV"] = str(container)
@@ -88,15 +94,15 @@ def _arg(command: list[str], flag: str) -> str:
     return next((command[i + 1] for i, a in enumerate(command[:-1]) if a == flag), "")
 
 
-def run_step(full_command: list[str], env_vars: dict[str, str] | None = None, workdir: Path | None = None) -> int:
+def run_step(full_command: list[str], env_vars: dict[str, str] | None = None, layer: Path | None = None) -> int:
     """Runs one step's resolved command verbatim in a new container; prints its output and a timing line."""
-    parent = Path(tempfile.mkdtemp(prefix="replica-step-", dir=workdir))
+    parent = Path(tempfile.mkdtemp(prefix="replica-step-"))
     try:
-        container = new_container(parent)
+        container = new_container(parent, layer)
         name = _arg(full_command, "--function_to_execute") or "?"
         start = time.time()
         with subprocess.Popen(full_command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                              env=_step_env(container, env_vars), cwd=parent, start_new_session=False) as proc:
+                              env=_step_env(container, env_vars, layer), cwd=parent) as proc:
             for line in iter(proc.stdout.readline, ""):
                 print(line, end="")
             code = proc.wait()
@@ -116,15 +122,98 @@ def run_step(full_command: list[str], env_vars: dict[str, str] | None = None, wo
         shutil.rmtree(parent, ignore_errors=True)
 
 
-def _patch_kfp_local() -> None:
+def _patch_kfp_local(layer: Path | None = None) -> None:
     """kfp.local's subprocess handler, with each step run by ``run_step`` instead of in this interpreter."""
     from kfp.local import status, subprocess_task_handler
 
     def run(self) -> status.Status:
-        code = run_step(list(self.full_command), self.env_vars)
+        code = run_step(list(self.full_command), self.env_vars, layer)
         return status.Status.SUCCESS if code == 0 else status.Status.FAILURE
 
     subprocess_task_handler.SubprocessTaskHandler.run = run
+
+
+def build_layer(dockerfile: Path, dest: Path) -> Path:
+    """Builds what ``dockerfile`` adds on top of GCPC's image into ``dest``, from its own instructions.
+
+    Docker is not needed: ``FROM`` must be the image the replica reproduces; ``COPY`` copies from the
+    repository into ``dest/root``; each ``RUN`` command runs with ``pip3`` being the layer's own pip over the
+    replica (so packages land in the layer, as in the image's layer); ``ENV`` values are kept, with
+    absolute paths under ``dest/root``, for every step run on the layer. Returns the layer (a virtualenv).
+    """
+    import shlex
+
+    from components._runtime import BASE_IMAGE
+
+    root = dest / "root"
+    layer = new_container(dest)
+    env_file = {}
+    for line in _instructions(dockerfile.read_text()):
+        word, rest = line.split(None, 1)
+        word = word.upper()
+        if word == "FROM":
+            assert rest.strip() == BASE_IMAGE, f"{dockerfile} builds FROM {rest!r}, the replica is {BASE_IMAGE}"
+        elif word == "COPY":
+            src, dst = shlex.split(rest)
+            target = root / dst.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            copy = shutil.copytree if (ROOT / src).is_dir() else shutil.copyfile
+            copy(ROOT / src, target)
+        elif word == "ENV":
+            key, value = rest.split("=", 1)
+            env_file[key.strip()] = str(root / value.strip().lstrip("/")) if value.strip().startswith("/") else value
+        elif word == "RUN":
+            command = rest.replace(" /", f" {root}/")
+            bindir = layer / "bin"
+            (bindir / "pip3").write_text(f'#!/bin/sh\nexec "{bindir}/python" -m pip "$@"\n')
+            (bindir / "pip3").chmod(0o755)
+            result = subprocess.run(["sh", "-ec", command], env=_step_env(layer, {}), cwd=dest,
+                                    capture_output=True, text=True)
+            if result.returncode:
+                raise RuntimeError(f"RUN {rest} failed:\n{result.stdout}\n{result.stderr}")
+        else:
+            raise AssertionError(f"{dockerfile}: the replica does not interpret {word}")
+    (layer / "image-env.json").write_text(json.dumps(env_file))
+    return layer
+
+
+def _instructions(text: str) -> list[str]:
+    """A Dockerfile's instructions, comments dropped and continuation lines joined."""
+    out, current = [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        current += line[:-1] + " " if line.endswith("\\") else line
+        if not line.endswith("\\"):
+            out.append(current)
+            current = ""
+    return out
+
+
+def layer_packages(layer: Path) -> dict[str, str]:
+    """``{name: version}`` of what a layer (or container) installed, names normalised as in lock files."""
+    out = {}
+    for dist in _site_packages(layer).glob("*.dist-info"):
+        name, version = dist.name[: -len(".dist-info")].rsplit("-", 1)
+        out[name.lower().replace("_", "-").replace(".", "-")] = version
+    return out
+
+
+def lock_runtime_image(path: Path) -> dict[str, str]:
+    """Writes ``path``: what pip installs over the image for every step's pinned clients (``PACKAGES``)."""
+    from components._runtime import PACKAGES
+
+    with tempfile.TemporaryDirectory() as tmp:
+        layer = new_container(Path(tmp))
+        subprocess.run([str(layer / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        *PACKAGES.values()], check=True, env=_step_env(layer, {}))
+        packages = layer_packages(layer)
+    header = ("# What docker/Dockerfile installs over gcr.io/ml-pipeline/google-cloud-pipeline-components:2.22.0: the\n"
+              "# pinned clients of every step (components/_runtime.py PACKAGES) and what pip upgrades for them there.\n"
+              "# Generated by scripts/lock_runtime_image.sh (pip 24.0 over the image replica); do not edit.\n")
+    path.write_text(header + "".join(f"{n}=={v}\n" for n, v in sorted(packages.items())))
+    return packages
 
 
 def _send_ints_as_floats() -> None:
@@ -170,7 +259,7 @@ def main(request_json: str) -> int:
     args = pipeline_arguments(cfg, api_endpoint=request["api_endpoint"], canary_endpoint=canary,
                               hf_endpoint=request.get("hf_endpoint", ""))
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
-    _patch_kfp_local()
+    _patch_kfp_local(Path(request["layer"]) if request.get("layer") else None)
     if request.get("ints_as_floats"):
         _send_ints_as_floats()
     status, failed_task, summary = "SUCCESS", "", ""
@@ -187,4 +276,7 @@ def main(request_json: str) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--lock-runtime-image":
+        print(lock_runtime_image(Path(sys.argv[2])))
+        sys.exit(0)
     sys.exit(main(sys.argv[1]))

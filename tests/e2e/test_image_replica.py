@@ -12,16 +12,18 @@ start-up overhead (``sh`` + its ``pip install``) in the replica.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from tests.e2e.harness import World, real_backend, run_pipeline, text_config, vision_config
-from tests.e2e.replica import TIMING, replica_dir, replica_problem
+from tests.e2e.replica import ROOT, TIMING, build_layer, replica_dir, replica_problem
 from tests.e2e.vllm_server import venv_problem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 RUNNER = "tests.e2e.replica"
+IMAGE = "us-central1-docker.pkg.dev/vllm-vertex-e2e/vllm-vertex/vllm-vertex-steps:gcpc-2.22.0"
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +37,26 @@ def world(tmp_path_factory):
             yield world
     finally:
         backend.close()
+
+
+@pytest.fixture(scope="module")
+def image_layer(tmp_path_factory):
+    """What docker/Dockerfile adds to GCPC's image, built from its own instructions over the replica."""
+    if replica_problem():
+        pytest.skip(replica_problem())
+    start = time.monotonic()
+    layer = build_layer(ROOT / "docker" / "Dockerfile", tmp_path_factory.mktemp("image-layer"))
+    print(f"\nbuilt docker/Dockerfile's layer over the replica in {time.monotonic() - start:.1f} s")
+    return layer
+
+
+def _lock(name: str) -> dict[str, str]:
+    lock = {}
+    for line in (ROOT / "docker" / name).read_text().splitlines():
+        if line and not line.startswith("#"):
+            package, version = line.split("==")
+            lock[package.lower().replace("_", "-").replace(".", "-")] = version
+    return lock
 
 
 def _timings(log: str) -> list[dict]:
@@ -73,7 +95,7 @@ def test_multimodal_pipeline_on_dedicated_endpoint_runs_in_the_image(world):
     assert world.counts() == (0, 0)
 
 
-def test_text_deploy_that_succeeds_is_a_success_in_the_image_and_the_canary_passes(world):
+def test_text_deploy_that_succeeds_is_a_success_in_the_image_and_the_canary_passes(world, image_layer):
     """The regression of issue 8: aiplatform 1.126.1 could not parse the finished deploy operation."""
     result = run_pipeline(world, text_config("on_failure"), runner=RUNNER)
     rows = _report("text, teardown on_failure", result.log)
@@ -92,6 +114,15 @@ def test_text_deploy_that_succeeds_is_a_success_in_the_image_and_the_canary_pass
     assert "smoke_max_tokens" in {s for r in rows for s in r["whole_floats_sent"]}
     _ran_in_replica(rows, {"read_endpoint", "smoke_test", "check_verdict"})
     assert world.counts() == (1, 1), "the canary creates and deletes nothing"
+
+    # The same canary compiled with --image, on the prebuilt runtime image: nothing installed at run time.
+    on_image = run_pipeline(world, text_config("on_failure"), runner=RUNNER, canary_endpoint=endpoint,
+                            image=IMAGE, layer=str(image_layer))
+    rows = _report("canary compiled with --image, on docker/Dockerfile's image", on_image.log)
+    assert on_image.status == "SUCCESS", on_image.error or on_image.log[-4000:]
+    _ran_in_replica(rows, {"read_endpoint", "smoke_test", "check_verdict"})
+    assert [r["installed"] for r in rows] == [[], [], []]
+    assert "pip install" not in (world.root / "canary.yaml").read_text()
 
     from vllm_vertex.cloud.teardown import teardown_run
 
@@ -117,11 +148,40 @@ def test_exit_handler_cleans_up_a_failed_deploy_in_the_image(world):
     assert world.counts() == (0, 0), "the exit handler deleted what the failed run created"
 
 
+def test_the_dockerfile_installs_exactly_the_locked_set(image_layer):
+    """docker/Dockerfile's own instructions, over the replica, install docker/runtime-image.lock and nothing else."""
+    import subprocess
+
+    from components._runtime import PACKAGES
+    from tests.e2e.replica import layer_packages
+
+    lock = _lock("runtime-image.lock")
+    assert layer_packages(image_layer) == lock
+    for pin in PACKAGES.values():  # every step's pinned client is in the image, at its pin
+        name, version = pin.split("==")
+        assert lock[name.lower().replace("_", "-")] == version, pin
+    env = {"PATH": f"{image_layer}/bin:/usr/bin:/bin",
+           **json.loads((image_layer / "image-env.json").read_text())}
+    code = ("import vllm_vertex.cloud.vertex, vllm_vertex.cloud.operations, google.cloud.cloudquotas_v1, "
+            "google.cloud.secretmanager, openai, huggingface_hub, google.cloud.logging, kfp; "
+            "print(vllm_vertex.__file__, kfp.__version__)")
+    out = subprocess.run([str(image_layer / "bin" / "python"), "-c", code], env=env, capture_output=True, text=True,
+                         cwd=image_layer)
+    assert out.returncode == 0, out.stderr
+    core, kfp_version = out.stdout.split()
+    assert core == str(image_layer.parent / "root" / "opt" / "vllm-vertex" / "vllm_vertex" / "__init__.py")
+    assert kfp_version == "2.14.6"
+    check = subprocess.run([str(image_layer / "bin" / "python"), "-m", "pip", "check"], env=env,
+                           capture_output=True, text=True)
+    problems = [ln for ln in check.stdout.splitlines() if ln.strip()]
+    # The one known conflict (pip warns about it in every step that installs huggingface_hub, too): kfp pins
+    # click==8.1.8 for its own CLI, which no step runs; huggingface_hub 2.x needs a newer click.
+    assert problems == [f"kfp 2.14.6 has requirement click==8.1.8, but you have click {lock['click']}."], problems
+
+
 def test_the_replica_holds_the_locked_image_set():
     """Python 3.12 and exactly the lock file's versions (kfp 2.14.6, aiplatform 1.126.1, protobuf 6.33.0)."""
     import subprocess
-
-    from tests.e2e.replica import ROOT
 
     if replica_problem():
         pytest.skip(replica_problem())

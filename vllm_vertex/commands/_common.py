@@ -204,7 +204,8 @@ def submission(run, yaml_path: str | None, canary: bool, api_endpoint: str, plan
     with tempfile.TemporaryDirectory(prefix="vllm-vertex-") as tmp:
         template = yaml_path or str(
             compile_pipeline(
-                run.config, pathlib.Path(tmp) / "pipeline.yaml", canary_endpoint=endpoint, for_tests=bool(api_endpoint)
+                run.config, pathlib.Path(tmp) / "pipeline.yaml", canary_endpoint=endpoint, for_tests=bool(api_endpoint),
+                image=run.pipeline.image,
             )
         )
         values = jobs.template_values(template, pipeline_arguments(run.config, api_endpoint, canary_endpoint=endpoint))
