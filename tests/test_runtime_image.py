@@ -36,7 +36,7 @@ def standin():
 
 
 def _deploy(s: VertexStandin, log: list[str]) -> VertexEndpoint:
-    cfg = from_preset("llama-3.1-8b-instruct", project="p", deploy_timeout_seconds=30).to_json()
+    cfg = from_preset("llama-3.1-8b-instruct", project="my-project-1", deploy_timeout_seconds=30).to_json()
     model = VertexModel(name="model", uri="", metadata={})
     endpoint = VertexEndpoint(name="endpoint", uri="", metadata={})
     c.upload_model.python_func(config=cfg, run_label=RUN, model=model, api_endpoint=s.url)
@@ -82,7 +82,7 @@ def _raw_operation(s: VertexStandin, name: str) -> str:
 def test_teardown_lists_operations_with_an_unknown_stage_and_removes_everything(standin):
     _deploy(standin, [])
     lines: list[str] = []
-    report = teardown_run("p", "us-central1", RUN, standin.url, log=lines.append)
+    report = teardown_run("my-project-1", "us-central1", RUN, standin.url, log=lines.append)
     assert report.clean, report.summary()
     assert not [ln for ln in lines if "could not" in ln], lines
     assert standin.resources()["endpoints"] == {} and standin.resources()["models"] == {}
@@ -93,7 +93,7 @@ def test_teardown_lists_operations_with_an_unknown_stage_and_removes_everything(
 
 
 def _console_values(**overrides) -> dict:
-    values = json.loads(from_preset("llama-3.1-8b-instruct", project="p").to_json())
+    values = json.loads(from_preset("llama-3.1-8b-instruct", project="my-project-1").to_json())
     values["location"] = values.pop("region")
     values.update(overrides)
     return values
@@ -104,7 +104,7 @@ def test_validate_config_takes_every_integer_parameter_as_a_whole_float():
     ints = {k for k, v in values.items() if isinstance(v, int) and not isinstance(v, bool)}
     assert {"accelerator_count", "max_model_len", "max_num_seqs", "smoke_max_tokens"} <= ints
     sent = {k: float(v) if k in ints else v for k, v in values.items()}
-    out = c.validate_config.python_func(**sent, run_name="run")
+    out = c.validate_config.python_func(**sent, job_resource_name="projects/p/locations/us-central1/pipelineJobs/run")
     cfg = json.loads(out.config)
     assert {k: (cfg[k], type(cfg[k])) for k in ints} == {k: (values[k], int) for k in ints}
     assert DeploymentConfig.from_json(out.config).tensor_parallel_size == 1
@@ -113,30 +113,30 @@ def test_validate_config_takes_every_integer_parameter_as_a_whole_float():
 @pytest.mark.parametrize("field", ["accelerator_count", "max_num_seqs", "deploy_timeout_seconds"])
 def test_validate_config_refuses_a_fraction_by_name(field):
     with pytest.raises(ConfigError) as info:
-        c.validate_config.python_func(**_console_values(**{field: 12.5}), run_name="run")
+        c.validate_config.python_func(**_console_values(**{field: 12.5}), job_resource_name="projects/p/locations/us-central1/pipelineJobs/run")
     assert [name for name, _ in info.value.problems] == [field]
     assert "12.5" in str(info.value) and "whole number" in str(info.value)
 
 
 def test_config_validation_path_takes_whole_floats_and_refuses_fractions_by_name():
-    base = dataclasses.asdict(from_preset("llama-3.1-8b-instruct", project="p"))
+    base = dataclasses.asdict(from_preset("llama-3.1-8b-instruct", project="my-project-1"))
     cfg = from_dict({**base, "max_num_seqs": 16.0, "max_replica_count": 2.0})
     assert (cfg.max_num_seqs, type(cfg.max_num_seqs), cfg.max_replica_count) == (16, int, 2)
     validate(cfg)
     with pytest.raises(ConfigError) as info:
         from_dict({**base, "max_num_seqs": 16.5, "smoke_max_tokens": 8.25, "gpu_memory_utilization": 0.9})
     assert [name for name, _ in info.value.problems] == ["max_num_seqs", "smoke_max_tokens"]
-    run = configfile.parse({"preset": "llama-3.1-8b-instruct", "project": "p", "region": "us-central1",
+    run = configfile.parse({"preset": "llama-3.1-8b-instruct", "project": "my-project-1", "region": "us-central1",
                             "max_num_seqs": 32.0})
     assert (run.config.max_num_seqs, type(run.config.max_num_seqs)) == (32, int)
     with pytest.raises(ConfigError, match=r"max_num_seqs: must be an integer, got float 32.5. Write a whole number"):
-        configfile.parse({"preset": "llama-3.1-8b-instruct", "project": "p", "region": "us-central1",
+        configfile.parse({"preset": "llama-3.1-8b-instruct", "project": "my-project-1", "region": "us-central1",
                           "max_num_seqs": 32.5})
 
 
 def test_canary_read_endpoint_takes_smoke_max_tokens_as_a_whole_float(standin):
     endpoint = _deploy(standin, [])
-    args = dict(project="p", location="us-central1", endpoint_name=endpoint.metadata["resourceName"],
+    args = dict(project="my-project-1", location="us-central1", endpoint_name=endpoint.metadata["resourceName"],
                 model_id="m", run_image_checks=False, run_chat_checks=True, smoke_prompt="Hi", smoke_image_url="",
                 smoke_image_prompt="", api_endpoint=standin.url)
     out = c.read_endpoint.python_func(**args, smoke_max_tokens=8.0, endpoint=VertexEndpoint(name="e", uri="", metadata={}))
@@ -173,7 +173,7 @@ def test_image_yaml_installs_nothing_and_embeds_nothing(tmp_path, canary):
 
     from pipelines.compiling import compile_pipeline
 
-    cfg = from_preset("llama-3.1-8b-instruct", project="p")
+    cfg = from_preset("llama-3.1-8b-instruct", project="my-project-1")
     endpoint = "" if canary else None
     plain = compile_pipeline(cfg, tmp_path / "plain.yaml", canary_endpoint=endpoint)
     on_image = compile_pipeline(cfg, tmp_path / "image.yaml", canary_endpoint=endpoint, image=IMAGE)
@@ -205,7 +205,7 @@ def test_compile_image_from_the_cli_and_a_run_file(tmp_path):
     bad = CliRunner().invoke(main, ["compile", "--out", str(tmp_path / "x"), "--image", "not an image"])
     assert bad.exit_code == 2 and "image: 'not an image' is not a container image URI" in bad.output
 
-    base = {"preset": "llama-3.1-8b-instruct", "project": "p", "region": "us-central1"}
+    base = {"preset": "llama-3.1-8b-instruct", "project": "my-project-1", "region": "us-central1"}
     run = configfile.parse({**base, "pipeline": {"image": IMAGE + "@sha256:" + "a" * 64}})
     assert run.pipeline.image.endswith("a" * 64)
     with pytest.raises(ConfigError, match="pipeline.image: 'ubuntu latest' is not a container image URI"):

@@ -245,7 +245,7 @@ def main(request_json: str) -> int:
     from kfp.pipeline_spec import pipeline_spec_pb2
 
     from pipelines.compiling import compile_pipeline, pipeline_arguments
-    from tests.e2e.run_local import ANSI
+    from tests.e2e.run_local import ANSI, resolve_job_resource_name
     from vllm_vertex.config import from_dict
 
     request = json.loads(request_json)
@@ -259,6 +259,7 @@ def main(request_json: str) -> int:
     args = pipeline_arguments(cfg, api_endpoint=request["api_endpoint"], canary_endpoint=canary,
                               hf_endpoint=request.get("hf_endpoint", ""))
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+    resolve_job_resource_name(request["job_resource_name"])
     _patch_kfp_local(Path(request["layer"]) if request.get("layer") else None)
     if request.get("ints_as_floats"):
         _send_ints_as_floats()
