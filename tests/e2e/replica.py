@@ -236,7 +236,6 @@ def _send_ints_as_floats() -> None:
 
 def main(request_json: str) -> int:
     """Compiles, then runs one pipeline in the replica; the last line is ``RESULT {...}`` (as run_local)."""
-    import re
 
     import yaml
     from google.protobuf import json_format
@@ -245,7 +244,7 @@ def main(request_json: str) -> int:
     from kfp.pipeline_spec import pipeline_spec_pb2
 
     from pipelines.compiling import compile_pipeline, pipeline_arguments
-    from tests.e2e.run_local import ANSI, resolve_job_resource_name
+    from tests.e2e.run_local import resolve_job_resource_name, run_and_report
     from vllm_vertex.config import from_dict
 
     request = json.loads(request_json)
@@ -263,17 +262,7 @@ def main(request_json: str) -> int:
     _patch_kfp_local(Path(request["layer"]) if request.get("layer") else None)
     if request.get("ints_as_floats"):
         _send_ints_as_floats()
-    status, failed_task, summary = "SUCCESS", "", ""
-    try:
-        pipeline_orchestrator.run_local_pipeline(pipeline_spec=spec, arguments=args)
-    except RuntimeError as err:
-        status = "FAILURE"
-        summary = ANSI.sub("", str(err))
-        found = re.search(r"Inner task failed: '?([\w-]+)", summary)
-        failed_task = found[1] if found else ""
-    sys.stdout.flush()
-    print("RESULT " + json.dumps({"status": status, "failed_task": failed_task, "summary": summary}), flush=True)
-    return 0
+    return run_and_report(lambda: pipeline_orchestrator.run_local_pipeline(pipeline_spec=spec, arguments=args))
 
 
 if __name__ == "__main__":

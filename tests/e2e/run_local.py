@@ -65,10 +65,15 @@ def main(request_json: str) -> int:
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=request["pipeline_root"])
     resolve_job_resource_name(request["job_resource_name"])
     cfg = from_dict(request["config"])
+    args = pipeline_arguments(cfg, api_endpoint=request["api_endpoint"], hf_endpoint=request.get("hf_endpoint", ""))
+    return run_and_report(lambda: deploy_and_verify_for_tests(**args))
+
+
+def run_and_report(run) -> int:
+    """Calls ``run`` (a kfp.local pipeline run) and prints its ``RESULT`` line; returns 0 whatever the outcome."""
     status, failed_task, summary = "SUCCESS", "", ""
     try:
-        args = pipeline_arguments(cfg, api_endpoint=request["api_endpoint"], hf_endpoint=request.get("hf_endpoint", ""))
-        deploy_and_verify_for_tests(**args)
+        run()
     except RuntimeError as err:
         status = "FAILURE"
         summary = ANSI.sub("", str(err))
