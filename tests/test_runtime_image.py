@@ -210,3 +210,18 @@ def test_compile_image_from_the_cli_and_a_run_file(tmp_path):
     assert run.pipeline.image.endswith("a" * 64)
     with pytest.raises(ConfigError, match="pipeline.image: 'ubuntu latest' is not a container image URI"):
         configfile.parse({**base, "pipeline": {"image": "ubuntu latest"}})
+
+
+def test_the_runtime_image_lock_holds_every_step_pin():
+    """docker/runtime-image.lock (what docker/Dockerfile installs) keeps up with the steps' pins: after changing
+    PACKAGES, run scripts/lock_runtime_image.sh."""
+    from components._runtime import PACKAGES
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    lock = dict(line.split("==") for line in (root / "docker" / "runtime-image.lock").read_text().splitlines()
+                if line and not line.startswith("#"))
+    missing = [pin for pin in PACKAGES.values() if lock.get(pin.split("==")[0].lower().replace("_", "-")) != pin.split("==")[1]]
+    assert not missing, f"not in docker/runtime-image.lock at their pins: {missing}; run scripts/lock_runtime_image.sh"
+    dockerfile = (root / "docker" / "Dockerfile").read_text()
+    assert "FROM gcr.io/ml-pipeline/google-cloud-pipeline-components:2.22.0\n" in dockerfile
+    assert "pip3 install --no-cache-dir --no-deps -r /opt/vllm-vertex/runtime-image.lock" in dockerfile
