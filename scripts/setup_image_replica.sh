@@ -21,8 +21,8 @@ case "$VENV" in /*) ;; *) VENV="$REPO_ROOT/$VENV" ;; esac
 MARKER="$VENV/.image-replica-complete"
 WANT="$(sha256sum "$LOCK" | cut -c1-16)"
 
-T0=$(date +%s.%N)
-log() { printf '[setup_image_replica +%.1fs] %s\n' "$(echo "$(date +%s.%N) - $T0" | bc)" "$*"; }
+T0=$(date +%s)
+log() { printf '[setup_image_replica +%ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 quiet_pip() { "$VENV/bin/python" -m pip "$@" 2>&1 | { grep -v "^WARNING: Location '" || true; }; return "${PIPESTATUS[0]}"; }
 
 if [[ "${FORCE:-0}" != "1" && -f "$MARKER" && "$(cat "$MARKER")" == "$WANT" && -x "$VENV/bin/python" ]]; then
