@@ -106,6 +106,8 @@ def _stage_core() -> str:
             work.rename(root)
         except OSError:  # another process staged it first
             shutil.rmtree(work, ignore_errors=True)
+    for cache in root.rglob("__pycache__"):  # Python run on the folder wrote bytecode: KFP would embed it too
+        shutil.rmtree(cache, ignore_errors=True)
     return str(root)
 
 

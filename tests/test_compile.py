@@ -224,6 +224,6 @@ def test_every_core_import_of_every_step_resolves_in_the_embedded_core(tmp_path)
     isolate = "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
     code = isolate + "\n".join(sorted(imports)) + "\nimport vllm_vertex; print(vllm_vertex.__file__)"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                         env={"PYTHONPATH": CORE_DIR, "PATH": "/usr/bin:/bin"})
+                         env={"PYTHONPATH": CORE_DIR, "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert pl.Path(out.stdout.strip()).is_relative_to(CORE_DIR)
