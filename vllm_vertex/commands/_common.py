@@ -185,11 +185,12 @@ def refuse_if_plan_fails(cfg) -> None:
 
 
 @contextlib.contextmanager
-def submission(run, yaml_path: str | None, canary: bool, api_endpoint: str, plan: bool = True):
+def submission(run, yaml_path: str | None, canary: bool, api_endpoint: str, plan: bool = True, dry_run: bool = False):
     """A ``jobs.Submission`` for the run file: the given compiled YAML, or one compiled now.
 
     Order: the run file's submission checks (local), the offline capacity plan (unless ``plan`` is
-    false or it is a canary run, which deploys nothing), then credentials, then compiling.
+    false or it is a canary run, which deploys nothing), then credentials (not with ``dry_run``),
+    then compiling.
     """
     from vllm_vertex import configfile
 
@@ -197,7 +198,8 @@ def submission(run, yaml_path: str | None, canary: bool, api_endpoint: str, plan
     endpoint = configfile.require_canary(run).canary.endpoint if canary else None
     if plan and not canary:
         refuse_if_plan_fails(run.config)
-    require_credentials(api_endpoint)
+    if not dry_run:
+        require_credentials(api_endpoint)
     from pipelines import compile_pipeline, pipeline_arguments
     from vllm_vertex.cloud import jobs
 

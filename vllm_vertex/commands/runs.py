@@ -8,6 +8,7 @@ import sys
 import click
 
 from vllm_vertex.commands._common import (
+    BadInput,
     api_options,
     guarded,
     load_run,
@@ -16,6 +17,7 @@ from vllm_vertex.commands._common import (
     require_location,
     submission,
 )
+from vllm_vertex.commands._dry import DRY_RUN, describe, show
 from vllm_vertex.commands.follow import finish, json_option
 
 __all__ = ["schedule", "submit"]
@@ -38,24 +40,32 @@ _NO_PLAN = click.option(
 @_CANARY
 @_ENDPOINT
 @_NO_PLAN
+@DRY_RUN
 @location_options
 @json_option
 @api_options
 @click.option("--poll-seconds", default=15.0, hidden=True, help="Seconds between polls while following.")
 @guarded
 def submit(
-    config_file, yaml_path, wait, canary, endpoint, no_plan, project, region, as_json, api_endpoint, poll_seconds
+    config_file, yaml_path, wait, canary, endpoint, no_plan, dry_run, project, region, as_json, api_endpoint,
+    poll_seconds,
 ):
     """Submit a run described by CONFIG (a run file, see examples/); print its console URL.
 
     Compiles the pipeline from CONFIG unless --yaml gives one. With --wait, prints one line per
     task state change, then the smoke-test verdict and figures; Ctrl-C offers to cancel the run.
+    With --dry-run, validates, plans and compiles, prints what would be sent and exits 0.
     """
     from vllm_vertex import naming
-    from vllm_vertex.cloud import jobs
 
+    if dry_run and wait:
+        raise BadInput("--dry-run sends nothing, so there is nothing to --wait for: give one of them.")
     run = load_run(config_file, project, region, endpoint)
-    with submission(run, yaml_path, canary, api_endpoint, plan=not no_plan) as sub:
+    with submission(run, yaml_path, canary, api_endpoint, plan=not no_plan, dry_run=dry_run) as sub:
+        if dry_run:
+            return show(describe(sub), as_json)
+        from vllm_vertex.cloud import jobs
+
         job = jobs.submit(sub, api_endpoint)
     submitted = {
         "name": job.name,
@@ -83,19 +93,26 @@ def schedule():
 @_CANARY
 @_ENDPOINT
 @_NO_PLAN
+@DRY_RUN
 @location_options
 @api_options
 @guarded
-def schedule_create(config_file, cron, yaml_path, canary, endpoint, no_plan, project, region, api_endpoint):
-    """Schedule runs of CONFIG on a cron (max concurrent runs: schedule.max_concurrent_runs, default 1)."""
+def schedule_create(config_file, cron, yaml_path, canary, endpoint, no_plan, dry_run, project, region, api_endpoint):
+    """Schedule runs of CONFIG on a cron (max concurrent runs: schedule.max_concurrent_runs, default 1).
+
+    With --dry-run, validates, plans and compiles, prints the schedule that would be created and exits 0.
+    """
     from vllm_vertex import configfile
-    from vllm_vertex.cloud import jobs
 
     run = load_run(config_file, project, region, endpoint)
     if cron:
         run.schedule.cron = configfile.validate_cron(cron)
     configfile.require_schedule(run)
-    with submission(run, yaml_path, canary, api_endpoint, plan=not no_plan) as sub:
+    with submission(run, yaml_path, canary, api_endpoint, plan=not no_plan, dry_run=dry_run) as sub:
+        if dry_run:
+            return show(describe(sub, run.schedule))
+        from vllm_vertex.cloud import jobs
+
         created = jobs.create_schedule(sub, run.schedule, api_endpoint)
     click.echo(f"created {created.name} ({created.display_name})")
     click.echo(f"cron {created.cron!r}, at most {created.max_concurrent_run_count} run(s) at once")

@@ -1,0 +1,79 @@
+"""``--dry-run`` of ``submit`` and ``schedule create``: what would be sent, with nothing sent.
+
+Everything here is local: it reads the compiled template and the run file's settings, and masks
+any credential-shaped value (``redact.mask_value``). No credentials are read, no client is built.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import click
+
+__all__ = ["DRY_RUN", "describe", "show"]
+
+DRY_RUN = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Validate, plan and compile, then print what would be sent; no credentials, no network.",
+)
+
+
+def describe(sub, schedule=None) -> dict:
+    """What ``jobs.submit`` (or ``jobs.create_schedule`` with ``schedule``) would send for ``sub``, masked.
+
+    The job ID is a pattern: the SDK's ``{pipeline name}-{YYYYmmddHHMMSS}`` plus the random suffix
+    ``jobs.build_job`` adds (None for a schedule: Vertex names the runs it starts).
+    """
+    import yaml
+
+    from vllm_vertex import naming
+    from vllm_vertex.redact import mask_value
+
+    with open(sub.template_path, encoding="utf-8") as f:
+        pipeline_name = yaml.safe_load(f)["pipelineInfo"]["name"]
+    settings = sub.settings
+    display_name = settings.display_name or pipeline_name
+    job_id = re.sub("[^-0-9a-z]+", "-", pipeline_name.lower()).strip("-")  # as aiplatform.PipelineJob does
+    out = {
+        "dry_run": True,
+        "parent": sub.parent,
+        "display_name": display_name,
+        "job_id_pattern": f"{job_id}-YYYYmmddHHMMSS-xxxxxx" if schedule is None else None,
+        "pipeline_root": settings.pipeline_root,
+        "service_account": settings.service_account or None,
+        "network": settings.network or None,
+        "labels": {**naming.MANAGED_BY, **settings.labels},
+        "enable_caching": False,
+        "parameter_values": dict(sorted(sub.parameter_values.items())),
+    }
+    if schedule is not None:
+        out["schedule"] = {
+            "display_name": schedule.display_name or f"{display_name}-schedule",
+            "cron": schedule.cron,
+            "max_concurrent_run_count": schedule.max_concurrent_runs,
+            "max_run_count": schedule.max_runs,
+        }
+    return mask_value(out)
+
+
+def show(described: dict, as_json: bool = False) -> None:
+    """Prints ``describe``'s result: one JSON object, or readable lines ending with "nothing was sent"."""
+    if as_json:
+        click.echo(json.dumps(described, indent=2, sort_keys=True))
+        return
+    what = "schedule" if "schedule" in described else "pipeline run"
+    click.echo(f"dry run: would create this {what} in {described['parent']}")
+    keys = ("display_name", "job_id_pattern", "pipeline_root", "service_account", "network")
+    for key in (k for k in keys if not (k == "job_id_pattern" and "schedule" in described)):
+        click.echo(f"  {key.replace('_', ' ')}: {described[key] or '-'}")
+    click.echo("  labels: " + ", ".join(f"{k}={v}" for k, v in described["labels"].items()))
+    if "schedule" in described:
+        s = described["schedule"]
+        click.echo(f"  schedule: {s['display_name']}, cron {s['cron']!r}, at most {s['max_concurrent_run_count']} "
+                   f"run(s) at once, {s['max_run_count'] or 'no'} limit on runs")
+    click.echo("  parameters:")
+    for key, value in described["parameter_values"].items():
+        click.echo(f"    {key}: {json.dumps(value)}")
+    click.echo("nothing was sent (dry run: credentials not checked, no network call)")
