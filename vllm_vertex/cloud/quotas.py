@@ -8,13 +8,47 @@ from vllm_vertex import quota
 from vllm_vertex.cloud import clients
 from vllm_vertex.config import DeploymentConfig
 
-__all__ = ["QuotaError", "check_quotas", "forbidden_message", "quota_note", "read_checks"]
+__all__ = ["QuotaError", "check_quotas", "forbidden_message", "quota_note", "read_checks", "read_quotas"]
 
 SERVICE = "aiplatform.googleapis.com"
 
 
 class QuotaError(RuntimeError):
     """A quota does not cover the deployment."""
+
+
+def read_quotas(
+    cfg: DeploymentConfig, api_endpoint: str = "", timeout: float | None = None
+) -> tuple[list[quota.QuotaCheck], list[str]]:
+    """Each quota the deployment draws on that the Cloud Quotas API knows, and a line for each it does not.
+
+    Args:
+        cfg: The deployment.
+        api_endpoint: Test override of the API's base URL.
+        timeout: Retry budget per read in seconds (``None``: the default budget).
+
+    Raises:
+        QuotaError: the API refused (disabled, or no permission); the message says the fix.
+    """
+    from google.api_core import exceptions
+    from google.cloud import cloudquotas_v1
+    from google.protobuf import json_format
+
+    client = clients.quotas_client(api_endpoint)
+    retry = clients.retry() if timeout is None else clients.retry(timeout=timeout)
+    infos: dict[str, dict] = {}
+    unknown: list[str] = []
+    for need in quota.needs(cfg):
+        name = f"projects/{cfg.project}/locations/global/services/{SERVICE}/quotaInfos/{need.quota_id}"
+        try:
+            info = client.get_quota_info(name=name, retry=retry)
+        except exceptions.NotFound:
+            unknown.append(f"{need.quota_id}: not known to the Cloud Quotas API; not checked")
+            continue
+        except (exceptions.Forbidden, exceptions.PermissionDenied) as err:
+            raise QuotaError(forbidden_message(err, cfg.project)) from None
+        infos[need.quota_id] = json_format.MessageToDict(cloudquotas_v1.QuotaInfo.pb(info))
+    return [c for c in quota.evaluate(cfg, infos) if c.need.quota_id in infos], unknown
 
 
 def read_checks(cfg: DeploymentConfig, api_endpoint: str = "") -> tuple[list[quota.QuotaCheck], list[str]]:
@@ -25,25 +59,8 @@ def read_checks(cfg: DeploymentConfig, api_endpoint: str = "") -> tuple[list[quo
     Raises:
         QuotaError: the API refused (disabled, or no permission); the message says the fix.
     """
-    from google.api_core import exceptions
-    from google.cloud import cloudquotas_v1
-    from google.protobuf import json_format
-
-    client = clients.quotas_client(api_endpoint)
-    infos: dict[str, dict] = {}
-    lines: list[str] = []
-    for need in quota.needs(cfg):
-        name = f"projects/{cfg.project}/locations/global/services/{SERVICE}/quotaInfos/{need.quota_id}"
-        try:
-            info = client.get_quota_info(name=name, retry=clients.retry())
-        except exceptions.NotFound:
-            lines.append(f"{need.quota_id}: not known to the Cloud Quotas API; not checked")
-            continue
-        except (exceptions.Forbidden, exceptions.PermissionDenied) as err:
-            raise QuotaError(forbidden_message(err, cfg.project)) from None
-        infos[need.quota_id] = json_format.MessageToDict(cloudquotas_v1.QuotaInfo.pb(info))
-    checks = [c for c in quota.evaluate(cfg, infos) if c.need.quota_id in infos]
-    return checks, lines + [c.message(cfg.region) for c in checks]
+    checks, unknown = read_quotas(cfg, api_endpoint)
+    return checks, unknown + [c.message(cfg.region) for c in checks]
 
 
 def check_quotas(cfg: DeploymentConfig, api_endpoint: str = "", log: Callable[[str], None] = print) -> list[str]:

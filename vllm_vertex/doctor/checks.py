@@ -320,9 +320,11 @@ def _model_bucket(cloud, inputs: Inputs, number: str, policy) -> list[Check]:
 def _quota(inputs: Inputs, api_endpoint: str) -> list[Check]:
     if inputs.config is None:
         return [Check("quota", "skipped", "no preset or run file given: GPU quota not checked")]
+    from vllm_vertex.cloud.quotas import QuotaError, read_quotas
+
     try:
-        checks, unknown = _read_quotas(inputs.config, api_endpoint)
-    except _denied() as err:
+        checks, unknown = read_quotas(inputs.config, api_endpoint, timeout=60)
+    except (QuotaError, *_denied()) as err:
         return [Check("quota", "unknown", f"cannot read quotas ({_message(err)})",
                       doctor.fixes("project-role", inputs, member=inputs.caller or doctor.CALLER_PLACEHOLDER,
                                    role="roles/cloudquotas.viewer"))]
@@ -331,29 +333,6 @@ def _quota(inputs: Inputs, api_endpoint: str) -> list[Check]:
                                  f"{inputs.project} (filter {c.need.quota_id})") for c in checks]
     out += [Check(f"quota:{line.split(':', 1)[0]}", "unknown", line) for line in unknown]
     return out
-
-
-def _read_quotas(cfg, api_endpoint: str):
-    """(``quota.QuotaCheck`` per need the API knows, lines for the IDs it does not know)."""
-    from google.api_core import exceptions
-    from google.cloud import cloudquotas_v1
-    from google.protobuf import json_format
-
-    from vllm_vertex import quota
-    from vllm_vertex.cloud import clients
-    from vllm_vertex.cloud.quotas import SERVICE
-
-    client = clients.quotas_client(api_endpoint)
-    infos, unknown = {}, []
-    for need in quota.needs(cfg):
-        name = f"projects/{cfg.project}/locations/global/services/{SERVICE}/quotaInfos/{need.quota_id}"
-        try:
-            info = client.get_quota_info(name=name, retry=clients.retry(timeout=60))
-        except exceptions.NotFound:
-            unknown.append(f"{need.quota_id}: not known to the Cloud Quotas API; not checked")
-            continue
-        infos[need.quota_id] = json_format.MessageToDict(cloudquotas_v1.QuotaInfo.pb(info))
-    return [c for c in quota.evaluate(cfg, infos) if c.need.quota_id in infos], unknown
 
 
 def _few(items: list[str], limit: int = 3) -> str:

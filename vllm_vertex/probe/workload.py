@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from vllm_vertex.payloads import chat_messages  # one user turn, image first: the smoke checks' form
+
 __all__ = [
     "PROFILES",
     "ProbeInputError",
@@ -164,15 +166,3 @@ def calibrated_words(target_tokens: int, samples: list[tuple[int, int]]) -> int:
     else:
         per_word, template = t1 / w1, 0.0
     return max(1, round((target_tokens - template) / per_word))
-
-
-def chat_messages(text: str, image_url: str = "") -> list[dict]:
-    """One user message: the text, with the image first when given."""
-    if not image_url:
-        return [{"role": "user", "content": text}]
-    return [
-        {
-            "role": "user",
-            "content": [{"type": "image_url", "image_url": {"url": image_url}}, {"type": "text", "text": text}],
-        }
-    ]
