@@ -78,3 +78,32 @@ def test_preflight_blocks_a_gcs_model():
         report = run_preflight(cfg, api_endpoint=gcs.url)
     assert [f.key for f in report.findings] == ["max_model_len_above_context"]
     assert "4,096" in preflight.render_markdown(report, cfg)
+
+
+def _llama(**overrides):
+    base = {
+        "model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
+        "max_position_embeddings": 4096, "torch_dtype": "bfloat16",
+    }
+    return {**base, **overrides}
+
+
+def test_planner_accepts_what_vllm_accepts_under_linear_rope_scaling():
+    # vLLM multiplies max_position_embeddings by a linear RoPE factor: 4096 × 4 = 16384 is accepted.
+    config = _llama(rope_scaling={"type": "linear", "factor": 4.0})
+    result = planner.plan(config, accelerator_type="NVIDIA_H100_80GB", accelerator_count=1, max_model_len=16384)
+    assert result.fits
+    assert result.max_model_len_that_fits == 16384
+    # Without a max_model_len, vLLM's default is that derived limit too.
+    assert planner.plan(config, accelerator_type="NVIDIA_H100_80GB", accelerator_count=1).max_model_len_that_fits == 16384
+
+
+def test_planner_refuses_past_the_derived_context():
+    config = _llama(rope_scaling={"type": "linear", "factor": 4.0})
+    with pytest.raises(planner.PlanError, match="1..16384"):
+        planner.plan(config, accelerator_type="NVIDIA_H100_80GB", accelerator_count=1, max_model_len=16400)
+    # A pre-scaled RoPE type (llama3) keeps max_position_embeddings as the limit.
+    prescaled = _llama(rope_scaling={"rope_type": "llama3", "factor": 8.0})
+    with pytest.raises(planner.PlanError, match="1..4096"):
+        planner.plan(prescaled, accelerator_type="NVIDIA_H100_80GB", accelerator_count=1, max_model_len=8192)

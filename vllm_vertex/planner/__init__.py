@@ -107,14 +107,14 @@ def plan(config: Mapping[str, Any], request: PlanRequest | None = None, **fields
         available_kv_gib=budget.available,
         kv_bytes_per_token_per_gpu=kv_per_token,
         kv_cache_tokens=kv_tokens,
-        max_model_len_that_fits=min(kv_tokens, spec.max_position_embeddings) // BLOCK_SIZE * BLOCK_SIZE,
+        max_model_len_that_fits=min(kv_tokens, spec.context_limit) // BLOCK_SIZE * BLOCK_SIZE,
         max_concurrency=kv_tokens / (req.max_model_len + image_tokens),
         image_kv_tokens_per_request=image_tokens,
         recommended_max_num_seqs=seqs,
         warnings=warnings_for(spec, req, budget),
         kv_cache_tokens_low=kv_low,
         kv_cache_tokens_high=kv_high,
-        max_model_len_with_margin=min(kv_low, spec.max_position_embeddings) // BLOCK_SIZE * BLOCK_SIZE,
+        max_model_len_with_margin=min(kv_low, spec.context_limit) // BLOCK_SIZE * BLOCK_SIZE,
     )
 
 

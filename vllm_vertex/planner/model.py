@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vllm_vertex.planner._base import PlanError, positive_int
+from vllm_vertex.planner.context import model_context
 from vllm_vertex.planner.quant import QuantSpec, parse_quantization
 
 __all__ = ["ModelSpec", "VisionSpec", "parse_model_config", "tp_problem"]
@@ -70,6 +71,9 @@ class ModelSpec:
         cross_attention_layers: Mllama cross-attention layer count.
         quant: Quantization of the checkpoint.
         vision: The vision tower, if any.
+        context_tokens: The longest ``max_model_len`` vLLM accepts, derived as vLLM derives it
+            (length keys, RoPE factor, ``model_max_length``: see ``context.py``); 0 when the
+            config names none, and ``max_position_embeddings`` stands in.
     """
 
     model_type: str
@@ -89,6 +93,12 @@ class ModelSpec:
     cross_attention_layers: int = 0
     quant: QuantSpec = field(default_factory=QuantSpec)
     vision: VisionSpec | None = None
+    context_tokens: int = 0
+
+    @property
+    def context_limit(self) -> int:
+        """The longest ``max_model_len`` vLLM accepts for this model."""
+        return self.context_tokens or self.max_position_embeddings
 
 
 def _vision_spec(vc: Mapping[str, Any]) -> VisionSpec:
@@ -155,7 +165,16 @@ def parse_model_config(config: Mapping[str, Any]) -> ModelSpec:
         cross_attention_layers=len(text.get("cross_attention_layers") or []),
         quant=parse_quantization(config),
         vision=_vision_spec(vc) if isinstance(vc, Mapping) else None,
+        context_tokens=_context_tokens(config),
     )
+
+
+def _context_tokens(config: Mapping[str, Any]) -> int:
+    """``ModelSpec.context_tokens``: vLLM's limit, or the config's own larger ``model_max_length``."""
+    limit = model_context(config)
+    if limit is None:
+        return 0
+    return max(limit.tokens, limit.model_max_length or 0)
 
 
 def tp_problem(spec: ModelSpec, tp: int) -> str | None:

@@ -98,9 +98,9 @@ def resolve(spec: ModelSpec, req: PlanRequest) -> PlanRequest:
         raise PlanError(f"dtype {req.dtype!r} is unknown; use auto, bfloat16, float16 or float32.")
     if req.kv_cache_dtype != "auto" and req.kv_cache_dtype not in KV_DTYPE_BYTES:
         raise PlanError(f"kv_cache_dtype {req.kv_cache_dtype!r} is unknown; use auto or fp8.")
-    max_len = req.max_model_len or spec.max_position_embeddings
-    if not isinstance(max_len, int) or max_len < 1 or max_len > spec.max_position_embeddings:
-        raise PlanError(f"max_model_len {max_len!r} must be 1..{spec.max_position_embeddings} (the model's context).")
+    max_len = req.max_model_len or spec.context_limit
+    if not isinstance(max_len, int) or max_len < 1 or max_len > spec.context_limit:
+        raise PlanError(f"max_model_len {max_len!r} must be 1..{spec.context_limit} (the model's context).")
     if not isinstance(req.max_num_seqs, int) or req.max_num_seqs < 1:
         raise PlanError(f"max_num_seqs must be an integer >= 1 (got {req.max_num_seqs!r}).")
     version = DEFAULT_ENGINE if req.vllm_version in ("auto", "", None) else str(req.vllm_version)

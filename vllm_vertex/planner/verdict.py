@@ -138,7 +138,7 @@ def choose(
     ``kv_low`` is the low end of the model's error band: a ``max_model_len`` above it (but within
     the predicted cache) is ``at_risk``, with the largest ``max_model_len`` that fits with margin.
     """
-    fit = min(kv_tokens, spec.max_position_embeddings) // BLOCK_SIZE * BLOCK_SIZE
+    fit = min(kv_tokens, spec.context_limit) // BLOCK_SIZE * BLOCK_SIZE
     problem = tp_problem(spec, req.accelerator_count)
     if problem:
         return (
@@ -188,7 +188,7 @@ def choose(
 
 def _with_margin(spec: ModelSpec, kv_low: int) -> int:
     """Largest max_model_len that fits with margin: the band's low end, a power of two when that is >= 1024."""
-    fit = min(kv_low, spec.max_position_embeddings) // BLOCK_SIZE * BLOCK_SIZE
+    fit = min(kv_low, spec.context_limit) // BLOCK_SIZE * BLOCK_SIZE
     return 1 << (fit.bit_length() - 1) if fit >= 1024 else fit
 
 
