@@ -192,8 +192,10 @@ def test_the_replica_holds_the_locked_image_set():
             lock[name.lower().replace("_", "-")] = version
     code = ("import importlib.metadata as m, json, sys; print(json.dumps([sys.version_info[:2], "
             "{d.metadata['Name'].lower().replace('_', '-'): d.version for d in m.distributions()}]))")
+    # cwd outside the repository: `python -c` puts cwd on sys.path, and an editable install's
+    # vllm_vertex.egg-info there would count as a distribution of the replica.
     out = subprocess.run([str(replica_dir() / "bin" / "python"), "-c", code], capture_output=True, text=True,
-                         check=True, env={"PATH": "/usr/bin:/bin"})
+                         check=True, env={"PATH": "/usr/bin:/bin"}, cwd=replica_dir())
     version, installed = json.loads(out.stdout)
     assert version == [3, 12]
     assert installed == lock
