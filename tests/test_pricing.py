@@ -24,6 +24,15 @@ def test_rows_with_a_figure_name_their_source_and_date():
             assert row.usd_per_hour > 0 and len(row.as_of) == 10
 
 
+def test_every_row_without_a_figure_is_explained_in_the_status_of_the_figures():
+    status = pricing.__doc__.split("Status of the figures", 1)[1]
+    unknown = [row.machine_type for row in pricing.PRICES.values() if row.usd_per_hour is None]
+    for machine in unknown:
+        assert machine in status, f"{machine} holds no figure but the module docstring does not say why"
+    # The status's summary sentence must follow the table: filling a row means rewriting it.
+    assert ("no row has a verified figure" in status) == (len(unknown) == len(pricing.PRICES))
+
+
 def test_cost_is_deployed_time_times_the_hourly_price_of_every_replica(monkeypatch):
     monkeypatch.setitem(pricing.PRICES, "g2-standard-12",
                         pricing.HourlyPrice("g2-standard-12", "NVIDIA_L4", 1, 1.2, "https://x.test", "2026-11-27"))  # fmt: skip

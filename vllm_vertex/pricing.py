@@ -9,12 +9,42 @@ made. You must undeploy your model to stop incurring further charges." — Verte
 its source and the date it was read. A row whose figure could not be verified holds ``None``:
 the CLI and the reports then say the price is unknown and where to look, rather than guess.
 
-Status of the figures (2026-11-27): Google's page (https://cloud.google.com/vertex-ai/pricing,
-"Prediction and explanation", us-central1) could not be read from this project's build
-machines, and the copies found elsewhere disagree with each other (third-party tables give
-g2-standard-12 anywhere from 1.25 to 1.98 USD/h), so no row has a verified figure yet. To add
-one: read the page, put the machine's per-node-hour figure (GPUs included) in ``usd_per_hour``
-with the date, and the README's presets table and ``plan`` show it.
+Status of the figures (searched 2026-11-27; this project's build machines reach the web only
+through stored copies of public pages and repositories): no row has a verified figure, so every
+row holds ``None``. A figure counts as verified only when read on Google's own page, or in a copy
+that says it was taken verbatim from Google's page or SKU catalog with a date (and two such
+sources, where both exist, agree). Why each row stays unknown:
+
+- Google's page. https://cloud.google.com/vertex-ai/pricing (also its ?hl=pt-BR, zh-CN, zh-TW
+  and pl variants) could only be read up to its AutoML tables; the custom-trained models'
+  "Prediction and explanation" (inference) tables, per machine type and accelerator, were not
+  reachable in any variant, nor on the renamed
+  https://cloud.google.com/products/gemini-enterprise-agent-platform/pricing.
+- The one dated verbatim copy of that page (api-evangelist/google-vertex-ai,
+  plans/google-vertex-ai-plans-pricing.yml, read 2026-10-07) has no prediction row: it quotes
+  training only (n1-standard-4 0.21849885 USD/h, NVIDIA_H100_80GB 9.79655057 USD/h).
+- g2-standard-8, g2-standard-12, g2-standard-96 (NVIDIA_L4) and a2-highgpu-1g
+  (NVIDIA_TESLA_A100): no copy of the Vertex AI prediction SKUs with prices was found ("Vertex AI:
+  Online/Batch Prediction G2 Instance Core/Ram", "... A2 Instance Core/Ram", "... Nvidia L4 GPU",
+  "... Nvidia Tesla A100 GPU"). The copies that do exist are of Compute Engine SKUs ("G2 Instance
+  Core running in Americas", "Nvidia L4 GPU running in Americas", ...), a different and lower
+  price list, or third-party estimates that name no Google source and disagree with each other:
+  neither is the Vertex AI prediction price.
+- a3-highgpu-8g (NVIDIA_H100_80GB): Google Cloud Japan's article
+  https://zenn.dev/google_cloud_jp/articles/dws-flex-new-skus (August 2025) lists the unit prices
+  of a us-central1 online-prediction deployment from its billing report: "Vertex AI: Online/Batch
+  Prediction Nvidia H100 80gb GPU running in Iowa" (AE9C-DB60-DF46) 11.2660332 USD/h, "... A3
+  Predefined Instance Core running in Iowa" (A002-4323-D900) 0.0293227 USD/h per vCPU, "... A3
+  Predefined Instance Ram running in Iowa" (2424-9F04-82A8) 0.0025534 USD per GB-hour, which would
+  make 8 GPUs + 208 vCPUs + 1,872 GB about 101.01 USD/h. Not used: it is a single source, it does
+  not say it copied the catalog verbatim, it is fifteen months old, and its H100 training rate in
+  Iowa (11.2660332 USD/h) does not match the one in the 2026-10-07 verbatim copy of Google's page
+  (9.79655057 USD/h, region not stated), so Vertex's H100 rates have likely changed since.
+
+To add a figure: read the page's prediction tables (or the "Vertex Prediction" SKU group at
+https://cloud.google.com/skus) for us-central1, put the node's per-hour figure (machine and
+GPUs) in ``usd_per_hour`` with its source and date, and ``plan``, the README's presets table
+(kept in step by tests/test_pricing.py), the smoke report and ``submit --wait`` show it.
 """
 
 from __future__ import annotations
