@@ -2,7 +2,7 @@
 
 Every request is matched against the ``flatPath`` templates of ``aiplatform.v1``,
 ``aiplatform.v1beta1``, ``secretmanager.v1``, ``logging.v2`` and, for ``doctor``, ``serviceusage.v1``,
-``cloudresourcemanager.v3``, ``iam.v1`` and ``storage.v1`` (shipped with google-api-python-client), which
+``cloudresourcemanager.v3``, ``iam.v1``, ``storage.v1`` and, for live prices, ``cloudbilling.v1`` (shipped with google-api-python-client), which
 gives the discovery method id (e.g. ``aiplatform.projects.locations.models.upload``), the path
 parameters and the request/response schemas. Bodies are checked the way Google's JSON
 transcoder does: unknown field → 400, wrong JSON type → 400, enum value not in the enum → 400.
@@ -22,7 +22,9 @@ __all__ = ["Match", "ValidationError", "match", "method_by_id", "schema_for_type
 
 DOCS = ("aiplatform.v1", "aiplatform.v1beta1", "secretmanager.v1", "logging.v2",
         # what `vllm-vertex doctor` reads and fixes
-        "serviceusage.v1", "cloudresourcemanager.v3", "iam.v1", "storage.v1")
+        "serviceusage.v1", "cloudresourcemanager.v3", "iam.v1", "storage.v1",
+        # what `vllm-vertex plan --live-prices` reads
+        "cloudbilling.v1")
 QUOTA_ID = "cloudquotas.projects.locations.services.quotaInfos.get"
 _EXTRA = [  # (doc, httpMethod, flatPath, id) for APIs without a discovery document here
     ("cloudquotas.v1", "GET", "v1/projects/{projectsId}/locations/{locationsId}/services/{servicesId}/quotaInfos/{quotaInfosId}", QUOTA_ID),

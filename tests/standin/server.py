@@ -16,13 +16,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import aiplatform, cloudsetup, discovery, misc, pipeline_jobs, prediction
+from . import aiplatform, billing, cloudsetup, discovery, misc, pipeline_jobs, prediction
 from .faults import Faults
 from .state import GoogleError, Raw, State, Stream
 
 __all__ = ["Raw", "Request", "ServingBackend", "Stream", "VertexStandin"]
 
-ROUTES = {**aiplatform.ROUTES, **prediction.ROUTES, **misc.ROUTES, **pipeline_jobs.ROUTES, **cloudsetup.ROUTES}
+ROUTES = {**aiplatform.ROUTES, **prediction.ROUTES, **misc.ROUTES, **pipeline_jobs.ROUTES, **cloudsetup.ROUTES,
+          **billing.ROUTES}
 
 
 class ServingBackend(Protocol):
@@ -67,6 +68,7 @@ class VertexStandin:
         self.state = State()
         self.faults = Faults()
         self.cloud = cloudsetup.CloudSetup()  # projects, APIs, IAM, buckets: what `doctor` reads
+        self.billing = billing.Catalog()  # the Cloud Billing Catalog's services and SKUs (`plan --live-prices`)
         self.requests: list[tuple[str, str, str]] = []  # (method, path with query, body text)
         self.response_errors: list[str] = []
         self.validate_responses = validate_responses

@@ -1,4 +1,7 @@
-"""``plan``: the capacity planner (``vllm_vertex.planner``) on the command line. Offline."""
+"""``plan``: the capacity planner (``vllm_vertex.planner``) on the command line.
+
+Offline, except with ``--live-prices`` (the price read from the Cloud Billing Catalog API).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import sys
 
 import click
 
-from vllm_vertex.commands._common import BadInput, guarded
+from vllm_vertex.commands._common import BadInput, SetupError, api_options, guarded, require_credentials
 
 __all__ = ["plan"]
 
@@ -52,18 +55,34 @@ def _request_options(func):
 @click.option("--machine-type", default=None, help="Vertex machine type; sets the GPU type and count it carries.")
 @_request_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--live-prices", is_flag=True,
+              help="Read the hourly price from Google's Cloud Billing Catalog API (needs credentials and "
+                   "cloudbilling.googleapis.com enabled) instead of the built-in table.")
+@click.option("--region", default="us-central1", show_default=True, help="Region whose price --live-prices reads.")
 @click.option("--hf-endpoint", default="", hidden=True, help="Base URL replacing the Hugging Face Hub (tests).")
+@api_options
 @guarded
-def plan(preset, model_config, machine_type, as_json, hf_endpoint, **request):
+def plan(preset, model_config, machine_type, as_json, live_prices, region, hf_endpoint, api_endpoint, **request):
     """Predict whether vLLM starts and serves max_model_len: exit 0 fits, 1 does not, 2 bad input.
 
     Prints the hardware it assumed (machine, GPUs) and its hourly price. A Hugging Face ID whose
     config is not shipped is read from the Hub (HF_TOKEN for gated repos) when it can be reached.
+    With --live-prices the price is Vertex AI's on-demand list price read now from the Cloud Billing
+    Catalog API, with the SKUs it adds up; no credentials, the API disabled or refused: exit 2; no
+    single SKU for a part of the machine: exit 1, one line each, before any plan is printed.
     """
     from vllm_vertex import planner
 
     if bool(preset) == bool(model_config):
         raise BadInput("give exactly one of --preset NAME or --model-config PATH|HF_ID.")
+    if live_prices:
+        from vllm_vertex import hardware
+
+        if region not in hardware.VERTEX_REGIONS:
+            from vllm_vertex.config import closest
+
+            raise BadInput(f"--region {region!r} is not a Vertex AI region.{closest(region, hardware.VERTEX_REGIONS)}")
+        require_credentials(api_endpoint)
     given = {k: v for k, v in request.items() if v is not None}
     if machine_type:
         given.update(_machine_request(machine_type, given))
@@ -74,13 +93,30 @@ def plan(preset, model_config, machine_type, as_json, hf_endpoint, **request):
             raise BadInput(_HARDWARE_NEEDED)
         result = planner.plan(_model_config(model_config, hf_endpoint), **given)
     rate = _rate(result)
+    live = _live_price(_machine(result), region, api_endpoint) if live_prices else None
     if as_json:
         out = result.to_dict()
         out.update(machine_type=_machine(result), usd_per_hour=rate.usd_per_hour if rate else None)
+        if live is not None:
+            out.update(usd_per_hour=live.price.usd_per_hour, price_source=live.source, price_region=region,
+                       price_skus=[{"sku_id": c.sku_id, "description": c.description, "quantity": c.quantity,
+                                    "unit_price_usd": c.unit_price} for c in live.price.components])
         click.echo(json.dumps(out, indent=2, sort_keys=True))
     else:
-        _print(result, rate)
+        _print(result, rate, live)
     sys.exit(0 if result.fits else 1)
+
+
+def _live_price(machine: str | None, region: str, api_endpoint: str):
+    """The catalogue's price of one node of ``machine`` (``LivePrice``); one-line errors otherwise."""
+    from vllm_vertex.cloud.billing_catalog import CatalogError, live_node_price
+
+    if machine is None:
+        raise click.ClickException("no live price: the plan's hardware is not a Vertex AI machine type.")
+    try:
+        return live_node_price(machine, region, api_endpoint)
+    except CatalogError as err:
+        raise (SetupError(str(err)) if err.setup else click.ClickException(str(err))) from None
 
 
 def _machine_request(machine_type: str, given: dict) -> dict:
@@ -148,13 +184,20 @@ def _rate(result):
     return pricing.rate_for(machine) if machine else None
 
 
-def _print(result, rate) -> None:
+def _print(result, rate, live=None) -> None:
     req = result.request
     machine = _machine(result)
     gpus = f"{req.accelerator_count}x {req.accelerator_type or 'GPU'} ({result.gpu_memory_gib:,.2f} GiB each)"
     assumed = "" if req.machine_type or not machine else " (smallest that carries them; --machine-type to choose)"
     click.echo(f"hardware: {machine or 'no Vertex machine type'} with {gpus}{assumed}")
-    click.echo(f"price: {rate.text() if rate else 'unknown (hardware Vertex does not offer)'}")
+    if live is not None:
+        price = live.price
+        click.echo(f"price: ~{price.usd_per_hour:.2f} USD/hour for 1 replica of {price.machine_type} (Vertex AI "
+                   f"prediction, on-demand list price in {price.region}; {live.source})")
+        click.echo(f"  SKUs: {'; '.join(c.text() for c in price.components)}")
+    else:
+        hint = "; --live-prices reads Google's current price" if rate and rate.usd_per_hour is None else ""
+        click.echo(f"price: {rate.text() if rate else 'unknown (hardware Vertex does not offer)'}{hint}")
     click.echo(f"verdict: {result.verdict.value} ({'fits' if result.fits else 'does NOT fit'})")
     click.echo(result.message)
     for label, key, unit in _FIGURES:

@@ -1,0 +1,136 @@
+"""Live prices: reads Vertex AI's SKUs from the Cloud Billing Catalog API and prices a node hour.
+
+The catalogue is Google's public list price (what https://cloud.google.com/skus shows). It needs
+no IAM role: only credentials and a project with ``cloudbilling.googleapis.com`` enabled (the
+credentials' quota project). ``vllm_vertex.pricing_catalog`` does the matching; this module only
+reads, page by page, with the official client (``google-cloud-billing``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from vllm_vertex.pricing_catalog import SERVICE_DISPLAY_NAME, CatalogPrice, SkuRecord, node_price
+
+__all__ = ["API", "CatalogError", "LivePrice", "catalog_client", "live_node_price", "read_skus"]
+
+API = "cloudbilling.googleapis.com"
+PAGE_SIZE = 5000  # the most the API returns per page
+
+
+class CatalogError(RuntimeError):
+    """The catalogue could not be read (``setup``: API disabled, no permission) or holds no price.
+
+    Attributes:
+        setup: True when the fix is on the user's side (enable the API, credentials): exit code 2.
+    """
+
+    def __init__(self, message: str, setup: bool = False) -> None:
+        super().__init__(message)
+        self.setup = setup
+
+
+@dataclass(frozen=True)
+class LivePrice:
+    """A node-hour price read from the catalogue.
+
+    Attributes:
+        price: The priced parts and their SKUs (``price.usd_per_hour``).
+        service: The catalogue service read, e.g. ``services/C7E2-9256-1C43``.
+        read_on: The date it was read (YYYY-MM-DD, UTC).
+    """
+
+    price: CatalogPrice
+    service: str
+    read_on: str
+
+    @property
+    def source(self) -> str:
+        return f"Cloud Billing Catalog API, {self.service}, read {self.read_on}"
+
+
+def catalog_client(api_endpoint: str = ""):
+    """``billing_v1.CloudCatalogClient`` (global service, REST)."""
+    from google.cloud import billing_v1
+
+    from vllm_vertex.cloud import clients
+    from vllm_vertex.naming import api_base
+
+    options = {"api_endpoint": api_base("", api_endpoint)} if api_endpoint else None
+    return billing_v1.CloudCatalogClient(
+        credentials=clients.credentials(api_endpoint), transport="rest", client_options=options
+    )
+
+
+def _record(sku) -> SkuRecord:
+    """A ``billing_v1.Sku`` as plain data (its latest pricing info)."""
+    infos = list(sku.pricing_info)
+    info = max(infos, key=lambda i: i.effective_time.timestamp() if i.effective_time else 0) if infos else None
+    rates = list(info.pricing_expression.tiered_rates) if info else []
+    return SkuRecord(
+        sku.sku_id, sku.description, sku.category.usage_type, tuple(sku.service_regions),
+        info.pricing_expression.usage_unit if info else "",
+        tuple(r.unit_price.units + r.unit_price.nanos / 1e9 for r in rates),
+        rates[0].unit_price.currency_code if rates else "",
+    )
+
+
+def read_skus(api_endpoint: str = "") -> tuple[str, list[SkuRecord]]:
+    """The Vertex AI service's name and every one of its SKUs, in USD (all pages).
+
+    Raises:
+        CatalogError: the API is disabled, refused, or lists no "Vertex AI" service.
+    """
+    from google.api_core import exceptions
+
+    from vllm_vertex.cloud import clients
+
+    client = catalog_client(api_endpoint)
+    try:
+        services = [s for s in client.list_services(request={"page_size": PAGE_SIZE}, retry=clients.retry(timeout=120))
+                    if s.display_name == SERVICE_DISPLAY_NAME]
+        if len(services) != 1:
+            raise CatalogError(f"the Cloud Billing Catalog lists {len(services)} services named "
+                               f"{SERVICE_DISPLAY_NAME!r}; expected one")
+        name = services[0].name
+        skus = [_record(s) for s in client.list_skus(
+            request={"parent": name, "currency_code": "USD", "page_size": PAGE_SIZE}, retry=clients.retry(timeout=120))]
+    except (exceptions.Forbidden, exceptions.PermissionDenied, exceptions.Unauthenticated) as err:
+        raise CatalogError(forbidden_message(err), setup=True) from None
+    return name, skus
+
+
+def live_node_price(machine_type: str, region: str, api_endpoint: str = "",
+                    today: datetime.date | None = None) -> LivePrice:
+    """The on-demand price of one node hour of ``machine_type`` in ``region``, read now.
+
+    Raises:
+        CatalogError: the catalogue could not be read, or it has no single SKU for some part.
+    """
+    service, skus = read_skus(api_endpoint)
+    price = node_price(skus, machine_type, region)
+    if price.usd_per_hour is None:
+        raise CatalogError(f"no live price for {machine_type} in {region} from the Cloud Billing Catalog "
+                           f"({service}, {len(skus)} SKUs): {price.why_unknown()}")
+    read_on = (today or datetime.datetime.now(datetime.UTC).date()).isoformat()
+    return LivePrice(price, service, read_on)
+
+
+def forbidden_message(err: Exception) -> str:
+    """A 403 from the catalogue: the API is disabled in the quota project (name it, and the command), or refused."""
+    reason = getattr(err, "reason", None)
+    metadata = getattr(err, "metadata", None) or {}
+    text = str(err)
+    if reason == "SERVICE_DISABLED" or "has not been used in project" in text or "it is disabled" in text:
+        consumer = str(metadata.get("consumer", "")).removeprefix("projects/") or "PROJECT"
+        return (
+            f"the {API} API (Cloud Billing) is not enabled in project {consumer}, the project your credentials "
+            f"bill API calls to, so live prices cannot be read. Enable it: gcloud services enable {API} "
+            f"--project={consumer} (it takes a minute), or drop --live-prices to use the built-in table."
+        )
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return (
+        f"the Cloud Billing Catalog refused the request ({first}). It needs no IAM role, only credentials whose "
+        f"quota project has {API} enabled: gcloud auth application-default set-quota-project PROJECT"
+    )
