@@ -41,6 +41,11 @@ sources, where both exist, agree). Why each row stays unknown:
   Iowa (11.2660332 USD/h) does not match the one in the 2026-10-07 verbatim copy of Google's page
   (9.79655057 USD/h, region not stated), so Vertex's H100 rates have likely changed since.
 
+Online, ``vllm-vertex plan --live-prices`` prices a node from Google's Cloud Billing Catalog API
+instead (``vllm_vertex.pricing_catalog`` matches the SKUs, ``vllm_vertex.cloud.billing_catalog``
+reads them); this table stays what the smoke report, the Metrics and ``submit --wait`` use, since
+pipeline steps make no pricing calls.
+
 To add a figure: read the page's prediction tables (or the "Vertex Prediction" SKU group at
 https://cloud.google.com/skus) for us-central1, put the node's per-hour figure (machine and
 GPUs) in ``usd_per_hour`` with its source and date, and ``plan``, the README's presets table
