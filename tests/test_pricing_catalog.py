@@ -224,6 +224,24 @@ def test_client_other_403_says_no_role_is_needed_only_the_quota_project(standin)
     assert "gcloud auth application-default set-quota-project" in str(info.value)
 
 
+@pytest.mark.parametrize("details, message", [
+    ([{**SERVICE_DISABLED[0], "metadata": {"service": "cloudbilling.googleapis.com",
+                                            "consumer": "projects/764086051850"}}],
+     DISABLED_TEXT.replace("my-quota-project", "764086051850")),
+    (None, "Your application is authenticating by using local Application Default Credentials. The "
+           "cloudbilling.googleapis.com API requires a quota project, which is not set by default."),
+])
+def test_client_user_credentials_without_a_quota_project_are_told_to_set_one(standin, details, message):
+    from vllm_vertex.cloud import billing_catalog
+
+    standin.faults.add("cloudbilling.services.list", status=403, details=details, message=message)
+    with pytest.raises(billing_catalog.CatalogError) as info:
+        billing_catalog.read_skus(standin.url)
+    text = str(info.value)
+    assert info.value.setup and text.startswith("your user credentials name no quota project")
+    assert "gcloud auth application-default set-quota-project PROJECT" in text and "764086051850" not in text
+
+
 def test_client_no_matching_sku_names_the_part(standin):
     from vllm_vertex.cloud import billing_catalog
 

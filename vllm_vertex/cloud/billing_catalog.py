@@ -17,6 +17,8 @@ __all__ = ["API", "CatalogError", "LivePrice", "catalog_client", "live_node_pric
 
 API = "cloudbilling.googleapis.com"
 PAGE_SIZE = 5000  # the most the API returns per page
+# The gcloud SDK's own project: user credentials without a quota project are billed to it, and errors name it.
+GCLOUD_SHARED_PROJECT = "projects/764086051850"
 
 
 class CatalogError(RuntimeError):
@@ -122,6 +124,12 @@ def forbidden_message(err: Exception) -> str:
     reason = getattr(err, "reason", None)
     metadata = getattr(err, "metadata", None) or {}
     text = str(err)
+    if "requires a quota project" in text or metadata.get("consumer") == GCLOUD_SHARED_PROJECT:
+        return (
+            f"your user credentials name no quota project, so the Cloud Billing Catalog call has no project to be "
+            f"billed to. Set one that has {API} enabled: gcloud auth application-default set-quota-project PROJECT "
+            f"(and gcloud services enable {API} --project=PROJECT), or drop --live-prices to use the built-in table."
+        )
     if reason == "SERVICE_DISABLED" or "has not been used in project" in text or "it is disabled" in text:
         consumer = str(metadata.get("consumer", "")).removeprefix("projects/") or "PROJECT"
         return (
