@@ -8,7 +8,7 @@ from kfp.dsl import HTML, Artifact, Input, Metrics, Output
 from components._runtime import vllm_component
 
 
-@vllm_component("openai")
+@vllm_component("aiohttp")
 def probe(
     config: str,
     endpoint: Input[VertexEndpoint],

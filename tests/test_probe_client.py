@@ -46,6 +46,42 @@ def test_streamed_probe_counts_what_vllm_counts():
     assert len(set(prompts)) == len(prompts)  # every prompt differs: no prefix-cache shortcut
 
 
+def test_each_level_opens_its_connections_before_timing_so_no_timed_request_waits_for_a_handshake():
+    with TimedChatServer(ChatTiming(itl_s=0.001)) as s:
+        run_probe(ProbeTarget(s.base_url, "m"), ProbeSettings(concurrency=(1, 3, 2), **SMALL))
+        # calibration and warm-up on one connection; level 3 opened two more; every chat request reused one
+        assert s.connections == 3
+        assert len(s.served_ttft_s) == 3 + 24
+
+
+def test_the_environments_proxy_is_read_once_and_no_proxy_is_honoured(monkeypatch):
+    from vllm_vertex.cloud.probe import _env_proxy
+
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert _env_proxy("https://e.prediction.example/v1/chat/completions") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    assert _env_proxy("https://e.prediction.example/v1/chat/completions") == "http://proxy.corp:3128"
+    assert _env_proxy("http://127.0.0.1:8000/v1/chat/completions") is None  # HTTP_PROXY not set
+    monkeypatch.setenv("NO_PROXY", "localhost,.example")
+    assert _env_proxy("https://e.prediction.example/v1/chat/completions") is None
+
+
+@pytest.mark.parametrize(
+    "body, text",
+    [
+        (b'{"error": {"message": "injected 503", "code": 503}}', "HTTP 503: injected 503"),
+        (b'[{"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}]',
+         "HTTP 503: The model is overloaded."),
+        (b"<html>upstream connect error</html>", "HTTP 503: <html>upstream connect error</html>"),
+    ],
+)
+def test_error_answers_are_named_by_the_servers_message(body, text):
+    from vllm_vertex.cloud.probe import _status_text
+
+    assert _status_text(503, body) == text
+
+
 def test_503s_and_cut_streams_are_failed_requests_reported_and_gated():
     timing = ChatTiming(error_every=5, cut_every=7, cut_after=2)
     with TimedChatServer(timing) as s:

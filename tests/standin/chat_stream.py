@@ -113,13 +113,19 @@ class TimedChatServer:
     """An asyncio OpenAI-compatible chat server on 127.0.0.1 following ``ChatTiming``, in its own thread.
 
     ``with TimedChatServer(ChatTiming(ttft_s=0.05, itl_s=0.01)) as s: s.base_url`` → ``http://127.0.0.1:P/v1``.
-    ``requests`` keeps every chat request body; ``max_in_flight`` the most requests served at once.
+    ``requests`` keeps every chat request body; ``max_in_flight`` the most requests served at once;
+    ``connections`` the connections accepted. What the server really did, for benchmarks that compare a
+    client with it: ``served_ttft_s`` (per streamed request, from reading the request to writing its first
+    token) and ``late_s`` (per later token, how far past its due time it was written); ``GET /v1/stats``
+    answers them too (the server may run in its own process).
     """
 
     def __init__(self, timing: ChatTiming | None = None, model: str = "timed-model") -> None:
         self.timing, self.model = timing or ChatTiming(), model
         self.requests: list[dict] = []
-        self.in_flight = self.max_in_flight = 0
+        self.in_flight = self.max_in_flight = self.connections = 0
+        self.served_ttft_s: list[float] = []
+        self.late_s: list[float] = []
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -149,6 +155,7 @@ class TimedChatServer:
         self._thread.join(10)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -171,6 +178,11 @@ class TimedChatServer:
 
     async def _answer(self, method: str, path: str, raw: bytes, writer) -> bool:
         """Serves one request; False when the connection must close (a cut stream)."""
+        received = time.perf_counter()
+        if method == "GET" and path.rstrip("/") == "/v1/stats":
+            stats = {"connections": self.connections, "served_ttft_s": self.served_ttft_s, "late_s": self.late_s}
+            self._json(writer, 200, stats)
+            return True
         if method == "GET" and path.rstrip("/") == "/v1/models":
             self._json(writer, 200, {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "test"}]})
             return True
@@ -197,8 +209,12 @@ class TimedChatServer:
             first = time.perf_counter()  # token i is due itl × i after the first, whatever the sleeps overshoot
             for i, event in enumerate(events):
                 if 0 < i < token_count(body):
-                    await asyncio.sleep(max(0.0, first + i * self.timing.itl_s - time.perf_counter()))
+                    due = first + i * self.timing.itl_s
+                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                    self.late_s.append(max(0.0, time.perf_counter() - due))
                 writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+                if i == 0:
+                    self.served_ttft_s.append(time.perf_counter() - received)
                 if writer.transport.get_write_buffer_size() > 65536:
                     await writer.drain()
             if cut:

@@ -1,4 +1,4 @@
-"""The load probe's client: closed-loop concurrency levels with the ``openai`` SDK's async client.
+"""The load probe's client: closed-loop concurrency levels over ``aiohttp``, as ``vllm bench serve`` runs them.
 
 Per level, like ``vllm bench serve --max-concurrency C --request-rate inf``: every request is a task
 that waits on a semaphore of ``C`` slots, the level's duration runs from the first task to the
@@ -67,8 +67,7 @@ class ProbeTarget:
 class GoogleToken:
     """Async callable giving a Google access token, refreshed five minutes before it expires.
 
-    The ``openai`` client calls it before every request, so a probe longer than the token's hour
-    keeps working.
+    The probe awaits it before every request, so a probe longer than the token's hour keeps working.
     """
 
     def __init__(
@@ -106,80 +105,142 @@ def vertex_target(endpoint_name: str, dedicated_dns: str = "", api_endpoint: str
 
 
 def _error_text(err: BaseException, timeout_s: float) -> str:
-    import openai
+    import aiohttp
 
-    if isinstance(err, openai.APITimeoutError):
+    if isinstance(err, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return f"timed out after {timeout_s:g} s"
-    if isinstance(err, openai.APIStatusError):
-        return f"HTTP {err.status_code}: {str(err.message)[:200]}"
-    if isinstance(err, openai.APIConnectionError):
-        cause = err.__cause__ or err
-        return f"connection error: {type(cause).__name__}: {str(cause)[:160]}"
+    if isinstance(err, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
+        return f"the stream broke: {type(err).__name__}: {str(err)[:160]}"
+    if isinstance(err, aiohttp.ClientConnectionError):
+        return f"connection error: {type(err).__name__}: {str(err)[:160]}"
     return f"{type(err).__name__}: {str(err)[:200]}"
 
 
-class _Sender:
-    """Sends one chat request and times it."""
+def _status_text(status: int, body: bytes) -> str:
+    """``HTTP 503: <the server's message>`` from an error answer (OpenAI's and Google's error shapes)."""
+    message = body.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, list) and data:  # Google's REST errors sometimes come as a one-element list
+        data = data[0]
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        message = str(err.get("message") or err) if isinstance(err, dict) else str(err)
+    return f"HTTP {status}: {message[:200]}"
 
-    def __init__(self, client, target: ProbeTarget, settings: workload.ProbeSettings) -> None:
-        self.client, self.target, self.settings = client, target, settings
+
+class _Sender:
+    """Sends one chat request over one shared ``aiohttp`` session and times it, as vLLM's client does.
+
+    ``vllm bench serve`` drives its requests with aiohttp and parses the stream itself; so does the probe.
+    Measured on 2 cores (README, "Benchmarks"): through the ``openai`` SDK (httpx) the client itself was the
+    bottleneck at 256 concurrent streams (each request built and validated on the event loop, and SSE lines
+    decoded in pure Python), with the median TTFT several times the server's.
+    """
+
+    def __init__(self, session, target: ProbeTarget, settings: workload.ProbeSettings) -> None:
+        self.session, self.target, self.settings = session, target, settings
+        self.url = target.base_url.rstrip("/") + "/chat/completions"
+        self.models_url = target.base_url.rstrip("/") + "/models"
+        self.proxy = _env_proxy(self.url)
+
+    async def _headers(self) -> dict[str, str]:
+        key = self.target.api_key
+        token = key if isinstance(key, str) else await key()
+        return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     async def send(self, messages: list[dict], max_tokens: int, kind: str = "main") -> RequestRecord:
-        args = dict(
-            model=self.target.model,
-            messages=messages,
-            max_tokens=max_tokens,
-            extra_body={"ignore_eos": True},
-            timeout=self.settings.timeout_s,
-        )
+        body = {"model": self.target.model, "messages": messages, "max_tokens": max_tokens, "ignore_eos": True}
         if self.target.streaming:
-            return await self._streamed(args, kind)
-        start = time.perf_counter()
-        try:
-            resp = await self.client.chat.completions.create(**args)
-        except Exception as err:  # recorded, never raised
-            return RequestRecord(False, start, kind=kind, error=_error_text(err, self.settings.timeout_s))
-        end = time.perf_counter()
-        if not resp.choices:
-            return RequestRecord(False, start, kind=kind, error="the answer has no choices")
-        usage = resp.usage
-        return RequestRecord(
-            True,
-            start,
-            end - start,
-            None,
-            [],
-            usage.prompt_tokens if usage else 0,
-            usage.completion_tokens if usage else 0,
-            kind=kind,
-        )
-
-    async def _streamed(self, args: dict, kind: str) -> RequestRecord:
-        """Streams one request. The SDK builds, authenticates and sends it; the SSE lines are parsed here
-        with ``json.loads``, as vLLM's client does (the SDK's typed chunks cost ~0.5 ms each, which at
-        hundreds of concurrent streams would make the client the bottleneck)."""
+            body.update(stream=True, stream_options={"include_usage": True})
         start = time.perf_counter()
         timer = StreamTimer(start, kind)
         try:
-            async with self.client.chat.completions.with_streaming_response.create(
-                **args, stream=True, stream_options={"include_usage": True}
-            ) as response:
-                async for line in response.iter_lines():
-                    if not line.startswith("data:"):
-                        continue  # blank separators, SSE comments (pings), event names
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        continue  # read to the end of the body, so the connection goes back to the pool
-                    now = time.perf_counter()
-                    chunk = json.loads(data)
-                    if chunk.get("error"):
-                        return timer.fail(f"error in the stream: {str(chunk['error'])[:200]}")
-                    choices = chunk.get("choices")
-                    finish = choices[0].get("finish_reason") if choices else None
-                    timer.chunk(now, bool(choices), None if choices else chunk.get("usage"), finish)
-        except Exception as err:  # a broken stream is a failed request
+            headers = await self._headers()
+            post = self.session.post(self.url, data=json.dumps(body), headers=headers, proxy=self.proxy)
+            async with post as response:
+                if response.status != 200:
+                    return timer.fail(_status_text(response.status, await response.read()))
+                if self.target.streaming:
+                    return await self._streamed(response, timer)
+                payload = await response.read()
+                end = time.perf_counter()
+        except Exception as err:  # recorded, never raised: a broken stream is a failed request
             return timer.fail(_error_text(err, self.settings.timeout_s))
+        return _plain_record(payload, start, end, kind)
+
+    async def open_connection(self) -> None:
+        """One cheap request (``GET .../models``, the OpenAI list route) that leaves a connection in the pool.
+
+        Not timed, not counted; any answer will do (Vertex routes answer 404), and a failure is left to
+        the level's own requests to report."""
+        try:
+            headers = await self._headers()
+            async with self.session.get(self.models_url, headers=headers, proxy=self.proxy) as response:
+                await response.read()
+        except Exception:  # noqa: BLE001 - the level's requests report a server that does not answer
+            pass
+
+    @staticmethod
+    async def _streamed(response, timer: StreamTimer) -> RequestRecord:
+        """Reads the SSE body as it arrives: each network read is timestamped once, then its complete
+        ``data:`` lines are parsed with ``json.loads`` (like vLLM's client). The body is read to its end,
+        so the connection goes back to the pool."""
+        pending = b""
+        async for data in response.content.iter_any():
+            now = time.perf_counter()
+            *lines, pending = (pending + data).split(b"\n")
+            for line in lines:
+                if not line.startswith(b"data:"):
+                    continue  # blank separators, SSE comments (pings), event names
+                line = line[5:].strip()
+                if line == b"[DONE]":
+                    continue
+                chunk = json.loads(line)
+                if chunk.get("error"):
+                    return timer.fail(f"error in the stream: {str(chunk['error'])[:200]}")
+                choices = chunk.get("choices")
+                finish = choices[0].get("finish_reason") if choices else None
+                timer.chunk(now, bool(choices), None if choices else chunk.get("usage"), finish)
         return timer.finish()
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``, ...), read once.
+
+    aiohttp's ``trust_env`` would read the environment and ``~/.netrc`` again on every request, in a
+    thread: 0.5 ms a request, which at hundreds of requests starting together delays the last ones.
+    """
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass_environment(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies_environment().get(parts.scheme)
+
+
+def _plain_record(payload: bytes, start: float, end: float, kind: str) -> RequestRecord:
+    """A request that was not streamed: E2EL only, token counts from ``usage``."""
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        return RequestRecord(False, start, kind=kind, error="the answer is not JSON")
+    if not isinstance(answer, dict) or not answer.get("choices"):
+        return RequestRecord(False, start, kind=kind, error="the answer has no choices")
+    usage = answer.get("usage") or {}
+    return RequestRecord(
+        True,
+        start,
+        end - start,
+        None,
+        [],
+        int(usage.get("prompt_tokens") or 0),
+        int(usage.get("completion_tokens") or 0),
+        kind=kind,
+    )
 
 
 class _Workload:
@@ -235,6 +296,9 @@ async def _level(
     if not sender.target.streaming and "ttft_estimate" not in jobs:
         jobs.append("ttft_estimate")
     semaphore = asyncio.Semaphore(concurrency)
+    # Open the level's connections first, so that its first requests are not timed through TCP (and TLS)
+    # handshakes that hundreds of them would do at once on this client's cores.
+    await asyncio.gather(*(sender.open_connection() for _ in range(concurrency)))
     begin = time.perf_counter()
     deadline = begin + settings.level_seconds if settings.level_seconds else None
     done = {"n": 0}
@@ -270,13 +334,16 @@ def _samples(records: list[RequestRecord], streaming: bool) -> dict:
 
 
 async def _run(target: ProbeTarget, settings: workload.ProbeSettings, slo: dict, progress: Progress) -> dict:
-    import openai
+    import aiohttp
 
-    client = openai.AsyncOpenAI(
-        base_url=target.base_url, api_key=target.api_key, max_retries=0, timeout=settings.timeout_s
+    # One pool for the probe, unlimited like vLLM's at ``--request-rate inf`` (the levels' semaphores bound
+    # the requests in flight). The environment's proxy is read once (``_env_proxy``), not per request.
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+        timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
     )
     goodput = slo_mod.goodput_limits(slo)
-    sender, load = _Sender(client, target, settings), _Workload(settings)
+    sender, load = _Sender(session, target, settings), _Workload(settings)
     try:
         warmup = await _calibrate(sender, load, progress)
         levels = []
@@ -288,7 +355,7 @@ async def _run(target: ProbeTarget, settings: workload.ProbeSettings, slo: dict,
         if settings.find_capacity:
             result["capacity"] = await _capacity(sender, load, settings, slo, goodput, progress)
     finally:
-        await client.close()
+        await session.close()
     return result
 
 
