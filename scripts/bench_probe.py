@@ -178,45 +178,62 @@ def _vllm_available() -> bool:
     return (default_venv() / "bin" / "python").exists() and (tiny_model_dir("tiny-llama") / "config.json").exists()
 
 
+def _server_stats(url: str) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(url + "/stats", timeout=30) as r:
+        return json.loads(r.read())
+
+
 def overhead(plan: list[tuple[int, int, float, float]], out: int) -> list[dict]:
-    """Per (concurrency, requests, TTFT ms, ITL ms): the probe's level, and vLLM's client on the same server."""
+    """Per (concurrency, requests, TTFT ms, ITL ms): the probe's level, what the server really served
+    during it (its own TTFT, from reading a request to writing its first token, and how late its tokens
+    were), and vLLM's client on a fresh server for reference."""
     rows = []
     for c, n, ttft_ms, itl_ms in plan:
-        with (
-            TimedServerProcess("--ttft-ms", str(ttft_ms), "--itl-ms", str(itl_ms)) as url,
-            tempfile.TemporaryDirectory() as tmp,
-        ):
+        args = ("--ttft-ms", str(ttft_ms), "--itl-ms", str(itl_ms))
+        with TimedServerProcess(*args) as url:
             lv = run_probe(
                 ProbeTarget(url, "timed-model"),
                 ProbeSettings(concurrency=(c,), num_requests=n, input_tokens=16, output_tokens=out),
             )["levels"][0]
-            ref = None
-            if _vllm_available():
+            stats = _server_stats(url)
+        served = statistics.median(x * 1000 for x in stats["served_ttft_s"][-n:])
+        late = stats["late_s"][-n * (out - 1) :]
+        ref = None
+        if _vllm_available():
+            with TimedServerProcess(*args) as url, tempfile.TemporaryDirectory() as tmp:
                 ref = _vllm_bench(
                     url.removesuffix("/v1"), "timed-model", str(tiny_model_dir("tiny-llama")), c, n, 16, out, Path(tmp)
                 )
-            rows.append({"level": lv, "vllm": ref, "ttft_ms": ttft_ms, "itl_ms": itl_ms})
-            print(
-                f"  c={c}: probe ttft {lv['median_ttft_ms']:.2f} tpot {lv['median_tpot_ms']:.2f} "
-                f"itl {lv['median_itl_ms']:.2f}"
-                + (
-                    f" | vllm ttft {ref['median_ttft_ms']:.2f} "
-                    f"tpot {ref['median_tpot_ms']:.2f} itl {ref['median_itl_ms']:.2f}"
-                    if ref
-                    else ""
-                ),
-                flush=True,
-            )
+        rows.append(
+            {"level": lv, "vllm": ref, "ttft_ms": ttft_ms, "itl_ms": itl_ms, "served_ttft_ms": served,
+             "p99_late_ms": sorted(late)[int(len(late) * 0.99)] * 1000 if late else 0.0}
+        )
+        print(
+            f"  c={c}: probe ttft {lv['median_ttft_ms']:.2f} tpot {lv['median_tpot_ms']:.2f} "
+            f"itl {lv['median_itl_ms']:.2f} (server served ttft {served:.2f}, p99 token lateness "
+            f"{rows[-1]['p99_late_ms']:.2f} ms)"
+            + (
+                f" | vllm ttft {ref['median_ttft_ms']:.2f} "
+                f"tpot {ref['median_tpot_ms']:.2f} itl {ref['median_itl_ms']:.2f}"
+                if ref
+                else ""
+            ),
+            flush=True,
+        )
     return rows
 
 
 def print_overhead(rows: list[dict], out: int) -> None:
     print(
         f"\nClient overhead: a local streaming server (its own process) with a fixed TTFT and ITL, {out} output "
-        "tokens; `vllm bench serve`'s client on the same server for reference\n"
+        "tokens; 'served' is the server's own median TTFT during the probe's level (from reading a request to "
+        "writing its first token); `vllm bench serve`'s client on a fresh server for reference\n"
     )
-    print("| concurrency | requests | figure | truth | vllm-vertex probe | difference | vllm bench serve |")
-    print("|---|---|---|---|---|---|---|")
+    print("| concurrency | requests | figure | truth | served | vllm-vertex probe | difference to truth | "
+          "vllm bench serve |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         lv, ref = row["level"], row["vllm"]
         for key, label, truth in (
@@ -226,8 +243,9 @@ def print_overhead(rows: list[dict], out: int) -> None:
         ):
             got = lv[key]
             theirs = f"{ref[key]:.2f}" if ref else "–"
+            served = f"{row['served_ttft_ms']:.2f}" if key == "median_ttft_ms" else "–"
             print(
-                f"| {lv['concurrency']} | {lv['num_requests']} | {label} | {truth:g} | {got:.2f} | "
+                f"| {lv['concurrency']} | {lv['num_requests']} | {label} | {truth:g} | {served} | {got:.2f} | "
                 f"{got - truth:+.2f} ms ({_pct(got, truth)}) | {theirs} |"
             )
 
@@ -277,7 +295,7 @@ def main() -> None:
     a = p.parse_args()
     print(f"machine: {machine()}")
     if a.only in (None, "overhead"):
-        plan = [(1, 40, 50, 10), (256, 512, 50, 10), (256, 512, 200, 50)]
+        plan = [(1, 40, 50, 10), (256, 1024, 50, 10), (256, 1024, 200, 50)]
         print_overhead(overhead(plan, 32), 32)
     if a.only in (None, "capacity"):
         knee, slo = 12, "p95_ttft_ms=150"
