@@ -86,12 +86,20 @@ def _ran_in_replica(rows: list[dict], steps: set[str]) -> None:
 
 
 def test_multimodal_pipeline_on_dedicated_endpoint_runs_in_the_image(world):
-    result = run_pipeline(world, vision_config("always", dedicated_endpoint=True), runner=RUNNER)
-    rows = _report("multimodal, dedicated endpoint, teardown always", result.log)
+    """With the quick load probe: its aiohttp client streams image+text requests in the image's Python 3.12."""
+    cfg = vision_config("always", dedicated_endpoint=True, probe_profile="quick", probe_slo="max_error_rate=0")
+    result = run_pipeline(world, cfg, runner=RUNNER)
+    rows = _report("multimodal, dedicated endpoint, quick probe, teardown always", result.log)
     assert result.status == "SUCCESS", result.error or result.log[-4000:]
-    _ran_in_replica(rows, STEPS | {"teardown"})
+    _ran_in_replica(rows, STEPS | {"teardown", "probe", "check_probe"})
     report = sorted((world.root / "pipeline-root").rglob("smoke-test/report"))[-1].read_text()
     assert report.count("| pass |") == 4, report
+    full = json.loads(sorted((world.root / "pipeline-root").rglob("probe/results"))[-1].read_text())
+    probe = full["result"]
+    assert full["verdict"] == "passed" and probe["streaming"] and probe["slo"]["passed"], full["summary"]
+    for level in probe["levels"]:
+        assert level["failed"] == 0 and level["completed"] == level["num_requests"] > 0, level
+        assert level["image_requests"] > 0 and level["median_tpot_ms"] is not None, level
     assert world.counts() == (0, 0)
 
 
