@@ -185,12 +185,11 @@ class _Sender:
 
     @staticmethod
     async def _streamed(response, timer: StreamTimer) -> RequestRecord:
-        """Reads the SSE body as it arrives: each network read is timestamped once, then its complete
-        ``data:`` lines are parsed with ``json.loads`` (like vLLM's client). The body is read to its end,
-        so the connection goes back to the pool."""
+        """Reads the SSE body as it arrives and times each ``data:`` event when it is taken up, before it is
+        parsed with ``json.loads``, exactly as vLLM's client does (events that arrived in one read are
+        microseconds apart, not 0). The body is read to its end, so the connection goes back to the pool."""
         pending = b""
         async for data in response.content.iter_any():
-            now = time.perf_counter()
             *lines, pending = (pending + data).split(b"\n")
             for line in lines:
                 if not line.startswith(b"data:"):
@@ -198,6 +197,7 @@ class _Sender:
                 line = line[5:].strip()
                 if line == b"[DONE]":
                     continue
+                now = time.perf_counter()
                 chunk = json.loads(line)
                 if chunk.get("error"):
                     return timer.fail(f"error in the stream: {str(chunk['error'])[:200]}")
