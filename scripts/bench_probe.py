@@ -229,7 +229,7 @@ def overhead(plan: list[tuple[int, int, float, float]], out: int) -> list[dict]:
         print(
             f"  c={c}: probe ttft {lv['median_ttft_ms']:.2f} tpot {lv['median_tpot_ms']:.2f} "
             f"itl {lv['median_itl_ms']:.2f} (server served ttft {served:.2f}, p99 token lateness "
-            f"{rows[-1]['p99_late_ms']:.2f} ms)"
+            f"{rows[-1]['p99_late_ms']:.2f} ms; probe's loop lag p99 {lv['client_loop_lag_p99_ms']:.2f} ms)"
             + (
                 f" | vllm ttft {ref['median_ttft_ms']:.2f} "
                 f"tpot {ref['median_tpot_ms']:.2f} itl {ref['median_itl_ms']:.2f}"

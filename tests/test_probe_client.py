@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import time
 
 import pytest
 
@@ -52,6 +53,22 @@ def test_each_level_opens_its_connections_before_timing_so_no_timed_request_wait
         # calibration and warm-up on one connection; level 3 opened two more; every chat request reused one
         assert s.connections == 3
         assert len(s.served_ttft_s) == 3 + 24
+
+
+def test_a_client_too_busy_to_keep_up_says_so_in_the_result_and_the_report():
+    from vllm_vertex.probe import report
+
+    def slow_terminal(event):  # a progress callback that blocks the event loop for 30 ms per request
+        if event.get("phase") == "level":
+            time.sleep(0.03)
+
+    with TimedChatServer(ChatTiming(ttft_s=0.005, itl_s=0.001)) as s:
+        result = run_probe(ProbeTarget(s.base_url, "m"), ProbeSettings(concurrency=(2,), **SMALL), progress=slow_terminal)
+    level = result["levels"][0]
+    assert level["client_loop_lag_p99_ms"] >= 20  # the timer cannot fire while the loop is blocked for 30 ms
+    assert result["client_notes"] and result["client_notes"][0].startswith("concurrency 2: the probe's own event loop")
+    assert "note: concurrency 2: the probe's own event loop" in report.render_text(result)
+    assert "Note: concurrency 2: the probe&#x27;s own event loop" in report.render_html(result)
 
 
 def test_the_environments_proxy_is_read_once_and_no_proxy_is_honoured(monkeypatch):

@@ -277,3 +277,23 @@ def test_estimates_are_labelled_everywhere():
     page = report.render_html(res)
     assert "TTFT median (estimate)" in page and "TTFT distribution (estimate)" in page
     assert "p95_ttft_ms (estimate)" in page
+
+
+@pytest.mark.parametrize(
+    "level, noted",
+    [
+        ({"concurrency": 4, "client_loop_lag_p99_ms": None, "median_ttft_ms": 50.0}, False),
+        ({"concurrency": 4, "client_loop_lag_p99_ms": 1.9, "median_ttft_ms": 10.0}, False),  # under 2 ms
+        ({"concurrency": 4, "client_loop_lag_p99_ms": 3.0, "median_ttft_ms": 50.0}, True),  # over 2 ms and 5 %
+        ({"concurrency": 4, "client_loop_lag_p99_ms": 4.0, "median_ttft_ms": 100.0}, False),  # 5 % of 100 ms
+        ({"concurrency": 4, "client_loop_lag_p99_ms": 40.0, "median_ttft_ms": None, "median_e2el_ms": 2000.0}, False),
+        ({"concurrency": 256, "client_loop_lag_p99_ms": 120.0, "median_ttft_ms": None, "median_e2el_ms": 900.0}, True),
+    ],
+)
+def test_a_busy_client_is_named_when_its_delay_can_move_the_figures(level, noted):
+    from vllm_vertex.probe import client_note
+
+    note = client_note(level)
+    assert bool(note) is noted
+    if noted:
+        assert note.startswith(f"concurrency {level['concurrency']}: the probe's own event loop was up to ")

@@ -299,6 +299,8 @@ async def _level(
     # Open the level's connections first, so that its first requests are not timed through TCP (and TLS)
     # handshakes that hundreds of them would do at once on this client's cores.
     await asyncio.gather(*(sender.open_connection() for _ in range(concurrency)))
+    lag = _LoopLag()
+    watch = asyncio.create_task(lag.watch())
     begin = time.perf_counter()
     deadline = begin + settings.level_seconds if settings.level_seconds else None
     done = {"n": 0}
@@ -317,10 +319,28 @@ async def _level(
 
     results = await asyncio.gather(*(one(kind) for kind in jobs))
     duration = time.perf_counter() - begin
+    watch.cancel()
     records = [r for r in results if r is not None]
     level = metrics.summarize_level(records, duration, concurrency, goodput, sender.target.streaming)
+    level["client_loop_lag_p99_ms"] = lag.p99_ms()
     level["image_requests"] = sum(1 for r in records if r.kind == "main" and r.image)
     return level, records
+
+
+class _LoopLag:
+    """How late the event loop wakes a short timer while a level runs: the client's own delay."""
+
+    def __init__(self, interval_s: float = 0.005) -> None:
+        self.interval, self.late_ms = interval_s, []
+
+    async def watch(self) -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            self.late_ms.append(max(0.0, (time.perf_counter() - t - self.interval) * 1000))
+
+    def p99_ms(self) -> float | None:
+        return round(metrics.percentile(self.late_ms, 99), 3) if self.late_ms else None
 
 
 def _samples(records: list[RequestRecord], streaming: bool) -> dict:
@@ -351,7 +371,8 @@ async def _run(target: ProbeTarget, settings: workload.ProbeSettings, slo: dict,
             level, records = await _level(sender, load, c, settings.num_requests, goodput, progress, "level")
             level["samples"] = _samples(records, target.streaming)
             levels.append(level)
-        result = {"levels": levels, "slo": slo_mod.gate(slo, levels), "warmup": warmup}
+        notes = [n for n in map(metrics.client_note, levels) if n]
+        result = {"levels": levels, "slo": slo_mod.gate(slo, levels), "warmup": warmup, "client_notes": notes}
         if settings.find_capacity:
             result["capacity"] = await _capacity(sender, load, settings, slo, goodput, progress)
     finally:

@@ -10,6 +10,7 @@ import importlib
 _WHERE = {
     "CapacitySearch": "capacity",
     "requests_for_level": "capacity",
+    "client_note": "metrics",
     "percentile": "metrics",
     "stats_ms": "metrics",
     "summarize_level": "metrics",

@@ -150,3 +150,22 @@ def _goodput(ok, ttfts, all_tpots, e2els, limits_ms, dur) -> float | None:
         return None
     good = sum(all(col[i] <= limit for col, limit in columns) for i in range(len(ok)))
     return good / dur
+
+
+def client_note(level: dict) -> str | None:
+    """A warning when the probe's own event loop was late enough to show in the level's latencies.
+
+    ``client_loop_lag_p99_ms`` is how late, at p99, the client's event loop woke a 5 ms timer during the
+    level: a client busy with its own work takes up chunks (and sends requests) that much late. Below
+    2 ms, or 5 % of the median TTFT (E2EL when not streamed), it cannot move a figure a user would act on.
+    """
+    lag = level.get("client_loop_lag_p99_ms")
+    if lag is None:
+        return None
+    base = level.get("median_ttft_ms") if level.get("median_ttft_ms") is not None else level.get("median_e2el_ms")
+    if lag <= max(2.0, 0.05 * (base or 0.0)):
+        return None
+    return (
+        f"concurrency {level['concurrency']}: the probe's own event loop was up to {lag:.1f} ms late (p99), so "
+        "its latencies may include that much client delay: run it from a machine with more free CPU"
+    )

@@ -66,6 +66,7 @@ def render_text(result: dict) -> str:
     for level in result["levels"]:
         for error, count in (level.get("errors") or {}).items():
             lines.append(f"concurrency {level['concurrency']}: {count} × {error}")
+    lines.extend(f"note: {n}" for n in result.get("client_notes") or [])
     lines.append(_slo_line(result["slo"]))
     if "capacity" in result:
         lines.append(f"capacity: {result['capacity']['summary']} (search stopped: {result['capacity']['stopped_by']})")
@@ -240,6 +241,7 @@ def render_html(result: dict, title: str = "Load probe") -> str:
             f"(search stopped: {html.escape(result['capacity']['stopped_by'])}).</p>"
         )
     parts.append(_html_table(result))
+    parts.extend(f"<p class='bad'>Note: {html.escape(n)}.</p>" for n in result.get("client_notes") or [])
     if est:
         parts.append(
             "<p class='note'>* TTFT estimated from the end-to-end latency of max_tokens=1 requests sent within "
