@@ -5,6 +5,7 @@ its endpoints are real (deployed with the product's own code), so the deploy sta
 reads come from a real deploy operation's metadata.
 """
 
+import datetime
 import json
 
 import pytest
@@ -12,9 +13,11 @@ import yaml
 
 from tests.cli_support import PROJECT, TEXT, WHERE, deploy, invoke
 from tests.standin import FakeBackend, VertexStandin
+from tests.standin import billing as catalog_data
 from tests.standin.pipeline_jobs import pipelines, run_script
 from vllm_vertex import naming
 from vllm_vertex.cloud import jobs
+from vllm_vertex.finish import CatalogRate, RunOutcome
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -26,14 +29,18 @@ def standin():
         assert s.response_errors == []
 
 
-@pytest.fixture
-def on_failure_run(tmp_path) -> str:
-    """The text example with the default policy, on_failure: a passing run keeps its deployment."""
-    data = yaml.safe_load(open(TEXT))
-    data["teardown_policy"] = "on_failure"
+def _run_file(tmp_path, **fields) -> str:
+    """The text example with ``fields`` changed, as a run file."""
+    data = {**yaml.safe_load(open(TEXT)), **fields}
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
+
+
+@pytest.fixture
+def on_failure_run(tmp_path) -> str:
+    """The text example with the default policy, on_failure: a passing run keeps its deployment."""
+    return _run_file(tmp_path, teardown_policy="on_failure")
 
 
 _TEMPLATE: list[str] = []  # one compiled pipeline for the module's runs (values are sent as parameters)
@@ -65,7 +72,7 @@ def test_wait_ends_with_the_endpoint_how_to_use_it_the_report_and_what_is_kept(s
             "api_key=creds.token)") in out  # fmt: skip
     assert "report: gs://my-bucket/vllm-vertex/pipeline-root/run/smoke-test/report" in out
     assert f"KEPT (billing until removed): {endpoint.name}" in out and "on_failure keeps" in out
-    assert "  cost: unknown for 1 replica(s) of g2-standard-12" in out
+    assert "  cost: ~1.14 USD/hour for 1 replica(s) of g2-standard-12 (Vertex AI prediction" in out  # the catalogue's
     name = next(iter(pipelines(standin).jobs))
     label, project = naming.run_label_value(name), name.split("/")[1]
     assert f"  remove it: vllm-vertex teardown --run-label {label} --project {project} --region us-central1" in out
@@ -211,3 +218,156 @@ def test_schedule_list_json(standin):
     rows = json.loads(invoke(standin, "schedule", "list", *WHERE, "--json").stdout)
     assert len(rows) == 1 and rows[0]["state"] == "ACTIVE" and rows[0]["cron"] == "TZ=Etc/UTC 0 3 * * *"
     assert rows[0]["max_concurrent_run_count"] == 1
+
+
+# --- the kept deployment's hourly price, read from the Cloud Billing Catalog at the end of the run --------------
+
+def _catalog_calls(standin) -> list[str]:
+    """Paths of the Cloud Billing Catalog requests the stand-in saw (services.list, services.skus.list)."""
+    return [path for _, path, _ in standin.requests if path.startswith("/v1/services")]
+
+
+def _today() -> str:
+    return datetime.datetime.now(datetime.UTC).date().isoformat()
+
+
+LIVE_SOURCE = f"Cloud Billing Catalog API, services/{catalog_data.VERTEX_SERVICE}, read "
+G2_12_SKUS = [catalog_data.PRICED[k]["skuId"] for k in ("G2-CORE", "G2-RAM", "L4")]
+
+
+def test_kept_deployment_is_priced_from_the_catalogue_text(standin, tmp_path):
+    """Two replicas of g2-standard-12: 12 × 0.0282 + 48 × 0.0033 + 0.644 = 1.1408 USD a node hour, twice."""
+    endpoint = deploy(standin)
+    pipelines(standin).script = run_script(endpoint=endpoint.name)
+    run = _run_file(tmp_path, teardown_policy="on_failure", min_replica_count=2, max_replica_count=2)
+    result = _submit(standin, run, "--wait")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    cost = next(line for line in lines if line.startswith("  cost: "))
+    assert cost == ("  cost: ~2.28 USD/hour for 2 replica(s) of g2-standard-12 (Vertex AI prediction, on-demand list "
+                    f"price in us-central1; {LIVE_SOURCE}{_today()})")
+    assert lines.index(cost) == lines.index(next(x for x in lines if x.startswith("KEPT"))) + 1
+    assert not any(line.startswith("  live price not read") for line in lines)
+    assert "reading the kept deployment's hourly price from the Cloud Billing Catalog API" in result.output
+    # one read: the service list, then the Vertex AI service's SKUs (one page each)
+    assert [r[0] for r in standin.billing.page_requests] == ["services", f"skus:{catalog_data.VERTEX_SERVICE}"]
+
+
+def test_kept_deployment_live_price_in_json_keeps_the_other_keys(standin, on_failure_run):
+    endpoint = deploy(standin)
+    pipelines(standin).script = run_script(endpoint=endpoint.name)
+    live = json.loads(_submit(standin, on_failure_run, "--wait", "--json").stdout)
+    standin.requests.clear()
+    pipelines(standin).script = run_script(endpoint=endpoint.name)
+    table = json.loads(_submit(standin, on_failure_run, "--wait", "--json", "--no-live-prices").stdout)
+    assert _catalog_calls(standin) == []
+    assert set(live) == set(table) and "live_price" in live  # the one new key, present either way
+    assert table["live_price"] is None
+    assert live["usd_per_hour"] is None and table["usd_per_hour"] is None  # the built-in table's figure: none
+    price = live["live_price"]
+    assert price["usd_per_hour"] == pytest.approx(1.1408) and price["usd_per_node_hour"] == pytest.approx(1.1408)
+    assert price["replicas"] == 1 and price["region"] == "us-central1" and price["problem"] == ""
+    assert price["source"] == LIVE_SOURCE + _today() and price["sku_ids"] == G2_12_SKUS
+    per_run = {"submitted", "name", "run_label", "console", "teardown_command", "live_price"}
+    assert {k: v for k, v in live.items() if k not in per_run} == {k: v for k, v in table.items() if k not in per_run}
+    assert live["kept"] is table["kept"] is True and live["ok"] is table["ok"] is True
+
+
+def test_catalogue_disabled_keeps_unknown_with_the_reason_and_the_fix(standin, on_failure_run):
+    from tests.test_pricing_catalog import DISABLED_TEXT, SERVICE_DISABLED
+
+    endpoint = deploy(standin)
+    pipelines(standin).script = run_script(endpoint=endpoint.name)
+    standin.faults.add("cloudbilling.services.list", status=403, details=SERVICE_DISABLED, message=DISABLED_TEXT,
+                       times=None)
+    result = _submit(standin, on_failure_run, "--wait")
+    assert result.exit_code == 0, result.output  # the run passed: a price never changes that
+    assert "Traceback" not in result.output
+    lines = result.output.splitlines()
+    assert "  cost: unknown for 1 replica(s) of g2-standard-12: no verified figure in vllm_vertex/pricing.py; see " \
+           "https://cloud.google.com/vertex-ai/pricing" in lines
+    assert "  live price not read: the cloudbilling.googleapis.com API (Cloud Billing) is not enabled in project " \
+           "my-quota-project, the project your credentials bill API calls to, so live prices cannot be read. Enable " \
+           "it: gcloud services enable cloudbilling.googleapis.com --project=my-quota-project (it takes a minute), or " \
+           "pass --no-live-prices to skip this lookup." in lines
+    assert lines[-1].startswith("  remove it: vllm-vertex teardown --run-label ")
+    pipelines(standin).script = run_script(endpoint=endpoint.name)
+    waited = _submit(standin, on_failure_run, "--wait", "--json")
+    assert waited.exit_code == 0
+    data = json.loads(waited.stdout)
+    assert data["live_price"]["usd_per_hour"] is None and data["live_price"]["source"] == ""
+    assert "gcloud services enable cloudbilling.googleapis.com --project=my-quota-project" in data["live_price"]["problem"]
+
+
+@pytest.mark.parametrize("break_it, reason", [
+    (lambda s: s.billing.set_skus(catalog_data.VERTEX_SERVICE, [x for x in catalog_data.default_catalog()["skus"][
+        catalog_data.VERTEX_SERVICE] if x["skuId"] != catalog_data.PRICED["L4"]["skuId"]]),
+     "no live price for g2-standard-12 in us-central1 from the Cloud Billing Catalog (services/C7E2-9256-1C43, "),
+    (lambda s: s.faults.add("cloudbilling.services.skus.list", status=400, message="Invalid currency."),
+     "the Cloud Billing Catalog API could not be read (BadRequest: 400 "),
+])
+def test_no_matching_sku_or_a_google_error_keeps_unknown_and_the_exit_code(standin, tmp_path, break_it, reason):
+    endpoint = deploy(standin)
+    pipelines(standin).script = run_script(endpoint=endpoint.name, verdict="failed")  # a failed run: exit 1 stays 1
+    break_it(standin)
+    result = _submit(standin, _run_file(tmp_path, teardown_policy="never"), "--wait")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "  cost: unknown for 1 replica(s) of g2-standard-12" in result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("  live price not read: ")]
+    assert line.removeprefix("  live price not read: ").startswith(reason)
+
+
+@pytest.mark.parametrize("policy, script", [
+    ("always", {}),  # removed after passing
+    ("on_failure", {"verdict": "failed"}),  # removed because the smoke tests failed
+    ("on_failure", {"fail_at": "deploy-model"}),  # no deployment reached
+])
+def test_nothing_kept_makes_no_catalogue_request(standin, tmp_path, policy, script):
+    endpoint = deploy(standin)
+    standin.requests.clear()
+    pipelines(standin).script = run_script(endpoint=endpoint.name, **script)
+    result = _submit(standin, _run_file(tmp_path, teardown_policy=policy), "--wait")
+    assert "KEPT" not in result.output and "Cloud Billing" not in result.output
+    assert _catalog_calls(standin) == [] and standin.billing.page_requests == []
+
+
+def test_spot_deployment_is_not_priced_from_on_demand_skus(standin, tmp_path):
+    endpoint = deploy(standin)
+    pipelines(standin).script = run_script(endpoint=endpoint.name)
+    result = _submit(standin, _run_file(tmp_path, teardown_policy="on_failure", spot=True), "--wait")
+    assert result.exit_code == 0 and "  cost: unknown for spot VMs (1 replica(s) of g2-standard-12)" in result.output
+    assert standin.billing.page_requests == []
+
+
+def test_opt_out_makes_no_catalogue_request_on_submit_and_follow(standin, on_failure_run):
+    endpoint = deploy(standin)
+    pipelines(standin).script = run_script(endpoint=endpoint.name)
+    result = _submit(standin, on_failure_run, "--wait", "--no-live-prices")
+    assert result.exit_code == 0, result.output
+    assert "  cost: unknown for 1 replica(s) of g2-standard-12" in result.output
+    assert "live price" not in result.output and "Cloud Billing" not in result.output
+    name = next(iter(pipelines(standin).jobs))
+    again = invoke(standin, "follow", name, "--poll-seconds", "0", "--no-live-prices")
+    assert again.exit_code == 0 and "  cost: unknown for 1 replica(s) of g2-standard-12" in again.output
+    assert _catalog_calls(standin) == [] and standin.billing.page_requests == []
+    followed = invoke(standin, "follow", name, "--poll-seconds", "0")  # follow shares the finish: priced by default
+    assert followed.exit_code == 0 and "  cost: ~1.14 USD/hour for 1 replica(s) of g2-standard-12" in followed.output
+    assert len(standin.billing.page_requests) == 2
+
+
+def test_run_outcome_prices_replicas_from_the_catalogue_rate():
+    """Pure: the catalogue's node price times the replicas billed, with its source; or the reason."""
+    kept = RunOutcome("SUCCEEDED", "passed", name="projects/p/locations/europe-west4/pipelineJobs/x",
+                      endpoint="projects/p/locations/europe-west4/endpoints/9", teardown_policy="never",
+                      machine_type="g2-standard-96", replicas=3)
+    assert kept.region == "europe-west4" and kept.wants_live_price
+    kept.live_price = CatalogRate("europe-west4", 9.1296, "Cloud Billing Catalog API, services/S, read 2026-11-27")
+    assert kept.live_usd_per_hour == pytest.approx(27.3888)
+    assert "  cost: ~27.39 USD/hour for 3 replica(s) of g2-standard-96 (Vertex AI prediction, on-demand list price " \
+           "in europe-west4; Cloud Billing Catalog API, services/S, read 2026-11-27)" in kept.lines()
+    kept.live_price = CatalogRate("europe-west4", problem="why, and the fix")
+    assert kept.live_usd_per_hour is None and "  live price not read: why, and the fix" in kept.lines()
+    assert kept.to_dict()["live_price"]["problem"] == "why, and the fix"
+    not_kept = RunOutcome("SUCCEEDED", "passed", endpoint=kept.endpoint, teardown_policy="always",
+                          machine_type="g2-standard-96")
+    assert not not_kept.wants_live_price and not_kept.to_dict()["live_price"] is None

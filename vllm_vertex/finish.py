@@ -11,7 +11,29 @@ from dataclasses import asdict, dataclass, field
 
 from vllm_vertex import naming, pricing
 
-__all__ = ["RunOutcome", "openai_snippet"]
+__all__ = ["CatalogRate", "RunOutcome", "openai_snippet"]
+
+
+@dataclass(frozen=True)
+class CatalogRate:
+    """A kept deployment's node price read from the Cloud Billing Catalog API when the run ended, or why not.
+
+    Read by the CLI (``submit --wait``, ``follow``) only when the run keeps a deployment whose
+    price the built-in table does not hold; pipeline steps never read it.
+
+    Attributes:
+        region: The region priced (the endpoint's).
+        usd_per_node_hour: One node hour (machine and GPUs), on-demand list price; None when not read.
+        source: ``Cloud Billing Catalog API, services/ID, read YYYY-MM-DD``.
+        sku_ids: The SKUs added up (cores, RAM, GPUs).
+        problem: Why no price was read, with the fix (one line); empty when read.
+    """
+
+    region: str
+    usd_per_node_hour: float | None = None
+    source: str = ""
+    sku_ids: tuple[str, ...] = ()
+    problem: str = ""
 
 
 @dataclass
@@ -31,6 +53,8 @@ class RunOutcome:
         machine_type: Machine type of one replica.
         replicas: Replicas billed (min_replica_count).
         spot: Deployed on spot VMs.
+        live_price: The Cloud Billing Catalog's price of the kept deployment (or why it was not read);
+            None when it was not looked up.
     """
 
     state: str
@@ -45,6 +69,7 @@ class RunOutcome:
     machine_type: str = ""
     replicas: int = 1
     spot: bool = False
+    live_price: CatalogRate | None = None
 
     @property
     def ok(self) -> bool:
@@ -72,6 +97,29 @@ class RunOutcome:
     def rate(self) -> pricing.Rate | None:
         """The hourly rate of the deployment, when the machine type is known."""
         return pricing.rate_for(self.machine_type, self.replicas, self.spot) if self.machine_type else None
+
+    @property
+    def region(self) -> str:
+        """The region of the endpoint (else of the run): where the deployment bills."""
+        for name in (self.endpoint, self.name):
+            parts = name.split("/")
+            if len(parts) > 3 and parts[2] == "locations":
+                return parts[3]
+        return ""
+
+    @property
+    def wants_live_price(self) -> bool:
+        """A kept on-demand deployment whose hourly price the built-in table does not hold."""
+        rate = self.rate
+        return self.kept and not self.spot and bool(self.region) and rate is not None and rate.usd_per_hour is None
+
+    @property
+    def live_usd_per_hour(self) -> float | None:
+        """The catalogue's price of every replica of the kept deployment, per hour."""
+        live = self.live_price
+        if live is None or live.usd_per_node_hour is None:
+            return None
+        return round(live.usd_per_node_hour * self.replicas, 6)
 
     def teardown_command(self) -> str:
         """The command that removes what the run left."""
@@ -106,8 +154,13 @@ class RunOutcome:
         ]
 
     def _kept_lines(self) -> list[str]:
-        rate = self.rate
+        rate, live = self.rate, self.live_price
         price = rate.text() if rate else "unknown (machine type not recorded)"
+        if self.live_usd_per_hour is not None:
+            price = (
+                f"~{self.live_usd_per_hour:.2f} USD/hour for {self.replicas} replica(s) of {self.machine_type} "
+                f"(Vertex AI prediction, on-demand list price in {live.region}; {live.source})"
+            )
         why = (
             "teardown_policy never keeps everything"
             if self.teardown_policy == "never"
@@ -116,12 +169,27 @@ class RunOutcome:
         return [
             f"KEPT (billing until removed): {self.endpoint}, its deployed model and its Model ({why})",
             f"  cost: {price}",
+            *([f"  live price not read: {live.problem}"] if live and live.problem else []),
             f"  remove it: {self.teardown_command()}",
         ]
 
     def to_dict(self) -> dict:
-        """JSON-ready: every field, plus ok, kept, run label, hourly price and the commands."""
+        """JSON-ready: every field, plus ok, kept, run label, hourly price and the commands.
+
+        ``usd_per_hour`` is the built-in table's figure; ``live_price`` the catalogue's, read when
+        the run keeps a deployment the table has no figure for (null when not looked up).
+        """
         out = asdict(self)
+        live = self.live_price
+        out["live_price"] = None if live is None else {
+            "usd_per_hour": self.live_usd_per_hour,
+            "usd_per_node_hour": live.usd_per_node_hour,
+            "replicas": self.replicas,
+            "region": live.region,
+            "source": live.source,
+            "sku_ids": list(live.sku_ids),
+            "problem": live.problem,
+        }
         rate = self.rate
         out.update(
             ok=self.ok,

@@ -19,6 +19,8 @@ API = "cloudbilling.googleapis.com"
 PAGE_SIZE = 5000  # the most the API returns per page
 # The gcloud SDK's own project: user credentials without a quota project are billed to it, and errors name it.
 GCLOUD_SHARED_PROJECT = "projects/764086051850"
+# How ``plan`` does without live prices; other commands pass their own (``--no-live-prices``).
+PLAN_OPT_OUT = "drop --live-prices to use the built-in table"
 
 
 class CatalogError(RuntimeError):
@@ -78,8 +80,14 @@ def _record(sku) -> SkuRecord:
     )
 
 
-def read_skus(api_endpoint: str = "") -> tuple[str, list[SkuRecord]]:
+def read_skus(api_endpoint: str = "", opt_out: str = PLAN_OPT_OUT,
+              deadline: float = 120.0) -> tuple[str, list[SkuRecord]]:
     """The Vertex AI service's name and every one of its SKUs, in USD (all pages).
+
+    Args:
+        api_endpoint: Base URL replacing Google's (tests).
+        opt_out: How the user skips the lookup, ending the "API disabled" messages.
+        deadline: Seconds of retries on transient errors, per call.
 
     Raises:
         CatalogError: the API is disabled, refused, or lists no "Vertex AI" service.
@@ -90,27 +98,31 @@ def read_skus(api_endpoint: str = "") -> tuple[str, list[SkuRecord]]:
 
     client = catalog_client(api_endpoint)
     try:
-        services = [s for s in client.list_services(request={"page_size": PAGE_SIZE}, retry=clients.retry(timeout=120))
-                    if s.display_name == SERVICE_DISPLAY_NAME]
+        listed = client.list_services(request={"page_size": PAGE_SIZE}, retry=clients.retry(timeout=deadline))
+        services = [s for s in listed if s.display_name == SERVICE_DISPLAY_NAME]
         if len(services) != 1:
             raise CatalogError(f"the Cloud Billing Catalog lists {len(services)} services named "
                                f"{SERVICE_DISPLAY_NAME!r}; expected one")
         name = services[0].name
         skus = [_record(s) for s in client.list_skus(
-            request={"parent": name, "currency_code": "USD", "page_size": PAGE_SIZE}, retry=clients.retry(timeout=120))]
+            request={"parent": name, "currency_code": "USD", "page_size": PAGE_SIZE},
+            retry=clients.retry(timeout=deadline))]
     except (exceptions.Forbidden, exceptions.PermissionDenied, exceptions.Unauthenticated) as err:
-        raise CatalogError(forbidden_message(err), setup=True) from None
+        raise CatalogError(forbidden_message(err, opt_out), setup=True) from None
     return name, skus
 
 
 def live_node_price(machine_type: str, region: str, api_endpoint: str = "",
-                    today: datetime.date | None = None) -> LivePrice:
+                    today: datetime.date | None = None, opt_out: str = PLAN_OPT_OUT,
+                    deadline: float = 120.0) -> LivePrice:
     """The on-demand price of one node hour of ``machine_type`` in ``region``, read now.
+
+    ``opt_out`` and ``deadline``: see ``read_skus``.
 
     Raises:
         CatalogError: the catalogue could not be read, or it has no single SKU for some part.
     """
-    service, skus = read_skus(api_endpoint)
+    service, skus = read_skus(api_endpoint, opt_out, deadline)
     price = node_price(skus, machine_type, region)
     if price.usd_per_hour is None:
         raise CatalogError(f"no live price for {machine_type} in {region} from the Cloud Billing Catalog "
@@ -119,8 +131,11 @@ def live_node_price(machine_type: str, region: str, api_endpoint: str = "",
     return LivePrice(price, service, read_on)
 
 
-def forbidden_message(err: Exception) -> str:
-    """A 403 from the catalogue: the API is disabled in the quota project (name it, and the command), or refused."""
+def forbidden_message(err: Exception, opt_out: str = PLAN_OPT_OUT) -> str:
+    """A 403 from the catalogue: the API is disabled in the quota project (name it, and the command), or refused.
+
+    ``opt_out`` ends the messages whose fix is on the user's side: how to do without live prices.
+    """
     reason = getattr(err, "reason", None)
     metadata = getattr(err, "metadata", None) or {}
     text = str(err)
@@ -128,14 +143,14 @@ def forbidden_message(err: Exception) -> str:
         return (
             f"your user credentials name no quota project, so the Cloud Billing Catalog call has no project to be "
             f"billed to. Set one that has {API} enabled: gcloud auth application-default set-quota-project PROJECT "
-            f"(and gcloud services enable {API} --project=PROJECT), or drop --live-prices to use the built-in table."
+            f"(and gcloud services enable {API} --project=PROJECT), or {opt_out}."
         )
     if reason == "SERVICE_DISABLED" or "has not been used in project" in text or "it is disabled" in text:
         consumer = str(metadata.get("consumer", "")).removeprefix("projects/") or "PROJECT"
         return (
             f"the {API} API (Cloud Billing) is not enabled in project {consumer}, the project your credentials "
             f"bill API calls to, so live prices cannot be read. Enable it: gcloud services enable {API} "
-            f"--project={consumer} (it takes a minute), or drop --live-prices to use the built-in table."
+            f"--project={consumer} (it takes a minute), or {opt_out}."
         )
     first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
     return (

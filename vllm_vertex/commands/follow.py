@@ -5,12 +5,20 @@ from __future__ import annotations
 import json
 import re
 import sys
+import traceback
 
 import click
 
-from vllm_vertex.commands._common import BadInput, api_options, guarded, location_options, require_credentials
+from vllm_vertex.commands._common import (
+    BadInput,
+    api_options,
+    debugging,
+    guarded,
+    location_options,
+    require_credentials,
+)
 
-__all__ = ["finish", "follow", "json_option", "run_name", "status"]
+__all__ = ["finish", "follow", "json_option", "live_prices_option", "run_name", "status"]
 
 _NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/pipelineJobs/[a-z][-a-z0-9]{0,127}$")
 _URL = re.compile(
@@ -22,6 +30,20 @@ _ID = re.compile(r"^[a-z][-a-z0-9]{0,127}$")
 def json_option(func):
     """``--json``: print one JSON document on stdout (progress goes to stderr)."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout; progress on stderr.")(func)
+
+
+# How the end of a run does without the catalogue (ends the "API disabled" messages).
+_OPT_OUT = "pass --no-live-prices to skip this lookup"
+_CATALOG_DEADLINE = 30.0  # seconds of retries on transient errors: a price is not worth a long wait
+
+
+def live_prices_option(func):
+    """``--live-prices/--no-live-prices``: read a kept deployment's hourly price at the end of the run."""
+    return click.option(
+        "--live-prices/--no-live-prices", "live_prices", default=True, show_default=True,
+        help="When the run keeps a deployment the built-in price table has no figure for, read its hourly price "
+             "from the Cloud Billing Catalog API (one call at the end; never when nothing is kept).",
+    )(func)
 
 
 def run_name(ref: str, project: str = "", region: str = "") -> str:
@@ -44,11 +66,14 @@ def run_name(ref: str, project: str = "", region: str = "") -> str:
     return f"projects/{project}/locations/{region}/pipelineJobs/{ref}"
 
 
-def finish(job_name: str, api_endpoint: str, poll_seconds: float, as_json: bool, extra: dict | None = None) -> int:
+def finish(job_name: str, api_endpoint: str, poll_seconds: float, as_json: bool, extra: dict | None = None,
+           live_prices: bool = True) -> int:
     """Follows the run to its end and prints how it ended; returns the exit code.
 
     0: the run succeeded and the smoke tests passed; 1: it did not; 130: interrupted (Ctrl-C
-    asks whether to cancel the run; ``vllm-vertex follow RUN`` reattaches).
+    asks whether to cancel the run; ``vllm-vertex follow RUN`` reattaches). With ``live_prices``,
+    a kept deployment the price table has no figure for is priced from the Cloud Billing Catalog
+    (one read; a failure only adds its reason to the summary and never changes the exit code).
     """
     from vllm_vertex.cloud import jobs
 
@@ -65,8 +90,46 @@ def finish(job_name: str, api_endpoint: str, poll_seconds: float, as_json: bool,
             log(f"the run goes on; reattach with: vllm-vertex follow {job_name}")
         return 130
     result = jobs.outcome(job)
+    if live_prices and result.wants_live_price:
+        log("reading the kept deployment's hourly price from the Cloud Billing Catalog API (--no-live-prices skips)")
+        result.live_price = catalog_rate(result.machine_type, result.region, api_endpoint)
     _print(result, as_json, extra)
     return 0 if result.ok else 1
+
+
+def catalog_rate(machine_type: str, region: str, api_endpoint: str):
+    """``finish.CatalogRate``: the catalogue's node price, or the one-line reason (never raises).
+
+    Any failure (API disabled, refused, no single SKU, a Google or network error, even a bug) is
+    the reason, with its fix where there is one; ``--debug`` also prints the traceback.
+    """
+    from vllm_vertex.cloud.billing_catalog import CatalogError, live_node_price  # light: the client loads inside
+    from vllm_vertex.finish import CatalogRate
+    from vllm_vertex.redact import mask
+
+    try:
+        live = live_node_price(machine_type, region, api_endpoint, opt_out=_OPT_OUT, deadline=_CATALOG_DEADLINE)
+    except KeyboardInterrupt:  # Ctrl-C while reading a price skips the price, not the run's summary
+        return CatalogRate(region, problem=f"interrupted before the catalogue answered; {_OPT_OUT}")
+    except Exception as err:  # a price is never worth failing the command over
+        if debugging():
+            click.echo(mask(traceback.format_exc()).rstrip(), err=True)
+        reason = str(err) if isinstance(err, CatalogError) else _unexpected(err)
+        return CatalogRate(region, problem=mask(" ".join(reason.split())))
+    price = live.price
+    return CatalogRate(region, price.usd_per_hour, live.source, price.sku_ids)
+
+
+def _unexpected(err: Exception) -> str:
+    """One line for a failure other than ``CatalogError``: credentials, a Google API error, the network, a bug."""
+    from vllm_vertex.cloud import auth
+
+    explained = auth.explain(err)
+    if explained:
+        return explained
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    what = f"{type(err).__name__}: {text}"[:300] if text else type(err).__name__
+    return f"the Cloud Billing Catalog API could not be read ({what}); retry later, or {_OPT_OUT}"
 
 
 def _print(result, as_json: bool, extra: dict | None = None) -> None:
@@ -81,10 +144,11 @@ def _print(result, as_json: bool, extra: dict | None = None) -> None:
 @click.argument("run_ref", metavar="RUN")
 @location_options
 @json_option
+@live_prices_option
 @api_options
 @click.option("--poll-seconds", default=15.0, hidden=True, help="Seconds between polls while following.")
 @guarded
-def follow(run_ref, project, region, as_json, api_endpoint, poll_seconds):
+def follow(run_ref, project, region, as_json, live_prices, api_endpoint, poll_seconds):
     """Follow RUN to its end (reattach after Ctrl-C): task states, deploy stages, then the outcome.
 
     RUN is projects/P/locations/L/pipelineJobs/ID, the run's console URL, or its ID with
@@ -92,7 +156,7 @@ def follow(run_ref, project, region, as_json, api_endpoint, poll_seconds):
     """
     name = run_name(run_ref, project, region)
     require_credentials(api_endpoint)
-    sys.exit(finish(name, api_endpoint, poll_seconds, as_json))
+    sys.exit(finish(name, api_endpoint, poll_seconds, as_json, live_prices=live_prices))
 
 
 @click.command()

@@ -18,7 +18,7 @@ from vllm_vertex.commands._common import (
     submission,
 )
 from vllm_vertex.commands._dry import DRY_RUN, describe, show
-from vllm_vertex.commands.follow import finish, json_option
+from vllm_vertex.commands.follow import finish, json_option, live_prices_option
 
 __all__ = ["schedule", "submit"]
 
@@ -43,17 +43,20 @@ _NO_PLAN = click.option(
 @DRY_RUN
 @location_options
 @json_option
+@live_prices_option
 @api_options
 @click.option("--poll-seconds", default=15.0, hidden=True, help="Seconds between polls while following.")
 @guarded
 def submit(
-    config_file, yaml_path, wait, canary, endpoint, no_plan, dry_run, project, region, as_json, api_endpoint,
-    poll_seconds,
+    config_file, yaml_path, wait, canary, endpoint, no_plan, dry_run, project, region, as_json, live_prices,
+    api_endpoint, poll_seconds,
 ):
     """Submit a run described by CONFIG (a run file, see examples/); print its console URL.
 
     Compiles the pipeline from CONFIG unless --yaml gives one. With --wait, prints one line per
-    task state change, then the smoke-test verdict and figures; Ctrl-C offers to cancel the run.
+    task state change, then the smoke-test verdict and figures, and what the run kept with its
+    hourly price (read from the Cloud Billing Catalog API when the built-in table has no figure;
+    --no-live-prices skips it); Ctrl-C offers to cancel the run.
     With --dry-run, validates, plans and compiles, prints what would be sent and exits 0.
     """
     from vllm_vertex import naming
@@ -77,7 +80,7 @@ def submit(
     for key in ("name", "console", "run_label"):
         click.echo(f"{'submitted' if key == 'name' else key.replace('_', ' ')}: {submitted[key]}", err=as_json)
     if wait:
-        sys.exit(finish(job.name, api_endpoint, poll_seconds, as_json, {"submitted": submitted}))
+        sys.exit(finish(job.name, api_endpoint, poll_seconds, as_json, {"submitted": submitted}, live_prices))
     click.echo(f"follow it: vllm-vertex follow {job.name}", err=as_json)
 
 
