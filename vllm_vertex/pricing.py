@@ -43,8 +43,9 @@ sources, where both exist, agree). Why each row stays unknown:
 
 Online, ``vllm-vertex plan --live-prices`` prices a node from Google's Cloud Billing Catalog API
 instead (``vllm_vertex.pricing_catalog`` matches the SKUs, ``vllm_vertex.cloud.billing_catalog``
-reads them); this table stays what the smoke report, the Metrics and ``submit --wait`` use, since
-pipeline steps make no pricing calls.
+reads them), and so does the end of ``submit --wait`` and ``follow`` for a deployment the run keeps
+when this table has no figure for it (``--no-live-prices`` opts out). This table stays what the smoke
+report and the Metrics use, since pipeline steps make no pricing calls.
 
 To add a figure: read the page's prediction tables (or the "Vertex Prediction" SKU group at
 https://cloud.google.com/skus) for us-central1, put the node's per-hour figure (machine and
