@@ -52,4 +52,5 @@ clean:
 # Benchmarks of the load probe (figures to read, not a pass/fail tier): agreement with `vllm bench serve`,
 # client overhead against a server with known timing, the capacity search's knee. Needs the vLLM venv.
 bench: install vllm-env
+	$(VLLM_VENV)/bin/python -m pip install -q "pandas==3.1.1"  # vllm bench serve's custom dataset reads JSON lines with it
 	PYTHONPATH=. $(PYTHON) scripts/bench_probe.py

