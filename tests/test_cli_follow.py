@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from tests.cli_support import PROJECT, TEXT, WHERE, deploy, invoke
-from tests.standin import FakeBackend, VertexStandin
 from tests.standin import billing as catalog_data
 from tests.standin.pipeline_jobs import pipelines, run_script
 from vllm_vertex import naming
@@ -20,13 +19,6 @@ from vllm_vertex.cloud import jobs
 from vllm_vertex.finish import CatalogRate, RunOutcome
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def standin():
-    with VertexStandin(FakeBackend(), health_timeout=5) as s:
-        yield s
-        assert s.response_errors == []
 
 
 def _run_file(tmp_path, **fields) -> str:

@@ -7,16 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.cli_support import PROJECT, WHERE, deploy, invoke, posts
-from tests.standin import FakeBackend, VertexStandin
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def standin():
-    with VertexStandin(FakeBackend(), health_timeout=5) as s:
-        yield s
-        assert s.response_errors == []
 
 
 def test_smoke_shared_endpoint_passes_and_writes_the_report(standin, tmp_path):

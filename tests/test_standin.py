@@ -16,7 +16,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1 as v1
 from google.protobuf import struct_pb2
 
-from tests.standin import FakeBackend, VertexStandin, discovery, project_number
+from tests.standin import discovery, project_number
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,13 +25,6 @@ PARENT = f"projects/{P}/locations/{L}"
 FAST = polling.DEFAULT_POLLING.with_delay(initial=0.02, maximum=0.1).with_timeout(10)
 RETRY = r.Retry(predicate=r.if_exception_type(exc.TooManyRequests, exc.ServiceUnavailable, exc.InternalServerError),
                 initial=0.01, maximum=0.05, timeout=5)
-
-
-@pytest.fixture
-def standin():
-    with VertexStandin(FakeBackend(), health_timeout=5) as s:
-        yield s
-        assert s.response_errors == []
 
 
 def _opts(url: str) -> dict:
