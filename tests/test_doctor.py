@@ -218,13 +218,12 @@ def test_readme_lists_the_roles_and_apis_doctor_checks():
 
 def test_doctor_is_not_embedded_in_pipeline_steps():
     """CLI-only code stays out of the core that travels inside every step's command (its size is bounded)."""
-    import pathlib
+    import components
+    from components._runtime import embedded_files
 
-    from components._runtime import CORE_DIR
-
-    core = pathlib.Path(CORE_DIR) / "vllm_vertex"
-    assert (core / "cloud" / "auth.py").is_file()  # the steps' clients use it
-    assert not (core / "doctor").exists() and not (core / "commands").exists()
+    embedded = {path for name in components.__all__ for path in embedded_files(getattr(components, name))}
+    assert "vllm_vertex/cloud/auth.py" in embedded  # the steps' clients use it
+    assert not [p for p in embedded if p.startswith(("vllm_vertex/doctor/", "vllm_vertex/commands/"))]
 
 
 def test_gs_model_folder_and_model_service_account(standin, tmp_path):

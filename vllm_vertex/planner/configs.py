@@ -11,6 +11,10 @@ from vllm_vertex.planner._base import PlanError
 
 __all__ = ["MODEL_CONFIG_DIR", "checkpoint_total_size", "load_model_config", "shipped_config"]
 
+# Files this module reads, as globs under ``vllm_vertex/``: a pipeline step that imports it embeds them too
+# (``components/_runtime.py`` reads this declaration when it packs the step's modules).
+__package_data__ = ("model_configs/*.json",)
+
 MODEL_CONFIG_DIR = Path(__file__).resolve().parent.parent / "model_configs"
 _MODEL_CONFIG_DIR = MODEL_CONFIG_DIR
 
