@@ -24,6 +24,10 @@ Why environment variables and not a parameter or an explicit context object pass
   AI nothing sets them: steps use Google's real endpoints;
 - the CLI needs no hidden option; a test sets the variables (``CliRunner(env=...)``).
 
+One process that talks to several sets of stand-ins at once from different threads (the e2e fault
+matrix) cannot use one environment: ``using(CloudContext(...))`` makes a context current for a
+block, in that thread (and its asyncio tasks) only; it is a ``contextvars.ContextVar``.
+
 Security: with an API override, credentials are ``AnonymousCredentials`` and the OpenAI bearer
 token is the string ``anonymous``: Application Default Credentials are never read, so a real
 Google token is never sent to an override URL.
@@ -31,13 +35,16 @@ Google token is never sent to an override URL.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import os
+from collections.abc import Iterator
 
 from vllm_vertex.naming import api_base, dedicated_base, openai_base_url, resource_uri
 
-__all__ = ["API_ENDPOINT_ENV", "HF_ENDPOINT_ENV", "CloudContext", "current"]
+__all__ = ["API_ENDPOINT_ENV", "HF_ENDPOINT_ENV", "CloudContext", "current", "using"]
 
 API_ENDPOINT_ENV = "VLLM_VERTEX_API_ENDPOINT"
 HF_ENDPOINT_ENV = "VLLM_VERTEX_HF_ENDPOINT"
@@ -158,9 +165,22 @@ class CloudContext:
         return HfApi(endpoint=self.hf_endpoint or None, token=token or False)
 
 
+_USING: contextvars.ContextVar[CloudContext | None] = contextvars.ContextVar("vllm_vertex_cloud_context", default=None)
+
+
 def current() -> CloudContext:
-    """The context of this process, from ``VLLM_VERTEX_API_ENDPOINT`` and ``VLLM_VERTEX_HF_ENDPOINT``."""
-    return _built(os.environ.get(API_ENDPOINT_ENV, ""), os.environ.get(HF_ENDPOINT_ENV, ""))
+    """The context in force: ``using``'s, else this process's (``VLLM_VERTEX_API_ENDPOINT``, ``..._HF_ENDPOINT``)."""
+    return _USING.get() or _built(os.environ.get(API_ENDPOINT_ENV, ""), os.environ.get(HF_ENDPOINT_ENV, ""))
+
+
+@contextlib.contextmanager
+def using(context: CloudContext) -> Iterator[CloudContext]:
+    """Makes ``context`` current for the block, in this thread and its asyncio tasks, whatever the environment."""
+    token = _USING.set(context)
+    try:
+        yield context
+    finally:
+        _USING.reset(token)
 
 
 @functools.cache
