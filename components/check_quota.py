@@ -4,12 +4,11 @@ from components._runtime import vllm_component
 
 
 @vllm_component("quotas")
-def check_quota(config: str, api_endpoint: str = "") -> str:
+def check_quota(config: str) -> str:
     """Fails when the Cloud Quotas limit is below max replicas × GPUs (or vCPUs) per replica.
 
     Args:
         config: The validated configuration (JSON) from the validate step.
-        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
 
     Returns:
         One line per quota checked: ID, need, limit.
@@ -17,4 +16,4 @@ def check_quota(config: str, api_endpoint: str = "") -> str:
     from vllm_vertex.cloud.quotas import check_quotas
     from vllm_vertex.config import DeploymentConfig
 
-    return "\n".join(check_quotas(DeploymentConfig.from_json(config), api_endpoint))
+    return "\n".join(check_quotas(DeploymentConfig.from_json(config)))

@@ -12,7 +12,6 @@ def cleanup_on_exit(
     job_resource_name: str,
     teardown_policy: str,
     status: PipelineTaskFinalStatus,
-    api_endpoint: str = "",
 ) -> str:
     """Runs when the pipeline ends, failed, cancelled or not; finds resources by the run label.
 
@@ -27,7 +26,6 @@ def cleanup_on_exit(
         job_resource_name: The pipeline job's full resource name (projects/P/locations/L/pipelineJobs/ID).
         teardown_policy: always | on_failure | never.
         status: The pipeline's final status (set by KFP).
-        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
 
     Returns:
         What was removed, or why nothing was.
@@ -43,4 +41,4 @@ def cleanup_on_exit(
         return "nothing to remove: no project was given, so nothing was created"
     if not should_clean_up(teardown_policy, state):
         return f"kept resources (policy {teardown_policy}, state {state})"
-    return teardown_run_or_raise(project, location, run_label_value(job_resource_name), api_endpoint)
+    return teardown_run_or_raise(project, location, run_label_value(job_resource_name))

@@ -8,7 +8,7 @@ from components._runtime import vllm_component
 
 @vllm_component("logging", "quotas")
 def deploy_model(
-    config: str, run_label: str, model: Input[VertexModel], endpoint: Input[VertexEndpoint], api_endpoint: str = ""
+    config: str, run_label: str, model: Input[VertexModel], endpoint: Input[VertexEndpoint]
 ) -> str:
     """Deploys with dedicated GPU resources, prints each stage as it goes, raises with the root cause.
 
@@ -20,7 +20,6 @@ def deploy_model(
         run_label: Value of the run label.
         model: The uploaded Model.
         endpoint: The endpoint to deploy to.
-        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
 
     Returns:
         The deployed model's ID.
@@ -29,5 +28,5 @@ def deploy_model(
     from vllm_vertex.config import DeploymentConfig
 
     cfg = DeploymentConfig.from_json(config)
-    done = deploy(cfg, model.metadata["resourceName"], endpoint.metadata["resourceName"], run_label, api_endpoint)
+    done = deploy(cfg, model.metadata["resourceName"], endpoint.metadata["resourceName"], run_label)
     return done.deployed_model_id

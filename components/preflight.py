@@ -6,7 +6,7 @@ from components._runtime import vllm_component
 
 
 @vllm_component("secrets", "hf")
-def preflight(config: str, report: Output[Markdown], api_endpoint: str = "", hf_endpoint: str = "") -> str:
+def preflight(config: str, report: Output[Markdown]) -> str:
     """Checks the model's source (exists, gated and reachable with the token, chat template) and plans memory.
 
     Fails with each cause and its fix when the deploy would fail: weights that do not fit, a KV
@@ -16,8 +16,6 @@ def preflight(config: str, report: Output[Markdown], api_endpoint: str = "", hf_
     Args:
         config: The validated configuration (JSON).
         report: Markdown report: the verdict, the findings and the capacity figures.
-        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
-        hf_endpoint: Hidden override of the Hugging Face Hub URL (tests); empty in production.
 
     Returns:
         The capacity verdict (``ok`` when it fits, ``at_risk`` when it fits only within the planner's error
@@ -28,7 +26,7 @@ def preflight(config: str, report: Output[Markdown], api_endpoint: str = "", hf_
     from vllm_vertex.config import DeploymentConfig
 
     cfg = DeploymentConfig.from_json(config)
-    result = run_preflight(cfg, api_endpoint, hf_endpoint)
+    result = run_preflight(cfg)
     text = pf.render_markdown(result, cfg)
     with open(report.path, "w") as f:
         f.write(text)

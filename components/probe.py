@@ -16,7 +16,6 @@ def probe(
     metrics: Output[Metrics],
     report: Output[HTML],
     results: Output[Artifact],
-    api_endpoint: str = "",
 ) -> NamedTuple("Outputs", [("verdict", str), ("summary", str)]):
     """Runs the profile's load probe and writes its report; never raises for a missed SLO (the gate does).
 
@@ -27,7 +26,6 @@ def probe(
         metrics: Headline figures per concurrency level (``c{C}_median_ttft_ms``, ...), the verdict, capacity.
         report: HTML report: a table per level, inline SVG charts, the SLO checks.
         results: Every figure and per-request sample, as JSON.
-        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
 
     Returns:
         verdict: ``passed``, ``failed`` (SLO missed or the probe could not run) or ``skipped``.
@@ -42,7 +40,7 @@ def probe(
 
     cfg = DeploymentConfig.from_json(config)
     name = endpoint.metadata["resourceName"]
-    outcome = run_step(cfg, name, endpoint.metadata.get("dedicatedEndpointDns", ""), smoke_verdict, api_endpoint)
+    outcome = run_step(cfg, name, endpoint.metadata.get("dedicatedEndpointDns", ""), smoke_verdict)
     with open(results.path, "w") as f:
         json.dump({"verdict": outcome.verdict, "summary": outcome.summary, "result": outcome.result}, f)
     with open(report.path, "w") as f:

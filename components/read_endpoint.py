@@ -21,7 +21,6 @@ def read_endpoint(
     smoke_image_prompt: str,
     smoke_max_tokens: int,
     endpoint: Output[VertexEndpoint],
-    api_endpoint: str = "",
 ) -> NamedTuple("Outputs", [("config", str)]):
     """Finds the endpoint (and its dedicated DNS) and builds the smoke-test configuration.
 
@@ -40,7 +39,6 @@ def read_endpoint(
         smoke_image_prompt: Predict-route prompt of the image check.
         smoke_max_tokens: Tokens per smoke check.
         endpoint: The endpoint (``metadata["resourceName"]``, ``dedicatedEndpointDns``).
-        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
 
     Returns:
         config: The smoke-test configuration (JSON) for the smoke-test step.
@@ -49,16 +47,17 @@ def read_endpoint(
     from collections import namedtuple
 
     from vllm_vertex import naming
+    from vllm_vertex.cloud.context import current
     from vllm_vertex.cloud.smoke import read_endpoint as read
     from vllm_vertex.config import from_dict
 
     name = naming.endpoint_resource_name(endpoint_name, project, location)
-    found = read(name, api_endpoint)
+    found = read(name)
     endpoint.metadata["resourceName"] = found.name
     endpoint.metadata["dedicatedEndpointDns"] = found.dedicated_endpoint_dns
-    endpoint.uri = naming.resource_uri(found.name, location, api_endpoint)
+    endpoint.uri = current().resource_uri(found.name, location)
     print(f"checking {found.name} ({len(found.deployed_models)} deployed model(s))")
-    for key in ("endpoint_name", "endpoint", "api_endpoint", "location"):
+    for key in ("endpoint_name", "endpoint", "location"):
         fields.pop(key)
     cfg = from_dict({**fields, "region": location, "multimodal": run_image_checks})  # 64.0 → 64; 64.5 refused
     return namedtuple("Outputs", ["config"])(cfg.to_json())

@@ -14,7 +14,6 @@ def smoke_test(
     endpoint: Input[VertexEndpoint],
     metrics: Output[Metrics],
     report: Output[Markdown],
-    api_endpoint: str = "",
 ) -> NamedTuple("Outputs", [("verdict", str), ("passed", int), ("failed", int), ("failures", str)]):
     """Runs each check, records pass/fail, latency and answer; never raises for a failed check.
 
@@ -24,7 +23,6 @@ def smoke_test(
         metrics: Checks passed/failed, latency per check, completion tokens per second, minutes
             deployed and (when the price is known) the estimated GPU cost so far.
         report: Markdown report: the verdict, each answer, the image sent.
-        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
 
     Returns:
         verdict: ``passed`` or ``failed``.
@@ -40,8 +38,8 @@ def smoke_test(
 
     cfg = DeploymentConfig.from_json(config)
     target = target_for(cfg, endpoint.metadata["resourceName"], endpoint.metadata.get("dedicatedEndpointDns", ""))
-    results = run_checks(target, api_endpoint)
-    cost, cost_line = cost_so_far(read_endpoint(target.endpoint_name, api_endpoint, require_deployed=False))
+    results = run_checks(target)
+    cost, cost_line = cost_so_far(read_endpoint(target.endpoint_name, require_deployed=False))
     print(cost_line)
     counts = rep.metrics(results)
     for key, value in {**counts, **cost}.items():

@@ -4,18 +4,17 @@ from components._runtime import vllm_component
 
 
 @vllm_component()
-def teardown(project: str, location: str, run_label: str, api_endpoint: str = "") -> str:
+def teardown(project: str, location: str, run_label: str) -> str:
     """Removes every endpoint and model carrying this run's label; fails if any is left.
 
     Args:
         project: Google Cloud project ID.
         location: Vertex AI region.
         run_label: Value of the ``vllm-vertex-run`` label of this run's resources.
-        api_endpoint: Hidden override of the Google API base URL (tests); empty in production.
 
     Returns:
         What was removed, one line per resource.
     """
     from vllm_vertex.cloud.teardown import teardown_run_or_raise
 
-    return teardown_run_or_raise(project, location, run_label, api_endpoint)
+    return teardown_run_or_raise(project, location, run_label)

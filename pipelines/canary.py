@@ -5,9 +5,10 @@ deployment kept by ``teardown_policy: on_failure``/``never``.
 """
 
 
+from kfp import dsl
+
 from components import check_verdict, read_endpoint, smoke_test
 from pipelines.deploy_and_verify import _side_effect
-from pipelines.variants import hooks, production_and_test_variants
 
 CANARY_NAME = "vllm-canary"
 
@@ -23,7 +24,6 @@ def _canary(
     smoke_image_url: str,
     smoke_image_prompt: str,
     smoke_max_tokens: int,
-    api_endpoint: str = "",
 ):
     """Smoke-tests an existing Vertex endpoint (shared or dedicated); fails when a check fails.
 
@@ -38,12 +38,10 @@ def _canary(
         smoke_image_url: Image URL of the image checks.
         smoke_image_prompt: Predict-route prompt of the image check.
         smoke_max_tokens: Tokens generated per smoke check.
-        api_endpoint: Test variant only: base URL that replaces every Google API.
     """
-    params = {k: v for k, v in locals().items() if k not in ("endpoint", "api_endpoint")}
-    api = hooks(api_endpoint=api_endpoint)
-    found = _side_effect(read_endpoint(endpoint_name=endpoint, **params, **api), "read-endpoint")
-    smoke = smoke_test(config=found.outputs["config"], endpoint=found.outputs["endpoint"], **api)
+    params = {k: v for k, v in locals().items() if k != "endpoint"}
+    found = _side_effect(read_endpoint(endpoint_name=endpoint, **params), "read-endpoint")
+    smoke = smoke_test(config=found.outputs["config"], endpoint=found.outputs["endpoint"])
     _side_effect(smoke, "smoke-test")
     gate = check_verdict(
         verdict=smoke.outputs["verdict"], passed=smoke.outputs["passed"], failed=smoke.outputs["failed"],
@@ -52,4 +50,4 @@ def _canary(
     _side_effect(gate, "check-verdict")
 
 
-canary, canary_for_tests = production_and_test_variants(_canary, CANARY_NAME)
+canary = dsl.pipeline(name=CANARY_NAME)(_canary)

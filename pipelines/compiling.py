@@ -7,7 +7,6 @@ import inspect
 import pathlib
 from collections.abc import Callable
 
-from pipelines.variants import TEST_HOOKS
 from vllm_vertex.config import ConfigError, DeploymentConfig, from_preset, validate
 
 __all__ = ["CANARY_TARGETS", "DEPLOY_TARGETS", "compile_all", "compile_pipeline", "pipeline_arguments", "pipeline_for"]
@@ -20,40 +19,30 @@ DEPLOY_TARGETS = {
 CANARY_TARGETS = {"vllm-canary.yaml": "llama-3.1-8b-instruct"}
 
 
-def pipeline_for(canary: bool = False, for_tests: bool = False):
-    """The deploy-and-verify (or canary) pipeline; ``for_tests``: the variant with the test hooks."""
+def pipeline_for(canary: bool = False):
+    """The deploy-and-verify (or canary) pipeline."""
     if canary:
-        from pipelines.canary import canary as production
-        from pipelines.canary import canary_for_tests as test
-    else:
-        from pipelines.deploy_and_verify import deploy_and_verify as production
-        from pipelines.deploy_and_verify import deploy_and_verify_for_tests as test
-    return test if for_tests else production
+        from pipelines.canary import canary
+
+        return canary
+    from pipelines.deploy_and_verify import deploy_and_verify
+
+    return deploy_and_verify
 
 
-def pipeline_arguments(
-    cfg: DeploymentConfig, api_endpoint: str = "", *, canary_endpoint: str | None = None, hf_endpoint: str = ""
-) -> dict:
+def pipeline_arguments(cfg: DeploymentConfig, *, canary_endpoint: str | None = None) -> dict:
     """The pipeline's parameter values for ``cfg`` (config field ``region`` is ``location``).
-
-    With a hook (``api_endpoint``, ``hf_endpoint``) the values are the test variant's
-    (``pipeline_for(for_tests=True)``); without, the production pipeline's, which has no hooks.
 
     Args:
         cfg: The deployment configuration.
-        api_endpoint: Test hook: base URL replacing every Google API; empty in production.
         canary_endpoint: When given (even empty), the canary pipeline's values, checking this endpoint.
-        hf_endpoint: Test hook: base URL replacing the Hugging Face Hub; empty in production.
     """
     values = dataclasses.asdict(cfg)
     values["location"] = values.pop("region")
-    for_tests = bool(api_endpoint or hf_endpoint)
-    if for_tests:
-        values.update(api_endpoint=api_endpoint, hf_endpoint=hf_endpoint)
     if canary_endpoint is not None:
         values["endpoint"] = canary_endpoint
-    names = set(inspect.signature(pipeline_for(canary_endpoint is not None, for_tests).pipeline_func).parameters)
-    missing = names - set(values) - set(TEST_HOOKS)
+    names = set(inspect.signature(pipeline_for(canary_endpoint is not None).pipeline_func).parameters)
+    missing = names - set(values)
     if missing:
         raise RuntimeError(f"pipeline parameters without a config field: {sorted(missing)}")
     return {k: v for k, v in values.items() if k in names}
@@ -65,14 +54,13 @@ def compile_pipeline(
     *,
     require_project: bool = False,
     canary_endpoint: str | None = None,
-    for_tests: bool = False,
     image: str = "",
 ) -> pathlib.Path:
     """Validates ``cfg`` and compiles the deploy-and-verify (or canary) pipeline with its values as defaults.
 
     An empty ``project`` gets no default, so the console asks for it (a required parameter).
-    ``for_tests`` compiles the variant with the test hooks (offline tier only). ``image``: every step
-    runs on that prebuilt runtime image (``docker/Dockerfile``), installing nothing at run time.
+    ``image``: every step runs on that prebuilt runtime image (``docker/Dockerfile``), installing
+    nothing at run time.
     """
     from kfp import compiler
 
@@ -82,7 +70,7 @@ def compile_pipeline(
     arguments = pipeline_arguments(cfg, canary_endpoint=canary_endpoint)
     if not arguments.get("project"):
         arguments.pop("project", None)
-    pipeline = pipeline_for(canary_endpoint is not None, for_tests)
+    pipeline = pipeline_for(canary_endpoint is not None)
     if image:
         pipeline = on_image(pipeline, image)
     compiler.Compiler().compile(pipeline, str(path), pipeline_parameters=arguments)

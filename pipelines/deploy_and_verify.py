@@ -21,7 +21,6 @@ from components import (
     upload_model,
     validate_config,
 )
-from pipelines.variants import TEST_HOOKS, hooks, production_and_test_variants
 
 PIPELINE_NAME = "vllm-deploy-and-verify"
 
@@ -31,31 +30,31 @@ def _side_effect(task: dsl.PipelineTask, name: str) -> dsl.PipelineTask:
     return task.set_display_name(name).set_caching_options(False)
 
 
-def _teardown_branches(project, location, run_label, teardown_policy, probe_profile, smoke, api: dict) -> None:
+def _teardown_branches(project, location, run_label, teardown_policy, probe_profile, smoke) -> None:
     """``always``: tear down after the smoke tests (after the probe when it is on, see ``_probe_branch``);
     ``on_failure``: only when they failed."""
     with dsl.If(teardown_policy == "always", name="policy-always"):
         with dsl.If(probe_profile == "off", name="probe-off"):
-            task = teardown(project=project, location=location, run_label=run_label, **api)
+            task = teardown(project=project, location=location, run_label=run_label)
             _side_effect(task.after(smoke), "teardown")
     with dsl.If(teardown_policy == "on_failure", name="policy-on-failure"):
         with dsl.If(smoke.outputs["verdict"] == "failed", name="smoke-failed"):
-            task = teardown(project=project, location=location, run_label=run_label, **api)
+            task = teardown(project=project, location=location, run_label=run_label)
             _side_effect(task, "teardown-after-failed-smoke")
 
 
-def _probe_branch(project, location, run_label, teardown_policy, config, endpoint, smoke, api: dict) -> None:
+def _probe_branch(project, location, run_label, teardown_policy, config, endpoint, smoke) -> None:
     """The load probe (it skips itself when the smoke tests failed), its gate, and ``always``'s teardown after it.
 
     A missed SLO fails the gate after the report is written; the exit handler then removes the
     deployment under ``on_failure``.
     """
-    measured = probe(config=config, endpoint=endpoint, smoke_verdict=smoke.outputs["verdict"], **api)
+    measured = probe(config=config, endpoint=endpoint, smoke_verdict=smoke.outputs["verdict"])
     _side_effect(measured.after(smoke), "probe")
     gate = check_probe(verdict=measured.outputs["verdict"], summary=measured.outputs["summary"])
     _side_effect(gate, "check-probe")
     with dsl.If(teardown_policy == "always", name="policy-always-after-probe"):
-        task = teardown(project=project, location=location, run_label=run_label, **api)
+        task = teardown(project=project, location=location, run_label=run_label)
         _side_effect(task.after(measured), "teardown-after-probe")
 
 
@@ -101,8 +100,6 @@ def _deploy_and_verify(
     smoke_max_tokens: int,
     probe_profile: str,
     probe_slo: str,
-    api_endpoint: str = "",
-    hf_endpoint: str = "",
 ):
     """Deploys an open LLM to a Vertex AI endpoint with vLLM, smoke-tests it and tears it down.
 
@@ -155,28 +152,24 @@ def _deploy_and_verify(
         probe_slo: SLO of the probe, key=value pairs separated by commas, e.g.
             p95_ttft_ms=500,p95_tpot_ms=50,max_error_rate=0.01; a miss fails the run after the
             report is written. Empty: measure without a gate.
-        api_endpoint: Test variant only: base URL that replaces every Google API.
-        hf_endpoint: Test variant only: base URL that replaces the Hugging Face Hub.
     """
-    params = {k: v for k, v in locals().items() if k not in TEST_HOOKS}
-    api, hub = hooks(api_endpoint=api_endpoint), hooks(hf_endpoint=hf_endpoint)
+    params = dict(locals())
     cleanup = cleanup_on_exit(
         project=project,
         location=location,
         job_resource_name=dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER,
         teardown_policy=teardown_policy,
-        **api,
     )
     _side_effect(cleanup, "cleanup-on-exit")
     with dsl.ExitHandler(cleanup, name="deploy-and-verify"):
         validated = validate_config(**params, job_resource_name=dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER)
         _side_effect(validated, "validate-config")
         config, run_label = validated.outputs["config"], validated.outputs["run_label"]
-        quota = _side_effect(check_quota(config=config, **api), "check-quota")
-        checked = preflight(config=config, **api, **hub)
+        quota = _side_effect(check_quota(config=config), "check-quota")
+        checked = preflight(config=config)
         _side_effect(checked.after(quota), "preflight")
-        model = upload_model(config=config, run_label=run_label, **api).after(checked)
-        endpoint = create_endpoint(config=config, run_label=run_label, **api).after(checked)
+        model = upload_model(config=config, run_label=run_label).after(checked)
+        endpoint = create_endpoint(config=config, run_label=run_label).after(checked)
         _side_effect(model, "upload-model")
         _side_effect(endpoint, "create-endpoint")
         deployed = deploy_model(
@@ -184,15 +177,14 @@ def _deploy_and_verify(
             run_label=run_label,
             model=model.outputs["model"],
             endpoint=endpoint.outputs["endpoint"],
-            **api,
         )
         _side_effect(deployed, "deploy-model")
-        smoke = smoke_test(config=config, endpoint=endpoint.outputs["endpoint"], **api)
+        smoke = smoke_test(config=config, endpoint=endpoint.outputs["endpoint"])
         _side_effect(smoke.after(deployed), "smoke-test")
-        _teardown_branches(project, location, run_label, teardown_policy, probe_profile, smoke, api)
+        _teardown_branches(project, location, run_label, teardown_policy, probe_profile, smoke)
         with dsl.If(probe_profile != "off", name="probe-on"):
             where = (project, location, run_label, teardown_policy)
-            _probe_branch(*where, config, endpoint.outputs["endpoint"], smoke, api)
+            _probe_branch(*where, config, endpoint.outputs["endpoint"], smoke)
         gate = check_verdict(
             verdict=smoke.outputs["verdict"], passed=smoke.outputs["passed"], failed=smoke.outputs["failed"],
             failures=smoke.outputs["failures"],
@@ -200,5 +192,4 @@ def _deploy_and_verify(
         _side_effect(gate, "check-verdict")
 
 
-# The console's pipeline (no test hooks) and the offline tier's (api_endpoint, hf_endpoint).
-deploy_and_verify, deploy_and_verify_for_tests = production_and_test_variants(_deploy_and_verify, PIPELINE_NAME)
+deploy_and_verify = dsl.pipeline(name=PIPELINE_NAME)(_deploy_and_verify)

@@ -7,6 +7,7 @@ import pathlib
 from click.testing import CliRunner, Result
 
 from vllm_vertex.cli import main
+from vllm_vertex.cloud.context import API_ENDPOINT_ENV, CloudContext, using
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEXT = str(ROOT / "examples" / "text-llama-3.1-8b.yaml")
@@ -16,9 +17,9 @@ WHERE = ["--project", PROJECT, "--region", REGION]
 
 
 def invoke(standin, *args: str, input: str | None = None) -> Result:
-    """Runs the CLI; with a stand-in, every Google client is pointed at it."""
-    extra = ["--api-endpoint", standin.url] if standin is not None else []
-    return CliRunner().invoke(main, [*args, *extra], input=input, catch_exceptions=False)
+    """Runs the CLI; with a stand-in, every Google client is pointed at it (``VLLM_VERTEX_API_ENDPOINT``)."""
+    env = {API_ENDPOINT_ENV: standin.url} if standin is not None else {}
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False, env=env)
 
 
 def deploy(standin, run_label: str = "run-1", dedicated: bool = False, preset: str = "llama-3.1-8b-instruct"):
@@ -27,9 +28,10 @@ def deploy(standin, run_label: str = "run-1", dedicated: bool = False, preset: s
     from vllm_vertex.config import from_preset
 
     cfg = from_preset(preset, project=PROJECT, dedicated_endpoint=dedicated)
-    model = vertex.upload_model(cfg, run_label, None, standin.url)
-    endpoint = vertex.create_endpoint(cfg, run_label, standin.url)
-    vertex.deploy_model(cfg, model, endpoint.name, run_label, standin.url, log=lambda _line: None)
+    with using(CloudContext(api_endpoint=standin.url)):
+        model = vertex.upload_model(cfg, run_label, None)
+        endpoint = vertex.create_endpoint(cfg, run_label)
+        vertex.deploy_model(cfg, model, endpoint.name, run_label, log=lambda _line: None)
     return endpoint
 
 

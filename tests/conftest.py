@@ -28,3 +28,21 @@ def standin():
     with VertexStandin(FakeBackend(), health_timeout=5) as s:
         yield s
         assert s.response_errors == []
+
+
+@pytest.fixture
+def google_at(monkeypatch):
+    """``google_at(url, hf="")`` points every Google client (and with ``hf`` the Hub) of this test at stand-ins.
+
+    Sets ``VLLM_VERTEX_API_ENDPOINT`` / ``VLLM_VERTEX_HF_ENDPOINT`` for the test (``vllm_vertex.cloud.context``
+    reads them); kfp.local steps and subprocesses the test starts inherit them.
+    """
+    from vllm_vertex.cloud.context import API_ENDPOINT_ENV, HF_ENDPOINT_ENV
+
+    def point(url: str = "", hf: str = "") -> None:
+        if url:
+            monkeypatch.setenv(API_ENDPOINT_ENV, url)
+        if hf:
+            monkeypatch.setenv(HF_ENDPOINT_ENV, hf)
+
+    return point

@@ -5,7 +5,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from pipelines import canary_for_tests, compile_pipeline, pipeline_arguments
+from pipelines import canary, compile_pipeline, pipeline_arguments
 from tests.cli_support import PROJECT, deploy
 from tests.standin import FakeBackend, VertexStandin
 from vllm_vertex.config import from_preset
@@ -51,14 +51,13 @@ def local_runner(tmp_path):
     config.LocalExecutionConfig.instance = None  # no kfp.local state for the next tests
 
 
-def test_canary_runs_against_an_existing_endpoint_and_changes_nothing(local_runner):
+def test_canary_runs_against_an_existing_endpoint_and_changes_nothing(local_runner, google_at):
     with VertexStandin(FakeBackend(), health_timeout=5) as standin:
+        google_at(standin.url)  # kfp.local starts each step with this process's environment
         endpoint = deploy(standin, dedicated=True)
         before, seen = standin.resources(), len(standin.requests)
         cfg = from_preset("llama-3.1-8b-instruct", project=PROJECT)
-        canary_for_tests(
-            **pipeline_arguments(cfg, standin.url, canary_endpoint=endpoint.name.rsplit("/", 1)[-1])
-        )  # raises on failure
+        canary(**pipeline_arguments(cfg, canary_endpoint=endpoint.name.rsplit("/", 1)[-1]))  # raises on failure
         assert standin.resources() == before
         sent = [(m, p.split("?")[0]) for m, p, _ in standin.requests[seen:]]
         endpoint_id = endpoint.name.rsplit("/", 1)[-1]
@@ -69,9 +68,10 @@ def test_canary_runs_against_an_existing_endpoint_and_changes_nothing(local_runn
         assert standin.response_errors == []
 
 
-def test_canary_fails_on_an_endpoint_that_does_not_exist(local_runner):
+def test_canary_fails_on_an_endpoint_that_does_not_exist(local_runner, google_at):
     with VertexStandin(FakeBackend(), health_timeout=5) as standin:
+        google_at(standin.url)
         cfg = from_preset("llama-3.1-8b-instruct", project=PROJECT)
         with pytest.raises(RuntimeError, match="read-endpoint"):
-            canary_for_tests(**pipeline_arguments(cfg, standin.url, canary_endpoint="424242"))
+            canary(**pipeline_arguments(cfg, canary_endpoint="424242"))
         assert standin.resources()["endpoints"] == {}

@@ -83,8 +83,9 @@ A, B = naming.run_label_value(job("run-a")), naming.run_label_value(job("run-b")
 
 
 @pytest.fixture
-def standin():
+def standin(google_at):
     with VertexStandin(FakeBackend(), health_timeout=5) as s:
+        google_at(s.url)  # every Google client of the test, and the steps it runs
         yield s
 
 
@@ -105,7 +106,7 @@ def _names_of(standin: VertexStandin) -> set[str]:
 
 def test_cleanup_removes_only_its_own_run(standin):
     mine, theirs = deploy(standin, A), deploy(standin, B)
-    report = td.teardown_run(PROJECT, REGION, A, standin.url, log=lambda _: None)
+    report = td.teardown_run(PROJECT, REGION, A, log=lambda _: None)
     assert report.clean and mine.name in report.removed
     left = standin.resources()
     assert set(left["endpoints"]) == {theirs.name} and len(left["models"]) == 1
@@ -116,18 +117,18 @@ def test_a_resource_without_managed_by_is_never_touched(standin):
     copied = deploy(standin, A)  # e.g. someone copied our labels onto their own endpoint and model
     for name in _names_of(standin):
         _relabel(standin, name, **{"managed-by": None})
-    report = td.teardown_run(PROJECT, REGION, A, standin.url, log=lambda _: None)
+    report = td.teardown_run(PROJECT, REGION, A, log=lambda _: None)
     assert report.removed == [] and copied.name in _names_of(standin)
 
 
 def test_labels_are_read_again_just_before_deleting(standin, monkeypatch):
     """The listing said "ours"; by the time of the delete the labels name another run: left alone."""
     endpoint = deploy(standin, A)
-    listed = td.find_run_resources(PROJECT, REGION, A, standin.url)
+    listed = td.find_run_resources(PROJECT, REGION, A)
     for name in _names_of(standin):
         _relabel(standin, name, **{"vllm-vertex-run": B})
     monkeypatch.setattr(td, "find_run_resources", lambda *a, **k: listed)
-    report = td.teardown_run(PROJECT, REGION, A, standin.url, log=lambda _: None)
+    report = td.teardown_run(PROJECT, REGION, A, log=lambda _: None)
     assert report.removed == [] and report.clean
     assert set(report.skipped) == _names_of(standin) and endpoint.name in report.skipped
     assert "no longer name run" in report.skipped[endpoint.name]
@@ -137,15 +138,15 @@ def test_labels_are_read_again_just_before_deleting(standin, monkeypatch):
 def test_labels_are_read_again_after_the_undeploy(standin, monkeypatch):
     """Relabelled while its models were being undeployed: the endpoint itself is not deleted."""
     endpoint = deploy(standin, A)
-    real_undeploy = td.clients.endpoint_client(REGION, standin.url).__class__.undeploy_model
+    real_undeploy = td.clients.endpoint_client(REGION).__class__.undeploy_model
 
     def undeploy_then_relabel(self, *args, **kwargs):
         op = real_undeploy(self, *args, **kwargs)
         _relabel(standin, endpoint.name, **{"vllm-vertex-run": B})
         return op
 
-    monkeypatch.setattr(type(td.clients.endpoint_client(REGION, standin.url)), "undeploy_model", undeploy_then_relabel)
-    report = td.teardown_run(PROJECT, REGION, A, standin.url, log=lambda _: None)
+    monkeypatch.setattr(type(td.clients.endpoint_client(REGION)), "undeploy_model", undeploy_then_relabel)
+    report = td.teardown_run(PROJECT, REGION, A, log=lambda _: None)
     assert endpoint.name in report.skipped and endpoint.name in standin.resources()["endpoints"]
 
 
@@ -153,7 +154,7 @@ def test_a_server_that_ignores_the_filter_still_cannot_make_cleanup_touch_others
     deploy(standin, A)
     theirs = deploy(standin, B)
     monkeypatch.setattr(naming, "label_filter", lambda _label: "")  # the list returns every resource
-    assert td.teardown_run(PROJECT, REGION, A, standin.url, log=lambda _: None).clean
+    assert td.teardown_run(PROJECT, REGION, A, log=lambda _: None).clean
     assert set(standin.resources()["endpoints"]) == {theirs.name}
 
 
@@ -168,7 +169,7 @@ def test_the_exit_handler_of_a_colliding_run_leaves_the_other_alone(standin):
         state, error_message = "FAILED", "Task failed."
 
     out = c.cleanup_on_exit.python_func(project=PROJECT, location=REGION, job_resource_name=second,
-                                        teardown_policy="on_failure", status=Failed(), api_endpoint=standin.url)
+                                        teardown_policy="on_failure", status=Failed())
     assert "removed" in out and set(standin.resources()["endpoints"]) == {kept.name}
 
 
@@ -179,7 +180,7 @@ def test_a_permanent_403_on_delete_fails_at_once_naming_the_permission(standin):
     standin.faults.add("delete_endpoint", status=403, times=None,
                        message=f"Permission 'aiplatform.endpoints.delete' denied on resource '{endpoint.name}'.")
     start = time.monotonic()
-    report = td.teardown_run(PROJECT, REGION, A, standin.url, log=lambda _: None, wait_seconds=900)
+    report = td.teardown_run(PROJECT, REGION, A, log=lambda _: None, wait_seconds=900)
     assert time.monotonic() - start < 30  # not 900 s of "busy"
     assert not report.clean and report.busy == set()
     why = report.failed[endpoint.name]
@@ -195,7 +196,7 @@ def test_a_permanent_403_on_undeploy_leaves_endpoint_and_model_and_fails_at_once
     endpoint = deploy(standin, A)
     standin.faults.add("undeploy", status=403, times=None, message="Permission 'aiplatform.endpoints.undeploy' denied")
     start = time.monotonic()
-    report = td.teardown_run(PROJECT, REGION, A, standin.url, log=lambda _: None, wait_seconds=900)
+    report = td.teardown_run(PROJECT, REGION, A, log=lambda _: None, wait_seconds=900)
     assert time.monotonic() - start < 30 and report.busy == set()
     [model] = standin.resources()["models"]
     [deployed] = [k for k in report.failed if "/deployedModels/" in k]
@@ -209,7 +210,7 @@ def test_the_teardown_step_raises_at_once_with_what_is_left(standin):
     standin.faults.add("delete_model", status=403, times=None, message="Permission 'aiplatform.models.delete' denied")
     start = time.monotonic()
     with pytest.raises(td.ResourcesLeft, match="aiplatform.models.delete") as info:
-        c.teardown.python_func(project=PROJECT, location=REGION, run_label=A, api_endpoint=standin.url)
+        c.teardown.python_func(project=PROJECT, location=REGION, run_label=A)
     assert time.monotonic() - start < 30
     assert "LEFT projects/" in str(info.value) and "removed projects/" in str(info.value)
 
@@ -230,7 +231,7 @@ def test_the_teardown_step_raises_at_once_with_what_is_left(standin):
 def test_only_in_progress_and_transient_errors_are_waited_on(standin, status, grpc, message, busy, says):
     endpoint = deploy(standin, A)
     standin.faults.add("delete_endpoint", status=status, times=2, message=message, grpc_status=grpc)
-    report = td.teardown_run(PROJECT, REGION, A, standin.url, log=lambda _: None, wait_seconds=20 if busy else 900)
+    report = td.teardown_run(PROJECT, REGION, A, log=lambda _: None, wait_seconds=20 if busy else 900)
     if busy:  # waited out: the fault wore off after two tries
         assert report.clean and endpoint.name in report.removed
     else:
@@ -244,7 +245,7 @@ def test_a_model_deployed_on_someone_elses_endpoint_fails_at_once(standin):
     standin.faults.add("delete_model", status=400, times=None, grpc_status="FAILED_PRECONDITION",
                        message=f"Model is deployed or being deployed at the following Endpoint(s): {foreign}.")
     start = time.monotonic()
-    report = td.teardown_run(PROJECT, REGION, A, standin.url, log=lambda _: None, wait_seconds=900)
+    report = td.teardown_run(PROJECT, REGION, A, log=lambda _: None, wait_seconds=900)
     assert time.monotonic() - start < 30
     [(model, why)] = report.failed.items()
     assert "did not create" in why and foreign in why
@@ -253,16 +254,16 @@ def test_a_model_deployed_on_someone_elses_endpoint_fails_at_once(standin):
 def test_a_404_on_the_resource_is_success_a_404_on_the_project_is_an_error(standin):
     endpoint = deploy(standin, A)
     standin.faults.add("delete_endpoint", status=404, message=f"Endpoint {endpoint.name} not found.")
-    assert td.teardown_run(PROJECT, REGION, A, standin.url, log=lambda _: None).clean
+    assert td.teardown_run(PROJECT, REGION, A, log=lambda _: None).clean
     standin.faults.add("list_endpoints", status=404, message="Project 'nope' not found.")
     with pytest.raises(td.TeardownError, match=r"404 .*check project and region"):
-        td.teardown_run("nope", REGION, A, standin.url, log=lambda _: None)
+        td.teardown_run("nope", REGION, A, log=lambda _: None)
 
 
 def test_a_403_on_listing_names_the_list_permission(standin):
     standin.faults.add("list_models", status=403, message="Permission denied.")
     with pytest.raises(td.TeardownError, match=r"aiplatform\.models\.list") as info:
-        td.teardown_run(PROJECT, REGION, A, standin.url, log=lambda _: None)
+        td.teardown_run(PROJECT, REGION, A, log=lambda _: None)
     assert f"--run-label {A}" in str(info.value)
 
 

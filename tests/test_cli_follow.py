@@ -149,14 +149,15 @@ def test_ctrl_c_then_follow_reattaches(standin, monkeypatch):
     assert invoke(standin, "follow", console, "--poll-seconds", "0").exit_code == 0  # the console URL works too
 
 
-def test_status_while_running_and_when_done(standin):
+def test_status_while_running_and_when_done(standin, google_at):
+    google_at(standin.url)
     endpoint = deploy(standin)
     pipelines(standin).script = run_script(endpoint=endpoint.name)
     name = json.loads(_submit(standin, TEXT, "--json").stdout)["name"]
     run_id = name.rsplit("/", 1)[-1]
     running = invoke(standin, "status", run_id, *WHERE)  # first frame: PENDING
     assert running.exit_code == 3 and running.output.startswith(f"{name}: PENDING")
-    while jobs.get(name, standin.url).state.name != "PIPELINE_STATE_SUCCEEDED":
+    while jobs.get(name).state.name != "PIPELINE_STATE_SUCCEEDED":
         pass
     done = invoke(standin, "status", name)
     assert done.exit_code == 0, done.output
@@ -168,10 +169,11 @@ def test_status_while_running_and_when_done(standin):
     assert data["endpoint"] == endpoint.name and data["figures"]["checks_passed"] == 3
 
 
-def test_failed_run_status_exits_1(standin):
+def test_failed_run_status_exits_1(standin, google_at):
+    google_at(standin.url)
     pipelines(standin).script = run_script(fail_at="deploy-model")
     name = json.loads(_submit(standin, TEXT, "--json").stdout)["name"]
-    while jobs.get(name, standin.url).state.name != "PIPELINE_STATE_FAILED":
+    while jobs.get(name).state.name != "PIPELINE_STATE_FAILED":
         pass
     result = invoke(standin, "status", name)
     assert result.exit_code == 1 and "run FAILED" in result.output and "smoke tests: did not run" in result.output

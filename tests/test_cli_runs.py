@@ -7,6 +7,7 @@ from tests.cli_support import MULTIMODAL, PROJECT, TEXT, WHERE, invoke, posts
 from tests.standin import VertexStandin
 from tests.standin.pipeline_jobs import pipelines, run_script
 from vllm_vertex.cloud import jobs
+from vllm_vertex.cloud.context import API_ENDPOINT_ENV
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,7 +36,7 @@ def test_submit_prints_the_run_and_sends_one_job_with_caching_off(standin):
     assert body["runtimeConfig"]["gcsOutputDirectory"] == "gs://my-bucket/vllm-vertex/pipeline-root"
     values = body["runtimeConfig"]["parameterValues"]
     assert values["project"] == PROJECT and values["teardown_policy"] == "always"
-    assert values["api_endpoint"] == standin.url
+    assert not {"api_endpoint", "hf_endpoint"} & set(values)  # the override is the environment's, never a parameter
     tasks = body["pipelineSpec"]["root"]["dag"]["tasks"]
     assert all(t["cachingOptions"] == {} or t["cachingOptions"].get("enableCache") is False for t in tasks.values())
 
@@ -77,7 +78,8 @@ def test_ctrl_c_asks_and_cancels(standin, monkeypatch):
     assert len(posts(standin, ":cancel")) == 1
     name = next(iter(pipelines(standin).jobs))
     monkeypatch.undo()
-    final = jobs.follow(name, standin.url, log=lambda _line: None, poll_seconds=0)
+    monkeypatch.setenv(API_ENDPOINT_ENV, standin.url)
+    final = jobs.follow(name, log=lambda _line: None, poll_seconds=0)
     assert final.state.name == "PIPELINE_STATE_CANCELLED"
 
 

@@ -15,14 +15,15 @@ NAME = f"projects/{PROJECT}/secrets/hf-token"
 
 
 @pytest.fixture
-def standin():
+def standin(google_at):
     with VertexStandin(FakeBackend(), health_timeout=5) as s:
+        google_at(s.url)  # every Google client of the test, and the steps it runs
         s.add_secret(NAME, TOKEN)
         yield s
 
 
 def _read(standin, version: str = "latest") -> str:
-    return read_secret(f"{NAME}/versions/{version}", standin.url)
+    return read_secret(f"{NAME}/versions/{version}")
 
 
 def test_reads_the_token(standin):
@@ -77,8 +78,7 @@ def test_upload_step_reports_the_empty_secret(standin):
     standin.add_secret(NAME, "")
     cfg = from_preset("llama-3.1-8b-instruct", project=PROJECT, hf_token_secret=f"{NAME}/versions/latest")
     with pytest.raises(SecretError, match="the secret is empty"):
-        c.upload_model.python_func(config=cfg.to_json(), run_label="r", model=VertexModel(name="m", uri="", metadata={}),
-                                   api_endpoint=standin.url)
+        c.upload_model.python_func(config=cfg.to_json(), run_label="r", model=VertexModel(name="m", uri="", metadata={}))
     assert standin.resources()["models"] == {}
 
 
@@ -106,7 +106,7 @@ def test_quota_api_disabled_names_the_api_and_the_command(standin, message):
     from vllm_vertex.cloud.quotas import QuotaError
 
     with pytest.raises(QuotaError) as info:
-        check_quotas(from_preset("llama-3.1-8b-instruct", project=PROJECT), standin.url, log=lambda _line: None)
+        check_quotas(from_preset("llama-3.1-8b-instruct", project=PROJECT), log=lambda _line: None)
     text = str(info.value)
     assert "the cloudquotas.googleapis.com API is not enabled in project my-proj" in text
     assert "gcloud services enable cloudquotas.googleapis.com --project=my-proj" in text
@@ -117,4 +117,4 @@ def test_quota_403_without_service_disabled_names_the_role(standin):
     from vllm_vertex.cloud.quotas import QuotaError
 
     with pytest.raises(QuotaError, match="roles/cloudquotas.viewer"):
-        check_quotas(from_preset("llama-3.1-8b-instruct", project=PROJECT), standin.url, log=lambda _line: None)
+        check_quotas(from_preset("llama-3.1-8b-instruct", project=PROJECT), log=lambda _line: None)

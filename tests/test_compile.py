@@ -173,18 +173,24 @@ def test_production_yaml_has_no_test_hooks_and_requires_the_project(compiled, na
     params = spec.root.input_definitions.parameters
     assert not {"api_endpoint", "hf_endpoint"} & set(params)
     passed = {k for _, task in _all_tasks(spec) for k in task.inputs.parameters}
-    assert not {"api_endpoint", "hf_endpoint"} & passed  # steps keep their own default: Google's real APIs
+    assert not {"api_endpoint", "hf_endpoint"} & passed
+    declared = {k for comp in spec.components.values() for k in comp.input_definitions.parameters}
+    assert "config" in declared and not {"api_endpoint", "hf_endpoint"} & declared  # no step takes a hook
     assert not params["project"].is_optional and not params["project"].HasField("default_value")
     assert params["location"].HasField("default_value")  # every other parameter keeps its preset default
 
 
-def test_test_variant_adds_the_hooks_as_optional_parameters(tmp_path):
-    from pipelines import compile_pipeline
-    from vllm_vertex.config import from_preset
+def test_the_override_set_while_compiling_never_reaches_the_yaml(tmp_path, google_at):
+    """The stand-in override lives in the environment of the process that runs a step, never in the YAML."""
+    from pipelines import compile_all
+    from vllm_vertex.cloud.context import current
 
-    path = compile_pipeline(from_preset("llama-3.1-8b-instruct", project="my-project"), tmp_path / "t.yaml", for_tests=True)
-    params = _spec(path).root.input_definitions.parameters
-    assert params["api_endpoint"].is_optional and params["hf_endpoint"].is_optional
-    assert params["project"].default_value.string_value == "my-project"
-    body = _tasks(_spec(path), "comp-exit-handler-1")
-    assert body["preflight"].inputs.parameters["hf_endpoint"].component_input_parameter == "pipelinechannel--hf_endpoint"
+    google_at("http://127.0.0.1:1/override-marker", hf="http://127.0.0.1:2/hub-marker")
+    assert current().overridden  # the override is in force while compiling
+    paths = compile_all(tmp_path, log=lambda _line: None)
+    assert len(paths) == 3
+    for path in paths:
+        text = path.read_text()
+        for marker in ("override-marker", "hub-marker", "127.0.0.1", "api_endpoint", "hf_endpoint",
+                       "VLLM_VERTEX_API_ENDPOINT", "VLLM_VERTEX_HF_ENDPOINT"):
+            assert marker not in text, (path.name, marker)

@@ -5,7 +5,9 @@ protocols, and the openai SDK against the stand-in's chat route."""
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+from unittest import mock
 
 import pytest
 from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint, VertexModel
@@ -15,6 +17,7 @@ import components as c
 from tests.fakes.hf_hub import FakeHub
 from tests.standin import FakeBackend, VertexStandin
 from vllm_vertex import naming, planner
+from vllm_vertex.cloud.context import HF_ENDPOINT_ENV, CloudContext
 from vllm_vertex.cloud.quotas import QuotaError
 from vllm_vertex.cloud.vertex import DeployError
 from vllm_vertex.config import ConfigError, from_preset
@@ -31,8 +34,9 @@ RUN = naming.run_label_value(JOB)
 
 
 @pytest.fixture
-def standin():
+def standin(google_at):
     with VertexStandin(FakeBackend(), health_timeout=5) as s:
+        google_at(s.url)  # every Google client of the test, and the steps it runs
         s.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 8)
         s.set_quota("CustomModelServingA100GPUsPerProjectPerRegion", 1)
         s.set_quota("CustomModelServingPreemptibleL4GPUsPerProjectPerRegion", 0)
@@ -66,19 +70,19 @@ def _cfg(preset="llama-3.1-8b-instruct", **kw) -> str:
 
 def _model(s: VertexStandin, cfg: str) -> VertexModel:
     model = VertexModel(name="model", uri="", metadata={})
-    c.upload_model.python_func(config=cfg, run_label=RUN, model=model, api_endpoint=s.url)
+    c.upload_model.python_func(config=cfg, run_label=RUN, model=model)
     return model
 
 
 def _endpoint(s: VertexStandin, cfg: str) -> VertexEndpoint:
     endpoint = VertexEndpoint(name="endpoint", uri="", metadata={})
-    c.create_endpoint.python_func(config=cfg, run_label=RUN, endpoint=endpoint, api_endpoint=s.url)
+    c.create_endpoint.python_func(config=cfg, run_label=RUN, endpoint=endpoint)
     return endpoint
 
 
 def _deployed(s: VertexStandin, cfg: str) -> VertexEndpoint:
     model, endpoint = _model(s, cfg), _endpoint(s, cfg)
-    c.deploy_model.python_func(config=cfg, run_label=RUN, model=model, endpoint=endpoint, api_endpoint=s.url)
+    c.deploy_model.python_func(config=cfg, run_label=RUN, model=model, endpoint=endpoint)
     return endpoint
 
 
@@ -111,14 +115,14 @@ def test_validate_rejects_console_input_with_every_problem():
 
 
 def test_quota_ok(standin):
-    lines = c.check_quota.python_func(config=_cfg(), api_endpoint=standin.url)
+    lines = c.check_quota.python_func(config=_cfg())
     assert "CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1" in lines
     assert all(line.endswith("— ok") for line in lines.splitlines()), lines
 
 
 def test_quota_below_need_names_id_limit_need_and_fix(standin):
     with pytest.raises(QuotaError) as info:
-        c.check_quota.python_func(config=_cfg("llama-3.1-8b-instruct", max_replica_count=9), api_endpoint=standin.url)
+        c.check_quota.python_func(config=_cfg("llama-3.1-8b-instruct", max_replica_count=9))
     text = str(info.value)
     assert "CustomModelServingL4GPUsPerProjectPerRegion" in text and "need 9" in text and "limit 8" in text
     assert "Request more" in text
@@ -127,9 +131,9 @@ def test_quota_below_need_names_id_limit_need_and_fix(standin):
 def test_quota_region_entry_overrides_default_and_spot_uses_preemptible(standin):
     standin.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 0, region="us-central1")
     with pytest.raises(QuotaError, match="limit 0"):
-        c.check_quota.python_func(config=_cfg(), api_endpoint=standin.url)
+        c.check_quota.python_func(config=_cfg())
     with pytest.raises(QuotaError, match="CustomModelServingPreemptibleL4GPUsPerProjectPerRegion"):
-        c.check_quota.python_func(config=_cfg(region="europe-west4", spot=True), api_endpoint=standin.url)
+        c.check_quota.python_func(config=_cfg(region="europe-west4", spot=True))
 
 
 # preflight ---------------------------------------------------------------------------------------------
@@ -139,7 +143,8 @@ def _preflight(standin, hub, tmp_path, cfg: str) -> str:
     report = Markdown(name="report", uri="", metadata={})
     report.path = str(tmp_path / "preflight.md")
     try:
-        return c.preflight.python_func(config=cfg, report=report, api_endpoint=standin.url, hf_endpoint=hub.url)
+        with mock.patch.dict(os.environ, {HF_ENDPOINT_ENV: hub.url}):
+            return c.preflight.python_func(config=cfg, report=report)
     finally:
         assert pathlib.Path(report.path).exists()
 
@@ -349,7 +354,7 @@ def _smoke(standin, endpoint, cfg, tmp_path):
     report = Markdown(name="report", uri="", metadata={})
     report.path = str(tmp_path / "smoke.md")
     out = c.smoke_test.python_func(
-        config=cfg, endpoint=endpoint, metrics=metrics, report=report, api_endpoint=standin.url
+        config=cfg, endpoint=endpoint, metrics=metrics, report=report
     )
     return out, metrics.metadata, (tmp_path / "smoke.md").read_text()
 
@@ -412,7 +417,7 @@ def test_smoke_single_401_on_chat_gets_a_fresh_token(standin, tmp_path, monkeypa
     cfg = _cfg()
     endpoint = _deployed(standin, cfg)
     tokens = []
-    monkeypatch.setattr("vllm_vertex.cloud.clients.access_token", lambda *_: tokens.append(1) or f"tok-{len(tokens)}")
+    monkeypatch.setattr(CloudContext, "access_token", lambda *_: tokens.append(1) or f"tok-{len(tokens)}")
     standin.faults.add("chat", status=401, times=1, message="Request had invalid authentication credentials.")
     out, _, _ = _smoke(standin, endpoint, cfg, tmp_path)
     assert out.verdict == "passed" and len(tokens) == 2
@@ -443,7 +448,7 @@ def test_smoke_single_401_on_predict_is_refreshed_by_google_auth(standin, tmp_pa
         return f"fresh-{len(refreshed)}", datetime.datetime.utcnow() + datetime.timedelta(hours=1)
 
     creds = Credentials(token="stale", refresh_handler=handler)
-    monkeypatch.setattr("vllm_vertex.cloud.clients.credentials", lambda *_: creds)
+    monkeypatch.setattr(CloudContext, "credentials", lambda *_: creds)
     standin.faults.add("predict", status=401, times=1, message="Request had invalid authentication credentials.")
     out, _, _ = _smoke(standin, endpoint, cfg, tmp_path)
     assert out.verdict == "passed" and len(refreshed) == 1
@@ -454,10 +459,10 @@ def test_smoke_single_401_on_predict_is_refreshed_by_google_auth(standin, tmp_pa
 
 def test_teardown_removes_everything_and_is_idempotent(standin):
     _deployed(standin, _cfg())
-    summary = c.teardown.python_func(project=PROJECT, location="us-central1", run_label=RUN, api_endpoint=standin.url)
+    summary = c.teardown.python_func(project=PROJECT, location="us-central1", run_label=RUN)
     assert "removed" in summary
     assert standin.resources() == {"models": {}, "endpoints": {}, "deployedModels": {}}
-    again = c.teardown.python_func(project=PROJECT, location="us-central1", run_label=RUN, api_endpoint=standin.url)
+    again = c.teardown.python_func(project=PROJECT, location="us-central1", run_label=RUN)
     assert again == "nothing to remove"
 
 
@@ -484,7 +489,6 @@ def test_cleanup_on_exit_follows_policy(standin, policy, state, left):
         job_resource_name=JOB,
         teardown_policy=policy,
         status=_Status(state),
-        api_endpoint=standin.url,
     )
     assert len(standin.resources()["endpoints"]) == left and len(standin.resources()["models"]) == left
 

@@ -198,11 +198,12 @@ def test_metadata_server_credentials_without_any_file(env):
 
 
 def test_offline_override_needs_no_credentials(env):
-    """The hidden --api-endpoint (tests, a local stand-in) uses anonymous credentials: no check."""
+    """The override VLLM_VERTEX_API_ENDPOINT (tests, a local stand-in) uses anonymous credentials: no check."""
     from tests.standin import VertexStandin
+    from vllm_vertex.cloud.context import API_ENDPOINT_ENV
 
     with VertexStandin() as standin:
-        done, _ = run_cli(["schedule", "list", *WHERE, "--api-endpoint", standin.url], env)
+        done, _ = run_cli(["schedule", "list", *WHERE], {**env, API_ENDPOINT_ENV: standin.url})
     assert done.returncode == 0, done.stderr
     assert "0 schedule(s)" in done.stdout
 

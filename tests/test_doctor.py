@@ -19,8 +19,9 @@ PIPELINE_ROLES = ("roles/aiplatform.user", "roles/logging.viewer", "roles/cloudq
 
 
 @pytest.fixture
-def standin():
+def standin(google_at):
     with VertexStandin() as s:
+        google_at(s.url)  # every Google client of the test, and the steps it runs
         yield s
         assert s.response_errors == []
 
@@ -260,12 +261,12 @@ def test_user_credentials_without_quota_project(standin):
     from vllm_vertex.doctor.checks import run
 
     ready(standin)
-    checks = {c.name: c for c in run(Inputs(PROJECT, REGION, quota_project=""), standin.url)}
+    checks = {c.name: c for c in run(Inputs(PROJECT, REGION, quota_project=""))}
     assert checks["quota-project"].status == "missing"
     assert checks["quota-project"].fix == "gcloud auth application-default set-quota-project my-project"
-    checks = {c.name: c for c in run(Inputs(PROJECT, REGION, quota_project=PROJECT), standin.url)}
+    checks = {c.name: c for c in run(Inputs(PROJECT, REGION, quota_project=PROJECT))}
     assert checks["quota-project"].status == "ok"
-    assert "quota-project" not in {c.name for c in run(Inputs(PROJECT, REGION), standin.url)}  # a service account
+    assert "quota-project" not in {c.name for c in run(Inputs(PROJECT, REGION))}  # a service account
 
 
 def test_fix_with_json_keeps_stdout_json(standin):

@@ -56,13 +56,14 @@ def _unshipped() -> dict:
     return {**LLAMA, "max_position_embeddings": 8192, "rope_scaling": {"rope_type": "linear", "factor": 2.0}}
 
 
-def test_preflight_blocks_a_hub_model_naming_the_limit():
+def test_preflight_blocks_a_hub_model_naming_the_limit(google_at):
     with FakeHub() as hub:
+        google_at(hf=hub.url)
         hub.add("org/long", {"config.json": _unshipped(), "tokenizer_config.json": {"chat_template": "t"}})
         cfg = validate(from_preset("llama-3.1-8b-instruct", project="my-project", model_id="org/long", max_model_len=20000))
-        report = run_preflight(cfg, hf_endpoint=hub.url)
+        report = run_preflight(cfg)
         ok = run_preflight(validate(from_preset("llama-3.1-8b-instruct", project="my-project", model_id="org/long",
-                                                max_model_len=16384)), hf_endpoint=hub.url)
+                                                max_model_len=16384)))
     assert not report.ok and report.findings[0].key == "max_model_len_above_context"
     text = report.error_text()
     assert "context of 16,384 tokens (max_position_embeddings=8192 × RoPE factor 2" in text
@@ -70,12 +71,13 @@ def test_preflight_blocks_a_hub_model_naming_the_limit():
     assert ok.ok, ok.error_text()
 
 
-def test_preflight_blocks_a_gcs_model():
+def test_preflight_blocks_a_gcs_model(google_at):
     with FakeGcs() as gcs:
+        google_at(gcs.url)
         gcs.put("gs://bkt/m/config.json", {**LLAMA, "max_position_embeddings": 4096})
         gcs.put("gs://bkt/m/tokenizer_config.json", {"chat_template": "t"})
         cfg = validate(from_preset("llama-3.1-8b-instruct", project="my-project", model_id="gs://bkt/m", max_model_len=8192))
-        report = run_preflight(cfg, api_endpoint=gcs.url)
+        report = run_preflight(cfg)
     assert [f.key for f in report.findings] == ["max_model_len_above_context"]
     assert "4,096" in preflight.render_markdown(report, cfg)
 

@@ -18,9 +18,10 @@ PROJECT, RUN = "my-proj", "run-under-test"
 
 
 @pytest.fixture
-def standin():
+def standin(google_at):
     timing = ChatTiming(ttft_s=0.002, itl_s=0.0005)
     with VertexStandin(FakeBackend(chat_timing=timing), health_timeout=5) as s:
+        google_at(s.url)  # every Google client of the test, and the steps it runs
         s.timing = timing
         yield s
         assert s.response_errors == []
@@ -32,10 +33,10 @@ def _cfg(preset="llama-3.1-8b-instruct", **kw) -> str:
 
 def _deployed(s: VertexStandin, cfg: str) -> VertexEndpoint:
     model = VertexModel(name="model", uri="", metadata={})
-    c.upload_model.python_func(config=cfg, run_label=RUN, model=model, api_endpoint=s.url)
+    c.upload_model.python_func(config=cfg, run_label=RUN, model=model)
     endpoint = VertexEndpoint(name="endpoint", uri="", metadata={})
-    c.create_endpoint.python_func(config=cfg, run_label=RUN, endpoint=endpoint, api_endpoint=s.url)
-    c.deploy_model.python_func(config=cfg, run_label=RUN, model=model, endpoint=endpoint, api_endpoint=s.url)
+    c.create_endpoint.python_func(config=cfg, run_label=RUN, endpoint=endpoint)
+    c.deploy_model.python_func(config=cfg, run_label=RUN, model=model, endpoint=endpoint)
     return endpoint
 
 
@@ -44,7 +45,7 @@ def _probe(standin, endpoint, cfg, tmp_path, smoke_verdict="passed"):
     report, results = HTML(name="report", uri="", metadata={}), Artifact(name="results", uri="", metadata={})
     report.path, results.path = str(tmp_path / "probe.html"), str(tmp_path / "probe.json")
     out = c.probe.python_func(config=cfg, endpoint=endpoint, smoke_verdict=smoke_verdict, metrics=metrics,
-                              report=report, results=results, api_endpoint=standin.url)
+                              report=report, results=results)
     return out, metrics.metadata, (tmp_path / "probe.html").read_text(), json.loads((tmp_path / "probe.json").read_text())
 
 

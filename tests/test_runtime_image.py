@@ -29,8 +29,9 @@ RUN = "run-image"
 
 
 @pytest.fixture
-def standin():
+def standin(google_at):
     with VertexStandin(FakeBackend(), health_timeout=5) as s:
+        google_at(s.url)  # every Google client of the test, and the steps it runs
         s.faults.deploy_stage = FUTURE_STAGE
         yield s
 
@@ -39,10 +40,9 @@ def _deploy(s: VertexStandin, log: list[str]) -> VertexEndpoint:
     cfg = from_preset("llama-3.1-8b-instruct", project="my-project-1", deploy_timeout_seconds=30).to_json()
     model = VertexModel(name="model", uri="", metadata={})
     endpoint = VertexEndpoint(name="endpoint", uri="", metadata={})
-    c.upload_model.python_func(config=cfg, run_label=RUN, model=model, api_endpoint=s.url)
-    c.create_endpoint.python_func(config=cfg, run_label=RUN, endpoint=endpoint, api_endpoint=s.url)
-    deployed_id = c.deploy_model.python_func(config=cfg, run_label=RUN, model=model, endpoint=endpoint,
-                                             api_endpoint=s.url)
+    c.upload_model.python_func(config=cfg, run_label=RUN, model=model)
+    c.create_endpoint.python_func(config=cfg, run_label=RUN, endpoint=endpoint)
+    deployed_id = c.deploy_model.python_func(config=cfg, run_label=RUN, model=model, endpoint=endpoint)
     log.append(deployed_id)
     return endpoint
 
@@ -61,15 +61,15 @@ def test_operations_are_read_and_listed_with_the_unknown_stage_skipped(standin):
 
     endpoint = _deploy(standin, [])
     name = endpoint.metadata["resourceName"]
-    [op] = [o for o in operations.list_operations(name, "us-central1", standin.url) if "deploy" in o.metadata.type_url.lower()]
+    [op] = [o for o in operations.list_operations(name, "us-central1") if "deploy" in o.metadata.type_url.lower()]
     assert op.done and op.metadata.type_url.endswith("DeployModelOperationMetadata")
-    again = operations.get_operation(op.name, "us-central1", standin.url)
+    again = operations.get_operation(op.name, "us-central1")
     assert again == op
     # The strict parse (what api_core's operations client does) refuses the same answer.
     with pytest.raises(json_format.ParseError, match=FUTURE_STAGE):
         json_format.Parse(_raw_operation(standin, op.name), type(op)())
     with pytest.raises(exceptions.NotFound):
-        operations.get_operation(op.name + "0", "us-central1", standin.url)
+        operations.get_operation(op.name + "0", "us-central1")
 
 
 def _raw_operation(s: VertexStandin, name: str) -> str:
@@ -82,7 +82,7 @@ def _raw_operation(s: VertexStandin, name: str) -> str:
 def test_teardown_lists_operations_with_an_unknown_stage_and_removes_everything(standin):
     _deploy(standin, [])
     lines: list[str] = []
-    report = teardown_run("my-project-1", "us-central1", RUN, standin.url, log=lines.append)
+    report = teardown_run("my-project-1", "us-central1", RUN, log=lines.append)
     assert report.clean, report.summary()
     assert not [ln for ln in lines if "could not" in ln], lines
     assert standin.resources()["endpoints"] == {} and standin.resources()["models"] == {}
@@ -138,7 +138,7 @@ def test_canary_read_endpoint_takes_smoke_max_tokens_as_a_whole_float(standin):
     endpoint = _deploy(standin, [])
     args = dict(project="my-project-1", location="us-central1", endpoint_name=endpoint.metadata["resourceName"],
                 model_id="m", run_image_checks=False, run_chat_checks=True, smoke_prompt="Hi", smoke_image_url="",
-                smoke_image_prompt="", api_endpoint=standin.url)
+                smoke_image_prompt="")
     out = c.read_endpoint.python_func(**args, smoke_max_tokens=8.0, endpoint=VertexEndpoint(name="e", uri="", metadata={}))
     assert json.loads(out.config)["smoke_max_tokens"] == 8 and '"smoke_max_tokens": 8,' in out.config
     with pytest.raises(ConfigError, match="smoke_max_tokens: must be a whole number, got 8.5"):

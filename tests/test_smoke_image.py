@@ -79,11 +79,12 @@ def test_inline_image_that_does_not_decode_blocks():
     assert finding.key == "smoke_image_not_an_image"
 
 
-def test_gcs_image_and_missing_object():
+def test_gcs_image_and_missing_object(google_at):
     with FakeGcs() as gcs:
+        google_at(gcs.url)
         gcs.put("gs://bkt/img/cat.png", PNG)
-        assert check_smoke_image(_cfg("gs://bkt/img/cat.png"), gcs.url)[0] is None
-        finding, _ = check_smoke_image(_cfg("gs://bkt/img/dog.png"), gcs.url)
+        assert check_smoke_image(_cfg("gs://bkt/img/cat.png"))[0] is None
+        finding, _ = check_smoke_image(_cfg("gs://bkt/img/dog.png"))
         assert finding.key == "smoke_image_unreachable" and "answered 404" in finding.cause
 
 
@@ -97,10 +98,11 @@ def test_not_checked_without_image_checks(images):
     assert check_smoke_image(cfg) == (None, None)
 
 
-def test_preflight_blocks_on_the_image_before_anything_is_created(images):
+def test_preflight_blocks_on_the_image_before_anything_is_created(images, google_at):
     model = "meta-llama/Llama-3.2-11B-Vision-Instruct"
     with FakeHub() as hub:
         hub.add(model, {"config.json": planner.shipped_config(model), "tokenizer_config.json": {"chat_template": "t"}})
-        report = run_preflight(_cfg(images + "/page"), hf_endpoint=hub.url)
+        google_at(hf=hub.url)
+        report = run_preflight(_cfg(images + "/page"))
     assert "smoke_image_not_an_image" in report.error_text() and not report.ok
     assert json.dumps([f.key for f in report.findings]).count("smoke_image") == 1

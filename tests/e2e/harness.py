@@ -183,6 +183,23 @@ def job_resource_name(job_id: str = "", project: str = PROJECT, region: str = "u
     return f"projects/{project}/locations/{region}/pipelineJobs/{job_id}"
 
 
+def stand_in_env(world: World) -> dict[str, str]:
+    """This process's environment with the world's stand-ins as the override (``vllm_vertex.cloud.context``).
+
+    kfp.local starts each step with its runner's environment, and the image replica passes it on too.
+    """
+    from vllm_vertex.cloud.context import API_ENDPOINT_ENV, HF_ENDPOINT_ENV
+
+    return {**os.environ, API_ENDPOINT_ENV: world.standin.url, HF_ENDPOINT_ENV: world.hub.url}
+
+
+def on_stand_ins(world: World):
+    """A block in which this thread's Google and Hub clients reach the world's stand-ins (other threads: their own)."""
+    from vllm_vertex.cloud.context import CloudContext, using
+
+    return using(CloudContext(api_endpoint=world.standin.url, hf_endpoint=world.hub.url))
+
+
 def run_pipeline(
     world: World, cfg: DeploymentConfig, action: str = "", timeout: float = 900, job_name: str = "",
     runner: str = "tests.e2e.run_local", **request_extra,
@@ -194,10 +211,9 @@ def run_pipeline(
     request (e.g. ``canary_endpoint``).
     """
     job_name = job_name or job_resource_name()
-    request = {"config": dataclasses.asdict(cfg), "api_endpoint": world.standin.url, "hf_endpoint": world.hub.url,
-               "pipeline_root": str(world.root / "pipeline-root"), "job_resource_name": job_name, **request_extra}
+    request = {"config": dataclasses.asdict(cfg), "pipeline_root": str(world.root / "pipeline-root"), "job_resource_name": job_name, **request_extra}
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", runner, json.dumps(request)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", runner, json.dumps(request)], cwd=ROOT, env=stand_in_env(world),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
@@ -233,6 +249,6 @@ def exit_handler_after_cancel(world: World, cfg: DeploymentConfig, job_name: str
         state: str = "CANCELLED"
         error_message: str = "The pipeline was cancelled."
 
-    return cleanup_on_exit.python_func(project=cfg.project, location=cfg.region, job_resource_name=job_name,
-                                       teardown_policy=cfg.teardown_policy, status=Status(),
-                                       api_endpoint=world.standin.url)
+    with on_stand_ins(world):
+        return cleanup_on_exit.python_func(project=cfg.project, location=cfg.region, job_resource_name=job_name,
+                                           teardown_policy=cfg.teardown_policy, status=Status())

@@ -21,6 +21,7 @@ from tests.e2e.harness import (
     RunResult,
     World,
     job_resource_name,
+    on_stand_ins,
     real_backend,
     run_pipeline,
     text_config,
@@ -120,9 +121,10 @@ def _other_run_deployed(w: World) -> None:
     from vllm_vertex.naming import run_label_value
 
     cfg, label = text_config("never"), run_label_value(OTHER_RUN)
-    model = vertex.upload_model(cfg, label, None, w.standin.url)
-    endpoint = vertex.create_endpoint(cfg, label, w.standin.url)
-    vertex.deploy_model(cfg, model, endpoint.name, label, w.standin.url, log=lambda _: None)
+    with on_stand_ins(w):
+        model = vertex.upload_model(cfg, label, None)
+        endpoint = vertex.create_endpoint(cfg, label)
+        vertex.deploy_model(cfg, model, endpoint.name, label, log=lambda _: None)
     w.standin.faults.predict_output("")  # the run under test then fails its smoke checks: its cleanup runs
 
 
@@ -227,8 +229,9 @@ def run_row(world: World, fault: Fault, policy: str) -> Row:
         other = _other_run_intact(world, fault.other_run)
         left = (left[0] - other[1][0], left[1] - other[1][1])
     world.standin.faults.clear()
-    for label in world.run_labels():
-        teardown_run(PROJECT, "us-central1", label, world.standin.url, log=lambda _: None, wait_seconds=30)
+    with on_stand_ins(world):
+        for label in world.run_labels():
+            teardown_run(PROJECT, "us-central1", label, log=lambda _: None, wait_seconds=30)
     return Row(fault, policy, result, left, judge(fault, policy, result, left) + other[0])
 
 

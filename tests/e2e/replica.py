@@ -252,11 +252,10 @@ def main(request_json: str) -> int:
     canary = request.get("canary_endpoint")
     root = Path(request["pipeline_root"])
     path = compile_pipeline(cfg, root.parent / ("canary.yaml" if canary is not None else "pipeline.yaml"),
-                            canary_endpoint=canary, for_tests=True,
+                            canary_endpoint=canary,
                             **({"image": request["image"]} if request.get("image") else {}))
     spec = json_format.ParseDict(yaml.safe_load(path.read_text()), pipeline_spec_pb2.PipelineSpec())
-    args = pipeline_arguments(cfg, api_endpoint=request["api_endpoint"], canary_endpoint=canary,
-                              hf_endpoint=request.get("hf_endpoint", ""))
+    args = pipeline_arguments(cfg, canary_endpoint=canary)  # the stand-ins: the environment's override
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
     resolve_job_resource_name(request["job_resource_name"])
     _patch_kfp_local(Path(request["layer"]) if request.get("layer") else None)

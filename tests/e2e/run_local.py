@@ -1,7 +1,8 @@
 """Runs the deploy-and-verify pipeline under ``kfp.local`` in this process; prints a JSON verdict.
 
 ``python -m tests.e2e.run_local REQUEST_JSON`` where the request holds ``config`` (a
-DeploymentConfig dict), ``api_endpoint``, ``pipeline_root`` and ``job_resource_name``.
+DeploymentConfig dict), ``pipeline_root`` and ``job_resource_name``. The stand-ins are named by the
+environment (``VLLM_VERTEX_API_ENDPOINT``, ``VLLM_VERTEX_HF_ENDPOINT``), which the steps inherit.
 
 kfp.local does not resolve ``{{$.pipeline_job_resource_name}}`` (kfp 2.17 fails on it with an
 IndexError): ``resolve_job_resource_name`` makes it resolve to the name Vertex would give the run,
@@ -58,15 +59,15 @@ def main(request_json: str) -> int:
     """Runs one pipeline; returns 0 whatever the outcome (the verdict is in the RESULT line)."""
     from kfp import local
 
-    from pipelines import deploy_and_verify_for_tests, pipeline_arguments
+    from pipelines import deploy_and_verify, pipeline_arguments
     from vllm_vertex.config import from_dict
 
     request = json.loads(request_json)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=request["pipeline_root"])
     resolve_job_resource_name(request["job_resource_name"])
     cfg = from_dict(request["config"])
-    args = pipeline_arguments(cfg, api_endpoint=request["api_endpoint"], hf_endpoint=request.get("hf_endpoint", ""))
-    return run_and_report(lambda: deploy_and_verify_for_tests(**args))
+    args = pipeline_arguments(cfg)
+    return run_and_report(lambda: deploy_and_verify(**args))
 
 
 def run_and_report(run) -> int:

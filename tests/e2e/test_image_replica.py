@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.e2e.harness import World, real_backend, run_pipeline, text_config, vision_config
+from tests.e2e.harness import World, on_stand_ins, real_backend, run_pipeline, text_config, vision_config
 from tests.e2e.replica import ROOT, TIMING, build_layer, replica_dir, replica_problem
 from tests.e2e.vllm_server import venv_problem
 
@@ -135,7 +135,8 @@ def test_text_deploy_that_succeeds_is_a_success_in_the_image_and_the_canary_pass
     from vllm_vertex.cloud.teardown import teardown_run
 
     [label] = world.run_labels()
-    assert teardown_run("vllm-vertex-e2e", "us-central1", label, world.standin.url, log=lambda _: None).clean
+    with on_stand_ins(world):
+        assert teardown_run("vllm-vertex-e2e", "us-central1", label, log=lambda _: None).clean
     assert world.counts() == (0, 0)
 
 

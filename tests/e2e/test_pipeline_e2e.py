@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.e2e.harness import TOKEN, World, real_backend, run_pipeline, text_config, vision_config
+from tests.e2e.harness import TOKEN, World, on_stand_ins, real_backend, run_pipeline, text_config, vision_config
 from tests.e2e.vllm_server import venv_problem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -87,7 +87,8 @@ def test_on_failure_keeps_a_passing_deployment_serving(world):
     from vllm_vertex.cloud.teardown import teardown_run
 
     [label] = world.run_labels()
-    assert teardown_run("vllm-vertex-e2e", "us-central1", label, world.standin.url, log=lambda _: None).clean
+    with on_stand_ins(world):
+        assert teardown_run("vllm-vertex-e2e", "us-central1", label, log=lambda _: None).clean
     assert world.counts() == (0, 0) and world.backend.running_servers() == 0
 
 

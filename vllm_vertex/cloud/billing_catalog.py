@@ -54,17 +54,13 @@ class LivePrice:
         return f"Cloud Billing Catalog API, {self.service}, read {self.read_on}"
 
 
-def catalog_client(api_endpoint: str = ""):
+def catalog_client():
     """``billing_v1.CloudCatalogClient`` (global service, REST)."""
     from google.cloud import billing_v1
 
-    from vllm_vertex.cloud import clients
-    from vllm_vertex.naming import api_base
+    from vllm_vertex.cloud.context import current
 
-    options = {"api_endpoint": api_base("", api_endpoint)} if api_endpoint else None
-    return billing_v1.CloudCatalogClient(
-        credentials=clients.credentials(api_endpoint), transport="rest", client_options=options
-    )
+    return current().gapic(billing_v1.CloudCatalogClient)
 
 
 def _record(sku) -> SkuRecord:
@@ -80,12 +76,11 @@ def _record(sku) -> SkuRecord:
     )
 
 
-def read_skus(api_endpoint: str = "", opt_out: str = PLAN_OPT_OUT,
+def read_skus(opt_out: str = PLAN_OPT_OUT,
               deadline: float = 120.0) -> tuple[str, list[SkuRecord]]:
     """The Vertex AI service's name and every one of its SKUs, in USD (all pages).
 
     Args:
-        api_endpoint: Base URL replacing Google's (tests).
         opt_out: How the user skips the lookup, ending the "API disabled" messages.
         deadline: Seconds of retries on transient errors, per call.
 
@@ -96,7 +91,7 @@ def read_skus(api_endpoint: str = "", opt_out: str = PLAN_OPT_OUT,
 
     from vllm_vertex.cloud import clients
 
-    client = catalog_client(api_endpoint)
+    client = catalog_client()
     try:
         listed = client.list_services(request={"page_size": PAGE_SIZE}, retry=clients.retry(timeout=deadline))
         services = [s for s in listed if s.display_name == SERVICE_DISPLAY_NAME]
@@ -112,7 +107,7 @@ def read_skus(api_endpoint: str = "", opt_out: str = PLAN_OPT_OUT,
     return name, skus
 
 
-def live_node_price(machine_type: str, region: str, api_endpoint: str = "",
+def live_node_price(machine_type: str, region: str,
                     today: datetime.date | None = None, opt_out: str = PLAN_OPT_OUT,
                     deadline: float = 120.0) -> LivePrice:
     """The on-demand price of one node hour of ``machine_type`` in ``region``, read now.
@@ -122,7 +117,7 @@ def live_node_price(machine_type: str, region: str, api_endpoint: str = "",
     Raises:
         CatalogError: the catalogue could not be read, or it has no single SKU for some part.
     """
-    service, skus = read_skus(api_endpoint, opt_out, deadline)
+    service, skus = read_skus(opt_out, deadline)
     price = node_price(skus, machine_type, region)
     if price.usd_per_hour is None:
         raise CatalogError(f"no live price for {machine_type} in {region} from the Cloud Billing Catalog "

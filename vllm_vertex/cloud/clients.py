@@ -1,15 +1,12 @@
-"""Official Google clients, built one way for every step.
+"""Official Google clients, built one way for every step: from the process's client context.
 
-``api_endpoint`` is the hidden override the components carry (default empty): when set,
-every client talks to that base URL (REST) with anonymous credentials, which is how the tests
-point the product at a local stand-in. When empty, clients use Application Default
-Credentials and the regional endpoints.
+``vllm_vertex.cloud.context`` holds the override that points every client at local stand-ins
+(tests) and the credentials; these functions are the shorthands the call sites use.
 """
 
 from __future__ import annotations
 
-from vllm_vertex.cloud.auth import CLOUD_PLATFORM
-from vllm_vertex.naming import api_base
+from vllm_vertex.cloud.context import current
 
 __all__ = [
     "access_token",
@@ -25,31 +22,14 @@ __all__ = [
 ]
 
 
-def credentials(api_endpoint: str = ""):
-    """Anonymous credentials for an override, else Application Default Credentials."""
-    if api_endpoint:
-        from google.auth.credentials import AnonymousCredentials
-
-        return AnonymousCredentials()
-    from vllm_vertex.cloud import auth
-
-    if auth.checked() is not None:  # the CLI checked (and refreshed) them already
-        return auth.checked()
-    import google.auth
-
-    creds, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
-    return creds
+def credentials():
+    """The context's credentials: anonymous under an override, else Application Default Credentials."""
+    return current().credentials()
 
 
-def access_token(api_endpoint: str = "") -> str:
+def access_token() -> str:
     """A bearer token for Vertex's OpenAI-compatible surface (lasts one hour)."""
-    if api_endpoint:
-        return "anonymous"
-    import google.auth.transport.requests
-
-    creds = credentials()
-    creds.refresh(google.auth.transport.requests.Request())
-    return creds.token
+    return current().access_token()
 
 
 def retry(timeout: float = 300.0, initial: float = 1.0, idempotent: bool = True):
@@ -70,72 +50,49 @@ def retry(timeout: float = 300.0, initial: float = 1.0, idempotent: bool = True)
     )
 
 
-def _options(region: str, api_endpoint: str, host: str = "") -> dict:
-    if api_endpoint:
-        return {"api_endpoint": api_base(region, api_endpoint)}
-    return {"api_endpoint": host or f"{region}-aiplatform.googleapis.com"}
-
-
-def _regional(service: str, region: str, api_endpoint: str):
+def _regional(service: str, region: str):
     """A regional ``aiplatform_v1`` GAPIC client over REST."""
     from google.cloud import aiplatform_v1
 
-    client_class = getattr(aiplatform_v1, service)
-    return client_class(
-        credentials=credentials(api_endpoint), transport="rest", client_options=_options(region, api_endpoint)
-    )
+    return current().gapic(getattr(aiplatform_v1, service), region)
 
 
-def model_client(region: str, api_endpoint: str = ""):
+def model_client(region: str):
     """``aiplatform_v1.ModelServiceClient`` for ``region``."""
-    return _regional("ModelServiceClient", region, api_endpoint)
+    return _regional("ModelServiceClient", region)
 
 
-def endpoint_client(region: str, api_endpoint: str = ""):
+def endpoint_client(region: str):
     """``aiplatform_v1.EndpointServiceClient`` for ``region``."""
-    return _regional("EndpointServiceClient", region, api_endpoint)
+    return _regional("EndpointServiceClient", region)
 
 
-def pipeline_client(region: str, api_endpoint: str = ""):
+def pipeline_client(region: str):
     """``aiplatform_v1.PipelineServiceClient`` for ``region``."""
-    return _regional("PipelineServiceClient", region, api_endpoint)
+    return _regional("PipelineServiceClient", region)
 
 
-def schedule_client(region: str, api_endpoint: str = ""):
+def schedule_client(region: str):
     """``aiplatform_v1.ScheduleServiceClient`` for ``region``."""
-    return _regional("ScheduleServiceClient", region, api_endpoint)
+    return _regional("ScheduleServiceClient", region)
 
 
-def prediction_client(region: str, api_endpoint: str = "", dedicated_dns: str = ""):
+def prediction_client(region: str, dedicated_dns: str = ""):
     """``aiplatform_v1.PredictionServiceClient``; a dedicated endpoint is reached on its own DNS."""
     from google.cloud import aiplatform_v1
 
-    if dedicated_dns:
-        from vllm_vertex.naming import dedicated_base
-
-        options = {"api_endpoint": dedicated_base(dedicated_dns, api_endpoint)}
-    else:
-        options = _options(region, api_endpoint)
-    return aiplatform_v1.PredictionServiceClient(
-        credentials=credentials(api_endpoint), transport="rest", client_options=options
-    )
+    return current().gapic(aiplatform_v1.PredictionServiceClient, region, dedicated_dns=dedicated_dns)
 
 
-def quotas_client(api_endpoint: str = ""):
+def quotas_client():
     """``cloudquotas_v1.CloudQuotasClient`` (global service)."""
     from google.cloud import cloudquotas_v1
 
-    options = {"api_endpoint": api_base("", api_endpoint)} if api_endpoint else None
-    return cloudquotas_v1.CloudQuotasClient(
-        credentials=credentials(api_endpoint), transport="rest", client_options=options
-    )
+    return current().gapic(cloudquotas_v1.CloudQuotasClient)
 
 
-def secrets_client(api_endpoint: str = ""):
+def secrets_client():
     """``secretmanager.SecretManagerServiceClient`` (global service)."""
     from google.cloud import secretmanager
 
-    options = {"api_endpoint": api_base("", api_endpoint)} if api_endpoint else None
-    return secretmanager.SecretManagerServiceClient(
-        credentials=credentials(api_endpoint), transport="rest", client_options=options
-    )
+    return current().gapic(secretmanager.SecretManagerServiceClient)

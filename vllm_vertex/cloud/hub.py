@@ -43,7 +43,7 @@ def _has_template(tokenizer_config: dict | None, files: set[str]) -> bool | None
     return bool(tokenizer_config.get("chat_template"))
 
 
-def inspect_hf(repo_id: str, token: str | None, endpoint: str = "") -> ModelSource:
+def inspect_hf(repo_id: str, token: str | None) -> ModelSource:
     """Checks the repo on the Hub and reads its configs with ``token`` (None: anonymous).
 
     Raises:
@@ -53,7 +53,7 @@ def inspect_hf(repo_id: str, token: str | None, endpoint: str = "") -> ModelSour
     from huggingface_hub.errors import HfHubHTTPError
 
     try:
-        return _inspect_hf(repo_id, token, endpoint)
+        return _inspect_hf(repo_id, token)
     except HfHubHTTPError as err:
         status = err.response.status_code if err.response is not None else 0
         if status in (401, 403):
@@ -65,11 +65,12 @@ def inspect_hf(repo_id: str, token: str | None, endpoint: str = "") -> ModelSour
         raise ConnectionError(f"the Hugging Face Hub answered HTTP {status}") from None
 
 
-def _inspect_hf(repo_id: str, token: str | None, endpoint: str) -> ModelSource:
-    from huggingface_hub import HfApi
+def _inspect_hf(repo_id: str, token: str | None) -> ModelSource:
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-    api = HfApi(endpoint=endpoint or None, token=token or False)
+    from vllm_vertex.cloud.context import current
+
+    api = current().hub(token)
     try:
         info = api.model_info(repo_id)
     except RepositoryNotFoundError:
@@ -90,7 +91,7 @@ def _inspect_hf(repo_id: str, token: str | None, endpoint: str) -> ModelSource:
         ) from None
     files = {s.rfilename for s in (info.siblings or [])}
     with tempfile.TemporaryDirectory(prefix="vllm-vertex-hub-") as cache:
-        read = _hub_reader(repo_id, token, endpoint, cache)
+        read = _hub_reader(repo_id, token, cache)
         wanted = {name: read(name) for name in ("config.json", "tokenizer_config.json", INDEX) if name in files}
     return ModelSource(
         where="hub",
@@ -100,29 +101,30 @@ def _inspect_hf(repo_id: str, token: str | None, endpoint: str) -> ModelSource:
     )
 
 
-def _hub_reader(repo_id: str, token: str | None, endpoint: str, cache: str):
+def _hub_reader(repo_id: str, token: str | None, cache: str):
     from huggingface_hub import hf_hub_download
 
+    from vllm_vertex.cloud.context import current
+
+    endpoint = current().hf_endpoint or None
+
     def read(filename: str) -> dict:
-        path = hf_hub_download(repo_id, filename, endpoint=endpoint or None, token=token or False, cache_dir=cache)
+        path = hf_hub_download(repo_id, filename, endpoint=endpoint, token=token or False, cache_dir=cache)
         with open(path) as f:
             return json.load(f)
 
     return read
 
 
-def inspect_gcs(uri: str, project: str, api_endpoint: str = "") -> ModelSource:
+def inspect_gcs(uri: str, project: str) -> ModelSource:
     """Reads ``config.json``, ``tokenizer_config.json`` and the safetensors index from a gs:// folder."""
     from google.api_core import exceptions
-    from google.cloud import storage
 
-    from vllm_vertex.cloud.clients import credentials
-    from vllm_vertex.naming import api_base
+    from vllm_vertex.cloud.context import current
 
     bucket_name, _, folder = uri.removeprefix("gs://").partition("/")
     prefix = folder.rstrip("/") + "/" if folder.strip("/") else ""
-    options = {"api_endpoint": api_base("", api_endpoint)} if api_endpoint else None
-    client = storage.Client(project=project, credentials=credentials(api_endpoint), client_options=options)
+    client = current().storage(project)
     bucket = client.bucket(bucket_name)
     try:
         names = {b.name.removeprefix(prefix) for b in client.list_blobs(bucket, prefix=prefix)}

@@ -2,7 +2,7 @@
 
 The PipelineJob is built by the Vertex SDK's ``aiplatform.PipelineJob`` (it reads the compiled
 YAML, fills the runtime config, turns caching off) and sent with the GAPIC clients of
-``clients``, so that the ``api_endpoint`` override reaches every call and the SDK's attempt to
+``clients``, so that the client context (``cloud.context``) reaches every call and the SDK's attempt to
 create a Cloud Storage bucket at submit time is skipped (``pipeline_root`` must exist).
 """
 
@@ -31,7 +31,6 @@ __all__ = [
     "list_schedules",
     "outcome",
     "submit",
-    "template_values",
 ]
 
 SMOKE_TASK = "smoke-test"
@@ -56,19 +55,7 @@ class Submission:
         return f"projects/{self.project}/locations/{self.region}"
 
 
-def template_values(template_path: str, values: dict) -> dict:
-    """``values`` without the test hooks (``api_endpoint``, ``hf_endpoint``) the template does not declare.
-
-    Production YAML has no hooks; a test that submits it through the stand-in still passes one.
-    """
-    import yaml
-
-    with open(template_path, encoding="utf-8") as f:
-        declared = yaml.safe_load(f).get("root", {}).get("inputDefinitions", {}).get("parameters", {})
-    return {k: v for k, v in values.items() if k in declared or k not in ("api_endpoint", "hf_endpoint")}
-
-
-def build_job(sub: Submission, api_endpoint: str = ""):
+def build_job(sub: Submission):
     """The ``aiplatform_v1.PipelineJob`` to create (caching off) and a unique job ID.
 
     Raises:
@@ -85,7 +72,7 @@ def build_job(sub: Submission, api_endpoint: str = ""):
         labels={**naming.MANAGED_BY, **sub.settings.labels},
         project=sub.project,
         location=sub.region,
-        credentials=clients.credentials(api_endpoint),
+        credentials=clients.credentials(),
     )
     resource = aiplatform_v1.PipelineJob.from_json(json.dumps(job.to_dict()))  # public form of the built job
     resource.display_name = sub.settings.display_name or resource.pipeline_spec["pipelineInfo"]["name"]
@@ -94,28 +81,27 @@ def build_job(sub: Submission, api_endpoint: str = ""):
     return resource, f"{job.job_id}-{secrets.token_hex(3)}"
 
 
-def submit(sub: Submission, api_endpoint: str = ""):
+def submit(sub: Submission):
     """Creates the run; returns the created ``aiplatform_v1.PipelineJob`` (its ``name`` names the run)."""
-    resource, job_id = build_job(sub, api_endpoint)
-    client = clients.pipeline_client(sub.region, api_endpoint)
+    resource, job_id = build_job(sub)
+    client = clients.pipeline_client(sub.region)
     return client.create_pipeline_job(parent=sub.parent, pipeline_job=resource, pipeline_job_id=job_id)
 
 
-def cancel(job_name: str, api_endpoint: str = "") -> None:
+def cancel(job_name: str) -> None:
     """Asks Vertex to cancel the run (it ends CANCELLED; the exit handler still cleans up)."""
-    clients.pipeline_client(_region(job_name), api_endpoint).cancel_pipeline_job(name=job_name)
+    clients.pipeline_client(_region(job_name)).cancel_pipeline_job(name=job_name)
 
 
-def get(job_name: str, api_endpoint: str = ""):
+def get(job_name: str):
     """The ``aiplatform_v1.PipelineJob`` as it stands."""
-    return clients.pipeline_client(_region(job_name), api_endpoint).get_pipeline_job(
+    return clients.pipeline_client(_region(job_name)).get_pipeline_job(
         name=job_name, retry=clients.retry()
     )
 
 
 def follow(
     job_name: str,
-    api_endpoint: str = "",
     log: Callable[[str], None] = print,
     poll_seconds: float = 15.0,
 ):
@@ -127,13 +113,13 @@ def follow(
     Returns:
         The final ``aiplatform_v1.PipelineJob``.
     """
-    client = clients.pipeline_client(_region(job_name), api_endpoint)
+    client = clients.pipeline_client(_region(job_name))
     seen: dict[str, str] = {}
     start = time.monotonic()
     while True:
         job = client.get_pipeline_job(name=job_name, retry=clients.retry())
         lines = state_changes(job, seen)
-        stage = _deploy_stage_change(job, seen, api_endpoint)
+        stage = _deploy_stage_change(job, seen)
         for line in lines + ([stage] if stage else []):
             log(f"[{time.monotonic() - start:8.1f}s] {line}")
         if job.state.name in TERMINAL:
@@ -141,7 +127,7 @@ def follow(
         _pause(poll_seconds)
 
 
-def _deploy_stage_change(job, seen: dict[str, str], api_endpoint: str) -> str:
+def _deploy_stage_change(job, seen: dict[str, str]) -> str:
     """``deploy-model: stage X`` when the running deploy's stage differs from the last one seen."""
     task = _task(job, DEPLOY_TASK)
     endpoint = _endpoint_artifact(job).get("resourceName", "")
@@ -149,19 +135,19 @@ def _deploy_stage_change(job, seen: dict[str, str], api_endpoint: str) -> str:
         return ""
     if task.state.name != "RUNNING" and seen.get("stage:") is None:
         return ""  # attached after the deploy ended: its stages are history
-    stage = deploy_stage(endpoint, api_endpoint)
+    stage = deploy_stage(endpoint)
     if not stage or seen.get("stage:") == stage:
         return ""
     seen["stage:"] = stage
     return f"{DEPLOY_TASK}: stage {stage}"
 
 
-def deploy_stage(endpoint_name: str, api_endpoint: str = "") -> str:
+def deploy_stage(endpoint_name: str) -> str:
     """The ``deploymentStage`` of the endpoint's latest deploy operation, or "" when none can be read."""
     from google.cloud import aiplatform_v1
 
     try:
-        client = clients.endpoint_client(_region(endpoint_name), api_endpoint)
+        client = clients.endpoint_client(_region(endpoint_name))
         ops = list(client.list_operations(request={"name": endpoint_name}).operations)
     except Exception:  # following is an aid: a read that fails shows no stage, never stops the follow
         return ""
@@ -260,11 +246,11 @@ def _parameter(job, key: str):
     return default
 
 
-def create_schedule(sub: Submission, schedule: ScheduleSettings, api_endpoint: str = ""):
+def create_schedule(sub: Submission, schedule: ScheduleSettings):
     """Creates a cron schedule of the run; returns the ``aiplatform_v1.Schedule``."""
     from google.cloud import aiplatform_v1
 
-    resource, _ = build_job(sub, api_endpoint)
+    resource, _ = build_job(sub)
     request = aiplatform_v1.CreatePipelineJobRequest(parent=sub.parent, pipeline_job=resource)
     body = aiplatform_v1.Schedule(
         display_name=schedule.display_name or f"{resource.display_name}-schedule",
@@ -273,18 +259,18 @@ def create_schedule(sub: Submission, schedule: ScheduleSettings, api_endpoint: s
         max_run_count=schedule.max_runs,
         create_pipeline_job_request=request,
     )
-    return clients.schedule_client(sub.region, api_endpoint).create_schedule(parent=sub.parent, schedule=body)
+    return clients.schedule_client(sub.region).create_schedule(parent=sub.parent, schedule=body)
 
 
-def list_schedules(project: str, region: str, api_endpoint: str = "") -> list:
+def list_schedules(project: str, region: str) -> list:
     """Every schedule in the project and region."""
-    client = clients.schedule_client(region, api_endpoint)
+    client = clients.schedule_client(region)
     return list(client.list_schedules(parent=f"projects/{project}/locations/{region}", retry=clients.retry()))
 
 
-def change_schedule(schedule_name: str, action: str, api_endpoint: str = "") -> None:
+def change_schedule(schedule_name: str, action: str) -> None:
     """``pause``, ``resume`` or ``delete`` one schedule (delete waits for the operation)."""
-    client = clients.schedule_client(_region(schedule_name), api_endpoint)
+    client = clients.schedule_client(_region(schedule_name))
     if action == "pause":
         client.pause_schedule(name=schedule_name)
     elif action == "resume":

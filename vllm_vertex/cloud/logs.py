@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 
-from vllm_vertex.cloud import clients
+from vllm_vertex.cloud.context import current
 
 __all__ = ["container_log"]
 
@@ -26,17 +26,12 @@ def log_filter(endpoint_name: str, since_rfc3339: str) -> str:
 
 
 def container_log(
-    project: str, endpoint_name: str, since_rfc3339: str, api_endpoint: str = "", limit: int = 300
+    project: str, endpoint_name: str, since_rfc3339: str, limit: int = 300
 ) -> str:
     """The newest ``limit`` log lines of the endpoint's containers since ``since_rfc3339``, oldest first."""
     from google.cloud import logging as cloud_logging
 
-    from vllm_vertex.naming import api_base
-
-    options = {"api_endpoint": api_base("", api_endpoint)} if api_endpoint else None
-    client = cloud_logging.Client(
-        project=project, credentials=clients.credentials(api_endpoint), _use_grpc=False, client_options=options
-    )
+    client = current().logging(project)
     entries = client.list_entries(
         resource_names=[f"projects/{project}"],
         filter_=log_filter(endpoint_name, since_rfc3339),

@@ -13,44 +13,43 @@ only move the problem to the next enum value Vertex adds, and cost every step an
 from __future__ import annotations
 
 from vllm_vertex.cloud import clients
-from vllm_vertex.naming import api_base
+from vllm_vertex.cloud.context import current
 
 __all__ = ["get_operation", "list_operations", "tolerant"]
 
 
-def _get(url: str, api_endpoint: str, message):
+def _get(url: str, message):
     """GETs ``url`` with the step's credentials and parses the JSON answer into ``message``, tolerantly."""
     from google.api_core import exceptions
-    from google.auth.transport.requests import AuthorizedSession
     from google.protobuf import json_format
 
-    response = AuthorizedSession(clients.credentials(api_endpoint)).get(url, timeout=60)
+    response = current().session().get(url, timeout=60)
     if response.status_code >= 400:
         raise exceptions.from_http_response(response)
     return json_format.Parse(response.content, message, ignore_unknown_fields=True)
 
 
-def get_operation(name: str, region: str, api_endpoint: str = ""):
+def get_operation(name: str, region: str):
     """The operation ``name`` (``projects/.../operations/ID``) as an ``operations_pb2.Operation``."""
     from google.longrunning import operations_pb2
 
-    return _get(f"{api_base(region, api_endpoint)}/v1/{name}", api_endpoint, operations_pb2.Operation())
+    return _get(f"{current().base(region)}/v1/{name}", operations_pb2.Operation())
 
 
-def list_operations(parent: str, region: str, api_endpoint: str = "") -> list:
+def list_operations(parent: str, region: str) -> list:
     """The operations of ``parent`` (an endpoint's full name), newest last, as ``operations_pb2.Operation``."""
     from google.longrunning import operations_pb2
 
-    url = f"{api_base(region, api_endpoint)}/v1/{parent}/operations"
-    return list(_get(url, api_endpoint, operations_pb2.ListOperationsResponse()).operations)
+    url = f"{current().base(region)}/v1/{parent}/operations"
+    return list(_get(url, operations_pb2.ListOperationsResponse()).operations)
 
 
-def tolerant(op, region: str, api_endpoint: str = ""):
+def tolerant(op, region: str):
     """``op`` (an api_core operation future from a GAPIC REST client), refreshed by ``get_operation``."""
     name = op.operation.name
 
     def refresh(retry=None):
-        read = lambda: get_operation(name, region, api_endpoint)  # noqa: E731
+        read = lambda: get_operation(name, region)  # noqa: E731
         return (retry or clients.retry())(read)()
 
     if not hasattr(op, "_refresh"):  # api_core keeps the refresh callable here since its first release

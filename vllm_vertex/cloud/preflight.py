@@ -11,14 +11,14 @@ from vllm_vertex.config import DeploymentConfig
 __all__ = ["run_preflight"]
 
 
-def _source(cfg: DeploymentConfig, api_endpoint: str, hf_endpoint: str) -> ModelSource:
+def _source(cfg: DeploymentConfig) -> ModelSource:
     if cfg.model_id.startswith("gs://"):
-        return inspect_gcs(cfg.model_id, cfg.project, api_endpoint)
-    token = read_secret(cfg.hf_token_secret, api_endpoint) if cfg.hf_token_secret else None
-    return inspect_hf(cfg.model_id, token, hf_endpoint)
+        return inspect_gcs(cfg.model_id, cfg.project)
+    token = read_secret(cfg.hf_token_secret) if cfg.hf_token_secret else None
+    return inspect_hf(cfg.model_id, token)
 
 
-def run_preflight(cfg: DeploymentConfig, api_endpoint: str = "", hf_endpoint: str = "") -> preflight.PreflightReport:
+def run_preflight(cfg: DeploymentConfig) -> preflight.PreflightReport:
     """Reads the model's source, then predicts the deploy's outcome.
 
     A source that refuses (gated without access, not found) is a finding; a source that cannot
@@ -27,7 +27,7 @@ def run_preflight(cfg: DeploymentConfig, api_endpoint: str = "", hf_endpoint: st
     """
     source, finding, notes = ModelSource(where="offline"), None, []
     try:
-        source = _source(cfg, api_endpoint, hf_endpoint)
+        source = _source(cfg)
     except SourceError as err:
         finding = preflight.Finding(err.key, err.cause, err.fix)
     except OSError as err:  # network unreachable, DNS: the check cannot run here
@@ -38,7 +38,7 @@ def run_preflight(cfg: DeploymentConfig, api_endpoint: str = "", hf_endpoint: st
     total = source.total_size or (planner.checkpoint_total_size(cfg.model_id) if where == "offline" else None)
     report = preflight.evaluate(cfg, config, where, source.has_chat_template, total, finding)
     report.notes[:0] = notes
-    image_finding, image_note = check_smoke_image(cfg, api_endpoint)
+    image_finding, image_note = check_smoke_image(cfg)
     report.findings += [image_finding] if image_finding else []
     report.notes += [image_note] if image_note else []
     return report

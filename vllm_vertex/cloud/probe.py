@@ -93,14 +93,14 @@ class GoogleToken:
         return self.credentials.token
 
 
-def vertex_target(endpoint_name: str, dedicated_dns: str = "", api_endpoint: str = "") -> ProbeTarget:
+def vertex_target(endpoint_name: str, dedicated_dns: str = "") -> ProbeTarget:
     """A Vertex endpoint's OpenAI surface: streamed when it is dedicated, plain when shared."""
-    from vllm_vertex import naming
-    from vllm_vertex.cloud import clients
+    from vllm_vertex.cloud.context import current
 
     region = endpoint_name.split("/")[3]
-    base_url = naming.openai_base_url(endpoint_name, region, dedicated_dns, api_endpoint)
-    key = "anonymous" if api_endpoint else GoogleToken(clients.credentials())
+    context = current()
+    base_url = context.openai_base_url(endpoint_name, region, dedicated_dns)
+    key = "anonymous" if context.overridden else GoogleToken(context.credentials())
     return ProbeTarget(base_url, "", streaming=bool(dedicated_dns), label=endpoint_name, api_key=key)
 
 
@@ -447,7 +447,7 @@ class StepOutcome:
     result: dict | None = None
 
 
-def run_step(cfg, endpoint_name: str, dedicated_dns: str, smoke_verdict: str, api_endpoint: str = "") -> StepOutcome:
+def run_step(cfg, endpoint_name: str, dedicated_dns: str, smoke_verdict: str) -> StepOutcome:
     """The pipeline step's work: the profile's probe against the deployed endpoint, never raising for a miss."""
     from vllm_vertex.probe import parse_slo, report, settings_for_profile
 
@@ -458,7 +458,7 @@ def run_step(cfg, endpoint_name: str, dedicated_dns: str, smoke_verdict: str, ap
     if smoke_verdict != "passed":
         return StepOutcome("skipped", "the smoke tests failed: the endpoint was not measured")
     slo = parse_slo(cfg.probe_slo)
-    target = vertex_target(endpoint_name, dedicated_dns, api_endpoint)
+    target = vertex_target(endpoint_name, dedicated_dns)
     try:
         result = run_probe(target, settings, slo, progress=_log_levels)
     except ProbeError as err:

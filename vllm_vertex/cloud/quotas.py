@@ -18,13 +18,12 @@ class QuotaError(RuntimeError):
 
 
 def read_quotas(
-    cfg: DeploymentConfig, api_endpoint: str = "", timeout: float | None = None
+    cfg: DeploymentConfig, timeout: float | None = None
 ) -> tuple[list[quota.QuotaCheck], list[str]]:
     """Each quota the deployment draws on that the Cloud Quotas API knows, and a line for each it does not.
 
     Args:
         cfg: The deployment.
-        api_endpoint: Test override of the API's base URL.
         timeout: Retry budget per read in seconds (``None``: the default budget).
 
     Raises:
@@ -34,7 +33,7 @@ def read_quotas(
     from google.cloud import cloudquotas_v1
     from google.protobuf import json_format
 
-    client = clients.quotas_client(api_endpoint)
+    client = clients.quotas_client()
     retry = clients.retry() if timeout is None else clients.retry(timeout=timeout)
     infos: dict[str, dict] = {}
     unknown: list[str] = []
@@ -51,7 +50,7 @@ def read_quotas(
     return [c for c in quota.evaluate(cfg, infos) if c.need.quota_id in infos], unknown
 
 
-def read_checks(cfg: DeploymentConfig, api_endpoint: str = "") -> tuple[list[quota.QuotaCheck], list[str]]:
+def read_checks(cfg: DeploymentConfig) -> tuple[list[quota.QuotaCheck], list[str]]:
     """Each quota the deployment draws on, read from the Cloud Quotas API, with the lines to log.
 
     A quota ID the API does not know is reported and skipped (it cannot be verified).
@@ -59,16 +58,16 @@ def read_checks(cfg: DeploymentConfig, api_endpoint: str = "") -> tuple[list[quo
     Raises:
         QuotaError: the API refused (disabled, or no permission); the message says the fix.
     """
-    checks, unknown = read_quotas(cfg, api_endpoint)
+    checks, unknown = read_quotas(cfg)
     return checks, unknown + [c.message(cfg.region) for c in checks]
 
 
-def check_quotas(cfg: DeploymentConfig, api_endpoint: str = "", log: Callable[[str], None] = print) -> list[str]:
+def check_quotas(cfg: DeploymentConfig, log: Callable[[str], None] = print) -> list[str]:
     """Checks GPU and CPU serving quota in the region; returns the lines it logged.
 
     A quota whose limit is below the need raises ``QuotaError`` naming the ID, limit, need and fix.
     """
-    checks, lines = read_checks(cfg, api_endpoint)
+    checks, lines = read_checks(cfg)
     for line in lines:
         log(line)
     short = [c.message(cfg.region) for c in checks if not c.ok]
@@ -77,7 +76,7 @@ def check_quotas(cfg: DeploymentConfig, api_endpoint: str = "", log: Callable[[s
     return lines
 
 
-def quota_note(cfg: DeploymentConfig, api_endpoint: str = "", cause: str = "stockout") -> str:
+def quota_note(cfg: DeploymentConfig, cause: str = "stockout") -> str:
     """Whether quota explains a deploy that ended RESOURCE_EXHAUSTED: the limits read again, now.
 
     ``cause`` is the diagnosis of Vertex's text: ``stockout`` (no machines) or ``quota_exceeded``.
@@ -85,7 +84,7 @@ def quota_note(cfg: DeploymentConfig, api_endpoint: str = "", cause: str = "stoc
     still be used up by other deployments in the region.
     """
     try:
-        checks, _ = read_checks(cfg, api_endpoint)
+        checks, _ = read_checks(cfg)
     except Exception as err:  # the note is an aid: say why it is missing
         return f"Whether quota was the cause could not be checked ({type(err).__name__}: {err})."
     short = [c for c in checks if not c.ok]

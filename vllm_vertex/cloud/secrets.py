@@ -19,7 +19,7 @@ def _parts(version_name: str) -> tuple[str, str]:
     return (m.group(1), m.group(2)) if m else ("PROJECT", "SECRET")
 
 
-def read_secret(version_name: str, api_endpoint: str = "") -> str:
+def read_secret(version_name: str) -> str:
     """The payload of a secret version ``projects/P/secrets/S/versions/V`` as text.
 
     Raises:
@@ -29,7 +29,7 @@ def read_secret(version_name: str, api_endpoint: str = "") -> str:
     from google.api_core import exceptions
 
     project, secret = _parts(version_name)
-    client = clients.secrets_client(api_endpoint)
+    client = clients.secrets_client()
     try:
         response = client.access_secret_version(name=version_name, retry=clients.retry())
     except exceptions.NotFound:

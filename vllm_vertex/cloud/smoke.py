@@ -11,8 +11,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vllm_vertex import naming, payloads
+from vllm_vertex import payloads
 from vllm_vertex.cloud import clients
+from vllm_vertex.cloud.context import current
 from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.report import CheckResult
 
@@ -74,7 +75,7 @@ def target_for(cfg: DeploymentConfig, endpoint_name: str = "", dedicated_dns: st
     )
 
 
-def read_endpoint(endpoint_name: str, api_endpoint: str = "", require_deployed: bool = True):
+def read_endpoint(endpoint_name: str, require_deployed: bool = True):
     """The ``aiplatform_v1.Endpoint``, checked to exist (and, unless told otherwise, to serve a model).
 
     Raises:
@@ -82,7 +83,7 @@ def read_endpoint(endpoint_name: str, api_endpoint: str = "", require_deployed: 
     """
     from google.api_core import exceptions
 
-    client = clients.endpoint_client(endpoint_name.split("/")[3], api_endpoint)
+    client = clients.endpoint_client(endpoint_name.split("/")[3])
     try:
         endpoint = client.get_endpoint(name=endpoint_name, retry=clients.retry(timeout=60))
     except exceptions.NotFound:
@@ -123,30 +124,30 @@ def cost_so_far(endpoint, now=None) -> tuple[dict[str, float], str]:
     return figures, f"since the deploy began: {pricing.describe(rate, max(0.0, seconds))}"
 
 
-def run_checks(target: SmokeTarget, api_endpoint: str = "", log: Callable[[str], None] = print) -> list[CheckResult]:
+def run_checks(target: SmokeTarget, log: Callable[[str], None] = print) -> list[CheckResult]:
     """Runs every check that applies; a failing check is recorded, never raised."""
-    checks = _predict_checks(target, api_endpoint) if not target.base_url else []
+    checks = _predict_checks(target) if not target.base_url else []
     if target.base_url:
-        checks.append(("text_completion", "/v1/completions", lambda: _completion(target, api_endpoint)))
+        checks.append(("text_completion", "/v1/completions", lambda: _completion(target)))
     if target.chat:
         text_msgs = payloads.chat_messages(target.text_prompt)
-        checks.append(("chat_text", "chat/completions", lambda: _chat(target, text_msgs, api_endpoint)))
+        checks.append(("chat_text", "chat/completions", lambda: _chat(target, text_msgs)))
         if target.image_url:
             img_msgs = payloads.chat_messages("Describe this image.", target.image_url)
-            checks.append(("chat_image", "chat/completions", lambda: _chat(target, img_msgs, api_endpoint)))
+            checks.append(("chat_image", "chat/completions", lambda: _chat(target, img_msgs)))
     results = [_timed(name, route, call, target) for name, route, call in checks]
     for r in results:
         log(f"{r.name}: {'pass' if r.passed else 'FAIL'} in {r.latency_s:.3f}s — {(r.error or r.answer)[:200]!r}")
     return results
 
 
-def _predict_checks(target: SmokeTarget, api_endpoint: str) -> list[tuple[str, str, Callable[[], tuple[str, int]]]]:
+def _predict_checks(target: SmokeTarget) -> list[tuple[str, str, Callable[[], tuple[str, int]]]]:
     sampling = payloads.SamplingParams(max_tokens=target.max_tokens)
     text = payloads.text_instance(target.text_prompt, sampling)
-    checks = [("text_predict", ":predict", lambda: _predict(target, text, api_endpoint))]
+    checks = [("text_predict", ":predict", lambda: _predict(target, text))]
     if target.image_url:
         instance = payloads.image_instance(target.image_prompt, target.image_url, sampling)
-        checks.append(("image_predict", ":predict", lambda: _predict(target, instance, api_endpoint)))
+        checks.append(("image_predict", ":predict", lambda: _predict(target, instance)))
     return checks
 
 
@@ -167,10 +168,10 @@ def _timed(name: str, route: str, call, target: SmokeTarget) -> CheckResult:
     return CheckResult(name, route, True, latency, answer=answer, completion_tokens=tokens, image_url=image)
 
 
-def _predict(target: SmokeTarget, instance: dict, api_endpoint: str) -> tuple[str, int]:
+def _predict(target: SmokeTarget, instance: dict) -> tuple[str, int]:
     from google.protobuf import json_format, struct_pb2
 
-    client = clients.prediction_client(target.region, api_endpoint, target.dedicated_dns)
+    client = clients.prediction_client(target.region, target.dedicated_dns)
     value = json_format.ParseDict(instance, struct_pb2.Value())
     response = client.predict(endpoint=target.endpoint_name, instances=[value], retry=clients.retry(timeout=180))
     if not response.predictions:
@@ -180,7 +181,7 @@ def _predict(target: SmokeTarget, instance: dict, api_endpoint: str) -> tuple[st
     return payloads.parse_prediction(first, instance.get("raw_response", False)), 0
 
 
-def _openai(target: SmokeTarget, api_endpoint: str):
+def _openai(target: SmokeTarget):
     """The OpenAI client and model name for the target (Vertex routes take model="")."""
     import openai
 
@@ -193,31 +194,32 @@ def _openai(target: SmokeTarget, api_endpoint: str):
         if not served:
             raise ValueError(f"{target.base_url} serves no model (GET /models is empty); pass --model")
         return client, served[0].id
-    base_url = naming.openai_base_url(target.endpoint_name, target.region, target.dedicated_dns, api_endpoint)
-    return openai.OpenAI(base_url=base_url, api_key=clients.access_token(api_endpoint), max_retries=3, timeout=120), ""
+    context = current()
+    base_url = context.openai_base_url(target.endpoint_name, target.region, target.dedicated_dns)
+    return openai.OpenAI(base_url=base_url, api_key=context.access_token(), max_retries=3, timeout=120), ""
 
 
-def _chat(target: SmokeTarget, messages: list[dict], api_endpoint: str) -> tuple[str, int]:
+def _chat(target: SmokeTarget, messages: list[dict]) -> tuple[str, int]:
     def call(client, model):
         completion = client.chat.completions.create(model=model, messages=messages, max_tokens=target.max_tokens)
         if not completion.choices:
             raise ValueError("chat completion has no choices")
         return completion.choices[0].message.content or "", _tokens(completion)
 
-    return _with_fresh_token(target, api_endpoint, call)
+    return _with_fresh_token(target, call)
 
 
-def _completion(target: SmokeTarget, api_endpoint: str) -> tuple[str, int]:
+def _completion(target: SmokeTarget) -> tuple[str, int]:
     def call(client, model):
         completion = client.completions.create(model=model, prompt=target.text_prompt, max_tokens=target.max_tokens)
         if not completion.choices:
             raise ValueError("completion has no choices")
         return completion.choices[0].text or "", _tokens(completion)
 
-    return _with_fresh_token(target, api_endpoint, call)
+    return _with_fresh_token(target, call)
 
 
-def _with_fresh_token(target: SmokeTarget, api_endpoint: str, call):
+def _with_fresh_token(target: SmokeTarget, call):
     """``call(client, model)``; a 401 from Vertex gets a freshly fetched access token and one more try.
 
     The OpenAI client holds the bearer token it was given (it lasts an hour and may have expired
@@ -226,13 +228,13 @@ def _with_fresh_token(target: SmokeTarget, api_endpoint: str, call):
     """
     import openai
 
-    client, model = _openai(target, api_endpoint)
+    client, model = _openai(target)
     try:
         return call(client, model)
     except openai.AuthenticationError as first:
         if target.base_url:
             raise
-        client, model = _openai(target, api_endpoint)  # a new access token
+        client, model = _openai(target)  # a new access token
         try:
             return call(client, model)
         except openai.AuthenticationError as second:

@@ -26,7 +26,7 @@ MAX_READ = 20_000_000
 FIX = "set smoke_image_url to a reachable image (https://, gs:// or data:image/...;base64,), or run_image_checks=false."
 
 
-def check_smoke_image(cfg: DeploymentConfig, api_endpoint: str = "") -> tuple[Finding | None, str | None]:
+def check_smoke_image(cfg: DeploymentConfig) -> tuple[Finding | None, str | None]:
     """(a finding that blocks the run, a note) for ``cfg.smoke_image_url``; both None when fine or not used."""
     url = cfg.smoke_image_url
     if not (cfg.run_image_checks and url):
@@ -35,7 +35,7 @@ def check_smoke_image(cfg: DeploymentConfig, api_endpoint: str = "") -> tuple[Fi
         return _data_url(cfg, url), None
     try:
         if url.startswith("gs://"):
-            status, content_type, size = _gcs(url, cfg.project, api_endpoint)
+            status, content_type, size = _gcs(url, cfg.project)
         else:
             status, content_type, size = _http(url)
     except OSError as err:  # no egress from this step: the check cannot run here
@@ -85,16 +85,13 @@ def _http(url: str) -> tuple[int, str, int | None]:
         return err.code, "", None
 
 
-def _gcs(url: str, project: str, api_endpoint: str) -> tuple[int, str, int | None]:
+def _gcs(url: str, project: str) -> tuple[int, str, int | None]:
     from google.api_core import exceptions
-    from google.cloud import storage
 
-    from vllm_vertex.cloud.clients import credentials
-    from vllm_vertex.naming import api_base
+    from vllm_vertex.cloud.context import current
 
     bucket, _, name = url.removeprefix("gs://").partition("/")
-    options = {"api_endpoint": api_base("", api_endpoint)} if api_endpoint else None
-    client = storage.Client(project=project, credentials=credentials(api_endpoint), client_options=options)
+    client = current().storage(project)
     blob = client.bucket(bucket).blob(name)
     try:
         blob.reload()

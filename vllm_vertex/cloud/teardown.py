@@ -151,7 +151,7 @@ def _status(err: BaseException) -> str:
         return ""
 
 
-def find_run_resources(project: str, region: str, run_label: str, api_endpoint: str = "") -> tuple[list, list]:
+def find_run_resources(project: str, region: str, run_label: str) -> tuple[list, list]:
     """Endpoints and models that carry ``managed-by=vllm-vertex`` and ``vllm-vertex-run=<run_label>``.
 
     The server filters on both labels, and the listing is checked again here.
@@ -165,8 +165,8 @@ def find_run_resources(project: str, region: str, run_label: str, api_endpoint: 
     request = {"parent": parent, "filter": naming.label_filter(run_label)}
     found = []
     for what, client, method in (
-        ("list endpoints", clients.endpoint_client(region, api_endpoint), "list_endpoints"),
-        ("list models", clients.model_client(region, api_endpoint), "list_models"),
+        ("list endpoints", clients.endpoint_client(region), "list_endpoints"),
+        ("list models", clients.model_client(region), "list_models"),
     ):
         try:
             items = list(getattr(client, method)(request=request, retry=clients.retry()))
@@ -180,7 +180,6 @@ def teardown_run(
     project: str,
     region: str,
     run_label: str,
-    api_endpoint: str = "",
     log: Callable[[str], None] = print,
     wait_seconds: float = 0.0,
 ) -> TeardownReport:
@@ -194,7 +193,7 @@ def teardown_run(
     report = TeardownReport()
     permanent: dict[str, str] = {}
     while True:
-        attempt = _teardown_once(project, region, run_label, api_endpoint, log, set(permanent))
+        attempt = _teardown_once(project, region, run_label, log, set(permanent))
         report.removed += attempt.removed
         report.skipped.update(attempt.skipped)
         permanent.update({n: why for n, why in attempt.failed.items() if n not in attempt.busy})
@@ -208,28 +207,28 @@ def teardown_run(
         delay = min(delay * 2, 60.0)
 
 
-def teardown_run_or_raise(project: str, region: str, run_label: str, api_endpoint: str = "") -> str:
+def teardown_run_or_raise(project: str, region: str, run_label: str) -> str:
     """``teardown_run`` for pipeline steps: waits up to 15 min for busy resources, raises if any is left."""
-    report = teardown_run(project, region, run_label, api_endpoint, wait_seconds=900)
+    report = teardown_run(project, region, run_label, wait_seconds=900)
     print(report.summary())
     if not report.clean:
         raise ResourcesLeft(f"cleanup of run {run_label} left resources behind:\n" + report.summary())
     return report.summary()
 
 
-def _teardown_once(project: str, region: str, run_label: str, api_endpoint: str, log, exclude: set[str]):
+def _teardown_once(project: str, region: str, run_label: str, log, exclude: set[str]):
     report = TeardownReport()
-    endpoints, models = find_run_resources(project, region, run_label, api_endpoint)
+    endpoints, models = find_run_resources(project, region, run_label)
     endpoints = [e for e in endpoints if e.name not in exclude]
     models = [m for m in models if m.name not in exclude]
     log(f"run {run_label}: {len(endpoints)} endpoint(s), {len(models)} model(s) to remove")
     for endpoint in endpoints:
-        _remove_endpoint(endpoint.name, region, api_endpoint, report, log, run_label)
+        _remove_endpoint(endpoint.name, region, report, log, run_label)
     ours = {e.name for e in endpoints}
     stuck = set(exclude) | {n for n in report.failed if n not in report.busy}
-    model_client = clients.model_client(region, api_endpoint)
+    model_client = clients.model_client(region)
     for model in models:
-        _remove_model(model_client, model.name, run_label, report, log, ours, stuck, api_endpoint)
+        _remove_model(model_client, model.name, run_label, report, log, ours, stuck)
     for name in report.failed:
         report.failed[name] = report.failed[name].replace("LABEL", run_label)
     return report
@@ -257,7 +256,7 @@ class EndpointTeardown:
         return [*self.deployed, self.endpoint, *self.models]
 
 
-def plan_endpoint_teardown(endpoint_name: str, api_endpoint: str = "", delete_models: bool = True) -> EndpointTeardown:
+def plan_endpoint_teardown(endpoint_name: str, delete_models: bool = True) -> EndpointTeardown:
     """Reads the endpoint and its models: ours (label ``managed-by=vllm-vertex``) go, others stay.
 
     Raises:
@@ -265,9 +264,9 @@ def plan_endpoint_teardown(endpoint_name: str, api_endpoint: str = "", delete_mo
     """
     from vllm_vertex.cloud.smoke import read_endpoint
 
-    found = read_endpoint(endpoint_name, api_endpoint, require_deployed=False)
+    found = read_endpoint(endpoint_name, require_deployed=False)
     out = EndpointTeardown(found.name, [f"deployed model {d.id} ({d.model})" for d in found.deployed_models])
-    model_client = clients.model_client(endpoint_name.split("/")[3], api_endpoint)
+    model_client = clients.model_client(endpoint_name.split("/")[3])
     for model_name in dict.fromkeys(d.model.split("@", 1)[0] for d in found.deployed_models):
         model = model_client.get_model(name=model_name, retry=clients.retry())
         ours = all(model.labels.get(k) == v for k, v in naming.MANAGED_BY.items())
@@ -281,7 +280,7 @@ def plan_endpoint_teardown(endpoint_name: str, api_endpoint: str = "", delete_mo
 
 
 def teardown_endpoint(
-    target: EndpointTeardown | str, api_endpoint: str = "", log: Callable[[str], None] = print
+    target: EndpointTeardown | str, log: Callable[[str], None] = print
 ) -> TeardownReport:
     """Undeploys everything from one endpoint, deletes it, then deletes the models ``target`` names.
 
@@ -291,12 +290,12 @@ def teardown_endpoint(
     plan = target if isinstance(target, EndpointTeardown) else EndpointTeardown(target)
     report = TeardownReport()
     region = plan.endpoint.split("/")[3]
-    _remove_endpoint(plan.endpoint, region, api_endpoint, report, log, run_label=None)
+    _remove_endpoint(plan.endpoint, region, report, log, run_label=None)
     if plan.models and plan.endpoint not in report.failed:
-        model_client = clients.model_client(region, api_endpoint)
+        model_client = clients.model_client(region)
         for name in plan.models:
             call = lambda n=name: model_client.delete_model(name=n, retry=clients.retry())  # noqa: E731
-            _delete(call, name, "delete model", report, log, api_endpoint)
+            _delete(call, name, "delete model", report, log)
     for name in report.failed:
         report.failed[name] = report.failed[name].replace("--run-label LABEL", f"--endpoint {plan.endpoint}")
     return report
@@ -326,19 +325,19 @@ def _fail(report: TeardownReport, name: str, busy: bool, text: str) -> None:
         report.busy.add(name)
 
 
-def _remove_endpoint(name: str, region: str, api_endpoint: str, report: TeardownReport, log, run_label) -> None:
+def _remove_endpoint(name: str, region: str, report: TeardownReport, log, run_label) -> None:
     from google.api_core import exceptions as exc
 
-    client = clients.endpoint_client(region, api_endpoint)
+    client = clients.endpoint_client(region)
     endpoint = _fresh(client.get_endpoint, name, run_label, report, "read")
     if endpoint is None:
         return
-    _cancel_running(client, name, region, api_endpoint, log)
+    _cancel_running(client, name, region, log)
     for deployed in endpoint.deployed_models:
         key = f"{name}/deployedModels/{deployed.id}"
         try:
             op = client.undeploy_model(endpoint=name, deployed_model_id=deployed.id, retry=clients.retry())
-            operations.tolerant(op, region, api_endpoint).result(timeout=1800)
+            operations.tolerant(op, region).result(timeout=1800)
             report.removed.append(key)
             log(f"undeployed {deployed.id} from {name}")
         except exc.NotFound:
@@ -352,16 +351,16 @@ def _remove_endpoint(name: str, region: str, api_endpoint: str, report: Teardown
         return
     if _fresh(client.get_endpoint, name, run_label, report, "read") is None:  # re-read just before deleting
         return
-    _delete(lambda: client.delete_endpoint(name=name, retry=clients.retry()), name, "delete", report, log, api_endpoint)
+    _delete(lambda: client.delete_endpoint(name=name, retry=clients.retry()), name, "delete", report, log)
 
 
 def _remove_model(
-    client, name: str, run_label: str, report: TeardownReport, log, ours: set, stuck: set, api_endpoint: str
+    client, name: str, run_label: str, report: TeardownReport, log, ours: set, stuck: set
 ) -> None:
     if _fresh(client.get_model, name, run_label, report, "read model") is None:
         return
     delete = lambda: client.delete_model(name=name, retry=clients.retry())  # noqa: E731
-    _delete(delete, name, "delete model", report, log, api_endpoint)
+    _delete(delete, name, "delete model", report, log)
     if name in report.busy:  # "deployed or being deployed at the following Endpoint(s): ..."
         users = set(_DEPLOYED_AT.findall(report.failed[name]))
         foreign, blocked = users - ours, users & stuck
@@ -379,10 +378,10 @@ def _remove_model(
             )
 
 
-def _cancel_running(client, endpoint_name: str, region: str, api_endpoint: str, log) -> None:
+def _cancel_running(client, endpoint_name: str, region: str, log) -> None:
     """Cancels deploys still running on the endpoint (their step crashed or the run was cancelled)."""
     try:
-        ops = operations.list_operations(endpoint_name, region, api_endpoint)  # tolerant of newer enum values
+        ops = operations.list_operations(endpoint_name, region)  # tolerant of newer enum values
         running = [op.name for op in ops if not op.done]
     except Exception as err:  # listing is an aid; deletion still reports what is left
         log(f"could not list operations of {endpoint_name}: {err}")
@@ -395,11 +394,11 @@ def _cancel_running(client, endpoint_name: str, region: str, api_endpoint: str, 
             log(f"could not cancel {op_name}: {err}")
 
 
-def _delete(call, name: str, action: str, report: TeardownReport, log, api_endpoint: str) -> None:
+def _delete(call, name: str, action: str, report: TeardownReport, log) -> None:
     from google.api_core import exceptions as exc
 
     try:
-        operations.tolerant(call(), name.split("/")[3], api_endpoint).result(timeout=900)
+        operations.tolerant(call(), name.split("/")[3]).result(timeout=900)
     except exc.NotFound:
         return
     except Exception as err:

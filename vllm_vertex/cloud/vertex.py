@@ -31,7 +31,7 @@ def _parent(cfg: DeploymentConfig) -> str:
     return f"projects/{cfg.project}/locations/{cfg.region}"
 
 
-def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None, api_endpoint: str = "") -> str:
+def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None) -> str:
     """Uploads a Model with the vLLM container; returns its name with ``@version``."""
     from google.cloud import aiplatform_v1
 
@@ -44,13 +44,13 @@ def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None, ap
             **spec, deployment_timeout=datetime.timedelta(seconds=timeout_s)
         ),
     )
-    client = clients.model_client(cfg.region, api_endpoint)
+    client = clients.model_client(cfg.region)
     op = client.upload_model(parent=_parent(cfg), model=model, retry=clients.retry(idempotent=False))
-    result = operations.tolerant(op, cfg.region, api_endpoint).result(timeout=900)
+    result = operations.tolerant(op, cfg.region).result(timeout=900)
     return f"{result.model}@{result.model_version_id or '1'}"
 
 
-def create_endpoint(cfg: DeploymentConfig, run_label: str, api_endpoint: str = ""):
+def create_endpoint(cfg: DeploymentConfig, run_label: str):
     """Creates a shared or dedicated endpoint; returns the ``aiplatform_v1.Endpoint``."""
     from google.cloud import aiplatform_v1
 
@@ -59,9 +59,9 @@ def create_endpoint(cfg: DeploymentConfig, run_label: str, api_endpoint: str = "
         labels=naming.resource_labels(cfg.labels, run_label),
         dedicated_endpoint_enabled=cfg.dedicated_endpoint,
     )
-    client = clients.endpoint_client(cfg.region, api_endpoint)
+    client = clients.endpoint_client(cfg.region)
     op = client.create_endpoint(parent=_parent(cfg), endpoint=endpoint, retry=clients.retry(idempotent=False))
-    return operations.tolerant(op, cfg.region, api_endpoint).result(timeout=900)
+    return operations.tolerant(op, cfg.region).result(timeout=900)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,6 @@ def deploy_model(
     model_name: str,
     endpoint_name: str,
     run_label: str,
-    api_endpoint: str = "",
     log: Callable[[str], None] = print,
 ) -> Deployed:
     """Deploys the model with all traffic and waits; raises ``DeployError`` with the root cause."""
@@ -99,7 +98,7 @@ def deploy_model(
         dedicated_resources=resources,
         service_account=cfg.service_account,
     )
-    client = clients.endpoint_client(cfg.region, api_endpoint)
+    client = clients.endpoint_client(cfg.region)
     log(
         f"deploying {model_name} to {endpoint_name} on {cfg.max_replica_count}× {cfg.machine_type} "
         f"with {cfg.accelerator_count}× {cfg.accelerator_type}; this takes up to an hour"
@@ -108,11 +107,11 @@ def deploy_model(
     op = client.deploy_model(
         endpoint=endpoint_name, deployed_model=deployed, traffic_split={"0": 100}, retry=clients.retry(idempotent=False)
     )
-    op = operations.tolerant(op, cfg.region, api_endpoint)  # the image's aiplatform may not know newer stages
+    op = operations.tolerant(op, cfg.region)  # the image's aiplatform may not know newer stages
     from vllm_vertex.cloud.logs import container_log
 
     def read_log() -> str:
-        return container_log(cfg.project, endpoint_name, since, api_endpoint)
+        return container_log(cfg.project, endpoint_name, since)
 
     try:
         result = follow_operation(op, cfg.deploy_timeout_seconds, "deploy", log, client=client, read_log=read_log)
@@ -121,7 +120,7 @@ def deploy_model(
             raise
         from vllm_vertex.cloud.quotas import quota_note
 
-        raise DeployError(f"{err}\n{quota_note(cfg, api_endpoint, err.cause)}", err.cause) from None
+        raise DeployError(f"{err}\n{quota_note(cfg, err.cause)}", err.cause) from None
     return Deployed(result.deployed_model.id, endpoint_name)
 
 

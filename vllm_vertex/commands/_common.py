@@ -20,7 +20,6 @@ __all__ = [
     "BadInput",
     "MaskingGroup",
     "SetupError",
-    "api_options",
     "guarded",
     "load_run",
     "location_options",
@@ -128,22 +127,20 @@ def _expected_failure(err: Exception) -> click.ClickException | None:
     return None
 
 
-def require_credentials(api_endpoint: str = "") -> None:
+def require_credentials() -> None:
     """Checks Application Default Credentials (one line, exit 2, well under a second when missing).
 
     Call it after validating local input and before compiling or calling Google. With the hidden
-    ``--api-endpoint`` (tests, a local stand-in) clients use anonymous credentials: nothing to check.
+    ``VLLM_VERTEX_API_ENDPOINT`` (tests, a local stand-in; ``cloud.context``) clients use anonymous
+    credentials: nothing to check.
     """
-    if api_endpoint:
+    from vllm_vertex.cloud.context import current
+
+    if current().overridden:
         return
     from vllm_vertex.cloud import auth
 
     auth.check()
-
-
-def api_options(func):
-    """The hidden ``--api-endpoint`` (tests point every Google client at a local server)."""
-    return click.option("--api-endpoint", default="", hidden=True, help="Base URL replacing every Google API.")(func)
 
 
 def location_options(func):
@@ -185,7 +182,7 @@ def refuse_if_plan_fails(cfg) -> None:
 
 
 @contextlib.contextmanager
-def submission(run, yaml_path: str | None, canary: bool, api_endpoint: str, plan: bool = True, dry_run: bool = False):
+def submission(run, yaml_path: str | None, canary: bool, plan: bool = True, dry_run: bool = False):
     """A ``jobs.Submission`` for the run file: the given compiled YAML, or one compiled now.
 
     Order: the run file's submission checks (local), the offline capacity plan (unless ``plan`` is
@@ -199,16 +196,16 @@ def submission(run, yaml_path: str | None, canary: bool, api_endpoint: str, plan
     if plan and not canary:
         refuse_if_plan_fails(run.config)
     if not dry_run:
-        require_credentials(api_endpoint)
+        require_credentials()
     from pipelines import compile_pipeline, pipeline_arguments
     from vllm_vertex.cloud import jobs
 
     with tempfile.TemporaryDirectory(prefix="vllm-vertex-") as tmp:
         template = yaml_path or str(
             compile_pipeline(
-                run.config, pathlib.Path(tmp) / "pipeline.yaml", canary_endpoint=endpoint, for_tests=bool(api_endpoint),
+                run.config, pathlib.Path(tmp) / "pipeline.yaml", canary_endpoint=endpoint,
                 image=run.pipeline.image,
             )
         )
-        values = jobs.template_values(template, pipeline_arguments(run.config, api_endpoint, canary_endpoint=endpoint))
+        values = pipeline_arguments(run.config, canary_endpoint=endpoint)
         yield jobs.Submission(template, values, run.config.project, run.config.region, run.pipeline)

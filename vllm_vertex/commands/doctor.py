@@ -9,7 +9,6 @@ import click
 
 from vllm_vertex.commands._common import (
     BadInput,
-    api_options,
     guarded,
     load_run,
     location_options,
@@ -35,10 +34,9 @@ _FIX_PASSES = 3  # creating a bucket or an account can reveal the grant it needs
 @click.option("--fix", is_flag=True, help="Apply the missing pieces it can (enable APIs, create the bucket and "
                                           "service account, grant roles), saying each one.")
 @location_options
-@api_options
 @guarded
 def doctor(config_file, preset, pipeline_root, pipeline_account, hf_token_secret, caller, as_json, fix, project,
-           region, api_endpoint):
+           region):
     """Check a project's set-up for vllm-vertex: credentials, project, APIs, service accounts and actAs,
     IAM roles, the pipeline-root bucket, the HF token secret, GPU quota. Each line: ok or MISSING with
     the gcloud command that fixes it. Exit 0 when nothing is missing, 1 when something is, 2 bad input
@@ -49,7 +47,7 @@ def doctor(config_file, preset, pipeline_root, pipeline_account, hf_token_secret
     from vllm_vertex.doctor import summary
 
     inputs = _inputs(config_file, preset, pipeline_root, pipeline_account, hf_token_secret, caller, project, region)
-    require_credentials(api_endpoint)
+    require_credentials()
     creds = auth.checked()
     if creds is not None:
         from google.oauth2 import credentials as user_credentials
@@ -62,7 +60,7 @@ def doctor(config_file, preset, pipeline_root, pipeline_account, hf_token_secret
         if isinstance(creds, user_credentials.Credentials):
             inputs = _replace(inputs, quota_project=creds.quota_project_id or "")
     log = (lambda line: click.echo(line, err=True)) if as_json else click.echo
-    checks = checks_.run(inputs, api_endpoint)
+    checks = checks_.run(inputs)
     applied = []
     for _ in range(_FIX_PASSES if fix else 0):
         if not any(c.status == "missing" and c.action for c in checks):
@@ -70,9 +68,9 @@ def doctor(config_file, preset, pipeline_root, pipeline_account, hf_token_secret
         if not as_json:
             _print(checks, inputs, log)
         log("applying fixes:")
-        failed = checks_.apply_fixes(checks, inputs, api_endpoint, log=log)
+        failed = checks_.apply_fixes(checks, inputs, log=log)
         applied += [c.name for c in checks if c.status == "missing" and c.action]
-        checks = checks_.run(inputs, api_endpoint)
+        checks = checks_.run(inputs)
         if failed:
             break
     missing = [c for c in checks if c.status == "missing"]

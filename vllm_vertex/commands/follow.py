@@ -11,7 +11,6 @@ import click
 
 from vllm_vertex.commands._common import (
     BadInput,
-    api_options,
     debugging,
     guarded,
     location_options,
@@ -66,7 +65,7 @@ def run_name(ref: str, project: str = "", region: str = "") -> str:
     return f"projects/{project}/locations/{region}/pipelineJobs/{ref}"
 
 
-def finish(job_name: str, api_endpoint: str, poll_seconds: float, as_json: bool, extra: dict | None = None,
+def finish(job_name: str, poll_seconds: float, as_json: bool, extra: dict | None = None,
            live_prices: bool = True) -> int:
     """Follows the run to its end and prints how it ended; returns the exit code.
 
@@ -81,10 +80,10 @@ def finish(job_name: str, api_endpoint: str, poll_seconds: float, as_json: bool,
         click.echo(line, err=as_json)
 
     try:
-        job = jobs.follow(job_name, api_endpoint, log=log, poll_seconds=poll_seconds)
+        job = jobs.follow(job_name, log=log, poll_seconds=poll_seconds)
     except KeyboardInterrupt:
         if click.confirm(f"\nCancel run {job_name}?", default=False, err=as_json):
-            jobs.cancel(job_name, api_endpoint)
+            jobs.cancel(job_name)
             log("cancel requested; the exit handler removes what the run created.")
         else:
             log(f"the run goes on; reattach with: vllm-vertex follow {job_name}")
@@ -92,12 +91,12 @@ def finish(job_name: str, api_endpoint: str, poll_seconds: float, as_json: bool,
     result = jobs.outcome(job)
     if live_prices and result.wants_live_price:
         log("reading the kept deployment's hourly price from the Cloud Billing Catalog API (--no-live-prices skips)")
-        result.live_price = catalog_rate(result.machine_type, result.region, api_endpoint)
+        result.live_price = catalog_rate(result.machine_type, result.region)
     _print(result, as_json, extra)
     return 0 if result.ok else 1
 
 
-def catalog_rate(machine_type: str, region: str, api_endpoint: str):
+def catalog_rate(machine_type: str, region: str):
     """``finish.CatalogRate``: the catalogue's node price, or the one-line reason (never raises).
 
     Any failure (API disabled, refused, no single SKU, a Google or network error, even a bug) is
@@ -108,7 +107,7 @@ def catalog_rate(machine_type: str, region: str, api_endpoint: str):
     from vllm_vertex.redact import mask
 
     try:
-        live = live_node_price(machine_type, region, api_endpoint, opt_out=_OPT_OUT, deadline=_CATALOG_DEADLINE)
+        live = live_node_price(machine_type, region, opt_out=_OPT_OUT, deadline=_CATALOG_DEADLINE)
     except KeyboardInterrupt:  # Ctrl-C while reading a price skips the price, not the run's summary
         return CatalogRate(region, problem=f"interrupted before the catalogue answered; {_OPT_OUT}")
     except Exception as err:  # a price is never worth failing the command over
@@ -145,27 +144,25 @@ def _print(result, as_json: bool, extra: dict | None = None) -> None:
 @location_options
 @json_option
 @live_prices_option
-@api_options
 @click.option("--poll-seconds", default=15.0, hidden=True, help="Seconds between polls while following.")
 @guarded
-def follow(run_ref, project, region, as_json, live_prices, api_endpoint, poll_seconds):
+def follow(run_ref, project, region, as_json, live_prices, poll_seconds):
     """Follow RUN to its end (reattach after Ctrl-C): task states, deploy stages, then the outcome.
 
     RUN is projects/P/locations/L/pipelineJobs/ID, the run's console URL, or its ID with
     --project and --region. Exit 0 only if the run succeeded and the smoke tests passed.
     """
     name = run_name(run_ref, project, region)
-    require_credentials(api_endpoint)
-    sys.exit(finish(name, api_endpoint, poll_seconds, as_json, live_prices=live_prices))
+    require_credentials()
+    sys.exit(finish(name, poll_seconds, as_json, live_prices=live_prices))
 
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
 @location_options
 @json_option
-@api_options
 @guarded
-def status(run_ref, project, region, as_json, api_endpoint):
+def status(run_ref, project, region, as_json):
     """Show where RUN stands: its state, each task's, the deploy stage, and the outcome so far.
 
     Exit 0 when the run succeeded with passing smoke tests, 1 when it failed, 3 while it runs.
@@ -173,11 +170,11 @@ def status(run_ref, project, region, as_json, api_endpoint):
     from vllm_vertex.cloud import jobs
 
     name = run_name(run_ref, project, region)
-    require_credentials(api_endpoint)
-    job = jobs.get(name, api_endpoint)
+    require_credentials()
+    job = jobs.get(name)
     result = jobs.outcome(job)
     tasks = {t.task_name: t.state.name for t in job.job_detail.task_details}
-    stage = jobs.deploy_stage(result.endpoint, api_endpoint) if result.endpoint else ""
+    stage = jobs.deploy_stage(result.endpoint) if result.endpoint else ""
     if as_json:
         _print(result, True, {"tasks": tasks, "deploy_stage": stage})
     else:

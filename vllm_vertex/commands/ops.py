@@ -11,7 +11,6 @@ import click
 
 from vllm_vertex.commands._common import (
     BadInput,
-    api_options,
     guarded,
     load_run,
     location_options,
@@ -36,7 +35,6 @@ __all__ = ["smoke", "teardown"]
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the Markdown report here.")
 @location_options
 @json_option
-@api_options
 @guarded
 def smoke(
     endpoint_arg,
@@ -52,7 +50,6 @@ def smoke(
     project,
     region,
     as_json,
-    api_endpoint,
 ):
     """Run the smoke checks against ENDPOINT (or --base-url); exit 0 only if every check passed.
 
@@ -69,8 +66,8 @@ def smoke(
         raise BadInput(f"two endpoints given ({endpoint_arg} and --endpoint {endpoint}): give one.")
     endpoint = endpoint or endpoint_arg
     cfg = _smoke_config(config_file, prompt, image_url, no_chat, max_tokens, project, region)
-    target, found = _target(cfg, endpoint or _file_endpoint(config_file), base_url, model, api_endpoint, say)
-    results = run_checks(target, api_endpoint, log=say)
+    target, found = _target(cfg, endpoint or _file_endpoint(config_file), base_url, model, say)
+    results = run_checks(target, log=say)
     cost, cost_line = cost_so_far(found) if found is not None else ({}, "")
     if cost_line:
         say(cost_line)
@@ -108,7 +105,7 @@ def _file_endpoint(config_file: str | None) -> str:
     return load_run(config_file).canary.endpoint if config_file else ""
 
 
-def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str, say=click.echo):
+def _target(cfg, endpoint: str, base_url: str, model: str, say=click.echo):
     """The checks' target and, for a Vertex endpoint, the ``aiplatform_v1.Endpoint`` read (else None)."""
     from vllm_vertex import naming
     from vllm_vertex.cloud.smoke import read_endpoint, target_for
@@ -121,8 +118,8 @@ def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str, sa
     if base_url:
         return dataclasses.replace(target_for(cfg, base_url=base_url.rstrip("/")), model=model), None
     name = naming.endpoint_resource_name(endpoint, cfg.project, cfg.region)
-    require_credentials(api_endpoint)
-    found = read_endpoint(name, api_endpoint)
+    require_credentials()
+    found = read_endpoint(name)
     say(f"checking {found.name} ({'dedicated' if found.dedicated_endpoint_dns else 'shared'})")
     return target_for(cfg, found.name, found.dedicated_endpoint_dns), found
 
@@ -136,9 +133,8 @@ def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str, sa
 @click.option("--yes", is_flag=True, help="Do not ask before deleting.")
 @location_options
 @json_option
-@api_options
 @guarded
-def teardown(run_label, endpoint, keep_models, yes, project, region, as_json, api_endpoint):
+def teardown(run_label, endpoint, keep_models, yes, project, region, as_json):
     """Remove what a run left: list it, ask (unless --yes), delete; exit 1 if anything is left.
 
     --endpoint also deletes the models deployed there that vllm-vertex uploaded (label
@@ -158,15 +154,15 @@ def teardown(run_label, endpoint, keep_models, yes, project, region, as_json, ap
     kept: list[str] = []
     if run_label:
         require_location(project, region)
-        require_credentials(api_endpoint)
-        names = _run_resources(project, region, run_label, api_endpoint)
-        remove = functools.partial(td.teardown_run, project, region, run_label, api_endpoint, log=say)
+        require_credentials()
+        names = _run_resources(project, region, run_label)
+        remove = functools.partial(td.teardown_run, project, region, run_label, log=say)
     else:
         name = naming.endpoint_resource_name(endpoint, project, region)
-        require_credentials(api_endpoint)
-        plan = td.plan_endpoint_teardown(name, api_endpoint, delete_models=not keep_models)
+        require_credentials()
+        plan = td.plan_endpoint_teardown(name, delete_models=not keep_models)
         names, kept = plan.to_delete, plan.kept
-        remove = functools.partial(td.teardown_endpoint, plan, api_endpoint, log=say)
+        remove = functools.partial(td.teardown_endpoint, plan, log=say)
     outcome = {"to_delete": names, "kept": kept, "removed": [], "failed": {}, "declined": False}
     for line in kept:
         say(f"keeping {line}")
@@ -186,9 +182,9 @@ def teardown(run_label, endpoint, keep_models, yes, project, region, as_json, ap
     sys.exit(1 if outcome["failed"] else 0)
 
 
-def _run_resources(project: str, region: str, run_label: str, api_endpoint: str) -> list[str]:
+def _run_resources(project: str, region: str, run_label: str) -> list[str]:
     from vllm_vertex.cloud.teardown import find_run_resources
 
-    endpoints, models = find_run_resources(project, region, run_label, api_endpoint)
+    endpoints, models = find_run_resources(project, region, run_label)
     deployed = [f"deployed model {d.id} on {e.name}" for e in endpoints for d in e.deployed_models]
     return deployed + [e.name for e in endpoints] + [m.name for m in models]

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from vllm_vertex.commands._common import BadInput, SetupError, api_options, guarded, require_credentials
+from vllm_vertex.commands._common import BadInput, SetupError, guarded, require_credentials
 
 __all__ = ["plan"]
 
@@ -59,10 +59,8 @@ def _request_options(func):
               help="Read the hourly price from Google's Cloud Billing Catalog API (needs credentials and "
                    "cloudbilling.googleapis.com enabled) instead of the built-in table.")
 @click.option("--region", default="us-central1", show_default=True, help="Region whose price --live-prices reads.")
-@click.option("--hf-endpoint", default="", hidden=True, help="Base URL replacing the Hugging Face Hub (tests).")
-@api_options
 @guarded
-def plan(preset, model_config, machine_type, as_json, live_prices, region, hf_endpoint, api_endpoint, **request):
+def plan(preset, model_config, machine_type, as_json, live_prices, region, **request):
     """Predict whether vLLM starts and serves max_model_len: exit 0 fits, 1 does not, 2 bad input.
 
     Prints the hardware it assumed (machine, GPUs) and its hourly price. A Hugging Face ID whose
@@ -82,7 +80,7 @@ def plan(preset, model_config, machine_type, as_json, live_prices, region, hf_en
             from vllm_vertex.config import closest
 
             raise BadInput(f"--region {region!r} is not a Vertex AI region.{closest(region, hardware.VERTEX_REGIONS)}")
-        require_credentials(api_endpoint)
+        require_credentials()
     given = {k: v for k, v in request.items() if v is not None}
     if machine_type:
         given.update(_machine_request(machine_type, given))
@@ -91,9 +89,9 @@ def plan(preset, model_config, machine_type, as_json, live_prices, region, hf_en
     else:
         if not ({"accelerator_type", "gpu_memory_gib"} & given.keys()):
             raise BadInput(_HARDWARE_NEEDED)
-        result = planner.plan(_model_config(model_config, hf_endpoint), **given)
+        result = planner.plan(_model_config(model_config), **given)
     rate = _rate(result)
-    live = _live_price(_machine(result), region, api_endpoint) if live_prices else None
+    live = _live_price(_machine(result), region) if live_prices else None
     if as_json:
         out = result.to_dict()
         out.update(machine_type=_machine(result), usd_per_hour=rate.usd_per_hour if rate else None)
@@ -107,14 +105,14 @@ def plan(preset, model_config, machine_type, as_json, live_prices, region, hf_en
     sys.exit(0 if result.fits else 1)
 
 
-def _live_price(machine: str | None, region: str, api_endpoint: str):
+def _live_price(machine: str | None, region: str):
     """The catalogue's price of one node of ``machine`` (``LivePrice``); one-line errors otherwise."""
     from vllm_vertex.cloud.billing_catalog import CatalogError, live_node_price
 
     if machine is None:
         raise click.ClickException("no live price: the plan's hardware is not a Vertex AI machine type.")
     try:
-        return live_node_price(machine, region, api_endpoint)
+        return live_node_price(machine, region)
     except CatalogError as err:
         raise (SetupError(str(err)) if err.setup else click.ClickException(str(err))) from None
 
@@ -135,7 +133,7 @@ def _machine_request(machine_type: str, given: dict) -> dict:
     return out
 
 
-def _model_config(name: str, hf_endpoint: str) -> dict:
+def _model_config(name: str) -> dict:
     """A shipped config, a local file, or (for a Hub ID not shipped) config.json read from the Hub."""
     import os
     import pathlib
@@ -147,9 +145,8 @@ def _model_config(name: str, hf_endpoint: str) -> dict:
         return planner.load_model_config(name)
     from vllm_vertex.cloud.hub import SourceError, inspect_hf
 
-    endpoint = hf_endpoint or os.environ.get("HF_ENDPOINT", "")
     try:
-        source = inspect_hf(name, os.environ.get("HF_TOKEN") or None, endpoint)
+        source = inspect_hf(name, os.environ.get("HF_TOKEN") or None)
     except Exception as err:  # offline, refused, missing: every way the Hub read fails gets the same one line
         why = err.cause.rstrip(".") if isinstance(err, SourceError) else f"{type(err).__name__}: {err}"[:160]
         raise BadInput(

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from vllm_vertex.commands._common import BadInput, api_options, guarded, location_options, require_credentials
+from vllm_vertex.commands._common import BadInput, guarded, location_options, require_credentials
 
 __all__ = ["probe"]
 
@@ -46,7 +46,6 @@ _FLAGS = {
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the HTML report (inline charts).")
 @click.option("--results", "results_path", type=click.Path(dir_okay=False), help="Write the full results JSON.")
 @location_options
-@api_options
 @guarded
 def probe(
     endpoint,
@@ -69,7 +68,6 @@ def probe(
     results_path,
     project,
     region,
-    api_endpoint,
 ):
     """Measure an endpoint under load, with figures as `vllm bench serve` defines them.
 
@@ -104,7 +102,7 @@ def probe(
         raise BadInput(f"--slo: {err}") from None
     except ProbeInputError as err:
         raise BadInput(f"{_FLAGS.get(err.field, err.field)}: {err}") from None
-    target = _target(endpoint, base_url, model, project, region, api_endpoint)
+    target = _target(endpoint, base_url, model, project, region)
     progress = _Progress(enabled=sys.stderr.isatty())
     try:
         result = run_probe(target, settings, slo, progress)
@@ -127,7 +125,7 @@ def probe(
     sys.exit(0 if result["slo"]["passed"] else 1)
 
 
-def _target(endpoint: str, base_url: str, model: str, project: str, region: str, api_endpoint: str):
+def _target(endpoint: str, base_url: str, model: str, project: str, region: str):
     from vllm_vertex import naming
     from vllm_vertex.cloud.probe import ProbeTarget, vertex_target
     from vllm_vertex.cloud.smoke import read_endpoint
@@ -136,9 +134,9 @@ def _target(endpoint: str, base_url: str, model: str, project: str, region: str,
         raise BadInput("give exactly one of --endpoint (a Vertex endpoint) or --base-url (an OpenAI-compatible URL).")
     if endpoint:
         name = naming.endpoint_resource_name(endpoint, project, region)
-        require_credentials(api_endpoint)
-        found = read_endpoint(name, api_endpoint)
-        return vertex_target(found.name, found.dedicated_endpoint_dns, api_endpoint)
+        require_credentials()
+        found = read_endpoint(name)
+        return vertex_target(found.name, found.dedicated_endpoint_dns)
     base_url = base_url.rstrip("/")
     return ProbeTarget(base_url, _served_model(base_url, model), streaming=True, label=base_url, api_key=_api_key())
 

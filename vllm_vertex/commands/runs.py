@@ -9,7 +9,6 @@ import click
 
 from vllm_vertex.commands._common import (
     BadInput,
-    api_options,
     guarded,
     load_run,
     location_options,
@@ -44,12 +43,11 @@ _NO_PLAN = click.option(
 @location_options
 @json_option
 @live_prices_option
-@api_options
 @click.option("--poll-seconds", default=15.0, hidden=True, help="Seconds between polls while following.")
 @guarded
 def submit(
     config_file, yaml_path, wait, canary, endpoint, no_plan, dry_run, project, region, as_json, live_prices,
-    api_endpoint, poll_seconds,
+    poll_seconds,
 ):
     """Submit a run described by CONFIG (a run file, see examples/); print its console URL.
 
@@ -64,12 +62,12 @@ def submit(
     if dry_run and wait:
         raise BadInput("--dry-run sends nothing, so there is nothing to --wait for: give one of them.")
     run = load_run(config_file, project, region, endpoint)
-    with submission(run, yaml_path, canary, api_endpoint, plan=not no_plan, dry_run=dry_run) as sub:
+    with submission(run, yaml_path, canary, plan=not no_plan, dry_run=dry_run) as sub:
         if dry_run:
             return show(describe(sub), as_json)
         from vllm_vertex.cloud import jobs
 
-        job = jobs.submit(sub, api_endpoint)
+        job = jobs.submit(sub)
     submitted = {
         "name": job.name,
         "console": naming.console_pipeline_run_url(job.name),
@@ -80,7 +78,7 @@ def submit(
     for key in ("name", "console", "run_label"):
         click.echo(f"{'submitted' if key == 'name' else key.replace('_', ' ')}: {submitted[key]}", err=as_json)
     if wait:
-        sys.exit(finish(job.name, api_endpoint, poll_seconds, as_json, {"submitted": submitted}, live_prices))
+        sys.exit(finish(job.name, poll_seconds, as_json, {"submitted": submitted}, live_prices))
     click.echo(f"follow it: vllm-vertex follow {job.name}", err=as_json)
 
 
@@ -98,9 +96,8 @@ def schedule():
 @_NO_PLAN
 @DRY_RUN
 @location_options
-@api_options
 @guarded
-def schedule_create(config_file, cron, yaml_path, canary, endpoint, no_plan, dry_run, project, region, api_endpoint):
+def schedule_create(config_file, cron, yaml_path, canary, endpoint, no_plan, dry_run, project, region):
     """Schedule runs of CONFIG on a cron (max concurrent runs: schedule.max_concurrent_runs, default 1).
 
     With --dry-run, validates, plans and compiles, prints the schedule that would be created and exits 0.
@@ -111,12 +108,12 @@ def schedule_create(config_file, cron, yaml_path, canary, endpoint, no_plan, dry
     if cron:
         run.schedule.cron = configfile.validate_cron(cron)
     configfile.require_schedule(run)
-    with submission(run, yaml_path, canary, api_endpoint, plan=not no_plan, dry_run=dry_run) as sub:
+    with submission(run, yaml_path, canary, plan=not no_plan, dry_run=dry_run) as sub:
         if dry_run:
             return show(describe(sub, run.schedule))
         from vllm_vertex.cloud import jobs
 
-        created = jobs.create_schedule(sub, run.schedule, api_endpoint)
+        created = jobs.create_schedule(sub, run.schedule)
     click.echo(f"created {created.name} ({created.display_name})")
     click.echo(f"cron {created.cron!r}, at most {created.max_concurrent_run_count} run(s) at once")
 
@@ -124,15 +121,14 @@ def schedule_create(config_file, cron, yaml_path, canary, endpoint, no_plan, dry
 @schedule.command("list")
 @location_options
 @json_option
-@api_options
 @guarded
-def schedule_list(project, region, as_json, api_endpoint):
+def schedule_list(project, region, as_json):
     """List the schedules of a project and region."""
     from vllm_vertex.cloud import jobs
 
     require_location(project, region)
-    require_credentials(api_endpoint)
-    found = jobs.list_schedules(project, region, api_endpoint)
+    require_credentials()
+    found = jobs.list_schedules(project, region)
     if as_json:
         rows = [
             {
@@ -156,15 +152,14 @@ def schedule_list(project, region, as_json, api_endpoint):
 def _schedule_action(action: str):
     @click.argument("schedule_ref", metavar="SCHEDULE")
     @location_options
-    @api_options
     @guarded
-    def command(schedule_ref, project, region, api_endpoint):
+    def command(schedule_ref, project, region):
         from vllm_vertex import naming
         from vllm_vertex.cloud import jobs
 
         name = naming.resource_name(schedule_ref, "schedules", project, region)
-        require_credentials(api_endpoint)
-        jobs.change_schedule(name, action, api_endpoint)
+        require_credentials()
+        jobs.change_schedule(name, action)
         click.echo(f"{action}d {name}")
 
     command.__doc__ = f"{action.capitalize()} SCHEDULE (its name, or its ID with --project and --region)."

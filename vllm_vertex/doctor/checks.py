@@ -35,11 +35,11 @@ def _message(err: Exception) -> str:
     return re.sub(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ", "", text.strip()).splitlines()[0] if text.strip() else ""
 
 
-def run(inputs: Inputs, api_endpoint: str = "", client=None) -> list[Check]:
+def run(inputs: Inputs, client=None) -> list[Check]:
     """Every check, in order. Stops after the project check when the project cannot be read."""
     from vllm_vertex.doctor.clients import SetupClient
 
-    cloud = client or SetupClient(inputs.project, api_endpoint)
+    cloud = client or SetupClient(inputs.project)
     who = inputs.caller or "identity not shown"
     checks = [Check("credentials", "ok", f"Application Default Credentials work ({who})")]
     if inputs.quota_project == "":
@@ -68,7 +68,7 @@ def run(inputs: Inputs, api_endpoint: str = "", client=None) -> list[Check]:
     if inputs.model_account:
         checks += _model_account(cloud, inputs, account if account_ok else "", policy)
     checks += _model_bucket(cloud, inputs, number, policy)
-    checks += _quota(inputs, api_endpoint)
+    checks += _quota(inputs)
     return checks
 
 
@@ -317,13 +317,13 @@ def _model_bucket(cloud, inputs: Inputs, number: str, policy) -> list[Check]:
                                                         f"{_POLICY_READER}")]
 
 
-def _quota(inputs: Inputs, api_endpoint: str) -> list[Check]:
+def _quota(inputs: Inputs) -> list[Check]:
     if inputs.config is None:
         return [Check("quota", "skipped", "no preset or run file given: GPU quota not checked")]
     from vllm_vertex.cloud.quotas import QuotaError, read_quotas
 
     try:
-        checks, unknown = read_quotas(inputs.config, api_endpoint, timeout=60)
+        checks, unknown = read_quotas(inputs.config, timeout=60)
     except (QuotaError, *_denied()) as err:
         return [Check("quota", "unknown", f"cannot read quotas ({_message(err)})",
                       doctor.fixes("project-role", inputs, member=inputs.caller or doctor.CALLER_PLACEHOLDER,
@@ -340,12 +340,12 @@ def _few(items: list[str], limit: int = 3) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def apply_fixes(checks: list[Check], inputs: Inputs, api_endpoint: str = "",
+def apply_fixes(checks: list[Check], inputs: Inputs,
                 log: Callable[[str], None] = print, client=None) -> int:
     """Applies every fixable missing piece, saying each; returns how many failed."""
     from vllm_vertex.doctor.clients import SetupClient
 
-    cloud = client or SetupClient(inputs.project, api_endpoint)
+    cloud = client or SetupClient(inputs.project)
     todo = [c for c in checks if c.status == "missing" and c.action is not None]
     apis = sorted({a for c in todo if c.action[0] == "enable" for a in c.action[1]["apis"]})
     steps: list[tuple[str, Callable[[], object]]] = []

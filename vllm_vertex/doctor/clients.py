@@ -2,8 +2,8 @@
 
 Resource Manager (``google-cloud-resource-manager``), Cloud Storage (``google-cloud-storage``) and
 Secret Manager are GAPIC/official clients; Service Usage and IAM use google-api-python-client's
-discovery clients (their discovery documents ship with it). Every client honours the hidden
-``api_endpoint`` override (anonymous credentials), like the rest of ``vllm_vertex.cloud``.
+discovery clients (their discovery documents ship with it). Every client is made from the client
+context (``vllm_vertex.cloud.context``), like the rest of ``vllm_vertex.cloud``.
 Errors come out as ``google.api_core.exceptions`` whatever the client.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 
 from vllm_vertex.cloud import clients
-from vllm_vertex.naming import api_base
+from vllm_vertex.cloud.context import current
 
 __all__ = ["SetupClient"]
 
@@ -32,48 +32,31 @@ def _api_error(err):
 class SetupClient:
     """One project's set-up: project, APIs, service accounts, IAM, buckets, secrets."""
 
-    def __init__(self, project: str, api_endpoint: str = "") -> None:
+    def __init__(self, project: str) -> None:
         self.project = project
-        self.api_endpoint = api_endpoint
 
     # clients
     @functools.cached_property
     def _projects(self):
         from google.cloud import resourcemanager_v3
 
-        options = {"api_endpoint": api_base("", self.api_endpoint)} if self.api_endpoint else None
-        return resourcemanager_v3.ProjectsClient(
-            credentials=clients.credentials(self.api_endpoint), transport="rest", client_options=options
-        )
-
-    def _discovery(self, name: str, version: str):
-        from googleapiclient import discovery
-
-        options = {"api_endpoint": api_base("", self.api_endpoint)} if self.api_endpoint else None
-        return discovery.build(
-            name, version, credentials=clients.credentials(self.api_endpoint), client_options=options,
-            static_discovery=True, cache_discovery=False,
-        )
+        return current().gapic(resourcemanager_v3.ProjectsClient)
 
     @functools.cached_property
     def _usage(self):
-        return self._discovery("serviceusage", "v1")
+        return current().discovery("serviceusage", "v1")
 
     @functools.cached_property
     def _iam(self):
-        return self._discovery("iam", "v1")
+        return current().discovery("iam", "v1")
 
     @functools.cached_property
     def _storage(self):
-        from google.cloud import storage
-
-        options = {"api_endpoint": api_base("", self.api_endpoint)} if self.api_endpoint else None
-        return storage.Client(project=self.project, credentials=clients.credentials(self.api_endpoint),
-                              client_options=options)
+        return current().storage(self.project)
 
     @functools.cached_property
     def _secrets(self):
-        return clients.secrets_client(self.api_endpoint)
+        return clients.secrets_client()
 
     @staticmethod
     def _execute(request):
