@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, field
 
 from vllm_vertex import hardware
+from vllm_vertex.errors import ConfigError
 from vllm_vertex.recipes import DEFAULT_IMAGE, get_preset
 
 __all__ = [
-    "ConfigError",
     "DeploymentConfig",
     "TEARDOWN_POLICIES",
     "closest",
@@ -37,19 +37,6 @@ GCS_RE = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$")
 PROJECT_RE = re.compile(r"^(?:[a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[0-9]{6,20}$")
 EMAIL_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]*@[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
 IMAGE_URL_RE = re.compile(r"^(https?://[^\s/]+[^\s]*|gs://[a-z0-9][a-z0-9._-]+/\S+|data:image/[a-z0-9.+-]+;base64,\S+)$")
-
-
-class ConfigError(ValueError):
-    """Bad input. ``problems`` lists every (field, message) found, each message with its fix."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        from vllm_vertex.redact import mask
-
-        # Messages may quote a refused value: anything credential-shaped is masked, on every path.
-        self.problems = [(mask(name), mask(msg)) for name, msg in problems]
-        problems = self.problems
-        lines = [f"- {name}: {msg}" for name, msg in problems]
-        super().__init__("invalid deployment configuration:\n" + "\n".join(lines))
 
 
 @dataclass
@@ -395,7 +382,8 @@ def _check_run(cfg: DeploymentConfig) -> list[tuple[str, str]]:
 
 def _probe_problems(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     """``probe_profile`` is a known profile; ``probe_slo`` parses; the capacity profile has an SLO."""
-    from vllm_vertex.probe.slo import SloError, parse_slo
+    from vllm_vertex.errors import SloError
+    from vllm_vertex.probe.slo import parse_slo
     from vllm_vertex.probe.workload import PROFILES
 
     out: list[tuple[str, str]] = []

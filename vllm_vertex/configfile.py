@@ -31,7 +31,8 @@ import typing
 from dataclasses import dataclass, field
 
 from vllm_vertex import config as cfgmod
-from vllm_vertex.config import ConfigError, DeploymentConfig
+from vllm_vertex.config import DeploymentConfig
+from vllm_vertex.errors import ConfigError
 from vllm_vertex.redact import find_secret, mask
 
 __all__ = [

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vllm_vertex.errors import PredictionFormatError
+
 __all__ = [
     "DEFAULT_IMAGE_PROMPT",
     "SamplingParams",
@@ -62,10 +64,6 @@ def chat_messages(text: str, image_url: str = "") -> list[dict]:
             "content": [{"type": "image_url", "image_url": {"url": image_url}}, {"type": "text", "text": text}],
         }
     ]
-
-
-class PredictionFormatError(ValueError):
-    """The predict answer is not in the container's format."""
 
 
 def parse_prediction(prediction: object, raw_response: bool = False) -> str:

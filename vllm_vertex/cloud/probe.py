@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 
+from vllm_vertex.errors import ProbeError, ProbeInputError
 from vllm_vertex.probe import capacity as cap
 from vllm_vertex.probe import metrics, workload
 from vllm_vertex.probe import slo as slo_mod
@@ -29,7 +30,6 @@ from vllm_vertex.probe.records import RequestRecord, StreamTimer
 
 __all__ = [
     "GoogleToken",
-    "ProbeError",
     "ProbeTarget",
     "Progress",
     "StepOutcome",
@@ -39,10 +39,6 @@ __all__ = [
 ]
 
 Progress = Callable[[dict], None]
-
-
-class ProbeError(RuntimeError):
-    """The probe could not start: the warm-up request failed (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -415,7 +411,7 @@ def run_probe(
     settings.validate()
     slo = dict(slo or {})
     if settings.find_capacity and not slo:
-        raise workload.ProbeInputError(
+        raise ProbeInputError(
             "slo", "the capacity search needs an SLO to search under: give e.g. p95_ttft_ms=500"
         )
     started = datetime.datetime.now(datetime.UTC)

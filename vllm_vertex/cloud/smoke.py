@@ -14,13 +14,10 @@ from dataclasses import dataclass
 from vllm_vertex import naming, payloads
 from vllm_vertex.cloud import clients
 from vllm_vertex.config import DeploymentConfig
+from vllm_vertex.errors import EndpointNotFound, PredictionFormatError
 from vllm_vertex.report import CheckResult
 
-__all__ = ["EndpointNotFound", "SmokeTarget", "cost_so_far", "read_endpoint", "run_checks", "target_for"]
-
-
-class EndpointNotFound(RuntimeError):
-    """The endpoint to check does not exist or serves no model."""
+__all__ = ["SmokeTarget", "cost_so_far", "read_endpoint", "run_checks", "target_for"]
 
 
 @dataclass(frozen=True)
@@ -174,7 +171,7 @@ def _predict(target: SmokeTarget, instance: dict, api_endpoint: str) -> tuple[st
     value = json_format.ParseDict(instance, struct_pb2.Value())
     response = client.predict(endpoint=target.endpoint_name, instances=[value], retry=clients.retry(timeout=180))
     if not response.predictions:
-        raise payloads.PredictionFormatError("the endpoint answered with no predictions")
+        raise PredictionFormatError("the endpoint answered with no predictions")
     first = response.predictions[0]
     first = dict(first) if hasattr(first, "keys") else first
     return payloads.parse_prediction(first, instance.get("raw_response", False)), 0

@@ -97,7 +97,8 @@ def _smoke_config(config_file, prompt, image_url, no_chat, max_tokens, project, 
     cfg = dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v})
     if image_url:
         cfg = dataclasses.replace(cfg, multimodal=True, run_image_checks=True)
-    from vllm_vertex.config import ConfigError, secret_problems
+    from vllm_vertex.config import secret_problems
+    from vllm_vertex.errors import ConfigError
 
     if secret_problems(cfg):  # a credential in --prompt would be sent to the endpoint and printed back
         raise ConfigError(secret_problems(cfg))

@@ -320,7 +320,8 @@ def _model_bucket(cloud, inputs: Inputs, number: str, policy) -> list[Check]:
 def _quota(inputs: Inputs, api_endpoint: str) -> list[Check]:
     if inputs.config is None:
         return [Check("quota", "skipped", "no preset or run file given: GPU quota not checked")]
-    from vllm_vertex.cloud.quotas import QuotaError, read_quotas
+    from vllm_vertex.cloud.quotas import read_quotas
+    from vllm_vertex.errors import QuotaError
 
     try:
         checks, unknown = read_quotas(inputs.config, api_endpoint, timeout=60)

@@ -21,8 +21,9 @@ from dataclasses import replace
 from typing import Any
 
 from vllm_vertex import recipes
+from vllm_vertex.errors import PlanError
 from vllm_vertex.planner import memory
-from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB, KV_DTYPE_BYTES, PlanError
+from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB, KV_DTYPE_BYTES
 from vllm_vertex.planner.configs import (
     _MODEL_CONFIG_DIR,
     _index,
@@ -42,7 +43,6 @@ __all__ = [
     "GIB",
     "KV_DTYPE_BYTES",
     "ModelSpec",
-    "PlanError",
     "PlanRequest",
     "PlanResult",
     "QuantSpec",

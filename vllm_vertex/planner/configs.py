@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vllm_vertex import recipes
-from vllm_vertex.planner._base import PlanError
+from vllm_vertex.errors import PlanError
 
 __all__ = ["MODEL_CONFIG_DIR", "checkpoint_total_size", "load_model_config", "shipped_config"]
 

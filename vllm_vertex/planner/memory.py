@@ -15,7 +15,8 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB, PlanError
+from vllm_vertex.errors import PlanError
+from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB
 from vllm_vertex.planner.model import ModelSpec, VisionSpec
 
 if TYPE_CHECKING:

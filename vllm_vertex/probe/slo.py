@@ -18,7 +18,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-__all__ = ["SLO_KEYS", "SloCheck", "SloError", "evaluate", "gate", "goodput_limits", "parse_slo"]
+from vllm_vertex.errors import SloError
+
+__all__ = ["SLO_KEYS", "SloCheck", "evaluate", "gate", "goodput_limits", "parse_slo"]
 
 METRICS = ("ttft", "tpot", "itl", "e2el")  # as metrics.METRICS; this module is also in steps without metrics.py
 _LATENCY_STATS = ("mean", "median", "p90", "p95", "p99")
@@ -31,10 +33,6 @@ _FLOORS = {
 }
 _CEILINGS = {**_LATENCY, "max_error_rate": "error_rate"}
 SLO_KEYS = tuple(sorted(_CEILINGS)) + tuple(sorted(_FLOORS))
-
-
-class SloError(ValueError):
-    """A malformed SLO: the message names the bad part and the fix."""
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from vllm_vertex.errors import ProbeInputError
 from vllm_vertex.payloads import chat_messages  # one user turn, image first: the smoke checks' form
 
 __all__ = [
     "PROFILES",
-    "ProbeInputError",
     "ProbeSettings",
     "calibrated_words",
     "chat_messages",
@@ -35,14 +35,6 @@ _VOCAB = (
     "should home big give air line set own under read last never us left end along while might next sound below "
     "saw something thought both few those always looked show large often together asked house world going want"
 ).split()
-
-
-class ProbeInputError(ValueError):
-    """A probe setting is out of range; ``field`` names it (the CLI maps it to its flag)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
