@@ -97,7 +97,7 @@ class PlanError(BadInput, ValueError):
 class PlanRefused(BadInput):
     """The offline capacity plan says the deployment cannot fit; nothing was submitted."""
 
-    fix = "change what the plan names (nothing was submitted; --no-plan skips this check)"
+    fix = "nothing was submitted: change what the plan names, or --no-plan skips this check"
 
 
 class SloError(BadInput, ValueError):

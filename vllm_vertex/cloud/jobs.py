@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from vllm_vertex import naming
 from vllm_vertex.cloud import clients
 from vllm_vertex.configfile import PipelineSettings, ScheduleSettings
+from vllm_vertex.errors import BadInput
 from vllm_vertex.finish import RunOutcome
 
 __all__ = [
@@ -60,12 +61,21 @@ def template_values(template_path: str, values: dict) -> dict:
     """``values`` without the test hooks (``api_endpoint``, ``hf_endpoint``) the template does not declare.
 
     Production YAML has no hooks; a test that submits it through the stand-in still passes one.
+
+    Raises:
+        BadInput: the template lacks a parameter of the run (it was compiled for another pipeline).
     """
     import yaml
 
     with open(template_path, encoding="utf-8") as f:
         declared = yaml.safe_load(f).get("root", {}).get("inputDefinitions", {}).get("parameters", {})
-    return {k: v for k, v in values.items() if k in declared or k not in ("api_endpoint", "hf_endpoint")}
+    unknown = sorted(k for k in values if k not in declared and k not in ("api_endpoint", "hf_endpoint"))
+    if unknown:
+        raise BadInput(
+            f"{template_path} has no parameter {', '.join(unknown)}: it was compiled for another pipeline.",
+            fix="give the YAML `vllm-vertex compile` wrote for this run's pipeline, or leave --yaml out",
+        )
+    return {k: v for k, v in values.items() if k in declared}
 
 
 def build_job(sub: Submission, api_endpoint: str = ""):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from vllm_vertex import naming, payloads
 from vllm_vertex.cloud import clients
 from vllm_vertex.config import DeploymentConfig
-from vllm_vertex.errors import EndpointNotFound, PredictionFormatError
+from vllm_vertex.errors import BadInput, EndpointNotFound, PredictionFormatError
 from vllm_vertex.report import CheckResult
 
 __all__ = ["SmokeTarget", "cost_so_far", "read_endpoint", "run_checks", "target_for"]
@@ -188,7 +188,7 @@ def _openai(target: SmokeTarget, api_endpoint: str):
             return client, target.model
         served = client.models.list().data
         if not served:
-            raise ValueError(f"{target.base_url} serves no model (GET /models is empty); pass --model")
+            raise BadInput(f"{target.base_url} serves no model (GET /models is empty); pass --model")
         return client, served[0].id
     base_url = naming.openai_base_url(target.endpoint_name, target.region, target.dedicated_dns, api_endpoint)
     return openai.OpenAI(base_url=base_url, api_key=clients.access_token(api_endpoint), max_retries=3, timeout=120), ""

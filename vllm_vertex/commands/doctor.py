@@ -8,7 +8,6 @@ import sys
 import click
 
 from vllm_vertex.commands._common import (
-    BadInput,
     api_options,
     guarded,
     load_run,
@@ -16,6 +15,7 @@ from vllm_vertex.commands._common import (
     require_credentials,
     require_location,
 )
+from vllm_vertex.errors import BadInput
 
 __all__ = ["doctor"]
 

@@ -10,13 +10,13 @@ import traceback
 import click
 
 from vllm_vertex.commands._common import (
-    BadInput,
     api_options,
     debugging,
     guarded,
     location_options,
     require_credentials,
 )
+from vllm_vertex.errors import BadInput
 
 __all__ = ["finish", "follow", "json_option", "live_prices_option", "run_name", "status"]
 

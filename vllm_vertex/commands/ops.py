@@ -10,7 +10,6 @@ import sys
 import click
 
 from vllm_vertex.commands._common import (
-    BadInput,
     api_options,
     guarded,
     load_run,
@@ -19,6 +18,7 @@ from vllm_vertex.commands._common import (
     require_location,
 )
 from vllm_vertex.commands.follow import json_option
+from vllm_vertex.errors import BadInput
 
 __all__ = ["smoke", "teardown"]
 

@@ -10,7 +10,8 @@ import sys
 
 import click
 
-from vllm_vertex.commands._common import BadInput, SetupError, api_options, guarded, require_credentials
+from vllm_vertex.commands._common import api_options, guarded, require_credentials
+from vllm_vertex.errors import BadInput
 
 __all__ = ["plan"]
 
@@ -109,14 +110,11 @@ def plan(preset, model_config, machine_type, as_json, live_prices, region, hf_en
 
 def _live_price(machine: str | None, region: str, api_endpoint: str):
     """The catalogue's price of one node of ``machine`` (``LivePrice``); one-line errors otherwise."""
-    from vllm_vertex.cloud.billing_catalog import CatalogError, live_node_price
+    from vllm_vertex.cloud.billing_catalog import live_node_price
 
     if machine is None:
         raise click.ClickException("no live price: the plan's hardware is not a Vertex AI machine type.")
-    try:
-        return live_node_price(machine, region, api_endpoint)
-    except CatalogError as err:
-        raise (SetupError(str(err)) if err.setup else click.ClickException(str(err))) from None
+    return live_node_price(machine, region, api_endpoint)  # a CatalogError exits 2 (set-up) or 1, by its class
 
 
 def _machine_request(machine_type: str, given: dict) -> dict:
