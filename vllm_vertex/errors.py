@@ -139,8 +139,8 @@ class DeployError(VllmVertexError, RuntimeError):
         cause: The recognised root cause's key (``diagnosis.Diagnosis.key``), "" when none was.
     """
 
-    def __init__(self, message: str, cause: str = "") -> None:
-        super().__init__(message)
+    def __init__(self, message: str, cause: str = "", *, fix: str = "") -> None:
+        super().__init__(message, fix=fix)
         self.cause = cause
 
 
@@ -172,8 +172,8 @@ class CatalogError(VllmVertexError, RuntimeError):
         setup: True when the fix is on the user's side (enable the API, credentials): exit code 2.
     """
 
-    def __init__(self, message: str, setup: bool = False) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, setup: bool = False, *, fix: str = "") -> None:
+        super().__init__(message, fix=fix)
         self.setup = setup
         self.exit_code = EXIT_BAD_INPUT if setup else EXIT_FAILED
 
