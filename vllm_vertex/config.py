@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from vllm_vertex import hardware
+from vllm_vertex import hardware, vllm_flags
 from vllm_vertex.errors import ConfigError
 from vllm_vertex.recipes import DEFAULT_IMAGE, get_preset
 
@@ -316,16 +316,15 @@ def _check_engine(cfg: DeploymentConfig) -> list[tuple[str, str]]:
 
 def _extra_arg_problem(cfg: DeploymentConfig, arg: str) -> str:
     """What is wrong with one ``extra_vllm_args`` item, read the way vLLM's parser reads it ("" if nothing)."""
-    from vllm_vertex import container
     from vllm_vertex.redact import mask
 
     arg = mask(arg)  # messages quote the argument: never a credential in it, however it is cut up
-    name, value = container.flag_name(arg), container.flag_value(arg)
-    if arg.startswith("-") and not arg.startswith("--") and name in container.SHORT_FLAGS.values():
+    name, value = vllm_flags.flag_name(arg), vllm_flags.flag_value(arg)
+    if arg.startswith("-") and not arg.startswith("--") and name in vllm_flags.SHORT_FLAGS.values():
         return f"{arg!r}: write the long form, {name}=VALUE (each entry is one --flag[=value])."
     if not arg.startswith("--"):
         return f"each entry must be one --flag[=value]; got {arg!r}."
-    controlled = container.field_flags()
+    controlled = vllm_flags.field_flags()
     # argparse also takes an unambiguous abbreviation (--max-model → --max-model-len).
     hits = [name] if name in controlled else [f for f in controlled if f.startswith(name) and len(name) > 4]
     if hits:
