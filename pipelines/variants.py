@@ -38,7 +38,7 @@ def _without_hooks(body: Callable) -> Callable:
     def production(*args, **kwargs):
         return body(*args, **kwargs)
 
-    production.__signature__ = signature.replace(parameters=kept)
+    production.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]  # inspect reads it
     doc = body.__doc__ or ""
     lines = doc.splitlines(keepends=True)
     production.__doc__ = "".join(

@@ -168,7 +168,7 @@ def network_reason(err: BaseException) -> str:
     return f"{host.group(1)}: {reason}" if host else reason
 
 
-def _chain(err: BaseException):
+def _chain(err: BaseException | None):
     seen = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))

@@ -213,7 +213,7 @@ def _env_proxy(url: str) -> str | None:
     import urllib.request
 
     parts = urllib.parse.urlsplit(url)
-    if urllib.request.proxy_bypass_environment(parts.hostname or ""):
+    if urllib.request.proxy_bypass_environment(parts.hostname or ""):  # type: ignore[attr-defined]  # not in typeshed
         return None
     return urllib.request.getproxies_environment().get(parts.scheme)
 
@@ -327,7 +327,8 @@ class _LoopLag:
     """How late the event loop wakes a short timer while a level runs: the client's own delay."""
 
     def __init__(self, interval_s: float = 0.005) -> None:
-        self.interval, self.late_ms = interval_s, []
+        self.interval = interval_s
+        self.late_ms: list[float] = []
 
     async def watch(self) -> None:
         while True:

@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from vllm_vertex import naming
 from vllm_vertex.cloud import clients, operations
@@ -135,7 +136,7 @@ def _status(err: BaseException) -> str:
 
     if isinstance(err, exc.FailedPrecondition):
         return "FAILED_PRECONDITION"
-    response = getattr(err, "response", None)
+    response: Any = getattr(err, "response", None)
     try:
         return str(response.json()["error"].get("status", ""))
     except Exception:  # not an HTTP error with a Google JSON body

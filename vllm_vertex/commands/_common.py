@@ -14,6 +14,7 @@ import os
 import pathlib
 import tempfile
 import traceback
+from typing import Any
 
 import click
 
@@ -34,16 +35,16 @@ __all__ = [
 class MaskingGroup(click.Group):
     """The command group: every error it prints (click's usage errors too) has credentials masked."""
 
-    def main(self, *args, standalone_mode: bool = True, **kwargs):
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         """Runs the CLI; a ``ClickException``'s message is masked before it is shown."""
         import sys
 
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]  # *args: click's own
         except click.ClickException as err:
             from vllm_vertex.redact import mask
 
-            err.message = mask(err.message)
+            err.message = mask(err.message)  # type: ignore[misc]  # click marks it Final; what is shown is masked
             if not standalone_mode:
                 raise
             err.show()
@@ -64,7 +65,7 @@ class Failure(click.ClickException):
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # a ClassVar in click: each failure has its own
 
 
 def debugging() -> bool:
@@ -87,13 +88,11 @@ def guarded(func):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as err:
-            from vllm_vertex.redact import mask
-
             if debugging():
+                from vllm_vertex.redact import mask
+
                 click.echo(mask(traceback.format_exc()).rstrip(), err=True)
-            failure = failure_for(err)
-            failure.message = mask(failure.message)
-            raise failure from None
+            raise failure_for(err) from None
 
     return wrapper
 
@@ -104,8 +103,15 @@ def failure_for(err: Exception) -> Failure:
     Ours (``VllmVertexError``): its exit code and its message with the fix. google-auth errors: the
     named problem and fix (exit 2). Google API errors: the error's name and first line (exit 2 for
     a refusal of credentials or permission, else 1). Not reaching Google: exit 2. Anything else is
-    a bug: exit 1, whatever its type (a ``ValueError`` from a bug is not bad input).
+    a bug: exit 1, whatever its type (a ``ValueError`` from a bug is not bad input). Credentials are masked.
     """
+    from vllm_vertex.redact import mask
+
+    failure = _unmasked_failure(err)
+    return Failure(mask(failure.message), failure.exit_code)
+
+
+def _unmasked_failure(err: Exception) -> Failure:
     if isinstance(err, VllmVertexError):
         return Failure(err.user_message(), err.exit_code)
     auth_errors = _loaded("google.auth.exceptions", "GoogleAuthError")

@@ -103,7 +103,8 @@ def catalog_rate(machine_type: str, region: str, api_endpoint: str):
     Any failure (API disabled, refused, no single SKU, a Google or network error, even a bug) is
     the reason, with its fix where there is one; ``--debug`` also prints the traceback.
     """
-    from vllm_vertex.cloud.billing_catalog import CatalogError, live_node_price  # light: the client loads inside
+    from vllm_vertex.cloud.billing_catalog import live_node_price  # light: the client loads inside
+    from vllm_vertex.errors import CatalogError
     from vllm_vertex.finish import CatalogRate
     from vllm_vertex.redact import mask
 

@@ -143,7 +143,8 @@ def _model_config(name: str, hf_endpoint: str) -> dict:
 
     if planner.shipped_config(name) is not None or pathlib.Path(name).exists() or not HF_ID_RE.match(name):
         return planner.load_model_config(name)
-    from vllm_vertex.cloud.hub import SourceError, inspect_hf
+    from vllm_vertex.cloud.hub import inspect_hf
+    from vllm_vertex.errors import SourceError
 
     endpoint = hf_endpoint or os.environ.get("HF_ENDPOINT", "")
     try:

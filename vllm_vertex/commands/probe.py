@@ -82,7 +82,8 @@ def probe(
     min_request_goodput, max_error_rate (a fraction).
     """
     from vllm_vertex.cloud.probe import run_probe
-    from vllm_vertex.probe import ProbeInputError, ProbeSettings, SloError, parse_concurrency, parse_slo, report
+    from vllm_vertex.errors import ProbeInputError, SloError
+    from vllm_vertex.probe import ProbeSettings, parse_concurrency, parse_slo, report
 
     try:
         slo = parse_slo(slo_specs)

@@ -347,13 +347,12 @@ def apply_fixes(checks: list[Check], inputs: Inputs, api_endpoint: str = "",
     from vllm_vertex.doctor.clients import SetupClient
 
     cloud = client or SetupClient(inputs.project, api_endpoint)
-    todo = [c for c in checks if c.status == "missing" and c.action is not None]
-    apis = sorted({a for c in todo if c.action[0] == "enable" for a in c.action[1]["apis"]})
+    todo = [c.action for c in checks if c.status == "missing" and c.action is not None]
+    apis = sorted({a for kind, args in todo if kind == "enable" for a in args["apis"]})
     steps: list[tuple[str, Callable[[], object]]] = []
     if apis:
         steps.append((doctor.fixes("enable", inputs, apis=apis), lambda: cloud.enable(apis)))
-    for check in todo:
-        kind, args = check.action
+    for kind, args in todo:
         if kind == "enable":
             continue
         steps.append((doctor.fixes(kind, inputs, **_fix_args(kind, args)), _step(cloud, inputs, kind, args)))
