@@ -331,6 +331,7 @@ class Budget:
 
 def budget(spec: ModelSpec, req: PlanRequest, total: float) -> Budget:
     """Memory accounting of a resolved request on a GPU of ``total`` GiB."""
+    assert req.max_num_batched_tokens is not None  # resolve() filled it
     tp = req.accelerator_count
     dtype_bytes = DTYPE_BYTES[req.dtype]
     if req.total_size:

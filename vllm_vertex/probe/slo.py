@@ -17,6 +17,7 @@ import difflib
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from vllm_vertex.errors import SloError
 
@@ -105,7 +106,7 @@ def goodput_limits(slo: dict[str, float]) -> dict[str, float]:
     return limits
 
 
-def evaluate(slo: dict[str, float], level: dict) -> list[SloCheck]:
+def evaluate(slo: dict[str, float], level: dict[str, Any]) -> list[SloCheck]:
     """Each threshold against one level's figures."""
     checks = []
     for key, threshold in slo.items():
@@ -122,7 +123,7 @@ def evaluate(slo: dict[str, float], level: dict) -> list[SloCheck]:
     return checks
 
 
-def gate(slo: dict[str, float], levels: list[dict]) -> dict:
+def gate(slo: dict[str, float], levels: list[dict[str, Any]]) -> dict[str, Any]:
     """The verdict over every level: ``{"passed", "thresholds", "checks", "missed"}``.
 
     With no thresholds the gate passes (there is nothing to miss); with thresholds every level must

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from vllm_vertex.errors import ProbeInputError
 from vllm_vertex.payloads import chat_messages  # one user turn, image first: the smoke checks' form
@@ -106,7 +107,7 @@ def parse_concurrency(text: str) -> tuple[int, ...]:
 
 
 # Pipeline profiles: off, quick (about a minute), standard (about five), capacity (standard + search).
-PROFILES: dict[str, dict] = {
+PROFILES: dict[str, dict[str, Any]] = {
     "quick": dict(concurrency=(1, 4), num_requests=16, input_tokens=128, output_tokens=64, level_seconds=25.0),
     "standard": dict(
         concurrency=(1, 4, 16, 64), num_requests=100, input_tokens=512, output_tokens=128, level_seconds=70.0
