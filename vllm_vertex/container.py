@@ -7,6 +7,8 @@ upload step and only ever lands in the Model's container env.
 
 from __future__ import annotations
 
+from typing import Any
+
 from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.vllm_flags import SWITCHES, flag_name, flag_value
 
@@ -68,7 +70,7 @@ def generated_flags(cfg: DeploymentConfig) -> set[str]:
     return {flag_name(a) for a in vllm_args(dataclasses.replace(cfg, extra_vllm_args=[]))[3:]}
 
 
-def container_spec(cfg: DeploymentConfig, hf_token: str | None = None) -> dict:
+def container_spec(cfg: DeploymentConfig, hf_token: str | None = None) -> dict[str, Any]:
     """The Model's ``containerSpec`` as a dict of ``ModelContainerSpec`` field names.
 
     Args:
