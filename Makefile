@@ -16,8 +16,10 @@ install: $(STAMP)
 compile: install
 	$(PYTHON) compile.py
 
+# ruff, then mypy ([tool.mypy] in pyproject.toml: strict on the pure core; its cache is .cache/mypy).
 lint: install
 	$(PYTHON) -m ruff check .
+	$(PYTHON) -m mypy
 
 vllm-env:
 	VLLM_VENV=$(VLLM_VENV) bash scripts/setup_vllm_venv.sh
@@ -27,7 +29,7 @@ vllm-env:
 image-replica:
 	bash scripts/setup_image_replica.sh
 
-# The quick tier: ruff, then every test that does not start vLLM.
+# The quick tier: ruff and mypy, then every test that does not start vLLM.
 test: install lint
 	$(PYTHON) -m pytest -m "not e2e"
 

@@ -20,7 +20,7 @@ __all__ = ["CANARY_TARGETS", "TARGETS", "main", "run"]
 def run(out: str, image: str = "") -> int:
     """Compiles everything into ``out``; returns the exit code (2 when a preset is invalid)."""
     from pipelines import compile_all
-    from vllm_vertex.config import ConfigError
+    from vllm_vertex.errors import ConfigError
 
     start = time.perf_counter()
     try:

@@ -7,7 +7,8 @@ import inspect
 import pathlib
 from collections.abc import Callable
 
-from vllm_vertex.config import ConfigError, DeploymentConfig, from_preset, validate
+from vllm_vertex.config import DeploymentConfig, from_preset, validate
+from vllm_vertex.errors import ConfigError
 
 __all__ = ["CANARY_TARGETS", "DEPLOY_TARGETS", "compile_all", "compile_pipeline", "pipeline_arguments", "pipeline_for"]
 

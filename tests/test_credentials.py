@@ -156,7 +156,7 @@ def test_unusable_credentials_file(setup, expected, env, tmp_path):
 def test_debug_shows_the_traceback(env):
     done, _ = run_cli(["--debug", "schedule", "list", *WHERE], env)
     assert done.returncode == 2
-    assert "Traceback" in done.stderr and "CredentialsProblem" in done.stderr
+    assert "Traceback" in done.stderr and "CredentialsError" in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("Error: no Google credentials found")
 
 

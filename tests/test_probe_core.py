@@ -7,12 +7,11 @@ import random
 import numpy as np
 import pytest
 
+from vllm_vertex.errors import ProbeInputError, SloError
 from vllm_vertex.probe import (
     CapacitySearch,
-    ProbeInputError,
     ProbeSettings,
     RequestRecord,
-    SloError,
     StreamTimer,
     gate,
     goodput_limits,

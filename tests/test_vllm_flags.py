@@ -2,7 +2,7 @@
 
 import pytest
 
-from vllm_vertex import container, preflight
+from vllm_vertex import preflight, vllm_flags
 from vllm_vertex.config import ConfigError, from_preset, validate
 
 
@@ -25,7 +25,7 @@ def _problem(*args: str, **fields) -> str:
     ],
 )
 def test_flag_name_is_what_vllm_parses(arg, flag):
-    assert container.flag_name(arg) == flag
+    assert vllm_flags.flag_name(arg) == flag
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,18 @@ def test_preflight_reads_values_however_spelled():
                       extra_vllm_args=["--kv_cache_dtype=fp8", "--max-num-batched-tokens=1024"])
     request = preflight._request(cfg, None)
     assert request.kv_cache_dtype == "fp8" and request.max_num_batched_tokens == 1024
+
+
+def test_config_checks_extra_args_without_importing_container():
+    """``config`` reads flags from ``vllm_flags``, below it: no ``config`` ↔ ``container`` import cycle."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from vllm_vertex.config import ConfigError, from_preset, validate\n"
+        "try: validate(from_preset('llama-3.1-8b-instruct', project='p', extra_vllm_args=['--max_model_len=1']))\n"
+        "except ConfigError as err: print('refused' if 'max-model-len' in str(err) else err)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('vllm_vertex.container')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["refused", "[]"]

@@ -12,11 +12,11 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from vllm_vertex import hardware
+from vllm_vertex import hardware, vllm_flags
+from vllm_vertex.errors import ConfigError
 from vllm_vertex.recipes import DEFAULT_IMAGE, get_preset
 
 __all__ = [
-    "ConfigError",
     "DeploymentConfig",
     "TEARDOWN_POLICIES",
     "closest",
@@ -37,19 +37,6 @@ GCS_RE = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$")
 PROJECT_RE = re.compile(r"^(?:[a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[0-9]{6,20}$")
 EMAIL_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]*@[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
 IMAGE_URL_RE = re.compile(r"^(https?://[^\s/]+[^\s]*|gs://[a-z0-9][a-z0-9._-]+/\S+|data:image/[a-z0-9.+-]+;base64,\S+)$")
-
-
-class ConfigError(ValueError):
-    """Bad input. ``problems`` lists every (field, message) found, each message with its fix."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        from vllm_vertex.redact import mask
-
-        # Messages may quote a refused value: anything credential-shaped is masked, on every path.
-        self.problems = [(mask(name), mask(msg)) for name, msg in problems]
-        problems = self.problems
-        lines = [f"- {name}: {msg}" for name, msg in problems]
-        super().__init__("invalid deployment configuration:\n" + "\n".join(lines))
 
 
 @dataclass
@@ -329,16 +316,15 @@ def _check_engine(cfg: DeploymentConfig) -> list[tuple[str, str]]:
 
 def _extra_arg_problem(cfg: DeploymentConfig, arg: str) -> str:
     """What is wrong with one ``extra_vllm_args`` item, read the way vLLM's parser reads it ("" if nothing)."""
-    from vllm_vertex import container
     from vllm_vertex.redact import mask
 
     arg = mask(arg)  # messages quote the argument: never a credential in it, however it is cut up
-    name, value = container.flag_name(arg), container.flag_value(arg)
-    if arg.startswith("-") and not arg.startswith("--") and name in container.SHORT_FLAGS.values():
+    name, value = vllm_flags.flag_name(arg), vllm_flags.flag_value(arg)
+    if arg.startswith("-") and not arg.startswith("--") and name in vllm_flags.SHORT_FLAGS.values():
         return f"{arg!r}: write the long form, {name}=VALUE (each entry is one --flag[=value])."
     if not arg.startswith("--"):
         return f"each entry must be one --flag[=value]; got {arg!r}."
-    controlled = container.field_flags()
+    controlled = vllm_flags.field_flags()
     # argparse also takes an unambiguous abbreviation (--max-model → --max-model-len).
     hits = [name] if name in controlled else [f for f in controlled if f.startswith(name) and len(name) > 4]
     if hits:
@@ -395,7 +381,8 @@ def _check_run(cfg: DeploymentConfig) -> list[tuple[str, str]]:
 
 def _probe_problems(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     """``probe_profile`` is a known profile; ``probe_slo`` parses; the capacity profile has an SLO."""
-    from vllm_vertex.probe.slo import SloError, parse_slo
+    from vllm_vertex.errors import SloError
+    from vllm_vertex.probe.slo import parse_slo
     from vllm_vertex.probe.workload import PROFILES
 
     out: list[tuple[str, str]] = []

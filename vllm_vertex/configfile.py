@@ -31,7 +31,8 @@ import typing
 from dataclasses import dataclass, field
 
 from vllm_vertex import config as cfgmod
-from vllm_vertex.config import ConfigError, DeploymentConfig
+from vllm_vertex.config import DeploymentConfig
+from vllm_vertex.errors import ConfigError
 from vllm_vertex.redact import find_secret, mask
 
 __all__ = [
@@ -210,7 +211,8 @@ def _merge(data: object, overrides: dict) -> object:
         if isinstance(value, dict):
             given = {k: v for k, v in value.items() if v}
             if given:
-                section = out.get(key) if isinstance(out.get(key), dict) else {}
+                current = out.get(key)
+                section = current if isinstance(current, dict) else {}
                 out[key] = {**section, **given}
         elif value:
             out[key] = value
@@ -356,7 +358,7 @@ def _kind(value: object) -> str:
 def _widen(cls: type, key: str, value: object) -> object:
     """An int given for a float field becomes that float, a whole float for an int field that int."""
     expected = typing.get_type_hints(cls)[key]
-    if expected is float:
+    if expected is float and isinstance(value, int | float):
         return float(value)
     return cfgmod.whole_number(key, value) if expected is int else value
 

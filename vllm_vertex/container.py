@@ -7,9 +7,10 @@ upload step and only ever lands in the Model's container env.
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 from vllm_vertex.config import DeploymentConfig
+from vllm_vertex.vllm_flags import SWITCHES, flag_name, flag_value
 
 __all__ = [
     "DEPLOY_SOURCE",
@@ -17,11 +18,7 @@ __all__ = [
     "PREDICT_ROUTE",
     "SERVING_PORT",
     "container_spec",
-    "SHORT_FLAGS",
     "extra_flag_value",
-    "field_flags",
-    "flag_name",
-    "flag_value",
     "vllm_args",
 ]
 
@@ -31,35 +28,6 @@ HEALTH_ROUTE = "/ping"
 SHARED_MEMORY_MB = 16 * 1024
 DEPLOYMENT_TIMEOUT_S = 7200
 DEPLOY_SOURCE = "vllm-vertex"
-
-
-# vLLM's short aliases of long flags (vllm/engine/arg_utils.py).
-SHORT_FLAGS = {
-    "-tp": "--tensor-parallel-size",
-    "-pp": "--pipeline-parallel-size",
-    "-dp": "--data-parallel-size",
-    "-q": "--quantization",
-}
-
-
-def flag_name(arg: str) -> str:
-    """The flag an argument sets, spelled as vLLM's ``FlexibleArgumentParser`` reads it.
-
-    The parser folds underscores into dashes in the name (up to the first ``.``, which starts
-    a key of a JSON flag); a value follows ``=`` (or whitespace, inside one item). Short
-    aliases become their long form: ``--max_model_len 8192`` → ``--max-model-len``,
-    ``--compilation_config.level=3`` → ``--compilation-config``, ``-tp=2`` → ``--tensor-parallel-size``.
-    """
-    head = re.split(r"[=\s]", arg.strip(), maxsplit=1)[0]
-    if head.startswith("--"):
-        return "--" + head[2:].split(".", 1)[0].replace("_", "-")
-    return SHORT_FLAGS.get(head, head)
-
-
-def flag_value(arg: str) -> str | None:
-    """The value given inside an argument (after ``=`` or whitespace), or None for a bare switch."""
-    parts = re.split(r"[=\s]+", arg.strip(), maxsplit=1)
-    return parts[1] if len(parts) == 2 else None
 
 
 def extra_flag_value(cfg: DeploymentConfig, flag: str) -> str | None:
@@ -95,41 +63,6 @@ def vllm_args(cfg: DeploymentConfig) -> list[str]:
     return args + list(cfg.extra_vllm_args)
 
 
-# Switch flag → the boolean field that turns it on.
-SWITCHES = {
-    "--trust-remote-code": "trust_remote_code",
-    "--enforce-eager": "enforce_eager",
-    "--enable-lora": "enable_lora",
-    "--enable-prefix-caching": "enable_prefix_caching",
-    "--enable-chunked-prefill": "enable_chunked_prefill",
-}
-
-# Every flag a field controls (whether or not the field is set now), and that field;
-# "" for the flags the serving contract fixes.
-FIELD_FLAGS = {
-    "--host": "",
-    "--port": "",
-    "--disable-log-stats": "",
-    "--model": "model_id",
-    "--tensor-parallel-size": "accelerator_count",
-    "--swap-space": "swap_space_gib",
-    "--gpu-memory-utilization": "gpu_memory_utilization",
-    "--max-model-len": "max_model_len",
-    "--dtype": "dtype",
-    "--max-loras": "max_loras",
-    "--max-cpu-loras": "max_cpu_loras",
-    "--max-num-seqs": "max_num_seqs",
-    "--model-type": "model_type",
-    "--chat-template": "chat_template",
-    **SWITCHES,
-}
-
-
-def field_flags() -> dict[str, str]:
-    """Flags the fields control (with their ``--no-`` forms for switches) → the field ("" = fixed)."""
-    return {**FIELD_FLAGS, **{"--no-" + flag[2:]: name for flag, name in SWITCHES.items()}}
-
-
 def generated_flags(cfg: DeploymentConfig) -> set[str]:
     """Flags that ``vllm_args`` sets from fields (an extra arg must not set them again)."""
     import dataclasses
@@ -137,7 +70,7 @@ def generated_flags(cfg: DeploymentConfig) -> set[str]:
     return {flag_name(a) for a in vllm_args(dataclasses.replace(cfg, extra_vllm_args=[]))[3:]}
 
 
-def container_spec(cfg: DeploymentConfig, hf_token: str | None = None) -> dict:
+def container_spec(cfg: DeploymentConfig, hf_token: str | None = None) -> dict[str, Any]:
     """The Model's ``containerSpec`` as a dict of ``ModelContainerSpec`` field names.
 
     Args:

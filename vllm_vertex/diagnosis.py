@@ -25,7 +25,7 @@ class Diagnosis:
         return f"Root cause: {self.cause} Fix: {self.fix}"
 
 
-_RULES: list[tuple[re.Pattern, Diagnosis]] = [
+_RULES: list[tuple[re.Pattern[str], Diagnosis]] = [
     (
         re.compile(
             r"max seq len \((\d+)\) is larger than the maximum number of tokens that can be stored in KV cache"

@@ -156,7 +156,7 @@ class RunOutcome:
     def _kept_lines(self) -> list[str]:
         rate, live = self.rate, self.live_price
         price = rate.text() if rate else "unknown (machine type not recorded)"
-        if self.live_usd_per_hour is not None:
+        if live is not None and self.live_usd_per_hour is not None:
             price = (
                 f"~{self.live_usd_per_hour:.2f} USD/hour for {self.replicas} replica(s) of {self.machine_type} "
                 f"(Vertex AI prediction, on-demand list price in {live.region}; {live.source})"

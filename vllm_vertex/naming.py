@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from vllm_vertex.errors import BadInput
+
 __all__ = [
     "MANAGED_BY",
     "RUN_LABEL_KEY",
@@ -135,15 +137,15 @@ def resource_name(ref: str, collection: str, project: str = "", region: str = ""
     """``projects/P/locations/L/<collection>/ID`` from that name, or from a numeric ID with project and region.
 
     Raises:
-        ValueError: an ID without project or region, or a ref of neither form (the message says the fix).
+        BadInput: an ID without project or region, or a ref of neither form (the message says the fix).
     """
     ref = ref.strip()
     if re.fullmatch(rf"projects/[^/]+/locations/[^/]+/{collection}/[0-9]+", ref):
         return ref
     if not re.fullmatch(r"[0-9]+", ref):
-        raise ValueError(f"{ref!r} is neither projects/P/locations/L/{collection}/ID nor a numeric ID.")
+        raise BadInput(f"{ref!r} is neither projects/P/locations/L/{collection}/ID nor a numeric ID.")
     if not (project and region):
-        raise ValueError(f"the ID {ref} needs the project and region: pass --project and --region.")
+        raise BadInput(f"the ID {ref} needs the project and region: pass --project and --region.")
     return f"projects/{project}/locations/{region}/{collection}/{ref}"
 
 

@@ -9,6 +9,9 @@ the OpenAI chat-completions surface with ``image_url`` content parts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from vllm_vertex.errors import PredictionFormatError
 
 __all__ = [
     "DEFAULT_IMAGE_PROMPT",
@@ -32,7 +35,7 @@ class SamplingParams:
     top_p: float = 1.0
     top_k: int = 1
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The parameters as instance keys."""
         return {
             "max_tokens": self.max_tokens,
@@ -42,17 +45,17 @@ class SamplingParams:
         }
 
 
-def text_instance(prompt: str, sampling: SamplingParams, raw_response: bool = False) -> dict:
+def text_instance(prompt: str, sampling: SamplingParams, raw_response: bool = False) -> dict[str, Any]:
     """One predict instance for a text prompt."""
     return {"prompt": prompt, **sampling.as_dict(), "raw_response": raw_response}
 
 
-def image_instance(prompt: str, image_url: str, sampling: SamplingParams) -> dict:
+def image_instance(prompt: str, image_url: str, sampling: SamplingParams) -> dict[str, Any]:
     """One predict instance for an image and a text prompt (``multi_modal_data``)."""
     return {"prompt": prompt, "multi_modal_data": {"image": image_url}, **sampling.as_dict()}
 
 
-def chat_messages(text: str, image_url: str = "") -> list[dict]:
+def chat_messages(text: str, image_url: str = "") -> list[dict[str, Any]]:
     """OpenAI chat messages: one user turn, with an ``image_url`` part first when given."""
     if not image_url:
         return [{"role": "user", "content": text}]
@@ -62,10 +65,6 @@ def chat_messages(text: str, image_url: str = "") -> list[dict]:
             "content": [{"type": "image_url", "image_url": {"url": image_url}}, {"type": "text", "text": text}],
         }
     ]
-
-
-class PredictionFormatError(ValueError):
-    """The predict answer is not in the container's format."""
 
 
 def parse_prediction(prediction: object, raw_response: bool = False) -> str:
@@ -79,8 +78,8 @@ def parse_prediction(prediction: object, raw_response: bool = False) -> str:
     """
     if isinstance(prediction, dict):
         for key in ("output", "text", "generated_text"):
-            if isinstance(prediction.get(key), str):
-                return prediction[key]
+            if isinstance(text := prediction.get(key), str):
+                return text
         raise PredictionFormatError(f"prediction has none of output/text/generated_text: {sorted(prediction)}")
     if not isinstance(prediction, str):
         raise PredictionFormatError(f"prediction is a {type(prediction).__name__}, expected a string")

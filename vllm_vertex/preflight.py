@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from vllm_vertex import planner, recipes
 from vllm_vertex.config import DeploymentConfig
+from vllm_vertex.errors import PlanError
 
 __all__ = ["Finding", "PreflightReport", "evaluate", "offline", "render_markdown"]
 
@@ -113,7 +114,7 @@ def evaluate(
         return report
     try:
         report.plan = planner.plan(model_config, _request(cfg, total_size))
-    except planner.PlanError as err:
+    except PlanError as err:
         report.notes.append(f"capacity not planned: {err}")
         return report
     if not report.plan.fits:

@@ -130,6 +130,7 @@ class Rate:
         where = f"{self.replicas} replica(s) of {self.machine_type}"
         if self.usd_per_hour is not None:
             node = self.node
+            assert node is not None  # usd_per_hour is known only from a node price
             return (
                 f"~{self.usd_per_hour:.2f} USD/hour for {where} (Vertex AI prediction, {REGION} list price, "
                 f"{node.source}, {node.as_of})"

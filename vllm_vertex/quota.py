@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from vllm_vertex import hardware
 from vllm_vertex.config import DeploymentConfig
@@ -63,7 +64,7 @@ def needs(cfg: DeploymentConfig) -> list[QuotaNeed]:
     ]
 
 
-def limit_for_region(quota_info: dict, region: str) -> int | None:
+def limit_for_region(quota_info: dict[str, Any], region: str) -> int | None:
     """The limit that applies in ``region``, from a ``QuotaInfo`` as a dict (camelCase or snake_case).
 
     An entry whose ``dimensions`` name the region wins; otherwise the entry with no dimensions
@@ -81,6 +82,6 @@ def limit_for_region(quota_info: dict, region: str) -> int | None:
     return default
 
 
-def evaluate(cfg: DeploymentConfig, quota_infos: dict[str, dict]) -> list[QuotaCheck]:
+def evaluate(cfg: DeploymentConfig, quota_infos: dict[str, dict[str, Any]]) -> list[QuotaCheck]:
     """Checks every need against the ``QuotaInfo`` dicts keyed by quota ID."""
     return [QuotaCheck(n, limit_for_region(quota_infos.get(n.quota_id, {}), cfg.region)) for n in needs(cfg)]

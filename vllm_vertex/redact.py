@@ -47,7 +47,7 @@ def mask(text: str) -> str:
     if not isinstance(text, str):
         text = str(text)
     for _, pattern, keep in SECRET_KINDS:
-        text = pattern.sub(lambda m, keep=keep: m.group(0)[:keep] + MASK, text)
+        text = pattern.sub(lambda m, keep=keep: m.group(0)[:keep] + MASK, text)  # type: ignore[misc]  # mypy cannot type a lambda's default argument
     return text
 
 

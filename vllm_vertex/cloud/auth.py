@@ -2,7 +2,7 @@
 
 The CLI calls ``check()`` after it has validated its local inputs and before it compiles, imports
 a heavy client or calls Google: missing, expired, revoked or unusable credentials become one
-``CredentialsProblem`` (what is wrong + the fix) in well under a second, instead of a traceback
+``CredentialsError`` (what is wrong + the fix) in well under a second, instead of a traceback
 ten seconds later. Only ``google.auth`` is imported (~0.1 s).
 
 Where ADC comes from, in google.auth's order: ``GOOGLE_APPLICATION_CREDENTIALS`` (a key file or a
@@ -18,7 +18,9 @@ import re
 import threading
 import warnings
 
-__all__ = ["CLOUD_PLATFORM", "FIX", "CredentialsProblem", "check", "checked", "explain"]
+from vllm_vertex.errors import CredentialsError
+
+__all__ = ["CLOUD_PLATFORM", "FIX", "check", "checked", "explain"]
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 FIX = (
@@ -31,10 +33,6 @@ CHECK_SECONDS = 10.0
 _checked = None  # the credentials check() refreshed, reused by every client of this process
 
 
-class CredentialsProblem(Exception):
-    """Application Default Credentials are missing or unusable. ``str()`` is one line with the fix."""
-
-
 def checked():
     """The credentials ``check()`` validated in this process, or None."""
     return _checked
@@ -44,7 +42,7 @@ def check(timeout: float = CHECK_SECONDS):
     """Finds Application Default Credentials and refreshes them once; returns (credentials, project).
 
     Raises:
-        CredentialsProblem: none found, the file is unusable, Google refused them (expired,
+        CredentialsError: none found, the file is unusable, Google refused them (expired,
             revoked, deleted key), the token service could not be reached, or it took longer
             than ``timeout`` seconds. The message names the problem and the fix.
     """
@@ -61,18 +59,18 @@ def check(timeout: float = CHECK_SECONDS):
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise CredentialsProblem(
+        raise CredentialsError(
             f"checking Application Default Credentials took more than {timeout:.0f} s (no answer from Google's "
             "token service): check the network or proxy, then retry"
         )
     if "error" in result:
         err = result["error"]
-        if isinstance(err, CredentialsProblem):
+        if isinstance(err, CredentialsError):
             raise err
         explained = explain(err)
         if explained is None:
             raise err
-        raise CredentialsProblem(explained) from err
+        raise CredentialsError(explained) from err
     _checked = result["value"][0]
     return result["value"]
 
@@ -82,11 +80,11 @@ def _find_and_refresh():
     run ``gcloud config config-helper`` for a project ID the CLI does not need: ~1 s)."""
     explicit = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
     if explicit and not os.path.isfile(explicit):
-        raise CredentialsProblem(f"GOOGLE_APPLICATION_CREDENTIALS points at {explicit}, which is not a file: fix the "
+        raise CredentialsError(f"GOOGLE_APPLICATION_CREDENTIALS points at {explicit}, which is not a file: fix the "
                                  f"path or unset it, or {FIX}")
     path = explicit or _gcloud_adc_path()
     if not os.path.isfile(path) and not _metadata_server_answers():
-        raise CredentialsProblem(f"no Google credentials found (Application Default Credentials): {FIX}")
+        raise CredentialsError(f"no Google credentials found (Application Default Credentials): {FIX}")
     import google.auth
     import google.auth.transport.requests
 
@@ -170,7 +168,7 @@ def network_reason(err: BaseException) -> str:
     return f"{host.group(1)}: {reason}" if host else reason
 
 
-def _chain(err: BaseException):
+def _chain(err: BaseException | None):
     seen = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))

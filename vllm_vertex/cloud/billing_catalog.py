@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from vllm_vertex.errors import CatalogError
 from vllm_vertex.pricing_catalog import SERVICE_DISPLAY_NAME, CatalogPrice, SkuRecord, node_price
 
-__all__ = ["API", "CatalogError", "LivePrice", "catalog_client", "live_node_price", "read_skus"]
+__all__ = ["API", "LivePrice", "catalog_client", "live_node_price", "read_skus"]
 
 API = "cloudbilling.googleapis.com"
 PAGE_SIZE = 5000  # the most the API returns per page
@@ -21,18 +22,6 @@ PAGE_SIZE = 5000  # the most the API returns per page
 GCLOUD_SHARED_PROJECT = "projects/764086051850"
 # How ``plan`` does without live prices; other commands pass their own (``--no-live-prices``).
 PLAN_OPT_OUT = "drop --live-prices to use the built-in table"
-
-
-class CatalogError(RuntimeError):
-    """The catalogue could not be read (``setup``: API disabled, no permission) or holds no price.
-
-    Attributes:
-        setup: True when the fix is on the user's side (enable the API, credentials): exit code 2.
-    """
-
-    def __init__(self, message: str, setup: bool = False) -> None:
-        super().__init__(message)
-        self.setup = setup
 
 
 @dataclass(frozen=True)

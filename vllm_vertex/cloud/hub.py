@@ -12,17 +12,11 @@ import json
 import tempfile
 from dataclasses import dataclass
 
-__all__ = ["ModelSource", "SourceError", "inspect_gcs", "inspect_hf"]
+from vllm_vertex.errors import SourceError
+
+__all__ = ["ModelSource", "inspect_gcs", "inspect_hf"]
 
 INDEX = "model.safetensors.index.json"
-
-
-class SourceError(RuntimeError):
-    """The model's source refuses or lacks what the deployment needs."""
-
-    def __init__(self, key: str, cause: str, fix: str):
-        self.key, self.cause, self.fix = key, cause, fix
-        super().__init__(f"{cause} Fix: {fix}")
 
 
 @dataclass

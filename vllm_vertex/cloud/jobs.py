@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from vllm_vertex import naming
 from vllm_vertex.cloud import clients
 from vllm_vertex.configfile import PipelineSettings, ScheduleSettings
+from vllm_vertex.errors import BadInput
 from vllm_vertex.finish import RunOutcome
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "list_schedules",
     "outcome",
     "submit",
+    "template_values",
 ]
 
 SMOKE_TASK = "smoke-test"
@@ -53,6 +55,25 @@ class Submission:
     def parent(self) -> str:
         """``projects/P/locations/L``."""
         return f"projects/{self.project}/locations/{self.region}"
+
+
+def template_values(template_path: str, values: dict) -> dict:
+    """``values``, checked against the parameters the template declares.
+
+    Raises:
+        BadInput: the template lacks a parameter of the run (it was compiled for another pipeline).
+    """
+    import yaml
+
+    with open(template_path, encoding="utf-8") as f:
+        declared = yaml.safe_load(f).get("root", {}).get("inputDefinitions", {}).get("parameters", {})
+    unknown = sorted(k for k in values if k not in declared)
+    if unknown:
+        raise BadInput(
+            f"{template_path} has no parameter {', '.join(unknown)}: it was compiled for another pipeline.",
+            fix="give the YAML `vllm-vertex compile` wrote for this run's pipeline, or leave --yaml out",
+        )
+    return {k: v for k, v in values.items() if k in declared}
 
 
 def build_job(sub: Submission):

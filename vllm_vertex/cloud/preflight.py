@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from vllm_vertex import planner, preflight
-from vllm_vertex.cloud.hub import ModelSource, SourceError, inspect_gcs, inspect_hf
+from vllm_vertex.cloud.hub import ModelSource, inspect_gcs, inspect_hf
 from vllm_vertex.cloud.secrets import read_secret
 from vllm_vertex.cloud.smoke_image import check_smoke_image
 from vllm_vertex.config import DeploymentConfig
+from vllm_vertex.errors import SourceError
 
 __all__ = ["run_preflight"]
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 
+from vllm_vertex.errors import ProbeError, ProbeInputError
 from vllm_vertex.probe import capacity as cap
 from vllm_vertex.probe import metrics, workload
 from vllm_vertex.probe import slo as slo_mod
@@ -29,7 +30,6 @@ from vllm_vertex.probe.records import RequestRecord, StreamTimer
 
 __all__ = [
     "GoogleToken",
-    "ProbeError",
     "ProbeTarget",
     "Progress",
     "StepOutcome",
@@ -39,10 +39,6 @@ __all__ = [
 ]
 
 Progress = Callable[[dict], None]
-
-
-class ProbeError(RuntimeError):
-    """The probe could not start: the warm-up request failed (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -217,7 +213,7 @@ def _env_proxy(url: str) -> str | None:
     import urllib.request
 
     parts = urllib.parse.urlsplit(url)
-    if urllib.request.proxy_bypass_environment(parts.hostname or ""):
+    if urllib.request.proxy_bypass_environment(parts.hostname or ""):  # type: ignore[attr-defined]  # not in typeshed
         return None
     return urllib.request.getproxies_environment().get(parts.scheme)
 
@@ -331,7 +327,8 @@ class _LoopLag:
     """How late the event loop wakes a short timer while a level runs: the client's own delay."""
 
     def __init__(self, interval_s: float = 0.005) -> None:
-        self.interval, self.late_ms = interval_s, []
+        self.interval = interval_s
+        self.late_ms: list[float] = []
 
     async def watch(self) -> None:
         while True:
@@ -415,7 +412,7 @@ def run_probe(
     settings.validate()
     slo = dict(slo or {})
     if settings.find_capacity and not slo:
-        raise workload.ProbeInputError(
+        raise ProbeInputError(
             "slo", "the capacity search needs an SLO to search under: give e.g. p95_ttft_ms=500"
         )
     started = datetime.datetime.now(datetime.UTC)

@@ -7,14 +7,11 @@ from collections.abc import Callable
 from vllm_vertex import quota
 from vllm_vertex.cloud import clients
 from vllm_vertex.config import DeploymentConfig
+from vllm_vertex.errors import QuotaError
 
-__all__ = ["QuotaError", "check_quotas", "forbidden_message", "quota_note", "read_checks", "read_quotas"]
+__all__ = ["check_quotas", "forbidden_message", "quota_note", "read_checks", "read_quotas"]
 
 SERVICE = "aiplatform.googleapis.com"
-
-
-class QuotaError(RuntimeError):
-    """A quota does not cover the deployment."""
 
 
 def read_quotas(

@@ -5,12 +5,9 @@ from __future__ import annotations
 import re
 
 from vllm_vertex.cloud import clients
+from vllm_vertex.errors import SecretError
 
-__all__ = ["SecretError", "read_secret"]
-
-
-class SecretError(RuntimeError):
-    """The secret cannot be read or holds nothing; the message names the version and the fix (never the value)."""
+__all__ = ["read_secret"]
 
 
 def _parts(version_name: str) -> tuple[str, str]:

@@ -15,13 +15,10 @@ from vllm_vertex import payloads
 from vllm_vertex.cloud import clients
 from vllm_vertex.cloud.context import current
 from vllm_vertex.config import DeploymentConfig
+from vllm_vertex.errors import BadInput, EndpointNotFound, PredictionFormatError
 from vllm_vertex.report import CheckResult
 
-__all__ = ["EndpointNotFound", "SmokeTarget", "cost_so_far", "read_endpoint", "run_checks", "target_for"]
-
-
-class EndpointNotFound(RuntimeError):
-    """The endpoint to check does not exist or serves no model."""
+__all__ = ["SmokeTarget", "cost_so_far", "read_endpoint", "run_checks", "target_for"]
 
 
 @dataclass(frozen=True)
@@ -175,7 +172,7 @@ def _predict(target: SmokeTarget, instance: dict) -> tuple[str, int]:
     value = json_format.ParseDict(instance, struct_pb2.Value())
     response = client.predict(endpoint=target.endpoint_name, instances=[value], retry=clients.retry(timeout=180))
     if not response.predictions:
-        raise payloads.PredictionFormatError("the endpoint answered with no predictions")
+        raise PredictionFormatError("the endpoint answered with no predictions")
     first = response.predictions[0]
     first = dict(first) if hasattr(first, "keys") else first
     return payloads.parse_prediction(first, instance.get("raw_response", False)), 0
@@ -192,7 +189,7 @@ def _openai(target: SmokeTarget):
             return client, target.model
         served = client.models.list().data
         if not served:
-            raise ValueError(f"{target.base_url} serves no model (GET /models is empty); pass --model")
+            raise BadInput(f"{target.base_url} serves no model (GET /models is empty); pass --model")
         return client, served[0].id
     context = current()
     base_url = context.openai_base_url(target.endpoint_name, target.region, target.dedicated_dns)

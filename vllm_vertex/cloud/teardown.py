@@ -18,15 +18,15 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from vllm_vertex import naming
 from vllm_vertex.cloud import clients, operations
+from vllm_vertex.errors import ResourcesLeft, TeardownError
 
 __all__ = [
     "EndpointTeardown",
     "PERMISSIONS",
-    "ResourcesLeft",
-    "TeardownError",
     "TeardownReport",
     "classify",
     "find_run_resources",
@@ -55,14 +55,6 @@ _IN_PROGRESS = re.compile(
     re.I,
 )
 _DEPLOYED_AT = re.compile(r"projects/[^/\s,]+/locations/[^/\s,]+/endpoints/[0-9A-Za-z_-]+")
-
-
-class TeardownError(RuntimeError):
-    """Cleanup could not even look for the run's resources (permission, wrong project or region)."""
-
-
-class ResourcesLeft(TeardownError):
-    """Teardown could not remove everything; the message lists what is left, why, and the fix."""
 
 
 @dataclass
@@ -144,7 +136,7 @@ def _status(err: BaseException) -> str:
 
     if isinstance(err, exc.FailedPrecondition):
         return "FAILED_PRECONDITION"
-    response = getattr(err, "response", None)
+    response: Any = getattr(err, "response", None)
     try:
         return str(response.json()["error"].get("status", ""))
     except Exception:  # not an HTTP error with a Google JSON body

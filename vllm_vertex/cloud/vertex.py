@@ -11,20 +11,9 @@ from vllm_vertex import container, naming
 from vllm_vertex.cloud import clients, operations
 from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.diagnosis import diagnose
+from vllm_vertex.errors import DeployError
 
-__all__ = ["DeployError", "create_endpoint", "deploy_model", "follow_operation", "upload_model"]
-
-
-class DeployError(RuntimeError):
-    """The deploy operation failed or did not finish in time; the message names the cause.
-
-    Attributes:
-        cause: The recognised root cause's key (``diagnosis.Diagnosis.key``), "" when none was.
-    """
-
-    def __init__(self, message: str, cause: str = "") -> None:
-        super().__init__(message)
-        self.cause = cause
+__all__ = ["create_endpoint", "deploy_model", "follow_operation", "upload_model"]
 
 
 def _parent(cfg: DeploymentConfig) -> str:

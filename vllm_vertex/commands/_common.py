@@ -1,8 +1,9 @@
 """What every subcommand shares: error → exit code, common options, run files, templates.
 
 Exit codes: 0 success; 1 the run, a check or a deletion failed (or an API error); 2 bad input or
-set-up (credentials, permissions; nothing was sent); 130 interrupted. Expected failures print one
-line and no traceback; ``vllm-vertex --debug`` (or ``VLLM_VERTEX_DEBUG=1``) prints it too.
+set-up (credentials, permissions; nothing was sent); 130 interrupted. ``guarded`` maps an error by
+its class (``vllm_vertex.errors``). Failures print one line and no traceback, a bug too (exit 1);
+``vllm-vertex --debug`` (or ``VLLM_VERTEX_DEBUG=1``) prints the traceback as well.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import os
 import pathlib
 import tempfile
 import traceback
+from typing import Any
 
 import click
 
+from vllm_vertex.errors import EXIT_BAD_INPUT, EXIT_FAILED, BadInput, PlanRefused, VllmVertexError
+
 __all__ = [
-    "BadInput",
     "MaskingGroup",
-    "SetupError",
     "guarded",
     "load_run",
     "location_options",
@@ -29,25 +31,19 @@ __all__ = [
 ]
 
 
-class BadInput(click.ClickException):
-    """Bad input: printed as ``Error: ...`` with exit code 2; nothing was sent."""
-
-    exit_code = 2
-
-
 class MaskingGroup(click.Group):
     """The command group: every error it prints (click's usage errors too) has credentials masked."""
 
-    def main(self, *args, standalone_mode: bool = True, **kwargs):
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         """Runs the CLI; a ``ClickException``'s message is masked before it is shown."""
         import sys
 
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]  # *args: click's own
         except click.ClickException as err:
             from vllm_vertex.redact import mask
 
-            err.message = mask(err.message)
+            err.message = mask(err.message)  # type: ignore[misc]  # click marks it Final; what is shown is masked
             if not standalone_mode:
                 raise
             err.show()
@@ -63,10 +59,12 @@ class MaskingGroup(click.Group):
             sys.exit(err.exit_code)
 
 
-class SetupError(click.ClickException):
-    """Credentials or cloud set-up are missing: ``Error: ...`` with exit code 2."""
+class Failure(click.ClickException):
+    """What ``guarded`` raises for any failure: click prints ``Error: <message>`` and exits with ``exit_code``."""
 
-    exit_code = 2
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # a ClassVar in click: each failure has its own
 
 
 def debugging() -> bool:
@@ -77,7 +75,10 @@ def debugging() -> bool:
 
 
 def guarded(func):
-    """Turns expected failures into one line and an exit code (no traceback unless debugging)."""
+    """Turns every failure into one line and an exit code, chosen by the error's class (``failure_for``).
+
+    A bug (any other exception) exits 1 with its type and message; its traceback shows only when debugging.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -86,45 +87,57 @@ def guarded(func):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as err:
-            failure = _expected_failure(err)
-            if failure is None:
-                raise
-            from vllm_vertex.redact import mask
-
             if debugging():
+                from vllm_vertex.redact import mask
+
                 click.echo(mask(traceback.format_exc()).rstrip(), err=True)
-            failure.message = mask(failure.message)
-            raise failure from None
+            raise failure_for(err) from None
 
     return wrapper
 
 
-def _expected_failure(err: Exception) -> click.ClickException | None:
-    """The clean exception for an expected failure, None for a bug (which keeps its traceback)."""
-    from vllm_vertex.cloud import auth
-    from vllm_vertex.cloud.smoke import EndpointNotFound
-    from vllm_vertex.cloud.teardown import TeardownError
-    from vllm_vertex.config import ConfigError
+def failure_for(err: Exception) -> Failure:
+    """The one-line failure (message, exit code) for ``err``, by its class.
 
-    if isinstance(err, auth.CredentialsProblem):
-        return SetupError(str(err))
-    if isinstance(err, TeardownError):  # names the permission or the missing project, and the fix
-        return click.ClickException(str(err))
-    if isinstance(err, ConfigError | EndpointNotFound | ValueError):
-        return BadInput(str(err))
-    module = type(err).__module__
-    if module.startswith("google.auth") or module.startswith("google.oauth2"):
-        explained = auth.explain(err)
-        return SetupError(explained) if explained else None
-    if module.startswith("google.api_core"):
+    Ours (``VllmVertexError``): its exit code and its message with the fix. google-auth errors: the
+    named problem and fix (exit 2). Google API errors: the error's name and first line (exit 2 for
+    a refusal of credentials or permission, else 1). Not reaching Google: exit 2. Anything else is
+    a bug: exit 1, whatever its type (a ``ValueError`` from a bug is not bad input). Credentials are masked.
+    """
+    from vllm_vertex.redact import mask
+
+    failure = _unmasked_failure(err)
+    return Failure(mask(failure.message), failure.exit_code)
+
+
+def _unmasked_failure(err: Exception) -> Failure:
+    if isinstance(err, VllmVertexError):
+        return Failure(err.user_message(), err.exit_code)
+    auth_errors = _loaded("google.auth.exceptions", "GoogleAuthError")
+    if auth_errors and isinstance(err, auth_errors):
+        from vllm_vertex.cloud import auth
+
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return Failure(auth.explain(err) or f"Google credentials failed: {first}", EXIT_BAD_INPUT)
+    api_errors = _loaded("google.api_core.exceptions", "GoogleAPIError")
+    if api_errors and isinstance(err, api_errors):
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        message = f"{type(err).__name__} from Google Cloud: {first}"
-        if type(err).__name__ in ("PermissionDenied", "Unauthenticated", "Forbidden", "Unauthorized"):
-            return SetupError(message)
-        return click.ClickException(message)
-    if module.startswith("requests") and type(err).__name__ in ("ConnectionError", "Timeout", "ConnectTimeout"):
-        return SetupError(f"could not reach Google Cloud ({type(err).__name__}): check the network or proxy")
-    return None
+        refused = type(err).__name__ in ("PermissionDenied", "Unauthenticated", "Forbidden", "Unauthorized")
+        return Failure(f"{type(err).__name__} from Google Cloud: {first}", EXIT_BAD_INPUT if refused else EXIT_FAILED)
+    unreachable = _loaded("requests.exceptions", "ConnectionError", "Timeout")
+    if unreachable and isinstance(err, unreachable):
+        return Failure(f"could not reach Google Cloud ({type(err).__name__}): check the network or proxy",
+                       EXIT_BAD_INPUT)
+    hint = "" if debugging() else " (vllm-vertex --debug shows the traceback)"
+    return Failure(f"unexpected {type(err).__name__}: {err}{hint}. This is a bug in vllm-vertex.", EXIT_FAILED)
+
+
+def _loaded(module: str, *names: str) -> tuple[type, ...]:
+    """The named classes of ``module`` if it is already imported (an error of it can only exist then), else ()."""
+    import sys
+
+    found = sys.modules.get(module)
+    return tuple(getattr(found, n) for n in names) if found is not None else ()
 
 
 def require_credentials() -> None:
@@ -174,7 +187,7 @@ def refuse_if_plan_fails(cfg) -> None:
 
     report = preflight.offline(cfg)
     if not report.ok:
-        raise BadInput(report.error_text() + "\n(nothing was submitted; --no-plan skips this check)")
+        raise PlanRefused(report.error_text())
     if report.plan is None:
         click.echo(f"note: {cfg.model_id} has no shipped config; capacity is planned by the preflight step.", err=True)
     elif report.plan.at_risk:
@@ -207,5 +220,5 @@ def submission(run, yaml_path: str | None, canary: bool, plan: bool = True, dry_
                 image=run.pipeline.image,
             )
         )
-        values = pipeline_arguments(run.config, canary_endpoint=endpoint)
+        values = jobs.template_values(template, pipeline_arguments(run.config, canary_endpoint=endpoint))
         yield jobs.Submission(template, values, run.config.project, run.config.region, run.pipeline)

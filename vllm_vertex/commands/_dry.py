@@ -55,7 +55,9 @@ def describe(sub, schedule=None) -> dict:
             "max_concurrent_run_count": schedule.max_concurrent_runs,
             "max_run_count": schedule.max_runs,
         }
-    return mask_value(out)
+    masked = mask_value(out)
+    assert isinstance(masked, dict)  # mask_value keeps a dict a dict
+    return masked
 
 
 def show(described: dict, as_json: bool = False) -> None:

@@ -8,13 +8,13 @@ import sys
 import click
 
 from vllm_vertex.commands._common import (
-    BadInput,
     guarded,
     load_run,
     location_options,
     require_credentials,
     require_location,
 )
+from vllm_vertex.errors import BadInput
 
 __all__ = ["doctor"]
 

@@ -10,12 +10,12 @@ import traceback
 import click
 
 from vllm_vertex.commands._common import (
-    BadInput,
     debugging,
     guarded,
     location_options,
     require_credentials,
 )
+from vllm_vertex.errors import BadInput
 
 __all__ = ["finish", "follow", "json_option", "live_prices_option", "run_name", "status"]
 
@@ -102,7 +102,8 @@ def catalog_rate(machine_type: str, region: str):
     Any failure (API disabled, refused, no single SKU, a Google or network error, even a bug) is
     the reason, with its fix where there is one; ``--debug`` also prints the traceback.
     """
-    from vllm_vertex.cloud.billing_catalog import CatalogError, live_node_price  # light: the client loads inside
+    from vllm_vertex.cloud.billing_catalog import live_node_price  # light: the client loads inside
+    from vllm_vertex.errors import CatalogError
     from vllm_vertex.finish import CatalogRate
     from vllm_vertex.redact import mask
 

@@ -10,7 +10,6 @@ import sys
 import click
 
 from vllm_vertex.commands._common import (
-    BadInput,
     guarded,
     load_run,
     location_options,
@@ -18,6 +17,7 @@ from vllm_vertex.commands._common import (
     require_location,
 )
 from vllm_vertex.commands.follow import json_option
+from vllm_vertex.errors import BadInput
 
 __all__ = ["smoke", "teardown"]
 
@@ -94,7 +94,8 @@ def _smoke_config(config_file, prompt, image_url, no_chat, max_tokens, project, 
     cfg = dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v})
     if image_url:
         cfg = dataclasses.replace(cfg, multimodal=True, run_image_checks=True)
-    from vllm_vertex.config import ConfigError, secret_problems
+    from vllm_vertex.config import secret_problems
+    from vllm_vertex.errors import ConfigError
 
     if secret_problems(cfg):  # a credential in --prompt would be sent to the endpoint and printed back
         raise ConfigError(secret_problems(cfg))

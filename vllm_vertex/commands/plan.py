@@ -10,7 +10,8 @@ import sys
 
 import click
 
-from vllm_vertex.commands._common import BadInput, SetupError, guarded, require_credentials
+from vllm_vertex.commands._common import guarded, require_credentials
+from vllm_vertex.errors import BadInput
 
 __all__ = ["plan"]
 
@@ -107,14 +108,11 @@ def plan(preset, model_config, machine_type, as_json, live_prices, region, **req
 
 def _live_price(machine: str | None, region: str):
     """The catalogue's price of one node of ``machine`` (``LivePrice``); one-line errors otherwise."""
-    from vllm_vertex.cloud.billing_catalog import CatalogError, live_node_price
+    from vllm_vertex.cloud.billing_catalog import live_node_price
 
     if machine is None:
         raise click.ClickException("no live price: the plan's hardware is not a Vertex AI machine type.")
-    try:
-        return live_node_price(machine, region)
-    except CatalogError as err:
-        raise (SetupError(str(err)) if err.setup else click.ClickException(str(err))) from None
+    return live_node_price(machine, region)  # a CatalogError exits 2 (set-up) or 1, by its class
 
 
 def _machine_request(machine_type: str, given: dict) -> dict:
@@ -143,7 +141,8 @@ def _model_config(name: str) -> dict:
 
     if planner.shipped_config(name) is not None or pathlib.Path(name).exists() or not HF_ID_RE.match(name):
         return planner.load_model_config(name)
-    from vllm_vertex.cloud.hub import SourceError, inspect_hf
+    from vllm_vertex.cloud.hub import inspect_hf
+    from vllm_vertex.errors import SourceError
 
     try:
         source = inspect_hf(name, os.environ.get("HF_TOKEN") or None)

@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from vllm_vertex.commands._common import BadInput, guarded, location_options, require_credentials
+from vllm_vertex.commands._common import guarded, location_options, require_credentials
+from vllm_vertex.errors import BadInput
 
 __all__ = ["probe"]
 
@@ -78,8 +79,9 @@ def probe(
     min_output_throughput, min_request_throughput, min_total_token_throughput,
     min_request_goodput, max_error_rate (a fraction).
     """
-    from vllm_vertex.cloud.probe import ProbeError, run_probe
-    from vllm_vertex.probe import ProbeInputError, ProbeSettings, SloError, parse_concurrency, parse_slo, report
+    from vllm_vertex.cloud.probe import run_probe
+    from vllm_vertex.errors import ProbeInputError, SloError
+    from vllm_vertex.probe import ProbeSettings, parse_concurrency, parse_slo, report
 
     try:
         slo = parse_slo(slo_specs)
@@ -105,9 +107,7 @@ def probe(
     target = _target(endpoint, base_url, model, project, region)
     progress = _Progress(enabled=sys.stderr.isatty())
     try:
-        result = run_probe(target, settings, slo, progress)
-    except ProbeError as err:
-        raise click.ClickException(str(err)) from None
+        result = run_probe(target, settings, slo, progress)  # a ProbeError exits 1 with its fix
     finally:
         progress.close()
     if html_path:

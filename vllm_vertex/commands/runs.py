@@ -8,7 +8,6 @@ import sys
 import click
 
 from vllm_vertex.commands._common import (
-    BadInput,
     guarded,
     load_run,
     location_options,
@@ -18,6 +17,7 @@ from vllm_vertex.commands._common import (
 )
 from vllm_vertex.commands._dry import DRY_RUN, describe, show
 from vllm_vertex.commands.follow import finish, json_option, live_prices_option
+from vllm_vertex.errors import BadInput
 
 __all__ = ["schedule", "submit"]
 

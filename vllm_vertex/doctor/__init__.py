@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vllm_vertex.config import DeploymentConfig
 
 __all__ = [
     "APIS",
@@ -98,7 +102,7 @@ class Inputs:
     hf_token_secret: str = ""
     caller: str = ""  # "user:me@x" / "serviceAccount:ci@x"; empty when unknown
     quota_project: str | None = None  # user credentials' ADC quota project ("" none); None: not user credentials
-    config: object = None  # a DeploymentConfig for the quota check, or None
+    config: DeploymentConfig | None = None  # for the quota check
 
     @property
     def bucket(self) -> str:

@@ -320,7 +320,8 @@ def _model_bucket(cloud, inputs: Inputs, number: str, policy) -> list[Check]:
 def _quota(inputs: Inputs) -> list[Check]:
     if inputs.config is None:
         return [Check("quota", "skipped", "no preset or run file given: GPU quota not checked")]
-    from vllm_vertex.cloud.quotas import QuotaError, read_quotas
+    from vllm_vertex.cloud.quotas import read_quotas
+    from vllm_vertex.errors import QuotaError
 
     try:
         checks, unknown = read_quotas(inputs.config, timeout=60)
@@ -346,13 +347,12 @@ def apply_fixes(checks: list[Check], inputs: Inputs,
     from vllm_vertex.doctor.clients import SetupClient
 
     cloud = client or SetupClient(inputs.project)
-    todo = [c for c in checks if c.status == "missing" and c.action is not None]
-    apis = sorted({a for c in todo if c.action[0] == "enable" for a in c.action[1]["apis"]})
+    todo = [c.action for c in checks if c.status == "missing" and c.action is not None]
+    apis = sorted({a for kind, args in todo if kind == "enable" for a in args["apis"]})
     steps: list[tuple[str, Callable[[], object]]] = []
     if apis:
         steps.append((doctor.fixes("enable", inputs, apis=apis), lambda: cloud.enable(apis)))
-    for check in todo:
-        kind, args = check.action
+    for kind, args in todo:
         if kind == "enable":
             continue
         steps.append((doctor.fixes(kind, inputs, **_fix_args(kind, args)), _step(cloud, inputs, kind, args)))

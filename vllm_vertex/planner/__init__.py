@@ -21,8 +21,9 @@ from dataclasses import replace
 from typing import Any
 
 from vllm_vertex import recipes
+from vllm_vertex.errors import PlanError
 from vllm_vertex.planner import memory
-from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB, KV_DTYPE_BYTES, PlanError
+from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB, KV_DTYPE_BYTES
 from vllm_vertex.planner.configs import (
     _MODEL_CONFIG_DIR,
     _index,
@@ -42,7 +43,6 @@ __all__ = [
     "GIB",
     "KV_DTYPE_BYTES",
     "ModelSpec",
-    "PlanError",
     "PlanRequest",
     "PlanResult",
     "QuantSpec",
@@ -83,6 +83,7 @@ def plan(config: Mapping[str, Any], request: PlanRequest | None = None, **fields
         raise PlanError(f"unknown plan field: {exc}; see PlanRequest for the fields.") from None
     spec = parse_model_config(config)
     req = resolve(spec, req)
+    assert req.max_model_len is not None  # resolve() filled it
     budget = memory.budget(spec, req, gpu_memory_gib(req))
     kv_per_token = memory.kv_bytes_per_token(spec, req.accelerator_count, kv_dtype_bytes(req))
     kv_tokens = memory.kv_tokens(budget.available, kv_per_token)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vllm_vertex import recipes
-from vllm_vertex.planner._base import PlanError
+from vllm_vertex.errors import PlanError
 
 __all__ = ["MODEL_CONFIG_DIR", "checkpoint_total_size", "load_model_config", "shipped_config"]
 
@@ -22,7 +22,8 @@ _MODEL_CONFIG_DIR = MODEL_CONFIG_DIR
 def _index() -> dict[str, dict[str, Any]]:
     """The shipped ``model_configs/index.json``: HF id -> {file, total_size}."""
     with open(_MODEL_CONFIG_DIR / "index.json", encoding="utf-8") as f:
-        return json.load(f)["models"]
+        models: dict[str, dict[str, Any]] = json.load(f)["models"]
+    return models
 
 
 def _hf_id(name: str) -> str:
@@ -41,7 +42,8 @@ def shipped_config(model_id: str) -> dict[str, Any] | None:
     entry = _index().get(_hf_id(model_id))
     if not entry:
         return None
-    return json.loads((_MODEL_CONFIG_DIR / entry["file"]).read_text(encoding="utf-8"))
+    config: dict[str, Any] = json.loads((_MODEL_CONFIG_DIR / entry["file"]).read_text(encoding="utf-8"))
+    return config
 
 
 def load_model_config(name_or_path: str | Path) -> dict[str, Any]:
@@ -67,6 +69,7 @@ def load_model_config(name_or_path: str | Path) -> dict[str, Any]:
             "download the model's config.json and pass its path."
         )
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise PlanError(f"{path} is not valid JSON: {exc}") from None
+    return config

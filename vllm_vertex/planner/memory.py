@@ -15,7 +15,8 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB, PlanError
+from vllm_vertex.errors import PlanError
+from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB
 from vllm_vertex.planner.model import ModelSpec, VisionSpec
 
 if TYPE_CHECKING:
@@ -330,6 +331,7 @@ class Budget:
 
 def budget(spec: ModelSpec, req: PlanRequest, total: float) -> Budget:
     """Memory accounting of a resolved request on a GPU of ``total`` GiB."""
+    assert req.max_num_batched_tokens is not None  # resolve() filled it
     tp = req.accelerator_count
     dtype_bytes = DTYPE_BYTES[req.dtype]
     if req.total_size:

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vllm_vertex.planner._base import PlanError, positive_int
+from vllm_vertex.errors import PlanError
+from vllm_vertex.planner._base import positive_int
 from vllm_vertex.planner.context import model_context
 from vllm_vertex.planner.quant import QuantSpec, parse_quantization
 

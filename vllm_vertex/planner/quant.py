@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vllm_vertex.planner._base import PlanError
+from vllm_vertex.errors import PlanError
 
 __all__ = ["FP8_METHODS", "INT_METHODS", "QuantGroup", "QuantSpec", "parse_quantization"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from vllm_vertex import hardware
-from vllm_vertex.planner._base import DTYPE_BYTES, KV_DTYPE_BYTES, PlanError
+from vllm_vertex.errors import PlanError
+from vllm_vertex.planner._base import DTYPE_BYTES, KV_DTYPE_BYTES
 from vllm_vertex.planner.memory import DEFAULT_ENGINE, default_max_num_batched_tokens, engine_profile
 from vllm_vertex.planner.model import ModelSpec
 

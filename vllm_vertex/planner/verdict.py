@@ -113,6 +113,7 @@ def _kv_message(max_model_len: int, kv_tokens: int, fit: int) -> str:
 
 def _fits(spec: ModelSpec, req: PlanRequest) -> bool:
     """The request's KV cache holds max_model_len tokens."""
+    assert req.max_model_len is not None  # resolve() filled it
     figures = memory.budget(spec, req, gpu_memory_gib(req))
     kv = memory.kv_bytes_per_token(spec, req.accelerator_count, kv_dtype_bytes(req))
     return figures.weights <= figures.usable and memory.kv_tokens(figures.available, kv) >= req.max_model_len
@@ -138,6 +139,7 @@ def choose(
     ``kv_low`` is the low end of the model's error band: a ``max_model_len`` above it (but within
     the predicted cache) is ``at_risk``, with the largest ``max_model_len`` that fits with margin.
     """
+    assert req.max_model_len is not None  # resolve() filled it
     fit = min(kv_tokens, spec.context_limit) // BLOCK_SIZE * BLOCK_SIZE
     problem = tp_problem(spec, req.accelerator_count)
     if problem:

@@ -6,6 +6,7 @@ Names are imported on first use: pipeline steps other than the probe carry only 
 """
 
 import importlib
+from typing import Any
 
 _WHERE = {
     "CapacitySearch": "capacity",
@@ -17,12 +18,10 @@ _WHERE = {
     "RequestRecord": "records",
     "StreamTimer": "records",
     "SLO_KEYS": "slo",
-    "SloError": "slo",
     "gate": "slo",
     "goodput_limits": "slo",
     "parse_slo": "slo",
     "PROFILES": "workload",
-    "ProbeInputError": "workload",
     "ProbeSettings": "workload",
     "parse_concurrency": "workload",
     "settings_for_profile": "workload",
@@ -31,7 +30,7 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _WHERE:
         return getattr(importlib.import_module(f"vllm_vertex.probe.{_WHERE[name]}"), name)
     raise AttributeError(f"module 'vllm_vertex.probe' has no attribute {name!r}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["CapacitySearch", "requests_for_level"]
 
@@ -41,7 +42,7 @@ class CapacitySearch:
     start: int = 1
     limit: int = 1024
     clock: Callable[[], float] = time.monotonic
-    steps: list[dict] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
     stopped_by: str = ""
     _lo: int = 0  # highest concurrency that met the SLO
     _hi: int = 0  # lowest concurrency that missed it (0: none yet)
@@ -49,7 +50,7 @@ class CapacitySearch:
     _began: float | None = None
     _step_began: float | None = None
     _last_seconds: float = 0.0
-    _best: dict | None = None
+    _best: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.num_requests <= 0 or self.max_requests <= 0 or self.max_seconds <= 0:
@@ -90,7 +91,7 @@ class CapacitySearch:
         self._step_began = now
         return c
 
-    def record(self, concurrency: int, level: dict, passed: bool, missed: list[str] | None = None) -> None:
+    def record(self, concurrency: int, level: dict[str, Any], passed: bool, missed: list[str] | None = None) -> None:
         """The result of measuring ``concurrency``: its figures and whether it met the SLO."""
         now = self.clock()
         self._last_seconds = max(0.0, now - (self._step_began if self._step_began is not None else now))
@@ -110,11 +111,11 @@ class CapacitySearch:
         """Requests sent so far."""
         return self._used
 
-    def result(self) -> dict:
+    def result(self) -> dict[str, Any]:
         """``{"max_concurrency", "request_throughput", "output_throughput", "summary", "steps", ...}``."""
         best = self._best or {}
         c = self._lo
-        out = {
+        out: dict[str, Any] = {
             "max_concurrency": c,
             "request_throughput": best.get("request_throughput"),
             "output_throughput": best.get("output_throughput"),

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from vllm_vertex.probe.records import RequestRecord
 
@@ -52,7 +53,7 @@ def stats_ms(values: Sequence[float], name: str) -> dict[str, float | None]:
         return {f"{s}_{name}_ms": None for s in STATS}
     n = len(values)
     mean = math.fsum(values) / n
-    out = {
+    out: dict[str, float | None] = {
         f"mean_{name}_ms": mean * 1000,
         f"median_{name}_ms": percentile(values, 50) * 1000,
         f"std_{name}_ms": math.sqrt(math.fsum((v - mean) ** 2 for v in values) / n) * 1000,
@@ -77,7 +78,7 @@ def summarize_level(
     concurrency: int,
     goodput_ms: dict[str, float] | None = None,
     streaming: bool = True,
-) -> dict:
+) -> dict[str, Any]:
     """The level's figures under vLLM's JSON names.
 
     Args:
@@ -107,7 +108,7 @@ def summarize_level(
         ttfts = [r.latency for r in records if r.kind == "ttft_estimate" and r.success]
     total_in, total_out = sum(r.prompt_tokens for r in ok), sum(out_lens)
     dur = duration_s if duration_s > 0 else math.inf  # no time measured: throughputs 0
-    level = {
+    level: dict[str, Any] = {
         "concurrency": concurrency,
         "streaming": streaming,
         "ttft_estimated": estimated,
@@ -135,7 +136,14 @@ def summarize_level(
     return level
 
 
-def _goodput(ok, ttfts, all_tpots, e2els, limits_ms, dur) -> float | None:
+def _goodput(
+    ok: Sequence[RequestRecord],
+    ttfts: Sequence[float],
+    all_tpots: Sequence[float],
+    e2els: Sequence[float],
+    limits_ms: dict[str, float] | None,
+    dur: float,
+) -> float | None:
     """vLLM's ``request_goodput``: a request is good when every given limit holds (``<=``)."""
     if not limits_ms:
         return None
@@ -152,7 +160,7 @@ def _goodput(ok, ttfts, all_tpots, e2els, limits_ms, dur) -> float | None:
     return good / dur
 
 
-def client_note(level: dict) -> str | None:
+def client_note(level: dict[str, Any]) -> str | None:
     """A warning when the probe's own event loop was late enough to show in the level's latencies.
 
     ``client_loop_lag_p99_ms`` is how late, at p99, the client's event loop woke a 5 ms timer during the

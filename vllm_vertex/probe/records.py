@@ -9,6 +9,7 @@ chunk does not count). A request that is not streamed has ``ttft is None`` and `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["RequestRecord", "StreamTimer"]
 
@@ -55,7 +56,7 @@ class StreamTimer:
         self._finished = False
 
     def chunk(
-        self, timestamp: float, has_choices: bool, usage: dict | None = None, finish_reason: str | None = None
+        self, timestamp: float, has_choices: bool, usage: dict[str, Any] | None = None, finish_reason: str | None = None
     ) -> None:
         """One event: a chunk with choices times the stream; a usage chunk only carries counts.
 

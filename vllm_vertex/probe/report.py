@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import html
 import math
+from typing import Any
 
 __all__ = ["kfp_metrics", "render_html", "render_note", "render_text", "summary"]
 
 _EST = " (estimate)"
 
 
-def summary(result: dict) -> dict:
+def summary(result: dict[str, Any]) -> dict[str, Any]:
     """The result without per-request samples (what ``--json`` prints)."""
     out = {k: v for k, v in result.items() if k != "levels"}
     out["levels"] = [{k: v for k, v in level.items() if k != "samples"} for level in result.get("levels", [])]
@@ -24,7 +25,7 @@ def summary(result: dict) -> dict:
     return out
 
 
-def _fmt(value, digits: int = 1) -> str:
+def _fmt(value: object, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     return f"{value:,.{digits}f}"
@@ -46,12 +47,12 @@ _COLUMNS = [
 ]
 
 
-def _headers(result: dict) -> list[str]:
+def _headers(result: dict[str, Any]) -> list[str]:
     est = result.get("ttft_estimated")
     return [h + ("*" if est and "TTFT" in h else "") for _, h, _ in _COLUMNS]
 
 
-def render_text(result: dict) -> str:
+def render_text(result: dict[str, Any]) -> str:
     """A fixed-width table per level, the SLO verdict and the capacity line."""
     rows = [_headers(result)]
     for level in result["levels"]:
@@ -73,7 +74,7 @@ def render_text(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _slo_line(gate: dict) -> str:
+def _slo_line(gate: dict[str, Any]) -> str:
     if not gate.get("gated"):
         return "SLO: none given (no gate)"
     if gate["passed"]:
@@ -81,7 +82,7 @@ def _slo_line(gate: dict) -> str:
     return "SLO MISSED: " + "; ".join(gate["missed"])
 
 
-def kfp_metrics(result: dict) -> dict[str, float]:
+def kfp_metrics(result: dict[str, Any]) -> dict[str, float]:
     """Headline figures per level for KFP Metrics: ``c{C}_{key}``, plus the verdict and capacity."""
     keys = [
         "request_throughput",
@@ -121,7 +122,7 @@ def _svg_open(w: int, h: int, title: str) -> str:
 _PALETTE = ["#1a73e8", "#e8710a", "#188038", "#d93025", "#9334e6", "#12b5cb"]
 
 
-def _svg_lines(title: str, xs: list[int], series: dict[str, list], y_label: str) -> str:
+def _svg_lines(title: str, xs: list[int], series: dict[str, list[Any]], y_label: str) -> str:
     """A line chart: x = concurrency levels (evenly spaced), one polyline per series."""
     w, h, left, right, top, bottom = 560, 300, 64, 150, 34, 46
     values = [v for vs in series.values() for v in vs if v is not None and math.isfinite(v)]
@@ -204,7 +205,7 @@ def _svg_histogram(title: str, values: list[float], bins: int = 20) -> str:
     return "".join(parts)
 
 
-def _html_table(result: dict) -> str:
+def _html_table(result: dict[str, Any]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in _headers(result))
     body = "".join(
         "<tr>" + "".join(f"<td>{_fmt(level.get(k), d)}</td>" for k, _, d in _COLUMNS) + "</tr>"
@@ -213,7 +214,7 @@ def _html_table(result: dict) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_html(result: dict, title: str = "Load probe") -> str:
+def render_html(result: dict[str, Any], title: str = "Load probe") -> str:
     """The self-contained HTML report."""
     levels = result["levels"]
     xs = [lv["concurrency"] for lv in levels]

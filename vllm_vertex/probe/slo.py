@@ -17,8 +17,11 @@ import difflib
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
-__all__ = ["SLO_KEYS", "SloCheck", "SloError", "evaluate", "gate", "goodput_limits", "parse_slo"]
+from vllm_vertex.errors import SloError
+
+__all__ = ["SLO_KEYS", "SloCheck", "evaluate", "gate", "goodput_limits", "parse_slo"]
 
 METRICS = ("ttft", "tpot", "itl", "e2el")  # as metrics.METRICS; this module is also in steps without metrics.py
 _LATENCY_STATS = ("mean", "median", "p90", "p95", "p99")
@@ -31,10 +34,6 @@ _FLOORS = {
 }
 _CEILINGS = {**_LATENCY, "max_error_rate": "error_rate"}
 SLO_KEYS = tuple(sorted(_CEILINGS)) + tuple(sorted(_FLOORS))
-
-
-class SloError(ValueError):
-    """A malformed SLO: the message names the bad part and the fix."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ def goodput_limits(slo: dict[str, float]) -> dict[str, float]:
     return limits
 
 
-def evaluate(slo: dict[str, float], level: dict) -> list[SloCheck]:
+def evaluate(slo: dict[str, float], level: dict[str, Any]) -> list[SloCheck]:
     """Each threshold against one level's figures."""
     checks = []
     for key, threshold in slo.items():
@@ -124,7 +123,7 @@ def evaluate(slo: dict[str, float], level: dict) -> list[SloCheck]:
     return checks
 
 
-def gate(slo: dict[str, float], levels: list[dict]) -> dict:
+def gate(slo: dict[str, float], levels: list[dict[str, Any]]) -> dict[str, Any]:
     """The verdict over every level: ``{"passed", "thresholds", "checks", "missed"}``.
 
     With no thresholds the gate passes (there is nothing to miss); with thresholds every level must

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
+from vllm_vertex.errors import ProbeInputError
 from vllm_vertex.payloads import chat_messages  # one user turn, image first: the smoke checks' form
 
 __all__ = [
     "PROFILES",
-    "ProbeInputError",
     "ProbeSettings",
     "calibrated_words",
     "chat_messages",
@@ -35,14 +36,6 @@ _VOCAB = (
     "should home big give air line set own under read last never us left end along while might next sound below "
     "saw something thought both few those always looked show large often together asked house world going want"
 ).split()
-
-
-class ProbeInputError(ValueError):
-    """A probe setting is out of range; ``field`` names it (the CLI maps it to its flag)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -114,7 +107,7 @@ def parse_concurrency(text: str) -> tuple[int, ...]:
 
 
 # Pipeline profiles: off, quick (about a minute), standard (about five), capacity (standard + search).
-PROFILES: dict[str, dict] = {
+PROFILES: dict[str, dict[str, Any]] = {
     "quick": dict(concurrency=(1, 4), num_requests=16, input_tokens=128, output_tokens=64, level_seconds=25.0),
     "standard": dict(
         concurrency=(1, 4, 16, 64), num_requests=100, input_tokens=512, output_tokens=128, level_seconds=70.0
