@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import components as c
 from tests.cli_support import PROJECT, REGION, deploy
-from tests.standin import FakeBackend, VertexStandin
+from tests.standin import VertexStandin
 from vllm_vertex import naming
 from vllm_vertex.cloud import teardown as td
 
@@ -80,12 +80,6 @@ def test_the_collisions_of_the_old_rule_get_different_labels():
 # cleanup only touches this run's resources -------------------------------------------------------------
 
 A, B = naming.run_label_value(job("run-a")), naming.run_label_value(job("run-b"))
-
-
-@pytest.fixture
-def standin():
-    with VertexStandin(FakeBackend(), health_timeout=5) as s:
-        yield s
 
 
 def _relabel(standin: VertexStandin, name: str, **labels: str | None) -> None:

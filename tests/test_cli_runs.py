@@ -4,18 +4,10 @@ import pytest
 import yaml
 
 from tests.cli_support import MULTIMODAL, PROJECT, TEXT, WHERE, invoke, posts
-from tests.standin import VertexStandin
 from tests.standin.pipeline_jobs import pipelines, run_script
 from vllm_vertex.cloud import jobs
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def standin():
-    with VertexStandin() as s:
-        yield s
-        assert s.response_errors == []
 
 
 def _submit(standin, *args, input=None):

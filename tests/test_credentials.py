@@ -197,12 +197,9 @@ def test_metadata_server_credentials_without_any_file(env):
     assert metadata.paths[-1].endswith("/service-accounts/default/token")
 
 
-def test_offline_override_needs_no_credentials(env):
+def test_offline_override_needs_no_credentials(standin, env):
     """The hidden --api-endpoint (tests, a local stand-in) uses anonymous credentials: no check."""
-    from tests.standin import VertexStandin
-
-    with VertexStandin() as standin:
-        done, _ = run_cli(["schedule", "list", *WHERE, "--api-endpoint", standin.url], env)
+    done, _ = run_cli(["schedule", "list", *WHERE, "--api-endpoint", standin.url], env)
     assert done.returncode == 0, done.stderr
     assert "0 schedule(s)" in done.stdout
 
@@ -214,15 +211,13 @@ def test_offline_override_needs_no_credentials(env):
         (400, 1, "BadRequest from Google Cloud: "),  # not retried; a failed call
     ],
 )
-def test_api_errors_are_one_line_with_the_documented_exit_code(status, code, start):
+def test_api_errors_are_one_line_with_the_documented_exit_code(standin, status, code, start):
     """An API refusal after the credentials check: one line, no traceback; 403 is set-up (2), 400 a failed call (1)."""
     from tests.cli_support import invoke
-    from tests.standin import VertexStandin
 
-    with VertexStandin() as standin:
-        standin.faults.add("aiplatform.projects.locations.schedules.list", status=status, times=None,
-                           message="Permission 'aiplatform.schedules.list' denied on resource\\nsecond line")
-        result = invoke(standin, "schedule", "list", *WHERE)
+    standin.faults.add("aiplatform.projects.locations.schedules.list", status=status, times=None,
+                       message="Permission 'aiplatform.schedules.list' denied on resource\\nsecond line")
+    result = invoke(standin, "schedule", "list", *WHERE)
     assert result.exit_code == code
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: " + start), result.output

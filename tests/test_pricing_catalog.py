@@ -9,7 +9,6 @@ import json
 import pytest
 
 from tests.cli_support import invoke
-from tests.standin import VertexStandin
 from tests.standin import billing as catalog_data
 from vllm_vertex import hardware, recipes
 from vllm_vertex.pricing_catalog import SHAPES, SkuRecord, node_price
@@ -157,21 +156,6 @@ SERVICE_DISABLED = [{
 DISABLED_TEXT = ("Cloud Billing API has not been used in project my-quota-project before or it is disabled. Enable it "
                  "by visiting https://console.developers.google.com/apis/api/cloudbilling.googleapis.com/overview?"
                  "project=my-quota-project then retry.")
-
-
-@pytest.fixture(scope="module")
-def standin():
-    with VertexStandin() as s:
-        yield s
-
-
-@pytest.fixture(autouse=True)
-def fresh_catalog(standin):
-    standin.billing.data = catalog_data.default_catalog()
-    standin.billing.page_requests.clear()
-    standin.requests.clear()
-    yield
-    assert standin.response_errors == []
 
 
 def test_client_reads_every_page_and_prices_like_the_pure_function(standin, monkeypatch):
