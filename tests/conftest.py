@@ -1,4 +1,4 @@
-"""Shared fixtures (the Vertex stand-in), and the end-to-end fault matrix printed at the end of the session."""
+"""Shared fixtures (the virtual clock, the Vertex stand-in), and the end-to-end fault matrix printed at the end."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
+
+from tests.fakes.clock import VirtualClock
 
 MATRIX = Path(__file__).resolve().parent.parent / ".cache" / "e2e" / "matrix.md"
 
@@ -26,8 +28,24 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(MATRIX.read_text())
 
 
+@pytest.fixture(autouse=True)
+def virtual_clock(request) -> Iterator[VirtualClock | None]:
+    """Product code waits (polls, backoff, teardown's busy waits) in virtual time: no quick-tier test sleeps.
+
+    Stand-ins made by ``make_standin`` settle before time advances. End-to-end tests keep real time: their
+    steps run in other processes against real vLLM, and their stand-in is not the factory's.
+    """
+    if request.node.get_closest_marker("e2e"):
+        yield None
+        return
+    from vllm_vertex import clock
+
+    with clock.use(VirtualClock()) as virtual:
+        yield virtual
+
+
 @pytest.fixture
-def make_standin() -> Iterator[Callable[..., object]]:
+def make_standin(virtual_clock) -> Iterator[Callable[..., object]]:
     """Factory of started Vertex stand-ins; at teardown each is stopped and, unless told otherwise, must have
     sent only responses that match Google's discovery documents.
 
@@ -57,6 +75,8 @@ def make_standin() -> Iterator[Callable[..., object]]:
         standin = VertexStandin(backend(), health_timeout=health_timeout)
         made.append((standin, check_schema))
         standin.start()
+        if virtual_clock is not None:
+            virtual_clock.settlers.append(standin.settle)
         for quota_id, limit in (quotas or {}).items():
             standin.set_quota(quota_id, limit)
         for name, value in (secrets or {}).items():
