@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 from google.api_core import retry as api_retry
 from google.api_core.future import polling as api_polling
@@ -17,6 +17,9 @@ from google.api_core.future import polling as api_polling
 from vllm_vertex import clock
 
 __all__ = ["Retry", "polling"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class Retry(api_retry.Retry):
@@ -26,11 +29,11 @@ class Retry(api_retry.Retry):
     and the other ``with_*`` copies keep the class.
     """
 
-    def __call__(self, func: Callable[..., Any], on_error: Callable[[Exception], Any] | None = None):
+    def __call__(self, func: Callable[_P, _R], on_error: Callable[[Exception], Any] | None = None) -> Callable[_P, _R]:
         on_error = self._on_error or on_error
 
         @functools.wraps(func)
-        def retried(*args, **kwargs):
+        def retried(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             deadline = None if self._timeout is None else clock.monotonic() + self._timeout
             delays = api_retry.exponential_sleep_generator(self._initial, self._maximum, self._multiplier)
             errors: list[Exception] = []
@@ -56,7 +59,7 @@ def polling() -> Retry:
     """An operation future's polling policy: api_core's ``DEFAULT_POLLING`` (1 s, ×1.5, up to 20 s; 900 s)."""
     return Retry(predicate=api_polling.POLLING_PREDICATE, initial=1.0, maximum=20.0, multiplier=1.5, timeout=900)
 
-def _give_up(errors: list[Exception], reason, timeout: float | None) -> NoReturn:
+def _give_up(errors: list[Exception], reason: api_retry.RetryFailureReason, timeout: float | None) -> NoReturn:
     """Raises what api_core raises: the last error when it is not retryable, ``RetryError`` at the deadline."""
     final, source = api_retry.build_retry_error(errors, reason, timeout)
     raise final from source
