@@ -7,7 +7,6 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from pipelines import canary, compile_pipeline, pipeline_arguments
 from tests.cli_support import PROJECT, deploy
-from tests.standin import FakeBackend, VertexStandin
 from vllm_vertex.config import from_preset
 
 pytestmark = pytest.mark.timeout(240)
@@ -51,27 +50,23 @@ def local_runner(tmp_path):
     config.LocalExecutionConfig.instance = None  # no kfp.local state for the next tests
 
 
-def test_canary_runs_against_an_existing_endpoint_and_changes_nothing(local_runner, google_at):
-    with VertexStandin(FakeBackend(), health_timeout=5) as standin:
-        google_at(standin.url)  # kfp.local starts each step with this process's environment
-        endpoint = deploy(standin, dedicated=True)
-        before, seen = standin.resources(), len(standin.requests)
-        cfg = from_preset("llama-3.1-8b-instruct", project=PROJECT)
-        canary(**pipeline_arguments(cfg, canary_endpoint=endpoint.name.rsplit("/", 1)[-1]))  # raises on failure
-        assert standin.resources() == before
-        sent = [(m, p.split("?")[0]) for m, p, _ in standin.requests[seen:]]
-        endpoint_id = endpoint.name.rsplit("/", 1)[-1]
-        assert sent[0] == ("GET", f"/v1/projects/{PROJECT}/locations/us-central1/endpoints/{endpoint_id}")
-        writes = [p for m, p in sent if m != "GET" and not p.endswith((":predict", "/chat/completions"))]
-        assert writes == []
-        assert any(p.endswith(":predict") for _, p in sent) and any(p.endswith("/chat/completions") for _, p in sent)
-        assert standin.response_errors == []
+def test_canary_runs_against_an_existing_endpoint_and_changes_nothing(standin, local_runner):
+    endpoint = deploy(standin, dedicated=True)
+    before, seen = standin.resources(), len(standin.requests)
+    cfg = from_preset("llama-3.1-8b-instruct", project=PROJECT)
+    canary(**pipeline_arguments(cfg, canary_endpoint=endpoint.name.rsplit("/", 1)[-1]))  # raises on failure
+    assert standin.resources() == before
+    sent = [(m, p.split("?")[0]) for m, p, _ in standin.requests[seen:]]
+    endpoint_id = endpoint.name.rsplit("/", 1)[-1]
+    assert sent[0] == ("GET", f"/v1/projects/{PROJECT}/locations/us-central1/endpoints/{endpoint_id}")
+    writes = [p for m, p in sent if m != "GET" and not p.endswith((":predict", "/chat/completions"))]
+    assert writes == []
+    assert any(p.endswith(":predict") for _, p in sent) and any(p.endswith("/chat/completions") for _, p in sent)
+    assert standin.response_errors == []
 
 
-def test_canary_fails_on_an_endpoint_that_does_not_exist(local_runner, google_at):
-    with VertexStandin(FakeBackend(), health_timeout=5) as standin:
-        google_at(standin.url)
-        cfg = from_preset("llama-3.1-8b-instruct", project=PROJECT)
-        with pytest.raises(RuntimeError, match="read-endpoint"):
-            canary(**pipeline_arguments(cfg, canary_endpoint="424242"))
-        assert standin.resources()["endpoints"] == {}
+def test_canary_fails_on_an_endpoint_that_does_not_exist(standin, local_runner):
+    cfg = from_preset("llama-3.1-8b-instruct", project=PROJECT)
+    with pytest.raises(RuntimeError, match="read-endpoint"):
+        canary(**pipeline_arguments(cfg, canary_endpoint="424242"))
+    assert standin.resources()["endpoints"] == {}

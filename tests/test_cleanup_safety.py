@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -18,7 +17,7 @@ from hypothesis import strategies as st
 
 import components as c
 from tests.cli_support import PROJECT, REGION, deploy
-from tests.standin import FakeBackend, VertexStandin
+from tests.standin import VertexStandin
 from vllm_vertex import naming
 from vllm_vertex.cloud import teardown as td
 
@@ -80,13 +79,6 @@ def test_the_collisions_of_the_old_rule_get_different_labels():
 # cleanup only touches this run's resources -------------------------------------------------------------
 
 A, B = naming.run_label_value(job("run-a")), naming.run_label_value(job("run-b"))
-
-
-@pytest.fixture
-def standin(google_at):
-    with VertexStandin(FakeBackend(), health_timeout=5) as s:
-        google_at(s.url)  # every Google client of the test, and the steps it runs
-        yield s
 
 
 def _relabel(standin: VertexStandin, name: str, **labels: str | None) -> None:
@@ -175,13 +167,13 @@ def test_the_exit_handler_of_a_colliding_run_leaves_the_other_alone(standin):
 
 # permanent errors fail at once; only "busy" is waited on ---------------------------------------------
 
-def test_a_permanent_403_on_delete_fails_at_once_naming_the_permission(standin):
+def test_a_permanent_403_on_delete_fails_at_once_naming_the_permission(standin, virtual_clock):
     endpoint = deploy(standin, A)
     standin.faults.add("delete_endpoint", status=403, times=None,
                        message=f"Permission 'aiplatform.endpoints.delete' denied on resource '{endpoint.name}'.")
-    start = time.monotonic()
+    start = virtual_clock.monotonic()  # the product's time: its waits are virtual
     report = td.teardown_run(PROJECT, REGION, A, log=lambda _: None, wait_seconds=900)
-    assert time.monotonic() - start < 30  # not 900 s of "busy"
+    assert virtual_clock.monotonic() - start < 30  # not 900 s of "busy"
     assert not report.clean and report.busy == set()
     why = report.failed[endpoint.name]
     assert "403" in why and "aiplatform.endpoints.delete" in why and f"project {endpoint.name.split('/')[1]}" in why
@@ -192,12 +184,12 @@ def test_a_permanent_403_on_delete_fails_at_once_naming_the_permission(standin):
     assert set(left["endpoints"]) == {endpoint.name} and left["models"] == {} and left["deployedModels"] == {}
 
 
-def test_a_permanent_403_on_undeploy_leaves_endpoint_and_model_and_fails_at_once(standin):
+def test_a_permanent_403_on_undeploy_leaves_endpoint_and_model_and_fails_at_once(standin, virtual_clock):
     endpoint = deploy(standin, A)
     standin.faults.add("undeploy", status=403, times=None, message="Permission 'aiplatform.endpoints.undeploy' denied")
-    start = time.monotonic()
+    start = virtual_clock.monotonic()  # the product's time: its waits are virtual
     report = td.teardown_run(PROJECT, REGION, A, log=lambda _: None, wait_seconds=900)
-    assert time.monotonic() - start < 30 and report.busy == set()
+    assert virtual_clock.monotonic() - start < 30 and report.busy == set()
     [model] = standin.resources()["models"]
     [deployed] = [k for k in report.failed if "/deployedModels/" in k]
     assert "aiplatform.endpoints.undeploy" in report.failed[deployed]
@@ -205,13 +197,13 @@ def test_a_permanent_403_on_undeploy_leaves_endpoint_and_model_and_fails_at_once
     assert "could not be removed" in report.failed[model]  # blocked by that endpoint: also at once
 
 
-def test_the_teardown_step_raises_at_once_with_what_is_left(standin):
+def test_the_teardown_step_raises_at_once_with_what_is_left(standin, virtual_clock):
     deploy(standin, A)
     standin.faults.add("delete_model", status=403, times=None, message="Permission 'aiplatform.models.delete' denied")
-    start = time.monotonic()
+    start = virtual_clock.monotonic()  # the product's time: its waits are virtual
     with pytest.raises(td.ResourcesLeft, match="aiplatform.models.delete") as info:
         c.teardown.python_func(project=PROJECT, location=REGION, run_label=A)
-    assert time.monotonic() - start < 30
+    assert virtual_clock.monotonic() - start < 30
     assert "LEFT projects/" in str(info.value) and "removed projects/" in str(info.value)
 
 
@@ -239,14 +231,14 @@ def test_only_in_progress_and_transient_errors_are_waited_on(standin, status, gr
         assert (says or message) in report.failed[endpoint.name] and "Fix" in report.failed[endpoint.name]
 
 
-def test_a_model_deployed_on_someone_elses_endpoint_fails_at_once(standin):
+def test_a_model_deployed_on_someone_elses_endpoint_fails_at_once(standin, virtual_clock):
     deploy(standin, A)
     foreign = f"projects/{PROJECT}/locations/{REGION}/endpoints/999"
     standin.faults.add("delete_model", status=400, times=None, grpc_status="FAILED_PRECONDITION",
                        message=f"Model is deployed or being deployed at the following Endpoint(s): {foreign}.")
-    start = time.monotonic()
+    start = virtual_clock.monotonic()  # the product's time: its waits are virtual
     report = td.teardown_run(PROJECT, REGION, A, log=lambda _: None, wait_seconds=900)
-    assert time.monotonic() - start < 30
+    assert virtual_clock.monotonic() - start < 30
     [(model, why)] = report.failed.items()
     assert "did not create" in why and foreign in why
 

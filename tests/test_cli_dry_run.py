@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 from tests.cli_support import MULTIMODAL, TEXT, invoke
 from tests.fakes.oauth import no_google_env, run_cli
-from tests.standin import VertexStandin
 from vllm_vertex.cli import main
 from vllm_vertex.commands._dry import describe
 from vllm_vertex.configfile import PipelineSettings, ScheduleSettings
@@ -88,15 +87,14 @@ def test_schedule_create_dry_run_prints_cron_and_concurrency(offline):
     assert offline == []
 
 
-def test_dry_run_sends_nothing_to_the_standin():
-    with VertexStandin() as standin:
-        for args in (["submit", TEXT], ["schedule", "create", TEXT]):
-            result = invoke(standin, *args, "--dry-run")
-            assert result.exit_code == 0, result.output
-        assert standin.requests == []
-        real = invoke(standin, "submit", TEXT)  # the same command without --dry-run does reach it
-        assert real.exit_code == 0, real.output
-        assert standin.requests != []
+def test_dry_run_sends_nothing_to_the_standin(standin):
+    for args in (["submit", TEXT], ["schedule", "create", TEXT]):
+        result = invoke(standin, *args, "--dry-run")
+        assert result.exit_code == 0, result.output
+    assert standin.requests == []
+    real = invoke(standin, "submit", TEXT)  # the same command without --dry-run does reach it
+    assert real.exit_code == 0, real.output
+    assert standin.requests != []
 
 
 def test_a_run_that_cannot_fit_still_exits_2_under_dry_run(offline, tmp_path):

@@ -9,18 +9,10 @@ import yaml
 
 from tests.cli_support import MULTIMODAL, TEXT, invoke
 from tests.fakes.oauth import no_google_env, run_cli
-from tests.standin import VertexStandin
 from tests.standin.pipeline_jobs import pipelines
 from vllm_vertex import planner
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def standin():
-    with VertexStandin() as s:
-        yield s
-        assert s.response_errors == []
 
 
 def _run_file(tmp_path, source: str, **edit) -> str:

@@ -4,19 +4,11 @@ import pytest
 import yaml
 
 from tests.cli_support import MULTIMODAL, PROJECT, TEXT, WHERE, invoke, posts
-from tests.standin import VertexStandin
 from tests.standin.pipeline_jobs import pipelines, run_script
 from vllm_vertex.cloud import jobs
 from vllm_vertex.cloud.context import API_ENDPOINT_ENV
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def standin():
-    with VertexStandin() as s:
-        yield s
-        assert s.response_errors == []
 
 
 def _submit(standin, *args, input=None):

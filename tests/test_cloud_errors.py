@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.standin import FakeBackend, VertexStandin
 from vllm_vertex.cloud.quotas import check_quotas
 from vllm_vertex.cloud.secrets import SecretError, read_secret
 from vllm_vertex.config import from_preset
@@ -14,12 +13,7 @@ TOKEN = "hf_" + "T0k3n" * 7
 NAME = f"projects/{PROJECT}/secrets/hf-token"
 
 
-@pytest.fixture
-def standin(google_at):
-    with VertexStandin(FakeBackend(), health_timeout=5) as s:
-        google_at(s.url)  # every Google client of the test, and the steps it runs
-        s.add_secret(NAME, TOKEN)
-        yield s
+pytestmark = pytest.mark.standin(secrets={NAME: TOKEN})
 
 
 def _read(standin, version: str = "latest") -> str:

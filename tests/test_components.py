@@ -15,14 +15,12 @@ from kfp.dsl import Markdown, Metrics
 
 import components as c
 from tests.fakes.hf_hub import FakeHub
-from tests.standin import FakeBackend, VertexStandin
+from tests.standin import VertexStandin
 from vllm_vertex import naming, planner
 from vllm_vertex.cloud.context import HF_ENDPOINT_ENV, CloudContext
 from vllm_vertex.cloud.quotas import QuotaError
 from vllm_vertex.cloud.vertex import DeployError
 from vllm_vertex.config import ConfigError, from_preset
-
-pytestmark = pytest.mark.timeout(120)
 
 PROJECT = "my-proj"
 TOKEN = "hf_PLANTED_token_0123456789abcdef"
@@ -31,19 +29,18 @@ TEXT_ID = "meta-llama/Meta-Llama-3.1-8B-Instruct"
 VISION_ID = "meta-llama/Llama-3.2-11B-Vision-Instruct"
 JOB = f"projects/{PROJECT}/locations/us-central1/pipelineJobs/run-under-test"
 RUN = naming.run_label_value(JOB)
-
-
-@pytest.fixture
-def standin(google_at):
-    with VertexStandin(FakeBackend(), health_timeout=5) as s:
-        google_at(s.url)  # every Google client of the test, and the steps it runs
-        s.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 8)
-        s.set_quota("CustomModelServingA100GPUsPerProjectPerRegion", 1)
-        s.set_quota("CustomModelServingPreemptibleL4GPUsPerProjectPerRegion", 0)
-        s.set_quota("CustomModelServingCPUsPerProjectPerRegion", 200)
-        s.add_secret("projects/my-proj/secrets/hf-token", TOKEN)
-        yield s
-        assert s.response_errors == []
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.standin(
+        quotas={
+            "CustomModelServingL4GPUsPerProjectPerRegion": 8,
+            "CustomModelServingA100GPUsPerProjectPerRegion": 1,
+            "CustomModelServingPreemptibleL4GPUsPerProjectPerRegion": 0,
+            "CustomModelServingCPUsPerProjectPerRegion": 200,
+        },
+        secrets={"projects/my-proj/secrets/hf-token": TOKEN},
+    ),
+]
 
 
 @pytest.fixture(scope="module")

@@ -215,15 +215,13 @@ def test_offline_override_needs_no_credentials(env):
         (400, 1, "BadRequest from Google Cloud: "),  # not retried; a failed call
     ],
 )
-def test_api_errors_are_one_line_with_the_documented_exit_code(status, code, start):
+def test_api_errors_are_one_line_with_the_documented_exit_code(standin, status, code, start):
     """An API refusal after the credentials check: one line, no traceback; 403 is set-up (2), 400 a failed call (1)."""
     from tests.cli_support import invoke
-    from tests.standin import VertexStandin
 
-    with VertexStandin() as standin:
-        standin.faults.add("aiplatform.projects.locations.schedules.list", status=status, times=None,
-                           message="Permission 'aiplatform.schedules.list' denied on resource\\nsecond line")
-        result = invoke(standin, "schedule", "list", *WHERE)
+    standin.faults.add("aiplatform.projects.locations.schedules.list", status=status, times=None,
+                       message="Permission 'aiplatform.schedules.list' denied on resource\\nsecond line")
+    result = invoke(standin, "schedule", "list", *WHERE)
     assert result.exit_code == code
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: " + start), result.output

@@ -8,7 +8,6 @@ import pathlib
 import pytest
 
 from tests.cli_support import PROJECT, REGION, TEXT, WHERE, invoke
-from tests.standin import VertexStandin
 
 ACCOUNT = "pipeline-runner@my-project.iam.gserviceaccount.com"  # the example run file's pipeline.service_account
 SECRET = "projects/my-project/secrets/hf-token"
@@ -16,14 +15,6 @@ APIS = ("aiplatform.googleapis.com", "cloudquotas.googleapis.com", "secretmanage
         "logging.googleapis.com", "storage.googleapis.com", "iam.googleapis.com", "cloudresourcemanager.googleapis.com")
 PIPELINE_ROLES = ("roles/aiplatform.user", "roles/logging.viewer", "roles/cloudquotas.viewer",
                   "roles/serviceusage.serviceUsageConsumer")
-
-
-@pytest.fixture
-def standin(google_at):
-    with VertexStandin() as s:
-        google_at(s.url)  # every Google client of the test, and the steps it runs
-        yield s
-        assert s.response_errors == []
 
 
 def ready(standin, caller_roles=("roles/owner",)) -> None:
@@ -190,10 +181,9 @@ def test_requests_are_the_official_clients_checked_against_discovery(standin):
         (["--project", PROJECT, "--region", "us-central9"], "not a Vertex AI prediction region"),
     ],
 )
-def test_bad_input_exits_2_before_any_request(args, text):
-    with VertexStandin() as standin:
-        result = invoke(standin, "doctor", *args)
-        assert standin.requests == []
+def test_bad_input_exits_2_before_any_request(standin, args, text):
+    result = invoke(standin, "doctor", *args)
+    assert standin.requests == []
     assert result.exit_code == 2 and text in result.output
 
 

@@ -11,12 +11,13 @@ import time
 import pytest
 
 from tests.cli_support import WHERE, deploy, invoke, posts
-from tests.standin import FakeBackend, VertexStandin
+from tests.standin import FakeBackend
 from tests.standin.chat_stream import ChatTiming, TimedChatServer
 from vllm_vertex.cloud.probe import GoogleToken, ProbeTarget, run_probe, vertex_target
 from vllm_vertex.probe import ProbeSettings, parse_slo
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180),
+              pytest.mark.standin(backend=lambda: FakeBackend(chat_timing=ChatTiming(ttft_s=0.002, itl_s=0.001)))]
 
 SMALL = dict(num_requests=8, input_tokens=24, output_tokens=6)
 
@@ -229,13 +230,6 @@ def test_cli_unreachable_base_url_exits_2():
     assert result.exit_code == 2
     assert result.output.startswith("Error: --base-url http://127.0.0.1:9/v1 is not reachable")
     assert len(result.output.strip().splitlines()) == 1
-
-
-@pytest.fixture
-def standin():
-    with VertexStandin(FakeBackend(chat_timing=ChatTiming(ttft_s=0.002, itl_s=0.001)), health_timeout=5) as s:
-        yield s
-        assert s.response_errors == []
 
 
 def test_cli_shared_endpoint_estimates_ttft(standin):

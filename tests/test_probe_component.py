@@ -13,18 +13,9 @@ from tests.standin import FakeBackend, VertexStandin
 from tests.standin.chat_stream import ChatTiming
 from vllm_vertex.config import ConfigError, from_preset, validate
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240),
+              pytest.mark.standin(backend=lambda: FakeBackend(chat_timing=ChatTiming(ttft_s=0.002, itl_s=0.0005)))]
 PROJECT, RUN = "my-proj", "run-under-test"
-
-
-@pytest.fixture
-def standin(google_at):
-    timing = ChatTiming(ttft_s=0.002, itl_s=0.0005)
-    with VertexStandin(FakeBackend(chat_timing=timing), health_timeout=5) as s:
-        google_at(s.url)  # every Google client of the test, and the steps it runs
-        s.timing = timing
-        yield s
-        assert s.response_errors == []
 
 
 def _cfg(preset="llama-3.1-8b-instruct", **kw) -> str:
@@ -63,7 +54,7 @@ def test_quick_profile_on_a_dedicated_endpoint_streams_and_passes(standin, tmp_p
 
 
 def test_missed_slo_writes_the_report_then_the_gate_fails(standin, tmp_path):
-    standin.timing.error_every = 20  # 5 % of requests answered 503
+    standin.backend.chat_timing.error_every = 20  # 5 % of requests answered 503
     cfg = _cfg(probe_profile="quick", probe_slo="max_error_rate=0.01")
     out, metrics, page, full = _probe(standin, _deployed(standin, cfg), cfg, tmp_path)
     assert out.verdict == "failed" and out.summary.startswith("SLO missed: max_error_rate")

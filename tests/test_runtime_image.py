@@ -16,24 +16,16 @@ import pytest
 from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint, VertexModel
 
 import components as c
-from tests.standin import FakeBackend, VertexStandin
+from tests.standin import VertexStandin
 from tests.standin.discovery import NEWER_ENUM_VALUE as FUTURE_STAGE
 from vllm_vertex import configfile
 from vllm_vertex.cloud import operations
 from vllm_vertex.cloud.teardown import teardown_run
 from vllm_vertex.config import ConfigError, DeploymentConfig, from_dict, from_preset, validate
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.standin(deploy_stage=FUTURE_STAGE)]
 
 RUN = "run-image"
-
-
-@pytest.fixture
-def standin(google_at):
-    with VertexStandin(FakeBackend(), health_timeout=5) as s:
-        google_at(s.url)  # every Google client of the test, and the steps it runs
-        s.faults.deploy_stage = FUTURE_STAGE
-        yield s
 
 
 def _deploy(s: VertexStandin, log: list[str]) -> VertexEndpoint:

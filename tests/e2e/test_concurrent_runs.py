@@ -18,15 +18,13 @@ from tests.e2e.harness import (
     _wait,
     exit_handler_after_cancel,
     job_resource_name,
-    real_backend,
     run_pipeline,
     text_config,
 )
-from tests.e2e.vllm_server import venv_problem
 from tests.test_cleanup_safety import old_rule
 from vllm_vertex.naming import run_label_value
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200), pytest.mark.world(reuse_servers=True, models=("tiny-llama",))]
 
 LONG_ID = "vllm-deploy-and-verify-" + "a" * 39 + "-20261127143000"  # 77 characters
 SAME_ID = "vllm-deploy-and-verify-20261127143000"  # the SDK's default job ID, second resolution
@@ -36,19 +34,6 @@ CASES = {
     "same job ID from two pipeline projects and regions": (
         job_resource_name(SAME_ID, "team-a", "us-central1"), job_resource_name(SAME_ID, "team-b", "europe-west4")),
 }
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    problem = venv_problem(models=("tiny-llama",))
-    if problem:
-        pytest.skip(problem)
-    backend = real_backend(reuse_servers=True)
-    try:
-        with World(backend, tmp_path_factory.mktemp("concurrent")) as world:
-            yield world
-    finally:
-        backend.close()
 
 
 def _of(world: World, label: str) -> dict:

@@ -16,27 +16,13 @@ import time
 
 import pytest
 
-from tests.e2e.harness import World, on_stand_ins, real_backend, run_pipeline, text_config, vision_config
+from tests.e2e.harness import on_stand_ins, run_pipeline, text_config, vision_config
 from tests.e2e.replica import ROOT, TIMING, build_layer, replica_dir, replica_problem
-from tests.e2e.vllm_server import venv_problem
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200), pytest.mark.world(reuse_servers=False, replica=True)]
 
 RUNNER = "tests.e2e.replica"
 IMAGE = "us-central1-docker.pkg.dev/vllm-vertex-e2e/vllm-vertex/vllm-vertex-steps:gcpc-2.22.0"
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    problem = replica_problem() or venv_problem()
-    if problem:
-        pytest.skip(problem)
-    backend = real_backend(reuse_servers=False)
-    try:
-        with World(backend, tmp_path_factory.mktemp("replica")) as world:
-            yield world
-    finally:
-        backend.close()
 
 
 @pytest.fixture(scope="module")

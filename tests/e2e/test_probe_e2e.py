@@ -12,23 +12,9 @@ import json
 
 import pytest
 
-from tests.e2e.harness import World, real_backend, run_pipeline, text_config, vision_config
-from tests.e2e.vllm_server import venv_problem
+from tests.e2e.harness import World, run_pipeline, text_config, vision_config
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    problem = venv_problem()
-    if problem:
-        pytest.skip(problem)
-    backend = real_backend(reuse_servers=True)
-    try:
-        with World(backend, tmp_path_factory.mktemp("probe-e2e")) as world:
-            yield world
-    finally:
-        backend.close()
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200), pytest.mark.world(reuse_servers=True)]
 
 
 @pytest.fixture(autouse=True)

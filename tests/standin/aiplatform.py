@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 import urllib.request
 
@@ -221,7 +220,7 @@ def deploy_model(st, req) -> dict:
         st.state.deployed[dm_id] = {"endpoint": ep_name, "model": model_name, "url": None, "state": "deploying"}
     op = st.state.new_operation(ep_name, type_prefix(req), "DeployModelOperationMetadata", deploymentStage="STARTING_DEPLOYMENT")
     op.deployed_model_id = dm_id  # what a cancel undoes
-    threading.Thread(target=_run_deploy, args=(st, req.version, op, dm, model, split), daemon=True).start()
+    st.spawn(_run_deploy, st, req.version, op, dm, model, split)
     return op.render(initial=True)
 
 
@@ -299,7 +298,7 @@ def undeploy_model(st, req) -> dict:
         st.state.deployed[dm_id]["state"] = "undeploying"
     op = st.state.new_operation(ep_name, type_prefix(req), "UndeployModelOperationMetadata")
     split = {k: int(v) for k, v in (req.json.get("trafficSplit") or {}).items()}
-    threading.Thread(target=_run_undeploy, args=(st, req.version, op, ep, dm_id, split), daemon=True).start()
+    st.spawn(_run_undeploy, st, req.version, op, ep, dm_id, split)
     return op.render(initial=True)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,6 +78,7 @@ class VertexStandin:
         for server in self._servers:
             server.daemon_threads = True
         self._threads: list[threading.Thread] = []
+        self._workers: list[threading.Thread] = []  # operations' background work (deploys, undeploys)
 
     # lifecycle
     @property
@@ -156,7 +158,26 @@ class VertexStandin:
         op = self.state.operations.get(name.rsplit("/", 1)[-1])
         return op.render() if op else None
 
+    def settle(self, timeout: float = 60.0) -> None:
+        """Waits until the operations' background work is done: deploys and undeploys finished, failed or hung.
+
+        A virtual clock calls it before it lets time pass, so that a virtual deadline passes only on an operation
+        that will not end by itself (``faults.deploy_hang``), never on one the stand-in is still working on.
+        """
+        deadline = time.monotonic() + timeout
+        for worker in list(self._workers):
+            worker.join(max(0.0, deadline - time.monotonic()))
+        with self.state.lock:
+            self._workers = [w for w in self._workers if w.is_alive()]
+
     # used by handlers
+    def spawn(self, target, *args) -> None:
+        """Runs an operation's background work on a thread that ``settle`` waits for."""
+        worker = threading.Thread(target=target, args=args, daemon=True)
+        with self.state.lock:
+            self._workers.append(worker)
+        worker.start()
+
     def container_call(self, url: str, route: str, data: bytes, content_type: str = "application/json",
                        timeout: float | None = None):
         """POSTs to a deployed container; returns the open response (caller reads or streams it)."""

@@ -37,15 +37,17 @@ def retry(timeout: float = 300.0, initial: float = 1.0, idempotent: bool = True)
 
     Reads retry 429, 500, 502, 503 and 504. Calls that create something (``idempotent=False``)
     retry only 429 and 503, which Google returns before doing anything: retrying a 500 could
-    create a second model or endpoint.
+    create a second model or endpoint. Waits go through ``vllm_vertex.clock`` (``backoff.Retry``).
     """
     from google.api_core import exceptions as exc
     from google.api_core import retry as r
 
+    from vllm_vertex.cloud import backoff
+
     transient: tuple[type[Exception], ...] = (exc.TooManyRequests, exc.ServiceUnavailable)
     if idempotent:
         transient += (exc.InternalServerError, exc.BadGateway, exc.GatewayTimeout)
-    return r.Retry(
+    return backoff.Retry(
         predicate=r.if_exception_type(*transient), initial=initial, maximum=30.0, multiplier=2.0, timeout=timeout
     )
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vllm_vertex import naming
+from vllm_vertex import clock, naming
 from vllm_vertex.cloud import clients
 from vllm_vertex.configfile import PipelineSettings, ScheduleSettings
 from vllm_vertex.errors import BadInput
@@ -136,13 +135,13 @@ def follow(
     """
     client = clients.pipeline_client(_region(job_name))
     seen: dict[str, str] = {}
-    start = time.monotonic()
+    start = clock.monotonic()
     while True:
         job = client.get_pipeline_job(name=job_name, retry=clients.retry())
         lines = state_changes(job, seen)
         stage = _deploy_stage_change(job, seen)
         for line in lines + ([stage] if stage else []):
-            log(f"[{time.monotonic() - start:8.1f}s] {line}")
+            log(f"[{clock.monotonic() - start:8.1f}s] {line}")
         if job.state.name in TERMINAL:
             return job
         _pause(poll_seconds)
@@ -188,7 +187,7 @@ def deploy_stage(endpoint_name: str) -> str:
 
 def _pause(seconds: float) -> None:
     """Waits between polls (Ctrl-C lands here most of the time)."""
-    time.sleep(seconds)
+    clock.sleep(seconds)
 
 
 def state_changes(job, seen: dict[str, str]) -> list[str]:

@@ -46,6 +46,8 @@ def list_operations(parent: str, region: str) -> list:
 
 def tolerant(op, region: str):
     """``op`` (an api_core operation future from a GAPIC REST client), refreshed by ``get_operation``."""
+    from vllm_vertex.cloud import backoff
+
     name = op.operation.name
 
     def refresh(retry=None):
@@ -55,4 +57,5 @@ def tolerant(op, region: str):
     if not hasattr(op, "_refresh"):  # api_core keeps the refresh callable here since its first release
         raise RuntimeError("google-api-core's Operation has no _refresh: update vllm_vertex/cloud/operations.py")
     op._refresh = refresh
+    op._polling = backoff.polling()  # waits by vllm_vertex.clock; ``result(timeout=...)`` keeps the class
     return op

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vllm_vertex import naming
+from vllm_vertex import clock, naming
 from vllm_vertex.cloud import clients, operations
 from vllm_vertex.errors import ResourcesLeft, TeardownError
 
@@ -181,7 +180,7 @@ def teardown_run(
     again with backoff for up to ``wait_seconds``; one that failed for good is not tried again.
     What is still there at the end is in the report, with the reason and the fix.
     """
-    deadline, delay = time.monotonic() + wait_seconds, 2.0
+    deadline, delay = clock.monotonic() + wait_seconds, 2.0
     report = TeardownReport()
     permanent: dict[str, str] = {}
     while True:
@@ -191,11 +190,11 @@ def teardown_run(
         permanent.update({n: why for n, why in attempt.failed.items() if n not in attempt.busy})
         busy = {n: why for n, why in attempt.failed.items() if n in attempt.busy}
         report.failed, report.busy = {**permanent, **busy}, set(busy)
-        if not busy or time.monotonic() + delay > deadline:
+        if not busy or clock.monotonic() + delay > deadline:
             return report
-        left = deadline - time.monotonic()
+        left = deadline - clock.monotonic()
         log(f"{len(busy)} resource(s) busy ({', '.join(busy)}); trying again in {delay:.0f}s, for {left:.0f}s more")
-        time.sleep(delay)
+        clock.sleep(delay)
         delay = min(delay * 2, 60.0)
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vllm_vertex import container, naming
+from vllm_vertex import clock, container, naming
 from vllm_vertex.cloud import clients, operations
 from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.diagnosis import diagnose
@@ -118,7 +117,6 @@ def follow_operation(
     timeout_s: float,
     what: str,
     log: Callable[[str], None] = print,
-    clock=time.monotonic,
     client=None,
     read_log: Callable[[], str] | None = None,
 ):
@@ -127,11 +125,12 @@ def follow_operation(
     Polls often at first and every 30 s at most later. Raises ``DeployError`` when the
     operation ends with an error (with Vertex's text and the diagnosed cause) or runs past
     ``timeout_s`` (then ``client``, the service client that started it, cancels it). When
-    Vertex's error text names no known cause, ``read_log`` (the container's log) is searched.
+    Vertex's error text names no known cause, ``read_log`` (the container's log) is searched. Time is
+    ``vllm_vertex.clock``'s.
     """
-    start, delay, last_stage = clock(), 0.5, None
+    start, delay, last_stage = clock.monotonic(), 0.5, None
     while not op.done(retry=clients.retry()):
-        elapsed = clock() - start
+        elapsed = clock.monotonic() - start
         stage = _stage(op)
         if stage != last_stage:
             log(f"[{elapsed:7.1f}s] {what}: {stage or 'running'}")
@@ -142,14 +141,14 @@ def follow_operation(
                 f"{what} did not finish within {timeout_s:.0f} s (operation {op.operation.name}); cancelled it. "
                 "Raise deploy_timeout_seconds for large models, or check the endpoint's logs in Cloud Logging."
             )
-        time.sleep(min(delay, max(0.0, timeout_s - elapsed) + 0.1))
+        clock.sleep(min(delay, max(0.0, timeout_s - elapsed) + 0.1))
         delay = min(delay * 1.5, 30.0)
     error = op.exception()
     if error is not None:
         message = getattr(error, "message", None) or str(error)
         cause, text = _root_cause(f"{type(error).__name__}: {message}", read_log, log)
         raise DeployError(f"{what} failed: {message}\n{text}", cause)
-    log(f"[{clock() - start:7.1f}s] {what}: done")
+    log(f"[{clock.monotonic() - start:7.1f}s] {what}: done")
     return op.result()
 
 

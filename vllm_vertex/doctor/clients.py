@@ -109,16 +109,16 @@ class SetupClient:
 
     def enable(self, names: list[str]) -> None:
         """Enables the APIs (waits for the operation)."""
-        import time
+        from vllm_vertex import clock
 
         operation = self._execute(
             self._usage.services().batchEnable(parent=f"projects/{self.project}", body={"serviceIds": list(names)})
         )
-        deadline = time.monotonic() + 300
+        deadline = clock.monotonic() + 300
         while not operation.get("done"):
-            if time.monotonic() > deadline:
+            if clock.monotonic() > deadline:
                 raise TimeoutError(f"enabling {', '.join(names)} takes more than 5 minutes: {operation.get('name')}")
-            time.sleep(2)
+            clock.sleep(2)
             operation = self._execute(self._usage.operations().get(name=operation["name"]))
         if "error" in operation:
             from google.api_core import exceptions
