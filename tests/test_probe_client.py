@@ -259,7 +259,7 @@ def test_cli_endpoint_without_model_exits_2(standin):
     from vllm_vertex.cloud import vertex
     from vllm_vertex.config import from_preset
 
-    endpoint = vertex.create_endpoint(from_preset("llama-3.1-8b-instruct", project="my-project"), "run-1", standin.url)
+    endpoint = vertex.create_endpoint(from_preset("llama-3.1-8b-instruct", project="my-project"), "run-1")
     result = invoke(standin, "probe", "--endpoint", endpoint.name)
     assert result.exit_code == 2 and "serves no model: deploy one before checking it" in result.output
     missing = invoke(standin, "probe", "--endpoint", "987", *WHERE)
