@@ -1,0 +1,129 @@
+"""The pipeline parameters, read from their one declaration: the fields of ``config.DeploymentConfig``.
+
+Each field is declared once with ``config.param``: name, type (its annotation; a ``Literal`` is a
+closed set), default, choices and the console's description. Everything else that lists the
+parameters is generated from :data:`PARAMETERS`:
+
+- the pipelines' signatures and docstrings (``pipelines.signatures.declared``, built at import:
+  KFP reads a pipeline's ``inspect.signature`` and ``__doc__`` and never runs its source);
+- the signatures and docstrings of the steps that take parameters (``validate-config``,
+  ``read-endpoint``), written into their source by ``make generate``: a step runs its function's
+  source text, so there the signature must be real code; ``tests/test_parameter_lists.py`` fails
+  when the files drift;
+- the run file's JSON Schema (``configfile.json_schema``, published as ``schema/run-file.schema.json``)
+  and the type checks ``configfile`` applies (``kind``, below);
+- the README's parameter table.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+
+from vllm_vertex.config import DeploymentConfig
+
+__all__ = ["PARAMETERS", "SMOKE", "Parameter", "by_name", "field_schema", "kind"]
+
+
+def kind(annotation: object) -> type:
+    """The plain type of a declared annotation: ``str`` for a ``Literal`` of strings, ``list`` for ``list[str]``."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return str
+    if origin is not None:
+        return origin
+    return annotation  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One pipeline parameter as declared.
+
+    Attributes:
+        name: The pipeline parameter's name (``location`` for the field ``region``).
+        field: The ``DeploymentConfig`` field.
+        annotation: The field's type, resolved (``str``, ``list[str]``, a ``Literal``...).
+        default: The field's default (a fresh copy for a list or dict).
+        choices: The closed set of values, or empty.
+        help: The console's description.
+    """
+
+    name: str
+    field: str
+    annotation: object
+    default: object
+    choices: tuple[str, ...]
+    help: str
+
+    @property
+    def type(self) -> type:
+        """The Python type KFP reads from a signature: str, int, float, bool, list or dict."""
+        return kind(self.annotation)
+
+
+def _read() -> tuple[Parameter, ...]:
+    hints = typing.get_type_hints(DeploymentConfig)
+    out = []
+    for f in dataclasses.fields(DeploymentConfig):
+        annotation = hints[f.name]
+        literal = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        out.append(
+            Parameter(
+                name=f.metadata["parameter"] or f.name,
+                field=f.name,
+                annotation=annotation,
+                default=default,
+                choices=tuple(literal) or f.metadata["choices"],
+                help=f.metadata["help"],
+            )
+        )
+    return tuple(out)
+
+
+PARAMETERS: tuple[Parameter, ...] = _read()
+
+# What the smoke tests read: the canary pipeline's parameters (with the endpoint it checks).
+SMOKE: tuple[str, ...] = (
+    "project",
+    "location",
+    "model_id",
+    "run_image_checks",
+    "run_chat_checks",
+    "smoke_prompt",
+    "smoke_image_url",
+    "smoke_image_prompt",
+    "smoke_max_tokens",
+)
+
+
+def by_name(name: str) -> Parameter:
+    """The parameter called ``name`` in the pipeline (``location``, not ``region``)."""
+    for p in PARAMETERS:
+        if p.name == name:
+            return p
+    raise KeyError(name)
+
+
+def field_schema(annotation: object, help: str = "", default: object = dataclasses.MISSING,
+                 choices: tuple[str, ...] = ()) -> dict:
+    """The JSON Schema of one value of type ``annotation`` (draft 2020-12)."""
+    plain = kind(annotation)
+    out: dict = {
+        str: {"type": "string"},
+        bool: {"type": "boolean"},
+        int: {"type": "integer"},
+        float: {"type": "number"},
+        list: {"type": "array", "items": {"type": "string"}},
+        dict: {"type": "object", "additionalProperties": {"type": "string"}},
+    }[plain]
+    if choices:
+        out["enum"] = list(choices)
+    if help:
+        out["description"] = help
+    if default is not dataclasses.MISSING:
+        out["default"] = default
+    return out
