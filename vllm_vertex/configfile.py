@@ -26,6 +26,7 @@ allowed); value ranges are checked by ``config.validate``, the rules the pipelin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import typing
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from vllm_vertex.redact import find_secret, mask
 __all__ = [
     "CanarySettings",
     "from_console",
+    "json_schema",
     "PipelineSettings",
     "RunFile",
     "ScheduleSettings",
@@ -259,7 +261,7 @@ def _unknown(data: dict, allowed, prefix: str) -> list[tuple[str, str]]:
 
 
 def _type_problems(cls: type, values: dict, prefix: str) -> list[tuple[str, str]]:
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     out = []
     for key, value in values.items():
         expected = hints[key]
@@ -276,6 +278,15 @@ def _type_problems(cls: type, values: dict, prefix: str) -> list[tuple[str, str]
     return out
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, object]:
+    """The declared type of each field of ``cls``, a closed set (``Literal``) read as its type, ``str``.
+
+    Whether a value is one of the set is ``config.validate``'s to say, with the closest choice.
+    """
+    return {k: str if typing.get_origin(v) is typing.Literal else v for k, v in typing.get_type_hints(cls).items()}
+
+
 def from_console(values: dict) -> DeploymentConfig:
     """The validated config from pipeline parameter values (typed into the Vertex console, or defaults).
 
@@ -283,7 +294,7 @@ def from_console(values: dict) -> DeploymentConfig:
     item a dict, a whole number a float. Whole floats become ints; any other wrong type is a
     ``ConfigError`` naming the field (never a raw ``TypeError``).
     """
-    hints = typing.get_type_hints(DeploymentConfig)
+    hints = _hints(DeploymentConfig)
     problems = type_problems(values)
     if problems:
         raise ConfigError(problems)
@@ -355,7 +366,7 @@ def _kind(value: object) -> str:
 
 def _widen(cls: type, key: str, value: object) -> object:
     """An int given for a float field becomes that float, a whole float for an int field that int."""
-    expected = typing.get_type_hints(cls)[key]
+    expected = _hints(cls)[key]
     if expected is float:
         return float(value)
     return cfgmod.whole_number(key, value) if expected is int else value
@@ -402,6 +413,53 @@ _REQUIRED = {
     "project": "Set the Google Cloud project ID, e.g. project: my-project.",
     "region": "Set the Vertex AI region, e.g. region: us-central1.",
 }
+
+
+def json_schema() -> dict:
+    """The run file's JSON Schema (draft 2020-12), from the parameters' declaration and the sections' fields.
+
+    Published as ``schema/run-file.schema.json`` (``make generate``) so editors check run files as
+    they are typed. It says what ``parse`` checks first (keys, types, closed sets, required keys);
+    value ranges and cross-field rules are ``config.validate``'s.
+    """
+    import docstring_parser
+
+    from vllm_vertex.parameters import PARAMETERS, field_schema
+    from vllm_vertex.recipes import PRESETS
+
+    properties: dict[str, dict] = {
+        "preset": {
+            "type": "string",
+            "enum": sorted(PRESETS),
+            "description": "Starting point (vllm_vertex/recipes.py); every other key overrides it.",
+        }
+    }
+    for p in PARAMETERS:
+        properties[p.field] = field_schema(p.annotation, p.help, p.default, p.choices)
+    for name, cls in _SECTIONS.items():
+        docs = {a.arg_name: a.description for a in docstring_parser.parse(cls.__doc__ or "").params}
+        hints, defaults = _hints(cls), {f.name: f for f in dataclasses.fields(cls)}
+        section = {
+            k: field_schema(hints[k], " ".join((docs.get(k) or "").split()), _default(defaults[k])) for k in hints
+        }
+        first_line = (cls.__doc__ or "").strip().splitlines()[0]
+        properties[name] = {
+            "type": "object", "description": first_line, "properties": section, "additionalProperties": False
+        }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "vllm-vertex run file",
+        "description": "One deployment, how it is submitted and scheduled. Generated from vllm_vertex/config.py "
+        "by `make generate`: do not edit.",
+        "type": "object",
+        "properties": properties,
+        "required": sorted(_REQUIRED),
+        "additionalProperties": False,
+    }
+
+
+def _default(f: dataclasses.Field) -> object:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 IMAGE_RE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:\w[\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
