@@ -8,7 +8,7 @@ fails until the files are current. It writes:
   marker comments, and the docstring's ``Args`` entries of those parameters. A lightweight step runs its
   function's source text in the container, so its parameters must be real code, not a ``__signature__``
   set at import (the pipelines' are: ``pipelines/signatures.py``);
-- ``schema/run-file.schema.json``, the run file's JSON Schema (``configfile.json_schema``);
+- ``schema/run-file.schema.json``, the run file's JSON Schema (``parameters.run_file_schema``);
 - the README's parameter table, between its two marker comments.
 """
 
@@ -109,9 +109,9 @@ def render_readme(text: str) -> str:
 
 def render_schema() -> str:
     """The text of ``schema/run-file.schema.json``."""
-    from vllm_vertex.configfile import json_schema
+    from vllm_vertex.parameters import run_file_schema
 
-    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(run_file_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
 def outputs() -> dict[pathlib.Path, str]:

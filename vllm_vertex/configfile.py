@@ -38,7 +38,6 @@ from vllm_vertex.redact import find_secret, mask
 __all__ = [
     "CanarySettings",
     "from_console",
-    "json_schema",
     "PipelineSettings",
     "RunFile",
     "ScheduleSettings",
@@ -414,52 +413,6 @@ _REQUIRED = {
     "region": "Set the Vertex AI region, e.g. region: us-central1.",
 }
 
-
-def json_schema() -> dict:
-    """The run file's JSON Schema (draft 2020-12), from the parameters' declaration and the sections' fields.
-
-    Published as ``schema/run-file.schema.json`` (``make generate``) so editors check run files as
-    they are typed. It says what ``parse`` checks first (keys, types, closed sets, required keys);
-    value ranges and cross-field rules are ``config.validate``'s.
-    """
-    import docstring_parser
-
-    from vllm_vertex.parameters import PARAMETERS, field_schema
-    from vllm_vertex.recipes import PRESETS
-
-    properties: dict[str, dict] = {
-        "preset": {
-            "type": "string",
-            "enum": sorted(PRESETS),
-            "description": "Starting point (vllm_vertex/recipes.py); every other key overrides it.",
-        }
-    }
-    for p in PARAMETERS:
-        properties[p.field] = field_schema(p.annotation, p.help, p.default, p.choices)
-    for name, cls in _SECTIONS.items():
-        docs = {a.arg_name: a.description for a in docstring_parser.parse(cls.__doc__ or "").params}
-        hints, defaults = _hints(cls), {f.name: f for f in dataclasses.fields(cls)}
-        section = {
-            k: field_schema(hints[k], " ".join((docs.get(k) or "").split()), _default(defaults[k])) for k in hints
-        }
-        first_line = (cls.__doc__ or "").strip().splitlines()[0]
-        properties[name] = {
-            "type": "object", "description": first_line, "properties": section, "additionalProperties": False
-        }
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "vllm-vertex run file",
-        "description": "One deployment, how it is submitted and scheduled. Generated from vllm_vertex/config.py "
-        "by `make generate`: do not edit.",
-        "type": "object",
-        "properties": properties,
-        "required": sorted(_REQUIRED),
-        "additionalProperties": False,
-    }
-
-
-def _default(f: dataclasses.Field) -> object:
-    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 IMAGE_RE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:\w[\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")

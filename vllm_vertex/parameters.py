@@ -10,8 +10,8 @@ parameters is generated from :data:`PARAMETERS`:
   ``read-endpoint``), written into their source by ``make generate``: a step runs its function's
   source text, so there the signature must be real code; ``tests/test_parameter_lists.py`` fails
   when the files drift;
-- the run file's JSON Schema (``configfile.json_schema``, published as ``schema/run-file.schema.json``)
-  and the type checks ``configfile`` applies (``kind``, below);
+- the run file's JSON Schema (``run_file_schema``, published as ``schema/run-file.schema.json``);
+  ``configfile``'s type checks read the same annotations, and a test holds the two to agree;
 - the README's parameter table.
 
 Pure: no I/O.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from vllm_vertex.config import DeploymentConfig
 
-__all__ = ["PARAMETERS", "SMOKE", "Parameter", "by_name", "field_schema", "kind"]
+__all__ = ["PARAMETERS", "SMOKE", "Parameter", "by_name", "field_schema", "kind", "run_file_schema"]
 
 
 def kind(annotation: object) -> type:
@@ -64,13 +64,17 @@ class Parameter:
         return kind(self.annotation)
 
 
+def _default(f: dataclasses.Field) -> object:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
 def _read() -> tuple[Parameter, ...]:
     hints = typing.get_type_hints(DeploymentConfig)
     out = []
     for f in dataclasses.fields(DeploymentConfig):
         annotation = hints[f.name]
         literal = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        default = _default(f)
         out.append(
             Parameter(
                 name=f.metadata["parameter"] or f.name,
@@ -127,3 +131,48 @@ def field_schema(annotation: object, help: str = "", default: object = dataclass
     if default is not dataclasses.MISSING:
         out["default"] = default
     return out
+
+
+def run_file_schema() -> dict:
+    """The run file's JSON Schema (draft 2020-12), from the parameters' declaration and the sections' fields.
+
+    Published as ``schema/run-file.schema.json`` (``make generate``) so editors check run files as
+    they are typed. It says what ``configfile.parse`` checks first (keys, types, closed sets, required
+    keys); value ranges and cross-field rules are ``config.validate``'s.
+    """
+    import docstring_parser
+
+    from vllm_vertex import configfile
+    from vllm_vertex.recipes import PRESETS
+
+    properties: dict[str, dict] = {
+        "preset": {
+            "type": "string",
+            "enum": sorted(PRESETS),
+            "description": "Starting point (vllm_vertex/recipes.py); every other key overrides it.",
+        }
+    }
+    for p in PARAMETERS:
+        properties[p.field] = field_schema(p.annotation, p.help, p.default, p.choices)
+    for name, cls in configfile._SECTIONS.items():
+        docs = {a.arg_name: " ".join((a.description or "").split()) for a in docstring_parser.parse(cls.__doc__).params}
+        hints = typing.get_type_hints(cls)
+        section = {
+            f.name: field_schema(hints[f.name], docs.get(f.name, ""), _default(f)) for f in dataclasses.fields(cls)
+        }
+        properties[name] = {
+            "type": "object",
+            "description": (cls.__doc__ or "").strip().splitlines()[0],
+            "properties": section,
+            "additionalProperties": False,
+        }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "vllm-vertex run file",
+        "description": "One deployment, how it is submitted and scheduled. Generated from vllm_vertex/config.py "
+        "by `make generate`: do not edit.",
+        "type": "object",
+        "properties": properties,
+        "required": sorted(configfile._REQUIRED),
+        "additionalProperties": False,
+    }
