@@ -42,8 +42,8 @@ _SOURCE = pathlib.Path(__file__).resolve().parent.parent / "vllm_vertex"
 _EXCLUDE = {"cli.py", "commands", "doctor", "__pycache__"}  # CLI-only code stays out of the steps
 # Modules only the CLI imports. Every embedded byte counts against Linux's limit on one argument
 # (MAX_ARG_STRLEN, 128 KiB), which the step's command must stay under.
-# (configfile stays: validate-config reads console values with it.)
-_CLI_ONLY = {"finish.py", "cloud/jobs.py", "pricing_catalog.py", "cloud/billing_catalog.py"}
+# (configfile stays: validate-config reads console values with it; parameters.py is read at compile time.)
+_CLI_ONLY = {"finish.py", "cloud/jobs.py", "pricing_catalog.py", "cloud/billing_catalog.py", "parameters.py"}
 _FIXED_MTIME = 1_700_000_000
 
 
