@@ -33,7 +33,7 @@ def args_lines(names: tuple[str, ...], indent: str = " " * 8) -> list[str]:
     return [f"{indent}{n}: {by_name(n).help}\n" for n in names]
 
 
-def declared(*names: str) -> Callable[[Callable], Callable]:
+def declared(*names: str) -> Callable[[Callable[..., object]], Callable[..., object]]:
     """Decorator: the body takes the declared parameters ``names`` through ``**params``.
 
     The result's signature is ``names`` (in that order), then the body's own parameters; its
@@ -42,12 +42,12 @@ def declared(*names: str) -> Callable[[Callable], Callable]:
     keywords.
     """
 
-    def wrap(body: Callable) -> Callable:
+    def wrap(body: Callable[..., object]) -> Callable[..., object]:
         own = [p for p in inspect.signature(body).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
         signature = inspect.Signature(parameters(names) + own)
 
         @functools.wraps(body)
-        def pipeline(*args, **kwargs):
+        def pipeline(*args: object, **kwargs: object) -> object:
             return body(**signature.bind(*args, **kwargs).arguments)
 
         pipeline.__signature__ = signature  # type: ignore[attr-defined]

@@ -33,9 +33,10 @@ def kind(annotation: object) -> type:
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
         return str
-    if origin is not None:
-        return origin
-    return annotation  # type: ignore[return-value]
+    plain = origin if origin is not None else annotation
+    if not isinstance(plain, type):
+        raise TypeError(f"{annotation!r} is not a parameter type")
+    return plain
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Parameter:
         return kind(self.annotation)
 
 
-def _default(f: dataclasses.Field) -> object:
+def _default(f: dataclasses.Field[object]) -> object:
     return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
@@ -113,17 +114,17 @@ def by_name(name: str) -> Parameter:
 
 
 def field_schema(annotation: object, help: str = "", default: object = dataclasses.MISSING,
-                 choices: tuple[str, ...] = ()) -> dict:
+                 choices: tuple[str, ...] = ()) -> dict[str, object]:
     """The JSON Schema of one value of type ``annotation`` (draft 2020-12)."""
-    plain = kind(annotation)
-    out: dict = {
+    shapes: dict[type, dict[str, object]] = {
         str: {"type": "string"},
         bool: {"type": "boolean"},
         int: {"type": "integer"},
         float: {"type": "number"},
         list: {"type": "array", "items": {"type": "string"}},
         dict: {"type": "object", "additionalProperties": {"type": "string"}},
-    }[plain]
+    }
+    out = dict(shapes[kind(annotation)])
     if choices:
         out["enum"] = list(choices)
     if help:
@@ -133,7 +134,7 @@ def field_schema(annotation: object, help: str = "", default: object = dataclass
     return out
 
 
-def run_file_schema() -> dict:
+def run_file_schema() -> dict[str, object]:
     """The run file's JSON Schema (draft 2020-12), from the parameters' declaration and the sections' fields.
 
     Published as ``schema/run-file.schema.json`` (``make generate``) so editors check run files as
@@ -145,7 +146,7 @@ def run_file_schema() -> dict:
     from vllm_vertex import configfile
     from vllm_vertex.recipes import PRESETS
 
-    properties: dict[str, dict] = {
+    properties: dict[str, dict[str, object]] = {
         "preset": {
             "type": "string",
             "enum": sorted(PRESETS),
