@@ -4,7 +4,7 @@ PYTHON ?= python3
 STAMP := .cache/installed-$(shell $(PYTHON) -c 'import sys;print("%d%d" % sys.version_info[:2])')
 VLLM_VENV ?= .venv-vllm
 
-.PHONY: install compile test unit e2e matrix lint vllm-env image-replica clean bench calibration
+.PHONY: install compile generate test unit e2e matrix lint vllm-env image-replica clean bench calibration
 
 $(STAMP): pyproject.toml
 	mkdir -p .cache
@@ -15,6 +15,11 @@ install: $(STAMP)
 
 compile: install
 	$(PYTHON) compile.py
+
+# What is generated from the parameters' one declaration (vllm_vertex/config.py): the steps' parameter lists,
+# the README's table, schema/run-file.schema.json. tests/test_parameter_lists.py fails until they are current.
+generate: install
+	$(PYTHON) scripts/generate.py
 
 # ruff, then mypy ([tool.mypy] in pyproject.toml: strict on the pure core; its cache is .cache/mypy).
 lint: install

@@ -13,7 +13,7 @@ def check_verdict(verdict: str, passed: int, failed: int, failures: str = ""):
         failed: Checks that failed.
         failures: The failing checks by name and the first error, from the smoke-test step.
     """
-    from vllm_vertex.config import whole_number
+    from vllm_vertex.numbers import whole_number
 
     passed, failed = whole_number("passed", passed), whole_number("failed", failed)
     if verdict != "passed":

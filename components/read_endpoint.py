@@ -1,4 +1,9 @@
-"""Canary step 1: read an endpoint that already serves, to check it without creating anything."""
+"""Canary step 1: read an endpoint that already serves, to check it without creating anything.
+
+The step runs this function's source text, so its parameters are spelled out: ``make generate``
+writes the smoke tests' ones and their descriptions from their one declaration
+(``vllm_vertex.config.DeploymentConfig``).
+"""
 
 from typing import NamedTuple
 
@@ -10,9 +15,9 @@ from components._runtime import vllm_component
 
 @vllm_component()
 def read_endpoint(
+    # Generated from vllm_vertex.config.DeploymentConfig by `make generate`: do not edit.
     project: str,
     location: str,
-    endpoint_name: str,
     model_id: str,
     run_image_checks: bool,
     run_chat_checks: bool,
@@ -20,6 +25,8 @@ def read_endpoint(
     smoke_image_url: str,
     smoke_image_prompt: str,
     smoke_max_tokens: int,
+    # End of generated parameters.
+    endpoint_name: str,
     endpoint: Output[VertexEndpoint],
 ) -> NamedTuple("Outputs", [("config", str)]):
     """Finds the endpoint (and its dedicated DNS) and builds the smoke-test configuration.
@@ -28,16 +35,16 @@ def read_endpoint(
     is only known by reading the endpoint.
 
     Args:
-        project: Google Cloud project ID.
-        location: Vertex AI region.
-        endpoint_name: projects/P/locations/L/endpoints/E, or the numeric endpoint ID.
-        model_id: The model served, for the report.
-        run_image_checks: Run the image+text checks.
-        run_chat_checks: Run the OpenAI chat-completions checks.
+        project: Google Cloud project ID that owns the endpoint and model.
+        location: Vertex AI region, e.g. us-central1.
+        model_id: Hugging Face repo id (org/name) or a gs:// folder with the weights.
+        run_image_checks: Run the image+text checks (multimodal models only).
+        run_chat_checks: Run the OpenAI chat-completions checks (needs a chat template).
         smoke_prompt: Prompt of the text checks.
-        smoke_image_url: Image of the image checks.
+        smoke_image_url: Image URL of the image checks.
         smoke_image_prompt: Predict-route prompt of the image check.
-        smoke_max_tokens: Tokens per smoke check.
+        smoke_max_tokens: Tokens generated per smoke check.
+        endpoint_name: projects/P/locations/L/endpoints/E, or the numeric endpoint ID.
         endpoint: The endpoint (``metadata["resourceName"]``, ``dedicatedEndpointDns``).
 
     Returns:

@@ -1,4 +1,8 @@
-"""Step 1: validate the run's parameters before anything is created."""
+"""Step 1: validate the run's parameters before anything is created.
+
+The step runs this function's source text, so its parameters are spelled out: ``make generate``
+writes them and their descriptions from their one declaration (``vllm_vertex.config.DeploymentConfig``).
+"""
 
 from typing import NamedTuple
 
@@ -7,6 +11,7 @@ from components._runtime import vllm_component
 
 @vllm_component()
 def validate_config(
+    # Generated from vllm_vertex.config.DeploymentConfig by `make generate`: do not edit.
     project: str,
     location: str,
     model_id: str,
@@ -48,52 +53,59 @@ def validate_config(
     smoke_max_tokens: int,
     probe_profile: str,
     probe_slo: str,
+    # End of generated parameters.
     job_resource_name: str,
 ) -> NamedTuple("Outputs", [("config", str), ("run_label", str)]):
     """Checks every parameter with the rules ``compile.py`` applies and emits the run's config.
 
     Args:
-        project: Google Cloud project ID that owns the endpoint.
-        location: Vertex AI region.
-        model_id: Hugging Face repo id or gs:// folder.
-        multimodal: The model takes images as well as text.
-        serving_image: vLLM serving container image.
-        machine_type: Machine type of one replica.
-        accelerator_type: GPU type.
-        accelerator_count: GPUs per replica (= tensor parallel size).
-        min_replica_count: Minimum replicas.
-        max_replica_count: Maximum replicas (quota is charged for these).
-        spot: Deploy on spot VMs.
-        service_account: Service account the deployed model runs as (empty: Vertex's default).
-        dedicated_endpoint: Create a dedicated endpoint (own DNS, streaming, 1 h timeout).
-        gpu_memory_utilization: vLLM --gpu-memory-utilization, in (0, 1].
-        max_model_len: vLLM --max-model-len.
-        max_num_seqs: vLLM --max-num-seqs.
-        dtype: vLLM --dtype.
-        swap_space_gib: vLLM --swap-space (CPU swap per GPU, GiB).
-        max_loras: vLLM --max-loras.
-        max_cpu_loras: vLLM --max-cpu-loras.
-        enforce_eager: vLLM --enforce-eager.
-        trust_remote_code: vLLM --trust-remote-code.
-        enable_lora: vLLM --enable-lora.
-        enable_prefix_caching: vLLM --enable-prefix-caching.
-        enable_chunked_prefill: vLLM --enable-chunked-prefill.
-        model_type: Google container's --model-type (e.g. llama3.1), empty for none.
-        chat_template: vLLM --chat-template, empty for the tokenizer's own.
-        extra_vllm_args: More vLLM flags, each "--flag=value".
-        hf_token_secret: Secret Manager version holding the HF token, or empty.
-        labels: Labels for every created resource.
-        teardown_policy: always | on_failure | never.
-        deploy_timeout_seconds: How long to wait for the deploy.
-        block_on_plan_risk: Preflight fails (not only warns) when the capacity plan is "at risk".
-        run_image_checks: Run the image+text checks.
-        run_chat_checks: Run the OpenAI chat-completions checks.
+        project: Google Cloud project ID that owns the endpoint and model.
+        location: Vertex AI region, e.g. us-central1.
+        model_id: Hugging Face repo id (org/name) or a gs:// folder with the weights.
+        multimodal: The model takes images as well as text (Llama 3.2 Vision).
+        serving_image: Google's vLLM serving container image (Vision presets keep an older tag).
+        machine_type: Machine type of one replica, e.g. g2-standard-12.
+        accelerator_type: GPU type, e.g. NVIDIA_L4; must be the one the machine type carries.
+        accelerator_count: GPUs per replica; also vLLM's tensor parallel size.
+        min_replica_count: Minimum number of replicas.
+        max_replica_count: Maximum number of replicas; quota is charged for these.
+        spot: Deploy on spot VMs (checked against the Preemptible GPU quota).
+        service_account: Service account the deployed model runs as; empty for Vertex's default.
+        dedicated_endpoint: Create a dedicated endpoint (own DNS, streaming, longer timeouts).
+        gpu_memory_utilization: Fraction of GPU memory vLLM may use, in (0, 1].
+        max_model_len: Longest sequence (prompt + output) vLLM serves.
+        max_num_seqs: Most sequences vLLM batches at once (12 for Llama 3.2 Vision).
+        dtype: Weights dtype: auto, bfloat16, float16 or float32.
+        swap_space_gib: CPU swap space per GPU, GiB.
+        max_loras: Most LoRA adapters in one batch.
+        max_cpu_loras: Most LoRA adapters kept in CPU memory.
+        enforce_eager: Disable CUDA graphs (less memory, slower decoding).
+        trust_remote_code: Let vLLM run the model repo's own code.
+        enable_lora: Serve LoRA adapters (the container's dynamic-lora).
+        enable_prefix_caching: Reuse the KV cache of shared prompt prefixes.
+        enable_chunked_prefill: Split long prefills into chunks.
+        model_type: Google container's --model-type (e.g. llama3.1); empty for none.
+        chat_template: vLLM --chat-template for tokenizers without one; empty for the tokenizer's.
+        extra_vllm_args: More vLLM flags, each "--flag=value"; fields above may not be repeated.
+        hf_token_secret: Secret Manager version of the Hugging Face token, projects/P/secrets/S/versions/V; empty for
+            public or gs:// models. Never the token.
+        labels: Labels added to every created resource.
+        teardown_policy: always (delete after the smoke tests), on_failure (keep a passing deployment, delete otherwise)
+            or never (keep everything).
+        deploy_timeout_seconds: How long to wait for the deploy before failing.
+        block_on_plan_risk: Preflight fails when the capacity plan is "at risk" (max_model_len within the planner's
+            error band of the predicted KV cache); false only warns.
+        run_image_checks: Run the image+text checks (multimodal models only).
+        run_chat_checks: Run the OpenAI chat-completions checks (needs a chat template).
         smoke_prompt: Prompt of the text checks.
-        smoke_image_url: Image of the image checks.
+        smoke_image_url: Image URL of the image checks.
         smoke_image_prompt: Predict-route prompt of the image check.
-        smoke_max_tokens: Tokens per smoke check.
-        probe_profile: Load probe after the smoke tests: off, quick, standard or capacity.
-        probe_slo: SLO thresholds of the probe, key=value,...; empty for no gate.
+        smoke_max_tokens: Tokens generated per smoke check.
+        probe_profile: Load probe after smoke tests that passed: off, quick (about 1 min), standard (about 5 min) or
+            capacity (standard levels and a search for the highest concurrency within the SLO).
+        probe_slo: SLO of the probe, key=value pairs separated by commas, e.g.
+            p95_ttft_ms=500,p95_tpot_ms=50,max_error_rate=0.01; a miss fails the run after the report is written. Empty:
+            measure without a gate.
         job_resource_name: The pipeline job's full resource name; the run label derives from it.
 
     Returns:

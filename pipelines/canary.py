@@ -9,37 +9,19 @@ from kfp import dsl
 
 from components import check_verdict, read_endpoint, smoke_test
 from pipelines.deploy_and_verify import _side_effect
+from pipelines.signatures import declared
+from vllm_vertex.parameters import SMOKE
 
 CANARY_NAME = "vllm-canary"
 
 
-def _canary(
-    project: str,
-    location: str,
-    endpoint: str,
-    model_id: str,
-    run_image_checks: bool,
-    run_chat_checks: bool,
-    smoke_prompt: str,
-    smoke_image_url: str,
-    smoke_image_prompt: str,
-    smoke_max_tokens: int,
-):
+@declared(*SMOKE)
+def _canary(endpoint: str, **params):
     """Smoke-tests an existing Vertex endpoint (shared or dedicated); fails when a check fails.
 
     Args:
-        project: Google Cloud project ID that owns the endpoint.
-        location: Vertex AI region of the endpoint.
         endpoint: projects/P/locations/L/endpoints/E, or the numeric endpoint ID.
-        model_id: The model the endpoint serves (shown in the report).
-        run_image_checks: Run the image+text checks (multimodal models only).
-        run_chat_checks: Run the OpenAI chat-completions checks (needs a chat template).
-        smoke_prompt: Prompt of the text checks.
-        smoke_image_url: Image URL of the image checks.
-        smoke_image_prompt: Predict-route prompt of the image check.
-        smoke_max_tokens: Tokens generated per smoke check.
     """
-    params = {k: v for k, v in locals().items() if k != "endpoint"}
     found = _side_effect(read_endpoint(endpoint_name=endpoint, **params), "read-endpoint")
     smoke = smoke_test(config=found.outputs["config"], endpoint=found.outputs["endpoint"])
     _side_effect(smoke, "smoke-test")

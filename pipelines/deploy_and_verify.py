@@ -1,8 +1,9 @@
 """The deploy-and-verify pipeline: validate → quota → upload + endpoint → deploy → smoke → probe → teardown.
 
-Parameters have no Python defaults: ``pipelines.compile_pipeline`` fills them from a preset
-(``DeploymentConfig``), so the compiled YAML shows real values in the console and the preset
-tables live in one place (``vllm_vertex.recipes``).
+The parameters are declared once, as the fields of ``DeploymentConfig``; ``declared`` builds the
+signature and the docstring's descriptions from them. They have no Python defaults:
+``pipelines.compile_pipeline`` fills them from a preset, so the compiled YAML shows real values
+in the console and the preset tables live in one place (``vllm_vertex.recipes``).
 """
 
 from kfp import dsl
@@ -21,6 +22,8 @@ from components import (
     upload_model,
     validate_config,
 )
+from pipelines.signatures import declared
+from vllm_vertex.parameters import PARAMETERS
 
 PIPELINE_NAME = "vllm-deploy-and-verify"
 
@@ -58,102 +61,11 @@ def _probe_branch(project, location, run_label, teardown_policy, config, endpoin
         _side_effect(task.after(measured), "teardown-after-probe")
 
 
-def _deploy_and_verify(
-    project: str,
-    location: str,
-    model_id: str,
-    multimodal: bool,
-    serving_image: str,
-    machine_type: str,
-    accelerator_type: str,
-    accelerator_count: int,
-    min_replica_count: int,
-    max_replica_count: int,
-    spot: bool,
-    service_account: str,
-    dedicated_endpoint: bool,
-    gpu_memory_utilization: float,
-    max_model_len: int,
-    max_num_seqs: int,
-    dtype: str,
-    swap_space_gib: int,
-    max_loras: int,
-    max_cpu_loras: int,
-    enforce_eager: bool,
-    trust_remote_code: bool,
-    enable_lora: bool,
-    enable_prefix_caching: bool,
-    enable_chunked_prefill: bool,
-    model_type: str,
-    chat_template: str,
-    extra_vllm_args: list,
-    hf_token_secret: str,
-    labels: dict,
-    teardown_policy: str,
-    deploy_timeout_seconds: int,
-    block_on_plan_risk: bool,
-    run_image_checks: bool,
-    run_chat_checks: bool,
-    smoke_prompt: str,
-    smoke_image_url: str,
-    smoke_image_prompt: str,
-    smoke_max_tokens: int,
-    probe_profile: str,
-    probe_slo: str,
-):
-    """Deploys an open LLM to a Vertex AI endpoint with vLLM, smoke-tests it and tears it down.
-
-    Args:
-        project: Google Cloud project ID that owns the endpoint and model.
-        location: Vertex AI region, e.g. us-central1.
-        model_id: Hugging Face repo id (org/name) or a gs:// folder with the weights.
-        multimodal: The model takes images as well as text (Llama 3.2 Vision).
-        serving_image: Google's vLLM serving container image (Vision presets keep an older tag).
-        machine_type: Machine type of one replica, e.g. g2-standard-12.
-        accelerator_type: GPU type, e.g. NVIDIA_L4; must be the one the machine type carries.
-        accelerator_count: GPUs per replica; also vLLM's tensor parallel size.
-        min_replica_count: Minimum number of replicas.
-        max_replica_count: Maximum number of replicas; quota is charged for these.
-        spot: Deploy on spot VMs (checked against the Preemptible GPU quota).
-        service_account: Service account the deployed model runs as; empty for Vertex's default.
-        dedicated_endpoint: Create a dedicated endpoint (own DNS, streaming, longer timeouts).
-        gpu_memory_utilization: Fraction of GPU memory vLLM may use, in (0, 1].
-        max_model_len: Longest sequence (prompt + output) vLLM serves.
-        max_num_seqs: Most sequences vLLM batches at once (12 for Llama 3.2 Vision).
-        dtype: Weights dtype: auto, bfloat16, float16 or float32.
-        swap_space_gib: CPU swap space per GPU, GiB.
-        max_loras: Most LoRA adapters in one batch.
-        max_cpu_loras: Most LoRA adapters kept in CPU memory.
-        enforce_eager: Disable CUDA graphs (less memory, slower decoding).
-        trust_remote_code: Let vLLM run the model repo's own code.
-        enable_lora: Serve LoRA adapters (the container's dynamic-lora).
-        enable_prefix_caching: Reuse the KV cache of shared prompt prefixes.
-        enable_chunked_prefill: Split long prefills into chunks.
-        model_type: Google container's --model-type (e.g. llama3.1); empty for none.
-        chat_template: vLLM --chat-template for tokenizers without one; empty for the tokenizer's.
-        extra_vllm_args: More vLLM flags, each "--flag=value"; fields above may not be repeated.
-        hf_token_secret: Secret Manager version of the Hugging Face token,
-            projects/P/secrets/S/versions/V; empty for public or gs:// models. Never the token.
-        labels: Labels added to every created resource.
-        teardown_policy: always (delete after the smoke tests), on_failure (keep a passing
-            deployment, delete otherwise) or never (keep everything).
-        deploy_timeout_seconds: How long to wait for the deploy before failing.
-        block_on_plan_risk: Preflight fails when the capacity plan is "at risk" (max_model_len within the
-            planner's error band of the predicted KV cache); false only warns.
-        run_image_checks: Run the image+text checks (multimodal models only).
-        run_chat_checks: Run the OpenAI chat-completions checks (needs a chat template).
-        smoke_prompt: Prompt of the text checks.
-        smoke_image_url: Image URL of the image checks.
-        smoke_image_prompt: Predict-route prompt of the image check.
-        smoke_max_tokens: Tokens generated per smoke check.
-        probe_profile: Load probe after smoke tests that passed: off, quick (about 1 min),
-            standard (about 5 min) or capacity (standard levels and a search for the highest
-            concurrency within the SLO).
-        probe_slo: SLO of the probe, key=value pairs separated by commas, e.g.
-            p95_ttft_ms=500,p95_tpot_ms=50,max_error_rate=0.01; a miss fails the run after the
-            report is written. Empty: measure without a gate.
-    """
-    params = dict(locals())
+@declared(*(p.name for p in PARAMETERS))
+def _deploy_and_verify(**params):
+    """Deploys an open LLM to a Vertex AI endpoint with vLLM, smoke-tests it and tears it down."""
+    project, location = params["project"], params["location"]
+    teardown_policy, probe_profile = params["teardown_policy"], params["probe_profile"]
     cleanup = cleanup_on_exit(
         project=project,
         location=location,

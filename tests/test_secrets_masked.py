@@ -22,6 +22,7 @@ from pipelines import compile_pipeline
 from vllm_vertex import configfile, redact
 from vllm_vertex.cli import main
 from vllm_vertex.config import ConfigError, DeploymentConfig, from_preset
+from vllm_vertex.parameters import kind
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEXT = ROOT / "examples" / "text-llama-3.1-8b.yaml"
@@ -37,7 +38,7 @@ SECRETS = {
 
 
 def _str_fields(cls) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls) if typing.get_type_hints(cls)[f.name] is str]
+    return [f.name for f in dataclasses.fields(cls) if kind(typing.get_type_hints(cls)[f.name]) is str]  # Literal too
 
 
 CONFIG_STR_FIELDS = _str_fields(DeploymentConfig)

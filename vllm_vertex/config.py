@@ -7,28 +7,42 @@ same rules as one in a config file.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
 
 from vllm_vertex import hardware, vllm_flags
 from vllm_vertex.errors import ConfigError
+from vllm_vertex.numbers import whole_number
 from vllm_vertex.recipes import DEFAULT_IMAGE, get_preset
 
 __all__ = [
+    "DTYPES",
     "DeploymentConfig",
+    "Dtype",
+    "ProbeProfile",
     "TEARDOWN_POLICIES",
+    "TeardownPolicy",
     "closest",
     "from_preset",
     "label_problems",
+    "param",
     "secret_problems",
     "validate",
     "whole_number",
 ]
 
-TEARDOWN_POLICIES = ("always", "on_failure", "never")
-DTYPES = ("auto", "bfloat16", "float16", "half", "float32", "float")
+# The closed sets among the parameters: plain strings in JSON, run files and presets, checked by ``validate``.
+TeardownPolicy = Literal["always", "on_failure", "never"]
+Dtype = Literal["auto", "bfloat16", "float16", "half", "float32", "float"]
+ProbeProfile = Literal["off", "quick", "standard", "capacity"]  # "off" and probe.workload.PROFILES
+TEARDOWN_POLICIES: tuple[str, ...] = get_args(TeardownPolicy)
+DTYPES: tuple[str, ...] = get_args(Dtype)
 SECRET_VERSION_RE = re.compile(r"^projects/[^/]+/secrets/[A-Za-z0-9_-]{1,255}/versions/(latest|[1-9][0-9]*)$")
 HF_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 GCS_RE = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$")
@@ -39,51 +53,100 @@ EMAIL_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]*@[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
 IMAGE_URL_RE = re.compile(r"^(https?://[^\s/]+[^\s]*|gs://[a-z0-9][a-z0-9._-]+/\S+|data:image/[a-z0-9.+-]+;base64,\S+)$")
 
 
+def param(default: Any, help: str, *, choices: Iterable[str] = (), parameter: str = "") -> Any:
+    """Declares one pipeline parameter: a ``DeploymentConfig`` field with its default and description.
+
+    The field's annotation is the parameter's type (a ``Literal`` is a closed set of strings);
+    ``help`` is the one description, the console's, that the pipeline docstrings, the run-file
+    JSON Schema and the README table are generated from (``vllm_vertex.parameters``).
+
+    Args:
+        default: The default value; a list or dict is copied for every instance.
+        help: The console's description of the parameter.
+        choices: The closed set of allowed values when a table holds it (regions, machine types);
+            a ``Literal`` annotation gives its own.
+        parameter: The pipeline parameter's name when it differs from the field's (``location``).
+    """
+    metadata = {"help": help, "choices": tuple(sorted(choices)), "parameter": parameter}
+    if isinstance(default, list | dict):
+        return field(default_factory=functools.partial(copy.copy, default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class DeploymentConfig:
-    """Everything one deployment needs. Field docs live in the pipeline's docstring."""
+    """Everything one deployment needs: the declaration of every pipeline parameter (see ``param``)."""
 
-    project: str = ""
-    region: str = "us-central1"
-    model_id: str = ""
-    multimodal: bool = False
-    serving_image: str = DEFAULT_IMAGE
-    machine_type: str = "g2-standard-12"
-    accelerator_type: str = "NVIDIA_L4"
-    accelerator_count: int = 1
-    min_replica_count: int = 1
-    max_replica_count: int = 1
-    spot: bool = False
-    service_account: str = ""
-    dedicated_endpoint: bool = False
-    gpu_memory_utilization: float = 0.9
-    max_model_len: int = 4096
-    max_num_seqs: int = 256
-    dtype: str = "auto"
-    swap_space_gib: int = 16
-    max_loras: int = 1
-    max_cpu_loras: int = 8
-    trust_remote_code: bool = False
-    enforce_eager: bool = True
-    enable_lora: bool = False
-    enable_prefix_caching: bool = False
-    enable_chunked_prefill: bool = False
-    model_type: str = ""
-    chat_template: str = ""
-    extra_vllm_args: list[str] = field(default_factory=list)
-    hf_token_secret: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    teardown_policy: str = "on_failure"
-    deploy_timeout_seconds: int = 7200
-    block_on_plan_risk: bool = False
-    run_image_checks: bool = False
-    run_chat_checks: bool = True
-    smoke_prompt: str = "What is a car?"
-    smoke_image_url: str = "https://images.pexels.com/photos/1254140/pexels-photo-1254140.jpeg"
-    smoke_image_prompt: str = "<|begin_of_text|><|image|>This is a picture of"
-    smoke_max_tokens: int = 64
-    probe_profile: str = "off"
-    probe_slo: str = ""
+    project: str = param("", "Google Cloud project ID that owns the endpoint and model.")
+    region: str = param(
+        "us-central1", "Vertex AI region, e.g. us-central1.", choices=hardware.VERTEX_REGIONS, parameter="location"
+    )
+    model_id: str = param("", "Hugging Face repo id (org/name) or a gs:// folder with the weights.")
+    multimodal: bool = param(False, "The model takes images as well as text (Llama 3.2 Vision).")
+    serving_image: str = param(
+        DEFAULT_IMAGE, "Google's vLLM serving container image (Vision presets keep an older tag)."
+    )
+    machine_type: str = param(
+        "g2-standard-12", "Machine type of one replica, e.g. g2-standard-12.", choices=hardware.MACHINE_TYPES
+    )
+    accelerator_type: str = param(
+        "NVIDIA_L4", "GPU type, e.g. NVIDIA_L4; must be the one the machine type carries.",
+        choices=hardware.ACCELERATORS,
+    )
+    accelerator_count: int = param(1, "GPUs per replica; also vLLM's tensor parallel size.")
+    min_replica_count: int = param(1, "Minimum number of replicas.")
+    max_replica_count: int = param(1, "Maximum number of replicas; quota is charged for these.")
+    spot: bool = param(False, "Deploy on spot VMs (checked against the Preemptible GPU quota).")
+    service_account: str = param("", "Service account the deployed model runs as; empty for Vertex's default.")
+    dedicated_endpoint: bool = param(False, "Create a dedicated endpoint (own DNS, streaming, longer timeouts).")
+    gpu_memory_utilization: float = param(0.9, "Fraction of GPU memory vLLM may use, in (0, 1].")
+    max_model_len: int = param(4096, "Longest sequence (prompt + output) vLLM serves.")
+    max_num_seqs: int = param(256, "Most sequences vLLM batches at once (12 for Llama 3.2 Vision).")
+    dtype: Dtype = param("auto", "Weights dtype: auto, bfloat16, float16 or float32.")
+    swap_space_gib: int = param(16, "CPU swap space per GPU, GiB.")
+    max_loras: int = param(1, "Most LoRA adapters in one batch.")
+    max_cpu_loras: int = param(8, "Most LoRA adapters kept in CPU memory.")
+    enforce_eager: bool = param(True, "Disable CUDA graphs (less memory, slower decoding).")
+    trust_remote_code: bool = param(False, "Let vLLM run the model repo's own code.")
+    enable_lora: bool = param(False, "Serve LoRA adapters (the container's dynamic-lora).")
+    enable_prefix_caching: bool = param(False, "Reuse the KV cache of shared prompt prefixes.")
+    enable_chunked_prefill: bool = param(False, "Split long prefills into chunks.")
+    model_type: str = param("", "Google container's --model-type (e.g. llama3.1); empty for none.")
+    chat_template: str = param("", "vLLM --chat-template for tokenizers without one; empty for the tokenizer's.")
+    extra_vllm_args: list[str] = param([], 'More vLLM flags, each "--flag=value"; fields above may not be repeated.')
+    hf_token_secret: str = param(
+        "", "Secret Manager version of the Hugging Face token, projects/P/secrets/S/versions/V; empty for public "
+        "or gs:// models. Never the token."
+    )
+    labels: dict[str, str] = param({}, "Labels added to every created resource.")
+    teardown_policy: TeardownPolicy = param(
+        "on_failure", "always (delete after the smoke tests), on_failure (keep a passing deployment, delete "
+        "otherwise) or never (keep everything)."
+    )
+    deploy_timeout_seconds: int = param(7200, "How long to wait for the deploy before failing.")
+    block_on_plan_risk: bool = param(
+        False, 'Preflight fails when the capacity plan is "at risk" (max_model_len within the planner\'s error '
+        "band of the predicted KV cache); false only warns."
+    )
+    run_image_checks: bool = param(False, "Run the image+text checks (multimodal models only).")
+    run_chat_checks: bool = param(True, "Run the OpenAI chat-completions checks (needs a chat template).")
+    smoke_prompt: str = param("What is a car?", "Prompt of the text checks.")
+    smoke_image_url: str = param(
+        "https://images.pexels.com/photos/1254140/pexels-photo-1254140.jpeg", "Image URL of the image checks."
+    )
+    smoke_image_prompt: str = param(
+        "<|begin_of_text|><|image|>This is a picture of", "Predict-route prompt of the image check."
+    )
+    smoke_max_tokens: int = param(64, "Tokens generated per smoke check.")
+    probe_profile: ProbeProfile = param(
+        "off", "Load probe after smoke tests that passed: off, quick (about 1 min), standard (about 5 min) or "
+        "capacity (standard levels and a search for the highest concurrency within the SLO)."
+    )
+    probe_slo: str = param(
+        "", "SLO of the probe, key=value pairs separated by commas, e.g. "
+        "p95_ttft_ms=500,p95_tpot_ms=50,max_error_rate=0.01; a miss fails the run after the report is written. "
+        "Empty: measure without a gate."
+    )
 
     @property
     def tensor_parallel_size(self) -> int:
@@ -103,19 +166,6 @@ class DeploymentConfig:
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(DeploymentConfig))
 INT_FIELDS: frozenset[str] = frozenset(f.name for f in dataclasses.fields(DeploymentConfig) if f.type in ("int", int))
-
-
-def whole_number(name: str, value):
-    """``value`` with a whole float (``1.0``) made an int; a float with a fraction is a ``ConfigError`` naming ``name``.
-
-    JSON has one number type, so a backend, the console or a run file may send an integer as ``1.0``.
-    Anything else is returned unchanged, for the type checks to judge.
-    """
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ConfigError([(name, f"must be a whole number, got {value!r}.")])
-        return int(value)
-    return value
 
 
 def _whole_numbers(data: dict) -> dict:

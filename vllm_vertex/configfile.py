@@ -26,6 +26,7 @@ allowed); value ranges are checked by ``config.validate``, the rules the pipelin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import typing
 from dataclasses import dataclass, field
@@ -261,7 +262,7 @@ def _unknown(data: dict, allowed, prefix: str) -> list[tuple[str, str]]:
 
 
 def _type_problems(cls: type, values: dict, prefix: str) -> list[tuple[str, str]]:
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     out = []
     for key, value in values.items():
         expected = hints[key]
@@ -278,6 +279,15 @@ def _type_problems(cls: type, values: dict, prefix: str) -> list[tuple[str, str]
     return out
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, object]:
+    """The declared type of each field of ``cls``, a closed set (``Literal``) read as its type, ``str``.
+
+    Whether a value is one of the set is ``config.validate``'s to say, with the closest choice.
+    """
+    return {k: str if typing.get_origin(v) is typing.Literal else v for k, v in typing.get_type_hints(cls).items()}
+
+
 def from_console(values: dict) -> DeploymentConfig:
     """The validated config from pipeline parameter values (typed into the Vertex console, or defaults).
 
@@ -285,7 +295,7 @@ def from_console(values: dict) -> DeploymentConfig:
     item a dict, a whole number a float. Whole floats become ints; any other wrong type is a
     ``ConfigError`` naming the field (never a raw ``TypeError``).
     """
-    hints = typing.get_type_hints(DeploymentConfig)
+    hints = _hints(DeploymentConfig)
     problems = type_problems(values)
     if problems:
         raise ConfigError(problems)
@@ -357,7 +367,7 @@ def _kind(value: object) -> str:
 
 def _widen(cls: type, key: str, value: object) -> object:
     """An int given for a float field becomes that float, a whole float for an int field that int."""
-    expected = typing.get_type_hints(cls)[key]
+    expected = _hints(cls)[key]
     if expected is float and isinstance(value, int | float):
         return float(value)
     return cfgmod.whole_number(key, value) if expected is int else value
@@ -404,6 +414,7 @@ _REQUIRED = {
     "project": "Set the Google Cloud project ID, e.g. project: my-project.",
     "region": "Set the Vertex AI region, e.g. region: us-central1.",
 }
+
 
 
 IMAGE_RE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:\w[\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")

@@ -11,6 +11,7 @@ import sys
 import click
 
 from vllm_vertex.commands._common import guarded, require_credentials
+from vllm_vertex.config import DTYPES
 from vllm_vertex.errors import BadInput
 
 __all__ = ["plan"]
@@ -24,7 +25,7 @@ _REQUEST_OPTIONS = [
     ("--max-model-len", click.IntRange(1), "vLLM --max-model-len."),
     ("--max-num-seqs", click.IntRange(1), "vLLM --max-num-seqs."),
     ("--max-num-batched-tokens", click.IntRange(1), "vLLM --max-num-batched-tokens."),
-    ("--dtype", click.Choice(["auto", "bfloat16", "float16", "half", "float32", "float"]), "Weights dtype."),
+    ("--dtype", click.Choice(DTYPES), "Weights dtype."),
     ("--kv-cache-dtype", click.Choice(["auto", "fp8", "fp8_e4m3", "fp8_e5m2"]), "KV cache dtype."),
 ]
 
