@@ -131,6 +131,7 @@ def test_google_errors_keep_their_named_messages():
 
     denied = failure_for(api.PermissionDenied("caller lacks aiplatform.endpoints.list"))
     assert denied.exit_code == 2 and denied.message.startswith("PermissionDenied from Google Cloud: ")
+    assert failure_for(api.Unauthenticated("request had invalid authentication credentials")).exit_code == 2
     missing = failure_for(api.NotFound("endpoint 7 not found"))
     assert missing.exit_code == 1 and missing.message.startswith("NotFound from Google Cloud: ")
     refresh = failure_for(auth_errors.RefreshError("('invalid_grant: Token has been expired or revoked.', {})"))

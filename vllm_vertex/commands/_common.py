@@ -68,7 +68,7 @@ class Failure(click.ClickException):
 
 
 def debugging() -> bool:
-    """True with ``vllm-vertex --debug`` or ``VLLM_VERTEX_DEBUG=1``: expected failures show their traceback."""
+    """True with ``vllm-vertex --debug`` or ``VLLM_VERTEX_DEBUG=1``: failures show their traceback too."""
     ctx = click.get_current_context(silent=True)
     flag = bool(ctx and ctx.find_root().params.get("debug"))
     return flag or os.environ.get("VLLM_VERTEX_DEBUG", "") not in ("", "0")
@@ -122,7 +122,7 @@ def _unmasked_failure(err: Exception) -> Failure:
     api_errors = _loaded("google.api_core.exceptions", "GoogleAPIError")
     if api_errors and isinstance(err, api_errors):
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        refused = type(err).__name__ in ("PermissionDenied", "Unauthenticated", "Forbidden", "Unauthorized")
+        refused = isinstance(err, _loaded("google.api_core.exceptions", "Forbidden", "Unauthorized"))  # 403, 401
         return Failure(f"{type(err).__name__} from Google Cloud: {first}", EXIT_BAD_INPUT if refused else EXIT_FAILED)
     unreachable = _loaded("requests.exceptions", "ConnectionError", "Timeout")
     if unreachable and isinstance(err, unreachable):
