@@ -152,6 +152,21 @@ class ModelSpec:
         return self.context_tokens or self.max_position_embeddings
 
 
+# Transformers' config defaults for keys some published config.json files leave out (google/gemma-3-*-it
+# name only the sizes that differ: Gemma3TextConfig fills vocab_size, heads, head_dim, the window).
+TRANSFORMERS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gemma3_text": {
+        "vocab_size": 262208,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 4,
+        "head_dim": 256,
+        "max_position_embeddings": 131072,
+        "sliding_window": 4096,
+        "sliding_window_pattern": 6,
+    },
+}
+TRANSFORMERS_DEFAULTS["gemma3"] = TRANSFORMERS_DEFAULTS["gemma3_text"]
+
 QWEN_VL_MAX_PIXELS = 12845056  # Qwen2/2.5-VL image processor default max_pixels (16384 x 28 x 28)
 QWEN_VL_MIN_PIXELS = 3136  # ... and min_pixels (4 x 28 x 28)
 
@@ -331,6 +346,8 @@ def parse_model_config(config: Mapping[str, Any]) -> ModelSpec:
         raise PlanError("config must be a dict parsed from config.json.")
     text = config.get("text_config") or config
     where = "text_config." if text is not config else ""
+    kind = str(text.get("model_type") or config.get("model_type", ""))
+    text = {**TRANSFORMERS_DEFAULTS.get(kind, {}), **text}  # Gemma 3's config.json names few keys
     heads = _field(text, "num_attention_heads", where)
     hidden = _field(text, "hidden_size", where)
     head_dim = text.get("head_dim") or hidden // heads
