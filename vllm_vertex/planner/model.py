@@ -269,6 +269,8 @@ def _moe_fields(text: Mapping[str, Any], layers: int, where: str) -> dict[str, A
         step = int(text.get("decoder_sparse_step") or 1)
         only = set(text.get("mlp_only_layers") or ())
         sparse = [i for i in range(layers) if i not in only and (i + 1) % step == 0]
+    if not sparse:  # every layer dense (mlp_only_layers): a dense model of intermediate_size
+        return {}
     shared = _int(text, "shared_expert_intermediate_size")
     if not shared and _int(text, "n_shared_experts"):
         shared = _int(text, "n_shared_experts") * expert
