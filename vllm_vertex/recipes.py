@@ -29,9 +29,14 @@ LEGACY_MLLAMA_IMAGE = f"{_IMAGE_REPO}:20241210_0916_RC00"
 # (planner/memory.py ENGINE_PROFILES). Google does not publish the version per tag; these are
 # inferred, not read from the images: the 2024 tags predate vLLM's V1 engine (0.8, 2025-03) and
 # still serve Mllama; 20251205 no longer serves Mllama (removed after 0.10.2) and predates 0.17.
+# The 2025 tags below carry the vLLM version Google's vertex-ai-samples notebooks state for them.
 IMAGE_ENGINES: dict[str, str] = {
     "20241001_0916_RC00": "v0",
     "20241210_0916_RC00": "v0",
+    "20250130_0916_RC01": "0.6.6.post1",
+    "20250304_0916_RC01": "0.7.2",
+    "20250312_0916_RC01": "0.7.3",  # "past v0.7.3" (vLLM commit f6bb18fd)
+    "20250717_0916_arm_RC01": "0.9.2",
     "20251205_0916_RC01": "v1-early",
 }
 
