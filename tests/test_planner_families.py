@@ -76,7 +76,7 @@ def test_gpt_oss_is_planned_not_refused():
         assert spec.quant.method == "mxfp4" and spec.expert_bias and spec.sliding_window_layers == spec.num_layers // 2
         assert abs(_param_count(spec) - params) / params < 0.01
     big = planner.weight_bytes(planner.parse_model_config(_config("openai-gpt-oss-120b.json")), 2)
-    assert abs(big / GIB - 60.77) < 0.6  # the published checkpoint: 65.25 GB
+    assert abs(big / GIB - 64.38) < 0.5  # vLLM #33155 on one H100 (the checkpoint: 60.77 GiB, + vLLM's layout)
     assert plan(_config("openai-gpt-oss-120b.json"), machine_type="a3-highgpu-2g", accelerator_count=2,
                 max_model_len=32768).fits  # fmt: skip
 
