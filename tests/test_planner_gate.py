@@ -31,7 +31,7 @@ def test_uncalibrated_family_that_does_not_fit_warns_and_proceeds():
     report = preflight.evaluate(cfg, QWEN3_235B_FP8, "hub", has_chat_template=True)
     assert report.plan.verdict is Verdict.WEIGHTS_DO_NOT_FIT and not report.plan.fits
     assert report.plan.unverified and not report.plan.blocking
-    assert "moe:qwen3_moe" in report.plan.unverified_reasons[0]
+    assert "moe:qwen3_moe" in report.plan.unverified_reasons[0] and "only warn on it" in report.plan.message
     assert report.ok, report.findings  # nothing blocks the deploy ...
     assert any(n.startswith("capacity unverified (warning") for n in report.notes)  # ... it warns
     blocked = preflight.evaluate(replace(cfg, block_on_plan_risk=True), QWEN3_235B_FP8, "hub", has_chat_template=True)
@@ -54,7 +54,8 @@ def test_unverified_mark_in_result_json_and_message():
     data = result.to_dict()
     assert data["unverified"] is True and data["unverified_reasons"] == list(result.unverified_reasons)
     assert data["family"] == "moe:qwen3_moe" and data["vllm_profile"] == "v1-early"
-    assert "Unverified:" in result.message
+    assert "Unverified (outside the planner's calibration): model family moe:qwen3_moe" in result.message
+    assert "only warn" not in result.message  # it fits: nothing to warn about
     calibrated = plan(planner.load_model_config("llama-3.1-8b"), accelerator_type="NVIDIA_L4", max_model_len=4096)
     assert calibrated.to_dict()["unverified"] is False and calibrated.to_dict()["unverified_reasons"] == []
 

@@ -223,7 +223,7 @@ def _print(result, rate, live=None) -> None:
         hint = "; --live-prices reads Google's current price" if rate and rate.usd_per_hour is None else ""
         click.echo(f"price: {rate.text() if rate else 'unknown (hardware Vertex does not offer)'}{hint}")
     click.echo(f"verdict: {result.verdict.value} ({'fits' if result.fits else 'does NOT fit'})")
-    click.echo(result.message.split(" Unverified: ")[0])
+    click.echo(result.message.split(" Unverified (")[0])
     click.echo(f"vLLM: {req.vllm_version} (profile {result.vllm_profile}); model family: {result.family}")
     for reason in result.unverified_reasons:
         click.echo(f"unverified: {reason} (a gate only warns on this estimate)")

@@ -35,7 +35,7 @@ from vllm_vertex.planner.memory import default_max_num_batched_tokens, kv_bytes_
 from vllm_vertex.planner.model import ModelSpec, VisionSpec, parse_model_config, tp_problem
 from vllm_vertex.planner.quant import QuantSpec
 from vllm_vertex.planner.request import PlanRequest, gpu_memory_gib, kv_dtype_bytes, resolve
-from vllm_vertex.planner.verdict import PlanResult, Verdict, choose, warnings_for
+from vllm_vertex.planner.verdict import RULE_VERDICTS, PlanResult, Verdict, choose, warnings_for
 
 __all__ = [
     "BLOCK_SIZE",
@@ -86,7 +86,7 @@ def plan(config: Mapping[str, Any], request: PlanRequest | None = None, **fields
     req = resolve(spec, req)
     budget = memory.budget(spec, req, gpu_memory_gib(req))
     engine = memory.engine_profile(req.vllm_version).name
-    hybrid = memory.hybrid_kv(engine, req.vllm_version)
+    hybrid = memory.hybrid_for(req)
     kv_per_token = memory.kv_bytes_per_token(spec, req.accelerator_count, kv_dtype_bytes(req), hybrid)
     kv_tokens = memory.kv_tokens(budget.available, kv_per_token)
     band = memory.kv_band_gib(budget)
@@ -96,7 +96,9 @@ def plan(config: Mapping[str, Any], request: PlanRequest | None = None, **fields
     image_tokens = memory.image_tokens(spec)
     unverified = unverified_reasons(spec, req, engine)
     if unverified:
-        message += " Unverified: " + "; ".join(unverified) + ", so preflight only warns on it."
+        message += " Unverified (outside the planner's calibration): " + "; ".join(unverified) + "."
+        if verdict not in RULE_VERDICTS and verdict not in (Verdict.OK, Verdict.AT_RISK):
+            message += " Preflight and submit only warn on it (block_on_plan_risk=true makes them refuse)."
     longest = memory.max_len_for_tokens(spec, kv_tokens, req.max_num_batched_tokens, hybrid)
     longest_low = memory.max_len_for_tokens(spec, kv_low, req.max_num_batched_tokens, hybrid)
     return PlanResult(

@@ -32,6 +32,7 @@ __all__ = [
     "image_tokens",
     "kv_band_gib",
     "kv_bytes_per_token",
+    "hybrid_for",
     "hybrid_kv",
     "kv_groups",
     "kv_tokens",
@@ -290,6 +291,11 @@ def hybrid_kv(engine: str, version: str) -> bool:
     if len(parts) >= 2 and parts[0].isdigit() and parts[1][:2].isdigit():
         return (int(parts[0]), int(parts[1][:2].rstrip("x") or 0)) >= (0, 10)
     return True
+
+
+def hybrid_for(req: PlanRequest) -> bool:
+    """:func:`hybrid_kv` of a resolved request."""
+    return hybrid_kv(engine_profile(req.vllm_version).name, req.vllm_version)
 
 
 def kv_groups(spec: ModelSpec, hybrid: bool) -> tuple[int, int, int]:

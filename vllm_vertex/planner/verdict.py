@@ -147,7 +147,7 @@ def _kv_message(max_model_len: int, kv_tokens: int, fit: int) -> str:
 def _fits(spec: ModelSpec, req: PlanRequest) -> bool:
     """The request's KV cache holds max_model_len tokens."""
     figures = memory.budget(spec, req, gpu_memory_gib(req))
-    hybrid = memory.hybrid_kv(memory.engine_profile(req.vllm_version).name, req.vllm_version)
+    hybrid = memory.hybrid_for(req)
     kv = memory.kv_bytes_per_token(spec, req.accelerator_count, kv_dtype_bytes(req), hybrid)
     need = memory.kv_tokens_needed(spec, req.max_model_len, req.max_num_batched_tokens or 0, hybrid)
     return figures.weights <= figures.usable and memory.kv_tokens(figures.available, kv) >= need
@@ -173,7 +173,7 @@ def choose(
     ``kv_low`` is the low end of the model's error band: a ``max_model_len`` above it (but within
     the predicted cache) is ``at_risk``, with the largest ``max_model_len`` that fits with margin.
     """
-    hybrid = memory.hybrid_kv(memory.engine_profile(req.vllm_version).name, req.vllm_version)
+    hybrid = memory.hybrid_for(req)
     batched = req.max_num_batched_tokens or 0
     need = memory.kv_tokens_needed(spec, req.max_model_len, batched, hybrid)
     longest = memory.max_len_for_tokens(spec, kv_tokens, batched, hybrid)
