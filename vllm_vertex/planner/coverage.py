@@ -31,6 +31,7 @@ CALIBRATED: frozenset[tuple[str, str]] = frozenset(
         ("moe:gpt_oss", "v1"),
         ("moe:mixtral", "v1"),
         ("moe:qwen2_moe", "v1"),
+        ("moe:qwen3_moe", "v1"),
         ("mla:deepseek_v2", "v1"),
         ("vision:siglip", "v1"),
         ("vision:pixtral", "v1"),
