@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB, PlanError
 from vllm_vertex.planner.model import ModelSpec, VisionSpec
+from vllm_vertex.planner.quant import MXFP4, MXFP4_BYTES, MXFP4_LAYOUT_OVERHEAD
 
 if TYPE_CHECKING:
     from vllm_vertex.planner.request import PlanRequest
@@ -37,6 +38,7 @@ __all__ = [
     "kv_groups",
     "kv_tokens",
     "kv_tokens_needed",
+    "layout_extra_bytes",
     "max_len_for_tokens",
     "weight_bytes",
 ]
@@ -316,6 +318,26 @@ def kv_groups(spec: ModelSpec, hybrid: bool) -> tuple[int, int, int]:
     return size, -(-full // size), -(-local // size)
 
 
+MXFP4_ROW_ALIGN = 64  # vLLM's Hopper/Triton mxfp4 MoE pads each rank's expert rows to a multiple of 64
+
+
+def layout_extra_bytes(spec: ModelSpec, tp: int) -> float:
+    """Bytes (unsharded) vLLM holds beyond the checkpoint for its kernels' weight layouts.
+
+    MXFP4 experts (gpt-oss): ~6 % for the swizzled / repacked layout (fitted: gpt-oss-120b loads 64.38 GiB on
+    one H100, vLLM #33155, for a 60.77 GiB checkpoint) and each rank's ``intermediate_size / TP`` rows
+    rounded up to 64 (``Mxfp4MoEMethod.create_weights``: 1,440 -> 1,472 at TP 2, 720 -> 768 at TP 4).
+    """
+    if spec.quant.method != MXFP4 or spec.num_experts <= 1:
+        return 0.0
+    inter = spec.intermediate_size
+    per_rank = -(-inter // tp)
+    padded = -(-per_rank // MXFP4_ROW_ALIGN) * MXFP4_ROW_ALIGN * tp
+    per_layer = 3 * spec.hidden_size * inter * spec.num_experts * MXFP4_BYTES
+    experts = per_layer * len(_sparse_layers(spec))
+    return experts * (MXFP4_LAYOUT_OVERHEAD * padded / inter - 1)
+
+
 def kv_bytes_per_token(spec: ModelSpec, tp: int, kv_dtype_bytes: int, hybrid: bool = False) -> int:
     """KV bytes of one token of vLLM's reported "GPU KV cache size" on one GPU.
 
@@ -467,6 +489,7 @@ def budget(spec: ModelSpec, req: PlanRequest, total: float) -> Budget:
         raw = req.total_size * scale
     else:
         raw = weight_bytes(spec, dtype_bytes)
+    raw += layout_extra_bytes(spec, tp)
     rope = spec.max_position_embeddings * spec.head_dim * dtype_bytes  # cos/sin cache
     weights = (raw / tp + rope) / GIB
     profile = engine_profile(req.vllm_version)

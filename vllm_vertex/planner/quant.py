@@ -7,8 +7,8 @@ Supported, with the bytes each quantised linear weight takes in GPU memory (scal
   weights + a packed ``bits``-wide zero-point per group when the scheme is asymmetric
   (AWQ ``zero_point``, GPTQ ``sym: false``). ``group_size`` -1 means one scale per output channel.
   ``desc_act`` (act-order) adds a 4-byte ``g_idx`` per input channel: negligible per weight but counted.
-* ``mxfp4`` (gpt-oss): the MoE experts take 4 bits + one 8-bit scale per 32 weights (0.53 byte), + 6 %
-  for vLLM's kernel layouts (fitted to vLLM #33155);
+* ``mxfp4`` (gpt-oss): the MoE experts take 4 bits + one 8-bit scale per 32 weights (0.53 byte) in the
+  checkpoint; vLLM's kernel layouts add ~6 % and pad each rank's rows (``memory.layout_extra_bytes``);
   ``modules_to_not_convert`` (glob patterns such as ``model.layers.*.self_attn``) stay in bf16.
 * ``compressed-tensors`` (RedHatAI / Neural Magic, llm-compressor): each ``config_groups`` entry gives
   ``weights.num_bits``/``type``/``strategy``/``group_size`` for its ``targets`` (``Linear``, module names
@@ -32,12 +32,21 @@ from typing import Any
 
 from vllm_vertex.planner._base import PlanError
 
-__all__ = ["FP8_METHODS", "INT_METHODS", "QuantGroup", "QuantSpec", "parse_quantization"]
+__all__ = [
+    "FP8_METHODS",
+    "INT_METHODS",
+    "MXFP4_BYTES",
+    "MXFP4_LAYOUT_OVERHEAD",
+    "QuantGroup",
+    "QuantSpec",
+    "parse_quantization",
+]
 
 FP8_METHODS = frozenset({"fp8", "fbgemm_fp8"})
 INT_METHODS = frozenset({"awq", "gptq", "awq_marlin", "gptq_marlin"})
 COMPRESSED_TENSORS = "compressed-tensors"
 MXFP4 = "mxfp4"
+MXFP4_BYTES = 0.5 + 1 / 32  # 4 bits + an 8-bit (e8m0) scale per 32 weights, as the checkpoint stores them
 # vLLM holds MXFP4 experts in its kernels' layouts (Triton swizzle on Hopper, Marlin repack), ~6 % above the
 # checkpoint: gpt-oss-120b on one H100 loads 64.38 GiB (vLLM #33155) for a 60.77 GiB checkpoint. Fitted there.
 MXFP4_LAYOUT_OVERHEAD = 1.06
@@ -235,8 +244,7 @@ def parse_quantization(cfg: Mapping[str, Any]) -> QuantSpec:
     skip = qc.get("ignore") or qc.get("modules_to_not_convert") or qc.get("ignored_layers") or []
     ignore = tuple(str(m) for m in skip)
     if method == MXFP4:  # gpt-oss: the experts in MXFP4 (4 bits + an 8-bit scale per 32), the rest in bf16
-        per_weight = (0.5 + 1 / 32) * MXFP4_LAYOUT_OVERHEAD
-        return QuantSpec(method, (QuantGroup((r"re:.*\.experts\.",), per_weight, "mxfp4 experts"),), ignore)
+        return QuantSpec(method, (QuantGroup((r"re:.*\.experts\.",), MXFP4_BYTES, "mxfp4 experts"),), ignore)
     if method in FP8_METHODS:
         return QuantSpec(method, (QuantGroup(("Linear",), 1.0, f"{method} w8"),), ignore)
     if method in INT_METHODS:
