@@ -66,3 +66,17 @@ def test_at_risk_only_warns_unless_the_run_file_blocks_it(standin, tmp_path):
     result = invoke(standin, "submit", blocked)
     assert result.exit_code == 2 and "[at_risk]" in result.output
     assert len(pipelines(standin).created) == 1
+
+
+def test_unverified_does_not_fit_only_warns_and_submits(standin, tmp_path):
+    """70B on 8 x L4 with the default image: TP 8 on vLLM 0.8-0.16 has no calibration point, so the
+    planner's "does not fit" is a warning and the run is submitted (block_on_plan_risk makes it refuse)."""
+    run = _run_file(tmp_path, TEXT, preset="llama-3.1-70b-instruct", max_model_len=131072)
+    result = invoke(standin, "submit", run)
+    assert result.exit_code == 0, result.output
+    assert "warning: The model's max seq len (131072)" in result.output and "only warn on it" in result.output
+    assert len(pipelines(standin).created) == 1
+    blocked = _run_file(tmp_path, TEXT, preset="llama-3.1-70b-instruct", max_model_len=131072, block_on_plan_risk=True)
+    result = invoke(standin, "submit", blocked)
+    assert result.exit_code == 2 and "[kv_cache_too_small]" in result.output
+    assert len(pipelines(standin).created) == 1

@@ -8,11 +8,13 @@ prints the table (Markdown, for README.md and docs/planner.md).
 from __future__ import annotations
 
 import csv
+import statistics
 from pathlib import Path
 
 import pytest
 
 from vllm_vertex import planner
+from vllm_vertex.planner.coverage import CALIBRATED
 
 DATA = Path(__file__).parent / "data"
 KV_TOLERANCE = 0.15
@@ -92,12 +94,39 @@ def test_prediction_within_tolerance(row):
         assert abs(_error(result.weights_gib_per_gpu, measured_w)) <= WEIGHTS_TOLERANCE
 
 
+def _measured_points() -> list[tuple[dict[str, str], planner.PlanResult, int]]:
+    out = []
+    for row in _rows():
+        if row["excluded_reason"]:
+            continue
+        result = _predict(row)
+        measured = _measured_kv_tokens(row, result)
+        if measured is not None:
+            out.append((row, result, measured))
+    return out
+
+
+def test_every_calibrated_family_and_vllm_generation_has_a_point():
+    """The planner vouches (blocks) only for (family, vLLM profile) pairs that a start-up log checks."""
+    points = {(result.family, result.vllm_profile) for _, result, _ in _measured_points()}
+    assert CALIBRATED <= points, sorted(CALIBRATED - points)
+    for _, result, _ in _measured_points():
+        if (result.family, result.vllm_profile) in CALIBRATED and result.request.accelerator_count == 1:
+            assert not result.unverified, result.unverified_reasons
+
+
+def test_held_out_median_error_is_within_ten_percent():
+    errors = [abs(_error(r.kv_cache_tokens, m)) for row, r, m in _measured_points() if "held-out" in row["notes"]]
+    assert len(errors) >= 8
+    assert statistics.median(errors) <= 0.10, errors
+
+
 def calibration_table() -> list[str]:
     """The calibration table as Markdown lines: point, predicted, measured, error, source."""
     lines = [
-        "| point | GPU x TP | vLLM | KV tokens predicted | KV tokens measured | KV error | KV GiB error "
+        "| point | family | GPU x TP | vLLM | KV tokens predicted | KV tokens measured | KV error | KV GiB error "
         "| weights GiB predicted / measured | source |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in _rows():
         result = _predict(row)
@@ -110,7 +139,7 @@ def calibration_table() -> list[str]:
         source = next((w for w in row["source"].split(" ") if w.startswith("https://")), "")
         label = "/".join(source.split("/")[-2:])
         lines.append(
-            f"| {row['id']}{flag} | {row['gpu']} x {row['count']} | {row['vllm_version'].split(' ')[0]} "
+            f"| {row['id']}{flag} | {result.family} | {row['gpu']} x {row['count']} | {row['vllm_version'].split(' ')[0]} "
             f"| {result.kv_cache_tokens:,} | {f'{measured_kv:,}' if measured_kv else '-'} | {kv_err} | {gib_err} "
             f"| {result.weights_gib_per_gpu:.2f} / {w or '-'} | [{label}]({source}) |"
         )

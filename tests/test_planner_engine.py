@@ -46,7 +46,8 @@ def test_image_tags_map_to_engines():
     assert recipes.vllm_version_of(recipes.LEGACY_MLLAMA_IMAGE) == "v0"
     assert recipes.vllm_version_of("vllm/vllm-openai:v0.19.0") == "0.19.0"
     assert recipes.vllm_version_of("us-docker.pkg.dev/x/y/custom:latest") == "auto"
-    assert set(recipes.IMAGE_ENGINES.values()) <= set(ENGINE_PROFILES)
+    assert {engine_profile(v).name for v in recipes.IMAGE_ENGINES.values()} <= set(ENGINE_PROFILES)
+    assert recipes.vllm_version_of("x/pytorch-vllm-serve:20250304_0916_RC01") == "0.7.2"
     assert plan(LLAMA_8B, accelerator_type="NVIDIA_L4", max_model_len=4096).request.vllm_version == "v1-early"
 
 

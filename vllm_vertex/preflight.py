@@ -117,8 +117,12 @@ def evaluate(
     except PlanError as err:
         report.notes.append(f"capacity not planned: {err}")
         return report
-    if not report.plan.fits:
+    if report.plan.blocking or (not report.plan.fits and cfg.block_on_plan_risk):
         report.findings.append(Finding(report.plan.verdict.value, report.plan.message))
+    elif not report.plan.fits:  # an estimate outside calibration: a warning, never a refusal
+        report.notes.append(
+            f"capacity unverified (warning; block_on_plan_risk=true makes it fail): {report.plan.message}"
+        )
     elif report.plan.at_risk and cfg.block_on_plan_risk:
         report.findings.append(
             Finding(

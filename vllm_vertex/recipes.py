@@ -29,9 +29,15 @@ LEGACY_MLLAMA_IMAGE = f"{_IMAGE_REPO}:20241210_0916_RC00"
 # (planner/memory.py ENGINE_PROFILES). Google does not publish the version per tag; these are
 # inferred, not read from the images: the 2024 tags predate vLLM's V1 engine (0.8, 2025-03) and
 # still serve Mllama; 20251205 no longer serves Mllama (removed after 0.10.2) and predates 0.17.
+# The 2025 tags below carry the vLLM version Google's vertex-ai-samples notebooks state for them.
 IMAGE_ENGINES: dict[str, str] = {
     "20241001_0916_RC00": "v0",
     "20241210_0916_RC00": "v0",
+    "20250130_0916_RC01": "0.6.6.post1",
+    "20250304_0916_RC01": "0.7.2",
+    "20250312_0916_RC01": "0.7.3",  # "past v0.7.3" (vLLM commit f6bb18fd)
+    "20250717_0916_arm_RC01": "0.9.2",
+    "20250417_0916_RC01": "v1-early",  # Google's Llama 4 recipe (Llama 4 needs vLLM >= 0.8.3, 2025-04)
     "20251205_0916_RC01": "v1-early",
 }
 
@@ -99,6 +105,11 @@ _L4_8 = dict(machine_type="g2-standard-96", accelerator_type="NVIDIA_L4", accele
 _A100_1 = dict(machine_type="a2-highgpu-1g", accelerator_type="NVIDIA_TESLA_A100", accelerator_count=1)
 _H100_8 = dict(machine_type="a3-highgpu-8g", accelerator_type="NVIDIA_H100_80GB", accelerator_count=8)
 _TEXT = dict(multimodal=False, max_model_len=4096, max_num_seqs=256)
+# Google's Llama 4 recipe (vertex-ai-samples notebooks/community/model_garden/model_garden_pytorch_llama4_deployment
+# .ipynb): Scout on a3-highgpu-8g with 8 H100s and this image. Its vision tower profiles a batch of images, not one
+# per sequence, so max_num_seqs stays at 256.
+_LLAMA4_IMAGE = f"{_IMAGE_REPO}:20250417_0916_RC01"
+_LLAMA4 = dict(multimodal=True, max_model_len=8192, max_num_seqs=256, serving_image=_LLAMA4_IMAGE)
 # Mllama profiles max_num_seqs dummy images: 256 runs out of memory, 12 works (seed).
 _VISION = dict(multimodal=True, max_model_len=4096, max_num_seqs=12, serving_image=LEGACY_MLLAMA_IMAGE)
 
@@ -122,6 +133,13 @@ PRESETS: dict[str, Recipe] = {
         "meta-llama/Llama-3.2-11B-Vision-Instruct",
         **_A100_1,
         **_VISION,
+    ),
+    **_pair(
+        "llama-4-scout-17b-16e",
+        "meta-llama/Llama-4-Scout-17B-16E",
+        "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+        **_H100_8,
+        **_LLAMA4,
     ),
     **_pair(
         "llama-3.2-90b-vision",

@@ -180,8 +180,8 @@ def load_run(path: str, project: str = "", region: str = "", endpoint: str = "")
 def refuse_if_plan_fails(cfg) -> None:
     """The offline plan of a run (what preflight would say): ``BadInput`` (exit 2) when it cannot fit.
 
-    "At risk" only warns (unless ``block_on_plan_risk``); a model with no shipped config is noted and
-    left to the preflight step, which reads its config from the Hub or ``gs://``.
+    "At risk" and an unverified "does not fit" only warn (unless ``block_on_plan_risk``); a model with no
+    shipped config is noted and left to the preflight step, which reads its config from the Hub or ``gs://``.
     """
     from vllm_vertex import preflight
 
@@ -190,7 +190,7 @@ def refuse_if_plan_fails(cfg) -> None:
         raise PlanRefused(report.error_text())
     if report.plan is None:
         click.echo(f"note: {cfg.model_id} has no shipped config; capacity is planned by the preflight step.", err=True)
-    elif report.plan.at_risk:
+    elif report.plan.at_risk or not report.plan.fits:  # not fits here = unverified: a warning only
         click.echo(f"warning: {report.plan.message}", err=True)
 
 

@@ -27,6 +27,8 @@ _REQUEST_OPTIONS = [
     ("--max-num-batched-tokens", click.IntRange(1), "vLLM --max-num-batched-tokens."),
     ("--dtype", click.Choice(DTYPES), "Weights dtype."),
     ("--kv-cache-dtype", click.Choice(["auto", "fp8", "fp8_e4m3", "fp8_e5m2"]), "KV cache dtype."),
+    ("--vllm-version", str, "The serving image's vLLM, e.g. 0.11.2 (default: what the default image carries)."),
+    ("--total-size", click.IntRange(1), "Checkpoint bytes (safetensors metadata.total_size); wins over counting."),
 ]
 
 _FIGURES = [
@@ -56,13 +58,17 @@ def _request_options(func):
 )
 @click.option("--machine-type", default=None, help="Vertex machine type; sets the GPU type and count it carries.")
 @_request_options
+@click.option("--enforce-eager", "enforce_eager", flag_value=True, default=None,
+              help="vLLM --enforce-eager (no CUDA graphs).")
+@click.option("--serving-image", default="",
+              help="The serving image; its tag sets the vLLM version (Google's tags, vllm/vllm-openai:vX.Y.Z).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option("--live-prices", is_flag=True,
               help="Read the hourly price from Google's Cloud Billing Catalog API (needs credentials and "
                    "cloudbilling.googleapis.com enabled) instead of the built-in table.")
 @click.option("--region", default="us-central1", show_default=True, help="Region whose price --live-prices reads.")
 @guarded
-def plan(preset, model_config, machine_type, as_json, live_prices, region, **request):
+def plan(preset, model_config, machine_type, serving_image, as_json, live_prices, region, **request):
     """Predict whether vLLM starts and serves max_model_len: exit 0 fits, 1 does not, 2 bad input.
 
     Prints the hardware it assumed (machine, GPUs) and its hourly price. A Hugging Face ID whose
@@ -84,6 +90,8 @@ def plan(preset, model_config, machine_type, as_json, live_prices, region, **req
             raise BadInput(f"--region {region!r} is not a Vertex AI region.{closest(region, hardware.VERTEX_REGIONS)}")
         require_credentials()
     given = {k: v for k, v in request.items() if v is not None}
+    if serving_image:
+        given["vllm_version"] = _image_version(serving_image, given.get("vllm_version"))
     if machine_type:
         given.update(_machine_request(machine_type, given))
     if preset:
@@ -91,7 +99,9 @@ def plan(preset, model_config, machine_type, as_json, live_prices, region, **req
     else:
         if not ({"accelerator_type", "gpu_memory_gib"} & given.keys()):
             raise BadInput(_HARDWARE_NEEDED)
-        result = planner.plan(_model_config(model_config), **given)
+        config, total_size = _model_config(model_config)
+        given.setdefault("total_size", total_size)
+        result = planner.plan(config, **given)
     rate = _rate(result)
     live = _live_price(_machine(result), region) if live_prices else None
     if as_json:
@@ -116,6 +126,18 @@ def _live_price(machine: str | None, region: str):
     return live_node_price(machine, region)  # a CatalogError exits 2 (set-up) or 1, by its class
 
 
+def _image_version(image: str, version: str | None) -> str:
+    """The vLLM version a serving image carries (``recipes.vllm_version_of``); one of the two flags only."""
+    from vllm_vertex import recipes
+
+    if version:
+        raise BadInput("give --vllm-version or --serving-image, not both (the image's tag sets the version).")
+    found = recipes.vllm_version_of(image)
+    if found == "auto":
+        click.echo(f"note: the vLLM inside {image} is not known; planned with the default image's.", err=True)
+    return found
+
+
 def _machine_request(machine_type: str, given: dict) -> dict:
     """The planner fields a machine type implies (its GPU type, and its GPU count when it has one)."""
     from vllm_vertex import hardware
@@ -132,8 +154,9 @@ def _machine_request(machine_type: str, given: dict) -> dict:
     return out
 
 
-def _model_config(name: str) -> dict:
-    """A shipped config, a local file, or (for a Hub ID not shipped) config.json read from the Hub."""
+def _model_config(name: str) -> tuple[dict, int | None]:
+    """A shipped config, a local file, or (for a Hub ID not shipped) config.json read from the Hub, with the
+    checkpoint's ``total_size`` where known (shipped index, or the Hub's safetensors index)."""
     import os
     import pathlib
 
@@ -141,7 +164,7 @@ def _model_config(name: str) -> dict:
     from vllm_vertex.config import HF_ID_RE
 
     if planner.shipped_config(name) is not None or pathlib.Path(name).exists() or not HF_ID_RE.match(name):
-        return planner.load_model_config(name)
+        return planner.load_model_config(name), planner.checkpoint_total_size(name)
     from vllm_vertex.cloud.hub import inspect_hf
     from vllm_vertex.errors import SourceError
 
@@ -156,7 +179,7 @@ def _model_config(name: str) -> dict:
     if source.config is None:
         raise BadInput(f"{name} on the Hugging Face Hub has no config.json; pass --model-config PATH.")
     click.echo(f"read config.json of {name} from the Hugging Face Hub", err=True)
-    return source.config
+    return source.config, source.total_size
 
 
 def _machine(result) -> str | None:
@@ -196,7 +219,10 @@ def _print(result, rate, live=None) -> None:
         hint = "; --live-prices reads Google's current price" if rate and rate.usd_per_hour is None else ""
         click.echo(f"price: {rate.text() if rate else 'unknown (hardware Vertex does not offer)'}{hint}")
     click.echo(f"verdict: {result.verdict.value} ({'fits' if result.fits else 'does NOT fit'})")
-    click.echo(result.message)
+    click.echo(result.message.split(" Unverified (")[0])
+    click.echo(f"vLLM: {req.vllm_version} (profile {result.vllm_profile}); model family: {result.family}")
+    for reason in result.unverified_reasons:
+        click.echo(f"unverified: {reason} (a gate only warns on this estimate)")
     for label, key, unit in _FIGURES:
         value = getattr(result, key)
         if key == "available_kv_gib" and value < 0:

@@ -31,11 +31,12 @@ from vllm_vertex.planner.configs import (
     load_model_config,
     shipped_config,
 )
+from vllm_vertex.planner.coverage import family_of, unverified_reasons
 from vllm_vertex.planner.memory import default_max_num_batched_tokens, kv_bytes_per_token, weight_bytes
 from vllm_vertex.planner.model import ModelSpec, VisionSpec, parse_model_config, tp_problem
 from vllm_vertex.planner.quant import QuantSpec
 from vllm_vertex.planner.request import PlanRequest, gpu_memory_gib, kv_dtype_bytes, resolve
-from vllm_vertex.planner.verdict import PlanResult, Verdict, choose, warnings_for
+from vllm_vertex.planner.verdict import RULE_VERDICTS, PlanResult, Verdict, choose, warnings_for
 
 __all__ = [
     "BLOCK_SIZE",
@@ -85,13 +86,22 @@ def plan(config: Mapping[str, Any], request: PlanRequest | None = None, **fields
     req = resolve(spec, req)
     assert req.max_model_len is not None  # resolve() filled it
     budget = memory.budget(spec, req, gpu_memory_gib(req))
-    kv_per_token = memory.kv_bytes_per_token(spec, req.accelerator_count, kv_dtype_bytes(req))
+    engine = memory.engine_profile(req.vllm_version).name
+    hybrid = memory.hybrid_for(req)
+    kv_per_token = memory.kv_bytes_per_token(spec, req.accelerator_count, kv_dtype_bytes(req), hybrid)
     kv_tokens = memory.kv_tokens(budget.available, kv_per_token)
     band = memory.kv_band_gib(budget)
     kv_low = memory.kv_tokens(budget.available - band, kv_per_token)
     kv_high = memory.kv_tokens(budget.available + band, kv_per_token)
     verdict, message, seqs = choose(spec, req, budget, kv_tokens, kv_low)
     image_tokens = memory.image_tokens(spec)
+    unverified = unverified_reasons(spec, req, engine)
+    if unverified:
+        message += " Unverified (outside the planner's calibration): " + "; ".join(unverified) + "."
+        if verdict not in RULE_VERDICTS and verdict not in (Verdict.OK, Verdict.AT_RISK):
+            message += " Preflight and submit only warn on it (block_on_plan_risk=true makes them refuse)."
+    longest = memory.max_len_for_tokens(spec, kv_tokens, req.max_num_batched_tokens, hybrid)
+    longest_low = memory.max_len_for_tokens(spec, kv_low, req.max_num_batched_tokens, hybrid)
     return PlanResult(
         verdict=verdict,
         message=message,
@@ -108,14 +118,17 @@ def plan(config: Mapping[str, Any], request: PlanRequest | None = None, **fields
         available_kv_gib=budget.available,
         kv_bytes_per_token_per_gpu=kv_per_token,
         kv_cache_tokens=kv_tokens,
-        max_model_len_that_fits=min(kv_tokens, spec.context_limit) // BLOCK_SIZE * BLOCK_SIZE,
+        max_model_len_that_fits=min(longest, spec.context_limit) // BLOCK_SIZE * BLOCK_SIZE,
         max_concurrency=kv_tokens / (req.max_model_len + image_tokens),
         image_kv_tokens_per_request=image_tokens,
         recommended_max_num_seqs=seqs,
         warnings=warnings_for(spec, req, budget),
         kv_cache_tokens_low=kv_low,
         kv_cache_tokens_high=kv_high,
-        max_model_len_with_margin=min(kv_low, spec.context_limit) // BLOCK_SIZE * BLOCK_SIZE,
+        max_model_len_with_margin=min(longest_low, spec.context_limit) // BLOCK_SIZE * BLOCK_SIZE,
+        family=family_of(spec),
+        vllm_profile=engine,
+        unverified_reasons=unverified,
     )
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from vllm_vertex.errors import PlanError
 from vllm_vertex.planner._base import BLOCK_SIZE, DTYPE_BYTES, GIB
 from vllm_vertex.planner.model import ModelSpec, VisionSpec
+from vllm_vertex.planner.quant import MXFP4, MXFP4_BYTES, MXFP4_LAYOUT_OVERHEAD
 
 if TYPE_CHECKING:
     from vllm_vertex.planner.request import PlanRequest
@@ -33,7 +34,13 @@ __all__ = [
     "image_tokens",
     "kv_band_gib",
     "kv_bytes_per_token",
+    "hybrid_for",
+    "hybrid_kv",
+    "kv_groups",
     "kv_tokens",
+    "kv_tokens_needed",
+    "layout_extra_bytes",
+    "max_len_for_tokens",
     "weight_bytes",
 ]
 
@@ -162,40 +169,86 @@ def non_torch_gib(profile: EngineProfile, tp: int, accelerator_type: str | None 
 # --------------------------------------------------------------------------- weights
 
 
-def _layer_linears(spec: ModelSpec, layer: int) -> list[tuple[str, int]]:
-    """(module name, parameters) of one decoder layer's linear projections (MoE: all experts)."""
-    q, kv, h = spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim, spec.hidden_size
-    attn = f"model.layers.{layer}.self_attn"
-    mlp = f"model.layers.{layer}.mlp" + (".experts.0" if spec.num_experts > 1 else "")
-    inter = spec.intermediate_size * spec.num_experts
-    return [
-        (f"{attn}.q_proj", h * q),
-        (f"{attn}.k_proj", h * kv),
-        (f"{attn}.v_proj", h * kv),
-        (f"{attn}.o_proj", q * h),
-        (f"{mlp}.gate_proj", h * inter),
-        (f"{mlp}.up_proj", h * inter),
-        (f"{mlp}.down_proj", inter * h),
+def _attention_linears(spec: ModelSpec, layer: int) -> list[tuple[str, int]]:
+    """(module name, parameters) of one layer's attention projections (GQA, or DeepSeek's MLA)."""
+    attn, h = f"model.layers.{layer}.self_attn", spec.hidden_size
+    m = spec.mla
+    if m is None:
+        q, kv = spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim
+        return [(f"{attn}.q_proj", h * q), (f"{attn}.k_proj", h * kv), (f"{attn}.v_proj", h * kv),
+                (f"{attn}.o_proj", q * h)]  # fmt: skip
+    qk = spec.num_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim)
+    query = (
+        [(f"{attn}.q_a_proj", h * m.q_lora_rank), (f"{attn}.q_b_proj", m.q_lora_rank * qk)]
+        if m.q_lora_rank
+        else [(f"{attn}.q_proj", h * qk)]
+    )
+    return query + [
+        (f"{attn}.kv_a_proj_with_mqa", h * m.latent),
+        (f"{attn}.kv_b_proj", m.kv_lora_rank * spec.num_heads * (m.qk_nope_head_dim + m.v_head_dim)),
+        (f"{attn}.o_proj", spec.num_heads * m.v_head_dim * h),
     ]
 
 
-def _layer_extras(spec: ModelSpec) -> int:
-    """Unquantised parameters of one decoder layer: 2 norms, q/k/v bias (Qwen2), MoE router."""
-    extra = 2 * spec.hidden_size
-    if spec.qkv_bias:
+def _gated(prefix: str, hidden: int, inter: int) -> list[tuple[str, int]]:
+    return [(f"{prefix}.gate_proj", hidden * inter), (f"{prefix}.up_proj", hidden * inter),
+            (f"{prefix}.down_proj", inter * hidden)]  # fmt: skip
+
+
+def _layer_linears(spec: ModelSpec, layer: int) -> list[tuple[str, int]]:
+    """(module name, parameters) of one decoder layer's linear projections (MoE: all experts).
+
+    A sparse layer (``spec.moe_layers``) holds every routed expert of ``intermediate_size`` and the
+    shared expert(s); the other layers of an MoE model a dense MLP of ``dense_intermediate_size``.
+    """
+    h, mlp = spec.hidden_size, f"model.layers.{layer}.mlp"
+    out = _attention_linears(spec, layer)
+    if spec.num_experts <= 1:
+        return out + _gated(mlp, h, spec.intermediate_size)
+    if layer not in _sparse_layers(spec):
+        return out + _gated(mlp, h, spec.dense_intermediate_size or spec.intermediate_size)
+    out += _gated(f"{mlp}.experts.0", h, spec.intermediate_size * spec.num_experts)
+    if spec.shared_expert_intermediate_size:
+        out += _gated(f"{mlp}.shared_expert", h, spec.shared_expert_intermediate_size)
+    return out
+
+
+def _sparse_layers(spec: ModelSpec) -> frozenset[int]:
+    """Layers with routed experts (every layer for configs that do not say)."""
+    return frozenset(spec.moe_layers) if spec.moe_layers else frozenset(range(spec.num_layers))
+
+
+def _layer_extras(spec: ModelSpec, layer: int = 0) -> int:
+    """Unquantised parameters of one decoder layer: norms, q/k/v(/o) bias, MLA norms, MoE router,
+    shared-expert gate, gpt-oss expert biases and attention sinks."""
+    h = spec.hidden_size
+    extra = 2 * h
+    if spec.qkv_bias and spec.mla is None:
         extra += (spec.num_heads + 2 * spec.num_kv_heads) * spec.head_dim
-    if spec.num_experts > 1:
-        extra += spec.hidden_size * spec.num_experts
+        extra += h if spec.expert_bias else 0  # gpt-oss: o_proj bias too
+    if spec.mla is not None:
+        extra += spec.mla.kv_lora_rank + spec.mla.q_lora_rank
+    if spec.expert_bias:
+        extra += spec.num_heads  # attention sinks
+    if spec.num_experts > 1 and layer in _sparse_layers(spec):
+        extra += h * spec.num_experts + (h if spec.shared_expert_gate else 0)
+        if spec.expert_bias:  # router bias + per-expert gate_up and down biases
+            extra += spec.num_experts * (1 + 2 * spec.intermediate_size + h)
     return extra
 
 
 def _vision_params(vision: VisionSpec, text_hidden: int) -> int:
     """Parameters of the vision tower and its projector."""
     h, i = vision.hidden_size, vision.intermediate_size
-    layers = vision.num_layers * (4 * h * h + 2 * h * i + i + 5 * h)
-    embeddings = 3 * 14 * 14 * h + vision.patches_per_tile * h
+    mlp = (3 if vision.gated_mlp else 2) * h * i + i
+    layers = vision.num_layers * (4 * h * h + mlp + 5 * h)
+    patch = vision.patches_per_tile if vision.kind in ("clip", "mllama", "llama4") else 0
+    embeddings = 3 * 14 * 14 * h * (2 if vision.kind == "qwen_vl" else 1) + patch * h
     if vision.mllama:  # tile position embedding: 9 aspect-ratio ids x tiles x 1601 x hidden
         embeddings += 9 * vision.tiles * vision.patches_per_tile * h
+    if vision.kind == "qwen_vl":  # patch merger: (4h -> 4h -> out)
+        merged = h * vision.merge
+        return layers + embeddings + merged * merged + merged * vision.output_dim
     return layers + embeddings + vision.output_dim * text_hidden
 
 
@@ -220,7 +273,7 @@ def weight_bytes(spec: ModelSpec, dtype_bytes: int) -> int:
     for layer in range(spec.num_layers):
         for module, params in _layer_linears(spec, layer):
             total += params * (q.bytes_for(module) or dtype_bytes)
-        total += _layer_extras(spec) * dtype_bytes
+        total += _layer_extras(spec, layer) * dtype_bytes
     embed_rows = spec.vocab_size + (8 if spec.cross_attention_layers else 0)  # Mllama adds 8 image rows
     embeddings = embed_rows * spec.hidden_size + (0 if spec.tie_word_embeddings else spec.vocab_size * spec.hidden_size)
     total += (embeddings + spec.hidden_size) * dtype_bytes
@@ -229,14 +282,102 @@ def weight_bytes(spec: ModelSpec, dtype_bytes: int) -> int:
     return int(total)
 
 
-def kv_bytes_per_token(spec: ModelSpec, tp: int, kv_dtype_bytes: int) -> int:
-    """KV bytes of one token on one GPU: 2 x layers x max(1, kv_heads / TP) x head_dim x bytes.
+def hybrid_kv(engine: str, version: str) -> bool:
+    """vLLM's hybrid KV-cache manager (V1 >= 0.10) keeps sliding-window layers in their own groups.
 
+    Before (V0, V1 0.8-0.9) every layer is cached at full length. ``v1-early`` given by name (the
+    default image, December 2025) is taken as >= 0.10.
+    """
+    if engine == "v0":
+        return False
+    parts = str(version).lower().removeprefix("v").split(".")
+    if len(parts) >= 2 and parts[0].isdigit() and parts[1][:2].isdigit():
+        return (int(parts[0]), int(parts[1][:2].rstrip("x") or 0)) >= (0, 10)
+    return True
+
+
+def hybrid_for(req: PlanRequest) -> bool:
+    """:func:`hybrid_kv` of a resolved request."""
+    return hybrid_kv(engine_profile(req.vllm_version).name, req.vllm_version)
+
+
+def kv_groups(spec: ModelSpec, hybrid: bool) -> tuple[int, int, int]:
+    """(group size, full-attention groups, sliding-window groups) of vLLM's KV cache layout.
+
+    Without interleaved local attention (or without the hybrid manager): one group of all layers.
+    Else vLLM splits each attention type into groups of ``group_size`` layers (the smaller type's
+    count, or the larger one's when they differ by < 1.5x), padding the last group of each type
+    (``_get_kv_cache_groups_uniform_page_size`` in vllm/v1/core/kv_cache_utils.py).
+    """
+    local = spec.sliding_window_layers
+    full = spec.num_layers - local
+    if not hybrid or not local or not full:
+        return spec.num_layers, 1, 0
+    size = min(full, local)
+    if max(full, local) < 1.5 * size:
+        size = max(full, local)
+    return size, -(-full // size), -(-local // size)
+
+
+MXFP4_ROW_ALIGN = 64  # vLLM's Hopper/Triton mxfp4 MoE pads each rank's expert rows to a multiple of 64
+
+
+def layout_extra_bytes(spec: ModelSpec, tp: int) -> float:
+    """Bytes (unsharded) vLLM holds beyond the checkpoint for its kernels' weight layouts.
+
+    MXFP4 experts (gpt-oss): ~6 % for the swizzled / repacked layout (fitted: gpt-oss-120b loads 64.38 GiB on
+    one H100, vLLM #33155, for a 60.77 GiB checkpoint) and each rank's ``intermediate_size / TP`` rows
+    rounded up to 64 (``Mxfp4MoEMethod.create_weights``: 1,440 -> 1,472 at TP 2, 720 -> 768 at TP 4).
+    """
+    if spec.quant.method != MXFP4 or spec.num_experts <= 1:
+        return 0.0
+    inter = spec.intermediate_size
+    per_rank = -(-inter // tp)
+    padded = -(-per_rank // MXFP4_ROW_ALIGN) * MXFP4_ROW_ALIGN * tp
+    per_layer = 3 * spec.hidden_size * inter * spec.num_experts * MXFP4_BYTES
+    experts = per_layer * len(_sparse_layers(spec))
+    return experts * (MXFP4_LAYOUT_OVERHEAD * padded / inter - 1)
+
+
+def kv_bytes_per_token(spec: ModelSpec, tp: int, kv_dtype_bytes: int, hybrid: bool = False) -> int:
+    """KV bytes of one token of vLLM's reported "GPU KV cache size" on one GPU.
+
+    GQA: 2 x layers x max(1, kv_heads / TP) x head_dim x bytes. MLA (DeepSeek): layers x
+    (kv_lora_rank + qk_rope_head_dim) x bytes, on every rank. With the hybrid manager the reported
+    tokens count ``group size x groups`` layers (padding included), which equals every layer for
+    Gemma 2 / gpt-oss (1:1) and exceeds it when the last group is padded (Gemma 3 27B: 70 for 62).
     Mllama: every decoder layer, cross-attention ones included, gets a cache (vLLM V0 sizes the
     cache per layer alike; matches the 6001 blocks / 14.65 GiB of vLLM PR #12126).
     """
+    size, full, local = kv_groups(spec, hybrid)
+    layers = size * (full + local)
+    if spec.mla is not None:
+        return layers * spec.mla.latent * kv_dtype_bytes
     heads = max(1, spec.num_kv_heads // tp)
-    return 2 * spec.num_layers * heads * spec.head_dim * kv_dtype_bytes
+    return 2 * layers * heads * spec.head_dim * kv_dtype_bytes
+
+
+def kv_tokens_needed(spec: ModelSpec, max_model_len: int, batched_tokens: int, hybrid: bool) -> int:
+    """Reported KV tokens vLLM needs to admit ``max_model_len`` (its ``_check_enough_kv_cache_memory``).
+
+    Full-attention groups need ``max_model_len`` tokens, sliding-window groups only
+    ``min(window - 1 + max_num_batched_tokens, max_model_len)`` (+ a block).
+    """
+    size, full, local = kv_groups(spec, hybrid)
+    if not local:
+        return max_model_len
+    window = min(spec.sliding_window - 1 + batched_tokens, max_model_len) + BLOCK_SIZE
+    return -(-(full * max_model_len + local * window) // (full + local))
+
+
+def max_len_for_tokens(spec: ModelSpec, kv_tokens: int, batched_tokens: int, hybrid: bool) -> int:
+    """The largest ``max_model_len`` a cache of ``kv_tokens`` reported tokens admits (inverse of the above)."""
+    size, full, local = kv_groups(spec, hybrid)
+    if not local:
+        return kv_tokens
+    window = spec.sliding_window - 1 + batched_tokens + BLOCK_SIZE
+    longest = (kv_tokens * (full + local) - local * window) // full
+    return longest if longest >= window else kv_tokens
 
 
 # --------------------------------------------------------------------------- activations
@@ -271,7 +412,8 @@ def _text_activation_bytes(
     ``max_num_seqs`` rows of the whole vocabulary (gathered on every rank), ``sampler_copies``
     float32 copies of it, plus a fixed part.
     """
-    inter = spec.intermediate_size * spec.experts_per_token // tp
+    routed = spec.intermediate_size * (spec.experts_per_token if spec.num_experts > 1 else 1)
+    inter = max(routed + spec.shared_expert_intermediate_size, spec.dense_intermediate_size) // tp
     mlp = tokens * (3 * inter + 3 * spec.hidden_size) * act_bytes
     if profile.v1:
         sampler = profile.sampler_copies * seqs * spec.vocab_size * LOGITS_BYTES + profile.sampler_base_gib * GIB
@@ -280,22 +422,32 @@ def _text_activation_bytes(
     return max(mlp, logits)
 
 
-def _vision_activation_bytes(spec: ModelSpec, images: int, tp: int, act_bytes: int) -> int:
-    """Peak of profiling ``images`` dummy images (one per sequence).
+def _vision_activation_bytes(spec: ModelSpec, images: int, tp: int, act_bytes: int, batched: int = 0) -> int:
+    """Peak of profiling the vision encoder on dummy images.
 
-    Encoder phase: per image token, the kept hidden states (5 intermediate layers + current for
-    Mllama) plus the MLP's two intermediate buffers; Mllama adds a (tiles x patches)^2 attention
-    mask per image. Decoder phase: the projected cross-attention states + one cross layer's K/V
-    for all image tokens + the text MLP. The larger phase counts (calibrated on vLLM PR #12126).
+    Mllama (an encoder-decoder under V0): ``max_num_seqs`` images, one per sequence. Encoder phase:
+    per image token, the kept hidden states (5 intermediate layers + current) plus the MLP's two
+    intermediate buffers, plus a (tiles x patches)^2 attention mask per image. Decoder phase: the
+    projected cross-attention states + one cross layer's K/V for all image tokens. The larger phase
+    counts (calibrated on vLLM PR #12126).
+
+    Other towers (LLaVA/CLIP, Qwen-VL, Pixtral, SigLIP, Llama 4): vLLM profiles as many of the
+    largest images as its encoder budget (``max(max_num_batched_tokens, tokens of one image)``
+    language-model tokens) holds, never more than ``max_num_seqs``: per encoder patch, the hidden
+    state and the MLP's two (three when gated) intermediate buffers.
     """
     v = spec.vision
     if v is None or images <= 0:
         return 0
+    if not v.mllama:
+        per_image = v.tokens_per_image
+        count = max(1, min(images, max(batched, per_image) // per_image))
+        patches = count * v.tiles * v.patches_per_tile
+        return patches * (v.hidden_size + (3 if v.gated_mlp else 2) * v.intermediate_size // tp) * act_bytes
     tokens = images * v.tiles * v.padded_patches_per_tile
     per_token = v.hidden_size * v.kept_hidden_states + 2 * v.intermediate_size // tp
     encoder = tokens * per_token * act_bytes
-    if v.mllama:
-        encoder += images * (v.tiles * v.padded_patches_per_tile) ** 2 * act_bytes
+    encoder += images * (v.tiles * v.padded_patches_per_tile) ** 2 * act_bytes
     cross_kv = 2 * max(1, spec.num_kv_heads // tp) * spec.head_dim
     decoder = tokens * (spec.hidden_size + cross_kv) * act_bytes
     return max(encoder, decoder)
@@ -339,12 +491,13 @@ def budget(spec: ModelSpec, req: PlanRequest, total: float) -> Budget:
         raw = req.total_size * scale
     else:
         raw = weight_bytes(spec, dtype_bytes)
+    raw += layout_extra_bytes(spec, tp)
     rope = spec.max_position_embeddings * spec.head_dim * dtype_bytes  # cos/sin cache
     weights = (raw / tp + rope) / GIB
     profile = engine_profile(req.vllm_version)
     tokens, seqs = req.max_num_batched_tokens, req.max_num_seqs
     text_act = _text_activation_bytes(spec, tokens, seqs, tp, dtype_bytes, profile) / GIB
-    vision_act = _vision_activation_bytes(spec, req.max_num_seqs, tp, dtype_bytes) / GIB
+    vision_act = _vision_activation_bytes(spec, req.max_num_seqs, tp, dtype_bytes, tokens) / GIB
     graphs = _cuda_graph_gib(spec, req.enforce_eager)
     headroom = total * (1 - req.gpu_memory_utilization) - CUDA_CONTEXT_GIB
     non_torch = non_torch_gib(profile, tp, req.accelerator_type)

@@ -7,6 +7,9 @@ Supported, with the bytes each quantised linear weight takes in GPU memory (scal
   weights + a packed ``bits``-wide zero-point per group when the scheme is asymmetric
   (AWQ ``zero_point``, GPTQ ``sym: false``). ``group_size`` -1 means one scale per output channel.
   ``desc_act`` (act-order) adds a 4-byte ``g_idx`` per input channel: negligible per weight but counted.
+* ``mxfp4`` (gpt-oss): the MoE experts take 4 bits + one 8-bit scale per 32 weights (0.53 byte) in the
+  checkpoint; vLLM's kernel layouts add ~6 % and pad each rank's rows (``memory.layout_extra_bytes``);
+  ``modules_to_not_convert`` (glob patterns such as ``model.layers.*.self_attn``) stay in bf16.
 * ``compressed-tensors`` (RedHatAI / Neural Magic, llm-compressor): each ``config_groups`` entry gives
   ``weights.num_bits``/``type``/``strategy``/``group_size`` for its ``targets`` (``Linear``, module names
   or ``re:`` patterns); ``ignore`` lists unquantised modules (``lm_head``). ``pack-quantized`` packs the
@@ -21,6 +24,7 @@ is False and :attr:`QuantSpec.reason` says why; the memory model then needs the 
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,11 +32,24 @@ from typing import Any
 
 from vllm_vertex.errors import PlanError
 
-__all__ = ["FP8_METHODS", "INT_METHODS", "QuantGroup", "QuantSpec", "parse_quantization"]
+__all__ = [
+    "FP8_METHODS",
+    "INT_METHODS",
+    "MXFP4_BYTES",
+    "MXFP4_LAYOUT_OVERHEAD",
+    "QuantGroup",
+    "QuantSpec",
+    "parse_quantization",
+]
 
 FP8_METHODS = frozenset({"fp8", "fbgemm_fp8"})
 INT_METHODS = frozenset({"awq", "gptq", "awq_marlin", "gptq_marlin"})
 COMPRESSED_TENSORS = "compressed-tensors"
+MXFP4 = "mxfp4"
+MXFP4_BYTES = 0.5 + 1 / 32  # 4 bits + an 8-bit (e8m0) scale per 32 weights, as the checkpoint stores them
+# vLLM holds MXFP4 experts in its kernels' layouts (Triton swizzle on Hopper, Marlin repack), ~6 % above the
+# checkpoint: gpt-oss-120b on one H100 loads 64.38 GiB (vLLM #33155) for a 60.77 GiB checkpoint. Fitted there.
+MXFP4_LAYOUT_OVERHEAD = 1.06
 SCALE_BYTES = 2  # group scales are stored in the activation dtype (bf16/fp16).
 G_IDX_BYTES = 4  # act-order (desc_act) permutation: one int32 per input channel.
 _BYTE_FORMATS = frozenset({"naive-quantized", "int-quantized", "float-quantized"})
@@ -117,6 +134,9 @@ def _matches_any(module: str, patterns: tuple[str, ...]) -> bool:
             return True
         if pattern.startswith("re:"):
             if re.match(pattern[3:], module):
+                return True
+        elif "*" in pattern:  # gpt-oss: "model.layers.*.self_attn"
+            if fnmatch.fnmatchcase(module, pattern) or fnmatch.fnmatchcase(module, pattern + ".*"):
                 return True
         elif module == pattern or module.startswith(pattern + ".") or module.endswith("." + pattern):
             return True
@@ -223,6 +243,8 @@ def parse_quantization(cfg: Mapping[str, Any]) -> QuantSpec:
     method = str(qc.get("quant_method", "")).lower()
     skip = qc.get("ignore") or qc.get("modules_to_not_convert") or qc.get("ignored_layers") or []
     ignore = tuple(str(m) for m in skip)
+    if method == MXFP4:  # gpt-oss: the experts in MXFP4 (4 bits + an 8-bit scale per 32), the rest in bf16
+        return QuantSpec(method, (QuantGroup((r"re:.*\.experts\.",), MXFP4_BYTES, "mxfp4 experts"),), ignore)
     if method in FP8_METHODS:
         return QuantSpec(method, (QuantGroup(("Linear",), 1.0, f"{method} w8"),), ignore)
     if method in INT_METHODS:
@@ -234,5 +256,5 @@ def parse_quantization(cfg: Mapping[str, Any]) -> QuantSpec:
         ignore=ignore,
         sizable=False,
         reason=f"quant_method {method!r} is not read by the planner "
-        "(fp8, fbgemm_fp8, awq, gptq, compressed-tensors are)",
+        "(fp8, fbgemm_fp8, awq, gptq, compressed-tensors, mxfp4 are)",
     )

@@ -12,7 +12,7 @@ from vllm_vertex.planner.memory import Budget
 from vllm_vertex.planner.model import ModelSpec, tp_problem
 from vllm_vertex.planner.request import PlanRequest, gpu_memory_gib, kv_dtype_bytes
 
-__all__ = ["PlanResult", "Verdict", "choose", "warnings_for"]
+__all__ = ["RULE_VERDICTS", "PlanResult", "Verdict", "choose", "warnings_for"]
 
 
 class Verdict(StrEnum):
@@ -24,6 +24,10 @@ class Verdict(StrEnum):
     KV_CACHE_TOO_SMALL = "kv_cache_too_small"
     MULTIMODAL_PROFILE_RISK = "multimodal_profile_risk"
     TP_DOES_NOT_DIVIDE_HEADS = "tp_does_not_divide_heads"
+
+
+# Verdicts that restate a rule vLLM enforces at start-up (not an estimate): they block even when unverified.
+RULE_VERDICTS = frozenset({Verdict.TP_DOES_NOT_DIVIDE_HEADS})
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,13 @@ class PlanResult:
         image_kv_tokens_per_request: Cross-attention KV slots one image request takes (Mllama).
         recommended_max_num_seqs: For multimodal_profile_risk, the largest max_num_seqs that works.
         warnings: Non-fatal notes.
+        kv_cache_tokens_low: Low end of the error band on ``kv_cache_tokens``.
+        kv_cache_tokens_high: High end of it.
+        max_model_len_with_margin: Largest max_model_len that fits at the band's low end.
+        family: The planner's model family (``dense``, ``mllama``, ``moe:qwen3_moe``, ...).
+        vllm_profile: The engine profile the estimate used (``v0``, ``v1-early``, ``v1``).
+        unverified_reasons: Why the estimate lies outside the planner's calibration (empty: calibrated).
+            An unverified "does not fit" is a warning, never a refusal (unless ``block_on_plan_risk``).
     """
 
     verdict: Verdict
@@ -76,6 +87,21 @@ class PlanResult:
     kv_cache_tokens_low: int = 0
     kv_cache_tokens_high: int = 0
     max_model_len_with_margin: int = 0
+    family: str = ""
+    vllm_profile: str = ""
+    unverified_reasons: tuple[str, ...] = ()
+
+    @property
+    def unverified(self) -> bool:
+        """The estimate comes from a family, vLLM generation or path outside calibration."""
+        return bool(self.unverified_reasons)
+
+    @property
+    def blocking(self) -> bool:
+        """A "does not fit" the planner vouches for: vLLM's own rule (TP divisibility) or a calibrated estimate."""
+        if self.fits:
+            return False
+        return self.verdict in RULE_VERDICTS or not self.unverified
 
     @property
     def fits(self) -> bool:
@@ -89,13 +115,20 @@ class PlanResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict: verdict, fits, figures and the inputs."""
-        out: dict[str, Any] = {"verdict": self.verdict.value, "fits": self.fits, "at_risk": self.at_risk}
+        out: dict[str, Any] = {
+            "verdict": self.verdict.value,
+            "fits": self.fits,
+            "at_risk": self.at_risk,
+            "unverified": self.unverified,
+            "blocking": self.blocking,
+        }
         for key, value in asdict(self).items():
             if key == "request":
                 out.update(value)
             elif key != "verdict":
                 out[key] = round(value, 3) if isinstance(value, float) else value
         out["warnings"] = list(self.warnings)
+        out["unverified_reasons"] = list(self.unverified_reasons)
         return out
 
 
@@ -115,8 +148,10 @@ def _fits(spec: ModelSpec, req: PlanRequest) -> bool:
     """The request's KV cache holds max_model_len tokens."""
     assert req.max_model_len is not None  # resolve() filled it
     figures = memory.budget(spec, req, gpu_memory_gib(req))
-    kv = memory.kv_bytes_per_token(spec, req.accelerator_count, kv_dtype_bytes(req))
-    return figures.weights <= figures.usable and memory.kv_tokens(figures.available, kv) >= req.max_model_len
+    hybrid = memory.hybrid_for(req)
+    kv = memory.kv_bytes_per_token(spec, req.accelerator_count, kv_dtype_bytes(req), hybrid)
+    need = memory.kv_tokens_needed(spec, req.max_model_len, req.max_num_batched_tokens or 0, hybrid)
+    return figures.weights <= figures.usable and memory.kv_tokens(figures.available, kv) >= need
 
 
 def _largest_workable_seqs(spec: ModelSpec, req: PlanRequest) -> int | None:
@@ -140,7 +175,11 @@ def choose(
     the predicted cache) is ``at_risk``, with the largest ``max_model_len`` that fits with margin.
     """
     assert req.max_model_len is not None  # resolve() filled it
-    fit = min(kv_tokens, spec.context_limit) // BLOCK_SIZE * BLOCK_SIZE
+    hybrid = memory.hybrid_for(req)
+    batched = req.max_num_batched_tokens or 0
+    need = memory.kv_tokens_needed(spec, req.max_model_len, batched, hybrid)
+    longest = memory.max_len_for_tokens(spec, kv_tokens, batched, hybrid)
+    fit = min(longest, spec.context_limit) // BLOCK_SIZE * BLOCK_SIZE
     problem = tp_problem(spec, req.accelerator_count)
     if problem:
         return (
@@ -158,10 +197,10 @@ def choose(
             ),
             None,
         )
-    if kv_tokens >= req.max_model_len and kv_low >= req.max_model_len:
+    if kv_tokens >= need and kv_low >= need:
         return Verdict.OK, f"Fits: KV cache of {kv_tokens} tokens holds max_model_len {req.max_model_len}.", None
-    if kv_tokens >= req.max_model_len:
-        margin = _with_margin(spec, kv_low)
+    if kv_tokens >= need:
+        margin = _with_margin(spec, memory.max_len_for_tokens(spec, kv_low, batched, hybrid))
         fix = f"set max_model_len to {margin} or less" if margin else "use more or larger GPUs"
         return (
             Verdict.AT_RISK,

@@ -1,0 +1,146 @@
+"""The model families vLLM sizes its own way: MoE (expert / dense / shared widths, which layers are
+sparse), DeepSeek's MLA cache, gpt-oss (mxfp4, sliding window, sinks), interleaved sliding-window KV
+groups per vLLM generation, and the vision towers without ``image_size`` (Qwen-VL) or with a
+budgeted profiling run (Pixtral)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from vllm_vertex import planner
+from vllm_vertex.planner import GIB, Verdict, plan
+from vllm_vertex.planner.memory import kv_groups
+from vllm_vertex.planner.quant import QuantSpec
+
+DATA = Path(__file__).parent / "data" / "configs"
+H100 = dict(accelerator_type="NVIDIA_H100_80GB")
+
+
+def _config(name: str) -> dict:
+    return json.loads((DATA / name).read_text())
+
+
+def test_qwen3_moe_experts_use_moe_intermediate_size():
+    """The issue's case: 212.64 GiB per GPU before (intermediate_size 12,288 per expert); vLLM logged 27.72."""
+    result = plan(_config("qwen3-235b-a22b-instruct-2507-fp8.json"), accelerator_count=8, max_model_len=8192,
+                  vllm_version="0.19.0", **H100)  # fmt: skip
+    assert abs(result.weights_gib_per_gpu - 27.72) / 27.72 < 0.02
+    assert result.fits
+    spec = planner.parse_model_config(_config("qwen3-235b-a22b-instruct-2507-fp8.json"))
+    assert spec.intermediate_size == 1536 and spec.num_experts == 128 and len(spec.moe_layers) == 94
+
+
+@pytest.mark.parametrize(
+    ("fields", "sparse"),
+    [
+        ({"decoder_sparse_step": 2}, [1, 3, 5, 7]),  # Qwen2/3-MoE: (i + 1) % step == 0
+        ({"mlp_only_layers": [0, 4]}, [1, 2, 3, 5, 6, 7]),
+        ({"first_k_dense_replace": 3}, [3, 4, 5, 6, 7]),  # DeepSeek: dense first k layers
+        ({"first_k_dense_replace": 1, "moe_layer_freq": 2}, [2, 4, 6]),
+        ({"interleave_moe_layer_step": 2}, [1, 3, 5, 7]),  # Llama 4 Maverick
+    ],
+)
+def test_sparse_layers_as_vllm_picks_them(fields, sparse):
+    config = {**_config("qwen1.5-moe-a2.7b.json"), "num_hidden_layers": 8, **fields}
+    spec = planner.parse_model_config(config)
+    assert list(spec.moe_layers) == sparse
+    dense = planner.weight_bytes(planner.parse_model_config({**config, "num_experts": 1}), 2)
+    assert planner.weight_bytes(spec, 2) > dense  # sparse layers hold 60 experts + the shared one
+
+
+def test_qwen2_moe_shared_expert_and_deepseek_shared_experts():
+    qwen = planner.parse_model_config(_config("qwen1.5-moe-a2.7b.json"))
+    assert (qwen.intermediate_size, qwen.shared_expert_intermediate_size, qwen.shared_expert_gate) == (1408, 5632, True)
+    assert 14.2e9 < planner.weight_bytes(qwen, 2) / 2 < 14.4e9  # Qwen1.5-MoE-A2.7B: 14.3B parameters
+    ds = planner.parse_model_config(_config("deepseek-v2-lite-chat.json"))
+    assert ds.shared_expert_intermediate_size == 2 * 1408 and ds.dense_intermediate_size == 10944
+    assert ds.moe_layers[0] == 1 and len(ds.moe_layers) == 26
+    assert 15.5e9 < planner.weight_bytes(ds, 2) / 2 < 15.9e9  # DeepSeek-V2-Lite: 15.7B parameters
+
+
+def test_mla_caches_one_latent_per_token_per_layer_on_every_rank():
+    config = _config("deepseek-v2-lite-chat.json")
+    one = plan(config, max_model_len=8192, vllm_version="0.19.0", **H100)
+    assert one.kv_bytes_per_token_per_gpu == 27 * (512 + 64) * 2  # not 2 x heads x head_dim
+    two = plan(config, accelerator_count=2, max_model_len=8192, vllm_version="0.19.0", **H100)
+    assert two.kv_bytes_per_token_per_gpu == one.kv_bytes_per_token_per_gpu  # replicated, not split by TP
+
+
+def test_gpt_oss_is_planned_not_refused():
+    for name, params in (("openai-gpt-oss-20b.json", 20.9e9), ("openai-gpt-oss-120b.json", 116.8e9)):
+        spec = planner.parse_model_config(_config(name))
+        assert spec.quant.method == "mxfp4" and spec.expert_bias and spec.sliding_window_layers == spec.num_layers // 2
+        assert abs(_param_count(spec) - params) / params < 0.01
+    big = planner.weight_bytes(planner.parse_model_config(_config("openai-gpt-oss-120b.json")), 2)
+    assert abs(big / GIB - 60.77) < 0.1  # the checkpoint (65.25 GB) ...
+    one = plan(_config("openai-gpt-oss-120b.json"), max_model_len=8192, **H100)
+    assert abs(one.weights_gib_per_gpu - 64.38) < 0.5  # ... as vLLM holds it on one H100 (vLLM #33155)
+    four = plan(_config("openai-gpt-oss-20b.json"), accelerator_count=4, max_model_len=8192, **H100)
+    assert abs(four.weights_gib_per_gpu - 3.63) / 3.63 < 0.04  # 720 expert rows per rank padded to 768
+    assert plan(_config("openai-gpt-oss-120b.json"), machine_type="a3-highgpu-2g", accelerator_count=2,
+                max_model_len=32768).fits  # fmt: skip
+
+
+def _param_count(spec) -> float:
+    """Parameters (every weight counted at 2 bytes, quantisation ignored)."""
+    return planner.weight_bytes(replace(spec, quant=QuantSpec()), 2) / 2
+
+
+@pytest.mark.parametrize(
+    ("name", "v0_layers", "hybrid_layers"),
+    [
+        ("gemma-3-27b-it.json", 62, 70),  # 10 full + 52 sliding: groups of 10, the last sliding one padded
+        ("gemma-3-12b-it.json", 48, 48),  # 8 + 40: 6 groups of 8
+        ("gemma-2-9b.json", 42, 42),  # 1:1
+        ("openai-gpt-oss-20b.json", 24, 24),
+        ("llama-4-scout-17b-16e-instruct.json", 48, 48),  # 36 chunked-local + 12 global
+    ],
+)
+def test_sliding_window_layers_as_each_vllm_generation_counts_them(name, v0_layers, hybrid_layers):
+    spec = planner.parse_model_config(_config(name))
+    size, full, local = kv_groups(spec, hybrid=True)
+    assert size * (full + local) == hybrid_layers
+    assert kv_groups(spec, hybrid=False) == (v0_layers, 1, 0)
+    per_layer = plan(_config(name), max_model_len=4096, vllm_version="0.6.4", gpu_memory_gib=1000.0)
+    recent = plan(_config(name), max_model_len=4096, vllm_version="0.19.0", gpu_memory_gib=1000.0)
+    assert recent.kv_bytes_per_token_per_gpu * v0_layers == per_layer.kv_bytes_per_token_per_gpu * hybrid_layers
+
+
+def test_sliding_window_layers_need_only_their_window_to_admit_a_long_context():
+    """Gemma 3 27B on one H100: the reported cache (~37K tokens) is below 65,536, yet vLLM admits it,
+    because only the 10 full-attention layers need the whole length."""
+    result = plan(_config("gemma-3-27b-it.json"), max_model_len=65536, gpu_memory_utilization=0.95,
+                  max_num_seqs=1024, vllm_version="0.19.0", **H100)  # fmt: skip
+    assert result.kv_cache_tokens < 65536 and result.fits
+    assert result.max_model_len_that_fits > 65536
+    old = plan(_config("gemma-3-27b-it.json"), max_model_len=65536, gpu_memory_utilization=0.95,
+               max_num_seqs=1024, vllm_version="0.9.2", **H100)  # fmt: skip
+    assert old.verdict is Verdict.KV_CACHE_TOO_SMALL  # before the hybrid manager every layer keeps the length
+
+
+def test_qwen25_vl_has_no_image_size_and_is_planned():
+    """Was refused: "config field vision_config.image_size is missing"."""
+    config = _config("qwen2.5-vl-7b-instruct.json")
+    spec = planner.parse_model_config(config)
+    assert spec.vision.kind == "qwen_vl" and spec.vision.tokens_per_image == 16384  # max_pixels 12,845,056
+    assert 8.2e9 < planner.weight_bytes(spec, 2) / 2 < 8.35e9  # Qwen2.5-VL-7B: 8.29B parameters
+    result = plan(config, machine_type="g2-standard-12", max_model_len=8192)
+    assert result.fits and result.vision_activation_gib < 3
+    smaller = plan({**config, "vision_config": {**config["vision_config"], "max_pixels": 1003520}},
+                   machine_type="g2-standard-12", max_model_len=8192)  # fmt: skip
+    assert smaller.vision_activation_gib < result.vision_activation_gib
+
+
+def test_pixtral_profiles_a_budget_of_images_not_one_per_sequence():
+    """The issue's case: Mistral-Small 24B on one H100 planned 0 KV tokens (one 1,540-pixel image per
+    sequence); vLLM started with ~184,800 tokens."""
+    config = _config("mistral-small-3.1-24b-instruct-2503.json")
+    result = plan(config, gpu_memory_utilization=0.95, max_model_len=8192, max_num_seqs=1024, vllm_version="0.19.0",
+                  gpu_memory_gib=79.19)  # fmt: skip
+    assert abs(result.kv_cache_tokens - 184752) / 184752 < 0.05
+    assert result.vision_activation_gib < result.text_activation_gib < 2.5
+    assert plan(config, max_model_len=8192, max_num_seqs=256, **H100).verdict is Verdict.OK

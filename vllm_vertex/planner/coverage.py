@@ -1,0 +1,89 @@
+"""What the planner can vouch for: the model families and vLLM generations its calibration covers. Pure.
+
+A gate must never block what works: a "does not fit" from an estimate no published start-up log
+checks is a warning, not a refusal. :func:`unverified_reasons` names every part of a plan that
+lies outside calibration; an empty tuple means the estimate is calibrated (every pair in
+:data:`CALIBRATED` has at least one row in ``tests/data/calibration.csv``, which
+``tests/test_planner_calibration.py`` checks).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vllm_vertex.planner.model import ModelSpec
+    from vllm_vertex.planner.request import PlanRequest
+
+__all__ = ["CALIBRATED", "TP_CALIBRATED", "family_of", "unverified_reasons"]
+
+# Model types vLLM sizes as a plain decoder: GQA attention on every layer, one gated MLP.
+DENSE_TYPES = frozenset({"llama", "qwen2", "qwen3"})
+
+# (family, engine profile) pairs with published start-up logs the planner reproduces.
+CALIBRATED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("dense", "v0"),
+        ("dense", "v1-early"),
+        ("dense", "v1"),
+        ("mllama", "v0"),
+        # vLLM 0.19 start-up logs on H100 (llm-d-planner's accuracy campaign), none used for fitting:
+        ("moe:gpt_oss", "v1"),
+        ("moe:mixtral", "v1"),
+        ("moe:qwen2_moe", "v1"),
+        ("moe:qwen3_moe", "v1"),
+        ("mla:deepseek_v2", "v1"),
+        ("vision:siglip", "v1"),
+        ("vision:pixtral", "v1"),
+        ("sliding_window:gemma2", "v1"),
+    }
+)
+
+# Engine profiles whose TP > 1 memory (NCCL / all-reduce buffers) is fitted, and on which GPUs.
+TP_CALIBRATED: dict[str, frozenset[str] | None] = {
+    "v0": None,  # any GPU (RTX 3090, A100, H100 points)
+    "v1": frozenset({"NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB"}),
+}
+
+
+def family_of(spec: ModelSpec) -> str:
+    """The planner's family of a model: ``dense``, ``mllama``, or the path it takes (``moe:qwen3_moe``...)."""
+    if spec.cross_attention_layers:
+        return "mllama"
+    kind = spec.model_type or "unknown"
+    if spec.mla:
+        return f"mla:{kind}"
+    if spec.num_experts > 1:
+        return f"moe:{kind}"
+    if spec.vision is not None:
+        return f"vision:{spec.vision.kind}"
+    if spec.sliding_window_layers:
+        return f"sliding_window:{kind}"
+    if spec.quant.method == "mxfp4":
+        return f"mxfp4:{kind}"
+    return "dense" if kind in DENSE_TYPES else kind
+
+
+def unverified_reasons(spec: ModelSpec, req: PlanRequest, engine: str) -> tuple[str, ...]:
+    """Why the plan's estimate is outside calibration (empty: calibrated).
+
+    Args:
+        spec: The parsed model.
+        req: The resolved request.
+        engine: The engine profile name the plan used.
+    """
+    reasons = []
+    family = family_of(spec)
+    if (family, engine) not in CALIBRATED:
+        where = sorted(e for f, e in CALIBRATED if f == family)
+        known = f" (calibrated on {', '.join(where)} only)" if where else ""
+        reasons.append(f"model family {family} on vLLM profile {engine} has no calibration point{known}")
+    tp = req.accelerator_count
+    if tp > 1:
+        gpus = TP_CALIBRATED.get(engine, frozenset())
+        if engine not in TP_CALIBRATED or (gpus is not None and req.accelerator_type not in gpus):
+            reasons.append(
+                f"tensor parallel {tp} on vLLM profile {engine} with {req.accelerator_type or 'this GPU'} is "
+                "extrapolated (its NCCL / all-reduce memory has no calibration point)"
+            )
+    return tuple(reasons)
