@@ -5,12 +5,14 @@ A module of its own so that a step needing only this (check-verdict) embeds only
 
 from __future__ import annotations
 
+from typing import Any
+
 from vllm_vertex.errors import ConfigError
 
 __all__ = ["whole_number"]
 
 
-def whole_number(name: str, value: object) -> object:
+def whole_number(name: str, value: Any) -> Any:
     """``value`` with a whole float (``1.0``) made an int; a float with a fraction is a ``ConfigError`` naming ``name``.
 
     JSON has one number type, so a backend, the console or a run file may send an integer as ``1.0``.

@@ -100,8 +100,8 @@ def plan(config: Mapping[str, Any], request: PlanRequest | None = None, **fields
         message += " Unverified (outside the planner's calibration): " + "; ".join(unverified) + "."
         if verdict not in RULE_VERDICTS and verdict not in (Verdict.OK, Verdict.AT_RISK):
             message += " Preflight and submit only warn on it (block_on_plan_risk=true makes them refuse)."
-    longest = memory.max_len_for_tokens(spec, kv_tokens, req.max_num_batched_tokens, hybrid)
-    longest_low = memory.max_len_for_tokens(spec, kv_low, req.max_num_batched_tokens, hybrid)
+    longest = memory.max_len_for_tokens(spec, kv_tokens, req.max_num_batched_tokens or 0, hybrid)
+    longest_low = memory.max_len_for_tokens(spec, kv_low, req.max_num_batched_tokens or 0, hybrid)
     return PlanResult(
         verdict=verdict,
         message=message,
