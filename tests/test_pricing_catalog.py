@@ -166,7 +166,8 @@ def standin():
 
 
 @pytest.fixture(autouse=True)
-def fresh_catalog(standin):
+def fresh_catalog(standin, google_at):
+    google_at(standin.url)  # the catalogue client reaches the stand-in
     standin.billing.data = catalog_data.default_catalog()
     standin.billing.page_requests.clear()
     standin.requests.clear()
@@ -178,7 +179,7 @@ def test_client_reads_every_page_and_prices_like_the_pure_function(standin, monk
     from vllm_vertex.cloud import billing_catalog
 
     monkeypatch.setattr(billing_catalog, "PAGE_SIZE", 4)
-    live = billing_catalog.live_node_price("a3-highgpu-8g", REGION, standin.url, today=datetime.date(2026, 11, 27))
+    live = billing_catalog.live_node_price("a3-highgpu-8g", REGION, today=datetime.date(2026, 11, 27))
     assert live.source == "Cloud Billing Catalog API, services/C7E2-9256-1C43, read 2026-11-27"
     assert live.price == node_price(records(), "a3-highgpu-8g", REGION)
     sku_pages = [r for r in standin.billing.page_requests if r[0].startswith("skus:")]
@@ -196,12 +197,12 @@ def test_client_finds_the_vertex_service_by_its_display_name(standin):
         del standin.billing.data["services"][catalog_data.VERTEX_SERVICE]
         standin.billing.data["services"]["AAAA-BBBB-CCCC"] = "Vertex AI"
         standin.billing.data["skus"]["AAAA-BBBB-CCCC"] = skus
-    live = billing_catalog.live_node_price("g2-standard-12", REGION, standin.url)
+    live = billing_catalog.live_node_price("g2-standard-12", REGION)
     assert live.service == "services/AAAA-BBBB-CCCC" and live.price.usd_per_hour == pytest.approx(1.1408)
     with standin.billing.lock:
         del standin.billing.data["services"]["AAAA-BBBB-CCCC"]
     with pytest.raises(billing_catalog.CatalogError, match="lists 0 services named 'Vertex AI'"):
-        billing_catalog.read_skus(standin.url)
+        billing_catalog.read_skus()
 
 
 def test_client_api_disabled_names_the_api_the_project_and_the_command(standin):
@@ -209,7 +210,7 @@ def test_client_api_disabled_names_the_api_the_project_and_the_command(standin):
 
     standin.faults.add("cloudbilling.services.list", status=403, details=SERVICE_DISABLED, message=DISABLED_TEXT)
     with pytest.raises(billing_catalog.CatalogError) as info:
-        billing_catalog.live_node_price("g2-standard-12", REGION, standin.url)
+        billing_catalog.live_node_price("g2-standard-12", REGION)
     assert info.value.setup
     assert "gcloud services enable cloudbilling.googleapis.com --project=my-quota-project" in str(info.value)
 
@@ -219,7 +220,7 @@ def test_client_other_403_says_no_role_is_needed_only_the_quota_project(standin)
 
     standin.faults.add("cloudbilling.services.skus.list", status=403, message="The caller does not have permission")
     with pytest.raises(billing_catalog.CatalogError) as info:
-        billing_catalog.live_node_price("g2-standard-12", REGION, standin.url)
+        billing_catalog.live_node_price("g2-standard-12", REGION)
     assert info.value.setup and "needs no IAM role" in str(info.value)
     assert "gcloud auth application-default set-quota-project" in str(info.value)
 
@@ -236,7 +237,7 @@ def test_client_user_credentials_without_a_quota_project_are_told_to_set_one(sta
 
     standin.faults.add("cloudbilling.services.list", status=403, details=details, message=message)
     with pytest.raises(billing_catalog.CatalogError) as info:
-        billing_catalog.read_skus(standin.url)
+        billing_catalog.read_skus()
     text = str(info.value)
     assert info.value.setup and text.startswith("your user credentials name no quota project")
     assert "gcloud auth application-default set-quota-project PROJECT" in text and "764086051850" not in text
@@ -248,7 +249,7 @@ def test_client_no_matching_sku_names_the_part(standin):
     standin.billing.set_skus(catalog_data.VERTEX_SERVICE,
                              [s for s in records_json() if s["skuId"] != catalog_data.PRICED["L4"]["skuId"]])
     with pytest.raises(billing_catalog.CatalogError) as info:
-        billing_catalog.live_node_price("g2-standard-12", REGION, standin.url)
+        billing_catalog.live_node_price("g2-standard-12", REGION)
     assert not info.value.setup
     assert f"no on-demand '{P}' SKU for NVIDIA_L4 in {REGION}" in str(info.value)
 
