@@ -255,7 +255,7 @@ def test_cli_dedicated_endpoint_streams(standin):
     assert level["median_tpot_ms"] is not None
 
 
-def test_cli_endpoint_without_model_exits_2(standin):
+def test_cli_endpoint_without_model_exits_2(standin, google_at):
     from vllm_vertex.cloud import vertex
     from vllm_vertex.config import from_preset
 
@@ -266,9 +266,10 @@ def test_cli_endpoint_without_model_exits_2(standin):
     assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
-def test_vertex_target_routes():
-    shared = vertex_target("projects/p/locations/us-central1/endpoints/1", "", "http://127.0.0.1:1")
-    dedicated = vertex_target("projects/p/locations/us-central1/endpoints/1", "dns.example", "http://127.0.0.1:1")
+def test_vertex_target_routes(google_at):
+    google_at("http://127.0.0.1:1")
+    shared = vertex_target("projects/p/locations/us-central1/endpoints/1", "")
+    dedicated = vertex_target("projects/p/locations/us-central1/endpoints/1", "dns.example")
     assert not shared.streaming and dedicated.streaming and shared.model == ""
 
 

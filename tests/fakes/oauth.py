@@ -94,9 +94,10 @@ def closed_port() -> int:
 
 
 def no_google_env(tmp: pathlib.Path) -> dict:
-    """os.environ without any Google credentials, gcloud config or proxy; PYTHONPATH = this checkout."""
+    """os.environ without any Google credentials, gcloud config, stand-in override or proxy; PYTHONPATH = this checkout."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GOOGLE_", "CLOUDSDK_", "GCE_")) and k.lower() not in ("http_proxy", "https_proxy")}
+           if not k.startswith(("GOOGLE_", "CLOUDSDK_", "GCE_", "VLLM_VERTEX_"))
+           and k.lower() not in ("http_proxy", "https_proxy")}
     home = tmp / "home"
     (home / ".config").mkdir(parents=True, exist_ok=True)
     refused = f"127.0.0.1:{closed_port()}"
