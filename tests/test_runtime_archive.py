@@ -28,19 +28,17 @@ def _files(*modules: str) -> set[str]:
 
 
 def test_check_verdict_carries_exactly_its_closure():
-    """check-verdict needs ``whole_number`` from config: config's import-time code, not what validation imports."""
-    assert set(_runtime.embedded_files(c.check_verdict)) == _files(
-        "__init__.py", "config.py", "hardware.py", "recipes.py", "redact.py", "sdk_regions.py"
-    )
+    """check-verdict needs ``whole_number`` (``numbers``) and the error it raises, which masks with ``redact``."""
+    assert set(_runtime.embedded_files(c.check_verdict)) == _files("__init__.py", "errors.py", "numbers.py", "redact.py")
 
 
 def test_validate_config_carries_exactly_its_closure():
     """validate-config runs the whole validation: the planner, with the model configs it reads, and the probe's SLO."""
     assert set(_runtime.embedded_files(c.validate_config)) == _files(
-        "__init__.py", "config.py", "configfile.py", "container.py", "hardware.py", "naming.py", "payloads.py",
-        "recipes.py", "redact.py", "sdk_regions.py",
-        "planner/__init__.py", "planner/_base.py", "planner/configs.py", "planner/context.py", "planner/memory.py",
-        "planner/model.py", "planner/quant.py", "planner/request.py", "planner/verdict.py",
+        "__init__.py", "config.py", "configfile.py", "errors.py", "hardware.py", "naming.py", "numbers.py",
+        "payloads.py", "recipes.py", "redact.py", "sdk_regions.py", "vllm_flags.py",
+        "planner/__init__.py", "planner/_base.py", "planner/configs.py", "planner/context.py", "planner/coverage.py",
+        "planner/memory.py", "planner/model.py", "planner/quant.py", "planner/request.py", "planner/verdict.py",
         "probe/__init__.py", "probe/slo.py", "probe/workload.py",
     ) | set(MODEL_CONFIGS)
 
