@@ -94,8 +94,8 @@ def _import_base(node: ast.ImportFrom, module: str, is_package: bool) -> str:
     """The absolute module name of ``from <base> import ...`` (a relative one counts from ``module``'s package)."""
     if not node.level:
         return node.module or ""
-    package = (module if is_package else module.rpartition(".")[0]).split(".")
-    package = ".".join(package[: len(package) - node.level + 1])
+    parts = (module if is_package else module.rpartition(".")[0]).split(".")
+    package = ".".join(parts[: len(parts) - node.level + 1])
     return f"{package}.{node.module}" if node.module else package
 
 
@@ -155,7 +155,9 @@ def _references(nodes: list[ast.AST], module: str, is_package: bool, units, boun
 
 def _submodules(package: str) -> list[str]:
     """The modules and packages directly inside core package ``package``."""
-    folder = _module_path(package).parent
+    path = _module_path(package)
+    assert path is not None, package  # only our packages are walked
+    folder = path.parent
     names = [p.stem for p in folder.glob("*.py") if p.name != "__init__.py"]
     names += [p.name for p in folder.iterdir() if (p / "__init__.py").is_file()]
     return [f"{package}.{n}" for n in sorted(names)]
@@ -170,8 +172,10 @@ def _import_time(tree: ast.Module) -> list[ast.AST]:
         elif isinstance(stmt, ast.ClassDef):
             nodes += [*stmt.bases, *stmt.keywords, *stmt.decorator_list]
             for item in stmt.body:
-                is_def = isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
-                nodes += [*item.decorator_list, item.args] if is_def else [item]
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    nodes += [*item.decorator_list, item.args]
+                else:
+                    nodes.append(item)
         else:
             nodes.append(stmt)
     return nodes
@@ -218,17 +222,18 @@ def _slim(source: bytes, nodes: Iterable[ast.AST]) -> bytes:
     positions: ``ast.unparse`` took a third of the compile's CPU.)
     """
     lines = source.decode("utf-8").split("\n")
-    keep = set()  # lines inside a multi-line string: a "#" there is data, not a comment
+    keep: set[int] = set()  # lines inside a multi-line string: a "#" there is data, not a comment
     for node in nodes:
-        if isinstance(node, ast.Constant | ast.JoinedStr) and node.end_lineno > node.lineno:
-            keep.update(range(node.lineno - 1, node.end_lineno))  # 0-based: every line the string spans
+        end = getattr(node, "end_lineno", None)
+        if isinstance(node, ast.Constant | ast.JoinedStr) and end is not None and end > node.lineno:
+            keep.update(range(node.lineno - 1, end))  # 0-based: every line the string spans
         body = getattr(node, "body", None)
         if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) or not body:
             continue
         doc = body[0]
         if not (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)):
             continue
-        first, last = doc.lineno - 1, doc.end_lineno - 1
+        first, last = doc.lineno - 1, (doc.end_lineno or doc.lineno) - 1
         after = len(body) > 1 and body[1].lineno - 1 == last
         if lines[first][: doc.col_offset].strip() or lines[last][doc.end_col_offset :].strip() or after:
             continue  # shares a line with other code: left as is
@@ -289,7 +294,9 @@ def archive_files(modules: Iterable[str]) -> dict[str, bytes]:
     files = {}
     for name in modules:
         module = _module(name)
-        files[_module_path(name).relative_to(_SOURCE.parent).as_posix()] = module.slim
+        path = _module_path(name)
+        assert path is not None, name  # the closure holds only our modules
+        files[path.relative_to(_SOURCE.parent).as_posix()] = module.slim
         for rel in module.data:
             data = (_SOURCE / rel).read_bytes()
             if rel.endswith(".json"):
@@ -357,7 +364,7 @@ def embedded_files(component) -> dict[str, bytes]:
     """The files of the archive embedded in ``component``'s command, by path (what the step extracts)."""
     (archive,) = _B64.findall(component.component_spec.implementation.container.command[-1])
     with tarfile.open(fileobj=io.BytesIO(base64.b64decode(archive)), mode="r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]  # a regular file always has a reader
 
 
 def argument_bytes(component) -> int:
