@@ -18,8 +18,9 @@ __all__ = ["html_text", "md_image", "md_json", "md_text", "plain", "terminal"]
 
 # C0 controls, DEL, C1 controls, and the Unicode bidirectional overrides that reorder what is shown.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# Backslash-escaped in Markdown text: no emphasis, code span, link, image or table cell can start.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+# Backslash-escaped in Markdown text: no code span, link, image or table cell can start or end.
+# (Emphasis with * or _ is left alone: harmless, and names such as text_predict stay readable.)
+_MD_SPECIAL = re.compile(r"([\\`\[\]|])")
 # Kept unencoded in an image URL: no quote, space, bracket or parenthesis can end ``![...](...)``.
 _URL_SAFE = "-._~:/?#@!$&*+,;=%"
 _IMAGE_URL = re.compile(r"(?:https?://[^\s]+|gs://[^\s]+|data:image/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=]*)\Z", re.I)

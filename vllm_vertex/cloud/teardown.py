@@ -244,12 +244,19 @@ class EndpointTeardown:
         deployed: Lines naming each deployed model.
         models: Model resource names to delete after the endpoint (made by vllm-vertex).
         kept: Lines naming each model kept, and why.
+        labels: The endpoint's labels.
     """
 
     endpoint: str
     deployed: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def managed(self) -> bool:
+        """True when the endpoint carries ``managed-by=vllm-vertex`` (vllm-vertex created it)."""
+        return all(self.labels.get(k) == v for k, v in naming.MANAGED_BY.items())
 
     @property
     def to_delete(self) -> list[str]:
@@ -267,6 +274,7 @@ def plan_endpoint_teardown(endpoint_name: str, api_endpoint: str = "", delete_mo
 
     found = read_endpoint(endpoint_name, api_endpoint, require_deployed=False)
     out = EndpointTeardown(found.name, [f"deployed model {d.id} ({d.model})" for d in found.deployed_models])
+    out.labels = dict(found.labels)
     model_client = clients.model_client(endpoint_name.split("/")[3], api_endpoint)
     for model_name in dict.fromkeys(d.model.split("@", 1)[0] for d in found.deployed_models):
         model = model_client.get_model(name=model_name, retry=clients.retry())
