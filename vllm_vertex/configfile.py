@@ -31,8 +31,9 @@ import typing
 from dataclasses import dataclass, field
 
 from vllm_vertex import config as cfgmod
+from vllm_vertex import redact
 from vllm_vertex.config import ConfigError, DeploymentConfig
-from vllm_vertex.redact import find_secret, mask
+from vllm_vertex.redact import mask
 
 __all__ = [
     "CanarySettings",
@@ -51,7 +52,6 @@ __all__ = [
     "validate_cron",
 ]
 
-_TOKEN_RE = re.compile(r"^(hf_|ya29\.)[A-Za-z0-9_\-.]{8,}$")
 _NETWORK_RE = re.compile(r"^projects/[0-9]+/global/networks/[a-z0-9-]+$")
 _ENDPOINT_RE = re.compile(r"^(projects/[^/]+/locations/[^/]+/endpoints/)?[0-9]+$")
 _SA_RE = re.compile(r"^[^@\s]+@[^@\s]+\.iam\.gserviceaccount\.com$|^[^@\s]+@developer\.gserviceaccount\.com$")
@@ -363,7 +363,7 @@ def _widen(cls: type, key: str, value: object) -> object:
 
 def looks_like_token(value: str) -> bool:
     """A Hugging Face token (``hf_...``), a Google access token or another credential written in plain text."""
-    return bool(_TOKEN_RE.match(value.strip()) or find_secret(value))
+    return redact.looks_like_token(value)
 
 
 def _token_problems(data: object, path: str) -> list[tuple[str, str]]:

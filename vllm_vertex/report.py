@@ -40,7 +40,7 @@ def failure_summary(results: list[CheckResult], limit: int = 400) -> str:
     if not failed:
         return ""
     first = failed[0]
-    error = " ".join(first.error.split())
+    error = " ".join(textsafe.plain(first.error).split())
     error = error if len(error) <= limit else error[: limit - 1] + "…"
     return (
         f"{', '.join(r.name for r in failed)} failed ({len(failed)} of {len(results)} checks); "

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from vllm_vertex import naming
 from vllm_vertex.cloud import clients, operations
+from vllm_vertex.textsafe import plain
 
 __all__ = [
     "EndpointTeardown",
@@ -84,7 +85,7 @@ class TeardownReport:
         lines = [f"removed {name}" for name in self.removed]
         lines += [f"LEFT {name}: {why}" for name, why in self.failed.items()]
         lines += [f"not touched {name}: {why}" for name, why in self.skipped.items()]
-        return "\n".join(lines) or "nothing to remove"
+        return plain("\n".join(lines)) or "nothing to remove"
 
 
 def classify(err: BaseException, action: str, name: str) -> tuple[bool, str]:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vllm_vertex import container, naming
+from vllm_vertex import container, naming, textsafe
 from vllm_vertex.cloud import clients, operations
 from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.diagnosis import diagnose
@@ -160,7 +160,7 @@ def follow_operation(
     if error is not None:
         message = getattr(error, "message", None) or str(error)
         cause, text = _root_cause(f"{type(error).__name__}: {message}", read_log, log)
-        raise DeployError(f"{what} failed: {message}\n{text}", cause)
+        raise DeployError(textsafe.plain(f"{what} failed: {message}\n{text}", 4000), cause)
     log(f"[{clock() - start:7.1f}s] {what}: done")
     return op.result()
 
@@ -174,12 +174,12 @@ def _root_cause(message: str, read_log: Callable[[], str] | None, log: Callable[
         try:
             lines = read_log().splitlines()
         except Exception as err:  # the log is an aid: say why it is missing, keep Vertex's error
-            log(f"could not read the container log: {err}")
+            log(textsafe.plain(f"could not read the container log: {err}", 1000))
             lines = []
         for line in reversed(lines):
             found = diagnose(line)
             if found:
-                return found.key, f"{found.text()}\nContainer log: {line.strip()[:500]}"
+                return found.key, f"{found.text()}\nContainer log: {textsafe.plain(line.strip(), 500, keep='')}"
     return "", "Open the endpoint's logs in Cloud Logging for the container's own error."
 
 
