@@ -29,14 +29,16 @@ __all__ = [
 
 TEARDOWN_POLICIES = ("always", "on_failure", "never")
 DTYPES = ("auto", "bfloat16", "float16", "half", "float32", "float")
-SECRET_VERSION_RE = re.compile(r"^projects/[^/]+/secrets/[A-Za-z0-9_-]{1,255}/versions/(latest|[1-9][0-9]*)$")
-HF_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-GCS_RE = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$")
+SECRET_VERSION_RE = re.compile(r"^projects/[^/\s]+/secrets/[A-Za-z0-9_-]{1,255}/versions/(latest|[1-9][0-9]*)\Z")
+HF_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+GCS_RE = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?\Z")
 # Project IDs: 6-30 lowercase letters, digits and hyphens, starting with a letter (optionally "domain.com:");
 # a project number works too.
-PROJECT_RE = re.compile(r"^(?:[a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[0-9]{6,20}$")
-EMAIL_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]*@[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
-IMAGE_URL_RE = re.compile(r"^(https?://[^\s/]+[^\s]*|gs://[a-z0-9][a-z0-9._-]+/\S+|data:image/[a-z0-9.+-]+;base64,\S+)$")
+PROJECT_RE = re.compile(r"^(?:[a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]\Z|^[0-9]{6,20}\Z")
+EMAIL_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]*@[a-z0-9][a-z0-9.-]*\.[a-z]{2,}\Z")
+IMAGE_URL_RE = re.compile(
+    r"^(https?://[^\s/<>\"'`]+[^\s<>\"'`]*|gs://[a-z0-9][a-z0-9._-]+/[^\s<>\"'`]+|data:image/[a-z0-9.+-]+;base64,\S+)\Z"
+)
 
 
 class ConfigError(ValueError):
@@ -236,6 +238,9 @@ def _check_model(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     mid = cfg.model_id.strip()
     if not mid:
         out.append(("model_id", "is empty. Give a Hugging Face repo id (org/name) or a gs:// folder."))
+    elif mid != cfg.model_id:
+        out.append(("model_id", f"{cfg.model_id!r} starts or ends with whitespace or a line break: write it as "
+                                f"{mid!r}."))  # fmt: skip
     elif not (HF_ID_RE.match(mid) or GCS_RE.match(mid)):
         out.append(("model_id", f"{mid!r} is neither a Hugging Face repo id (org/name) nor a gs://bucket/folder."))
     if cfg.hf_token_secret and not SECRET_VERSION_RE.match(cfg.hf_token_secret):
@@ -430,6 +435,6 @@ def label_problems(field_name: str, labels: dict[str, str], reserved: bool = Fal
         out.append((field_name, f"{len(labels)} labels; Vertex AI takes at most 64 per resource"
                                 + (f" and vllm-vertex adds {len(ours)}, so at most {room}." if ours else ".")))
     for key, value in labels.items():
-        if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", key) or not re.match(r"^[a-z0-9_-]{0,63}$", value):
+        if not re.match(r"^[a-z][a-z0-9_-]{0,62}\Z", key) or not re.match(r"^[a-z0-9_-]{0,63}\Z", value):
             out.append((field_name, f"{key}={value}: keys and values are lowercase letters, digits, _ and -, ≤ 63."))
     return out

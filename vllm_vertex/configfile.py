@@ -52,9 +52,9 @@ __all__ = [
     "validate_cron",
 ]
 
-_NETWORK_RE = re.compile(r"^projects/[0-9]+/global/networks/[a-z0-9-]+$")
-_ENDPOINT_RE = re.compile(r"^(projects/[^/]+/locations/[^/]+/endpoints/)?[0-9]+$")
-_SA_RE = re.compile(r"^[^@\s]+@[^@\s]+\.iam\.gserviceaccount\.com$|^[^@\s]+@developer\.gserviceaccount\.com$")
+_NETWORK_RE = re.compile(r"^projects/[0-9]+/global/networks/[a-z0-9-]+\Z")
+_ENDPOINT_RE = re.compile(r"^(projects/[^/\s]+/locations/[^/\s]+/endpoints/)?[0-9]+\Z")
+_SA_RE = re.compile(r"^[^@\s]+@[^@\s]+\.iam\.gserviceaccount\.com\Z|^[^@\s]+@developer\.gserviceaccount\.com\Z")
 
 
 @dataclass
@@ -404,7 +404,7 @@ _REQUIRED = {
 }
 
 
-IMAGE_RE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:\w[\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
+IMAGE_RE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:\w[\w.-]{0,127})?(@sha256:[0-9a-f]{64})?\Z")
 
 
 def image_problems(name: str, image: str) -> list[tuple[str, str]]:

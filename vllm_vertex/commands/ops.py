@@ -153,6 +153,8 @@ def teardown(run_label, endpoint, keep_models, yes, force, project, region, as_j
 
     if bool(run_label) == bool(endpoint):
         raise BadInput("give exactly one of --run-label VALUE or --endpoint NAME.")
+    if run_label:
+        naming.check_run_label(run_label)  # it goes into a list filter
     if keep_models and not endpoint:
         raise BadInput("--keep-models goes with --endpoint (--run-label removes everything the run made).")
     def say(line: str) -> None:
