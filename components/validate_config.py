@@ -12,6 +12,7 @@ def validate_config(
     model_id: str,
     multimodal: bool,
     serving_image: str,
+    allow_custom_serving_image: bool,
     machine_type: str,
     accelerator_type: str,
     accelerator_count: int,
@@ -58,6 +59,7 @@ def validate_config(
         model_id: Hugging Face repo id or gs:// folder.
         multimodal: The model takes images as well as text.
         serving_image: vLLM serving container image.
+        allow_custom_serving_image: Allow an image outside Google's serving repository (gets the HF token).
         machine_type: Machine type of one replica.
         accelerator_type: GPU type.
         accelerator_count: GPUs per replica (= tensor parallel size).
@@ -104,9 +106,12 @@ def validate_config(
     from collections import namedtuple
 
     from vllm_vertex import configfile, naming
+    from vllm_vertex.config import warnings
 
     fields.pop("job_resource_name")
     fields["region"] = fields.pop("location")
     cfg = configfile.from_console(fields)
     print(f"configuration valid: {cfg.model_id} on {cfg.accelerator_count}x {cfg.accelerator_type}")
+    for line in warnings(cfg):
+        print(line)
     return namedtuple("Outputs", ["config", "run_label"])(cfg.to_json(), naming.run_label_value(job_resource_name))

@@ -65,6 +65,7 @@ def _deploy_and_verify(
     model_id: str,
     multimodal: bool,
     serving_image: str,
+    allow_custom_serving_image: bool,
     machine_type: str,
     accelerator_type: str,
     accelerator_count: int,
@@ -112,6 +113,8 @@ def _deploy_and_verify(
         model_id: Hugging Face repo id (org/name) or a gs:// folder with the weights.
         multimodal: The model takes images as well as text (Llama 3.2 Vision).
         serving_image: Google's vLLM serving container image (Vision presets keep an older tag).
+        allow_custom_serving_image: Allow a serving_image outside Google's vLLM serving repository (it
+            receives the HF token in its environment).
         machine_type: Machine type of one replica, e.g. g2-standard-12.
         accelerator_type: GPU type, e.g. NVIDIA_L4; must be the one the machine type carries.
         accelerator_count: GPUs per replica; also vLLM's tensor parallel size.

@@ -48,7 +48,7 @@ def test_model_id_with_a_trailing_newline_is_refused_with_a_clear_message():
 def test_submit_dry_run_refuses_a_trailing_newline_in_model_id(tmp_path):
     run = tmp_path / "run.yaml"
     run.write_text('preset: llama-3.1-8b-instruct\nproject: my-project-1\nregion: us-central1\n'
-                   'model_id: "meta-llama/Llama-3.1-8B-Instruct\\n"\npipeline:\n  pipeline_root: gs://b/root\n')  # fmt: skip
+                   'model_id: "meta-llama/Llama-3.1-8B-Instruct\\n"\npipeline:\n  pipeline_root: gs://my-bucket/root\n')  # fmt: skip
     result = invoke(None, "submit", str(run), "--dry-run")
     assert result.exit_code == 2, result.output
     assert "model_id" in result.output and "line break" in result.output

@@ -21,9 +21,11 @@ __all__ = [
     "TEARDOWN_POLICIES",
     "closest",
     "from_preset",
+    "is_google_serving_image",
     "label_problems",
     "secret_problems",
     "validate",
+    "warnings",
     "whole_number",
 ]
 
@@ -63,6 +65,7 @@ class DeploymentConfig:
     model_id: str = ""
     multimodal: bool = False
     serving_image: str = DEFAULT_IMAGE
+    allow_custom_serving_image: bool = False
     machine_type: str = "g2-standard-12"
     accelerator_type: str = "NVIDIA_L4"
     accelerator_count: int = 1
@@ -262,7 +265,35 @@ def _check_model(cfg: DeploymentConfig) -> list[tuple[str, str]]:
         )
     if not cfg.serving_image:
         out.append(("serving_image", "is empty. Use Google's vLLM serving image, e.g. " + DEFAULT_IMAGE))
+    elif not (is_google_serving_image(cfg.serving_image) or cfg.allow_custom_serving_image):
+        out.append((
+            "serving_image",
+            f"{cfg.serving_image[:200]!r} is not one of Google's vLLM serving images ({GOOGLE_SERVING_REPOSITORY}/"
+            "...), and the serving container receives the HF token. Use Google's image, e.g. " + DEFAULT_IMAGE
+            + ", or set allow_custom_serving_image: true if you trust this image with the token.",
+        ))  # fmt: skip
     return out
+
+
+# Google's vLLM serving images (Model Garden): pytorch-vllm-serve (the presets) and vllm-serve-gpu.
+GOOGLE_SERVING_REPOSITORY = "us-docker.pkg.dev/vertex-ai/vertex-vision-model-garden-dockers"
+_GOOGLE_SERVING_IMAGE = re.compile(
+    re.escape(GOOGLE_SERVING_REPOSITORY) + r"/[a-z0-9][a-z0-9._-]*(?::\w[\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
+
+
+def is_google_serving_image(image: str) -> bool:
+    """True for an image of Google's vLLM serving repository (any image there, any tag or digest)."""
+    return bool(_GOOGLE_SERVING_IMAGE.fullmatch(image))
+
+
+def warnings(cfg: DeploymentConfig) -> list[str]:
+    """What a valid configuration should still tell its user (a custom serving image receives the HF token)."""
+    if cfg.serving_image and not is_google_serving_image(cfg.serving_image):
+        token = "the HF token from hf_token_secret" if cfg.hf_token_secret else "any HF token you add later"
+        return [f"warning: serving_image {cfg.serving_image[:200]} is not Google's vLLM serving image; it runs with "
+                f"{token} in its environment (allow_custom_serving_image is set)."]  # fmt: skip
+    return []
 
 
 def _check_hardware(cfg: DeploymentConfig) -> list[tuple[str, str]]:
