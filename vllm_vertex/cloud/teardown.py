@@ -97,7 +97,7 @@ def classify(err: BaseException, action: str, name: str) -> tuple[bool, str]:
     """
     from google.api_core import exceptions as exc
 
-    message = getattr(err, "message", None) or str(err)
+    message = _clean(getattr(err, "message", None) or str(err))
     transient = (exc.TooManyRequests, exc.ServiceUnavailable, exc.InternalServerError, exc.BadGateway,
                  exc.GatewayTimeout, exc.DeadlineExceeded, concurrent.futures.TimeoutError, TimeoutError)
     if isinstance(err, transient):
@@ -112,11 +112,11 @@ def classify(err: BaseException, action: str, name: str) -> tuple[bool, str]:
     project = name.split("/")[1] if name.startswith("projects/") else "the project"
     if isinstance(err, exc.Forbidden):  # PermissionDenied is a Forbidden
         return False, (
-            f"{action} {name} was refused (403 {status or 'PERMISSION_DENIED'}): {message}. The identity running "
-            f"the cleanup (the pipeline's service account, or you for `vllm-vertex teardown`) lacks {permission} "
-            f"on project {project}. Fix: grant it a role with that permission (Vertex AI User, roles/aiplatform.user, "
-            "has it), then remove what is left with `vllm-vertex teardown --run-label LABEL`, or delete it in the "
-            "console."
+            f"{action} {name} was refused (403 {status or 'PERMISSION_DENIED'}): {message.rstrip('. ')}. The "
+            "identity running the cleanup (the pipeline's service account, or you for `vllm-vertex teardown`) "
+            f"lacks {permission} on project {project}. Fix: grant it a role with that permission (Vertex AI User, "
+            "roles/aiplatform.user, has it), then remove what is left with `vllm-vertex teardown --run-label LABEL`, "
+            "or delete it in the console."
         )
     from google.auth import exceptions as auth
 
@@ -137,6 +137,11 @@ def classify(err: BaseException, action: str, name: str) -> tuple[bool, str]:
         f"{action} {name} failed for good ({code} {status} {type(err).__name__}: {message}); waiting will not help. "
         "Fix the cause named here, then run `vllm-vertex teardown --run-label LABEL`."
     ).replace("  ", " ")
+
+
+def _clean(message: str) -> str:
+    """Google's error text without api_core's transport prefix (``DELETE http://...?%24alt=json...: ``)."""
+    return re.sub(r"^(?:GET|POST|PUT|PATCH|DELETE) \S+: ", "", message.strip()) or "no message"
 
 
 def _status(err: BaseException) -> str:
@@ -161,6 +166,7 @@ def find_run_resources(project: str, region: str, run_label: str, api_endpoint: 
         TeardownError: the listing was refused (permission) or the project or region does not exist.
     """
     from google.api_core import exceptions as exc
+    from google.auth import exceptions as auth
 
     parent = f"projects/{project}/locations/{region}"
     request = {"parent": parent, "filter": naming.label_filter(run_label)}
@@ -171,7 +177,7 @@ def find_run_resources(project: str, region: str, run_label: str, api_endpoint: 
     ):
         try:
             items = list(getattr(client, method)(request=request, retry=clients.retry()))
-        except exc.GoogleAPICallError as err:
+        except (exc.GoogleAPICallError, auth.GoogleAuthError) as err:  # a 401 whose refresh failed too
             raise TeardownError(classify(err, what, parent)[1].replace("LABEL", run_label)) from None
         found.append([r for r in items if naming.is_run_resource(r.labels, run_label)])
     return found[0], found[1]
@@ -370,7 +376,14 @@ def _remove_model(
     if _fresh(client.get_model, name, run_label, report, "read model") is None:
         return
     delete = lambda: client.delete_model(name=name, retry=clients.retry())  # noqa: E731
-    _delete(delete, name, "delete model", report, log, api_endpoint)
+    said: list[str] = []  # logged once the reason is known: "busy" is wrong when the endpoint could not go
+    _delete(delete, name, "delete model", report, said.append, api_endpoint)
+    _reason_model_kept(name, report, ours, stuck)
+    for line in said:
+        log(f"could not delete {name}: {report.failed[name]}" if name in report.failed else line)
+
+
+def _reason_model_kept(name: str, report: TeardownReport, ours: set, stuck: set) -> None:
     if name in report.busy:  # "deployed or being deployed at the following Endpoint(s): ..."
         users = set(_DEPLOYED_AT.findall(report.failed[name]))
         foreign, blocked = users - ours, users & stuck

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vllm_vertex import container, naming, textsafe
-from vllm_vertex.cloud import clients, operations
+from vllm_vertex.cloud import auth, clients, operations
 from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.diagnosis import diagnose
 
@@ -31,6 +31,7 @@ def _parent(cfg: DeploymentConfig) -> str:
     return f"projects/{cfg.project}/locations/{cfg.region}"
 
 
+@auth.named_errors("upload the model")
 def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None, api_endpoint: str = "") -> str:
     """Uploads a Model with the vLLM container; returns its name with ``@version``."""
     from google.cloud import aiplatform_v1
@@ -50,6 +51,7 @@ def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None, ap
     return f"{result.model}@{result.model_version_id or '1'}"
 
 
+@auth.named_errors("create the endpoint")
 def create_endpoint(cfg: DeploymentConfig, run_label: str, api_endpoint: str = ""):
     """Creates a shared or dedicated endpoint; returns the ``aiplatform_v1.Endpoint``."""
     from google.cloud import aiplatform_v1
@@ -72,6 +74,7 @@ class Deployed:
     endpoint_name: str
 
 
+@auth.named_errors("deploy the model")
 def deploy_model(
     cfg: DeploymentConfig,
     model_name: str,
