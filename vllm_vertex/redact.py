@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 
 __all__ = ["MASK", "SECRET_KINDS", "find_secret", "looks_like_token", "mask", "mask_value"]
 
@@ -59,11 +60,14 @@ _WHOLE_TOKEN = re.compile(r"(?:hf_|ya29\.)[A-Za-z0-9_\-.]{8,}\Z")
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}")
 _TOKEN_TAIL = re.compile(r"(?:[A-Za-z0-9_\-.~+/=]|%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4})+")
 _CONTINUATION = re.compile(rf"{_BREAK}[A-Za-z0-9_\-+/=]+")
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+# Base64 long enough to hold a token, short enough to be a credential rather than data (an inline image).
+_BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{24,16384}={0,2}(?![A-Za-z0-9+/])")
 
 
-def _decoded(text: str) -> tuple[str, list[int]]:
+def _decoded(text: str) -> tuple[str, Sequence[int]]:
     """``text`` with %XX, \\uXXXX and \\xXX escapes decoded, and where each decoded character starts in ``text``."""
+    if not _ESCAPE.search(text):
+        return text, range(len(text) + 1)  # nothing to decode: every character is where it was
     out: list[str] = []
     starts: list[int] = []
     pos = 0
