@@ -52,7 +52,7 @@ PACKAGES: dict[str, str] = {
     "quotas": "google-cloud-quotas==0.6.3",
     "secrets": "google-cloud-secret-manager==2.32.0",
     "openai": "openai==3.57.0",
-    "aiohttp": "aiohttp==3.13.2",  # the image's own version: nothing to install there
+    "aiohttp": "aiohttp==3.14.5",  # past the CVEs of the image's 3.13.2 (installed over it, with yarl)
     "hf": "huggingface_hub==2.4.0",
     "logging": "google-cloud-logging==3.17.0",
 }

@@ -32,11 +32,12 @@ def cleanup_on_exit(
     """
     from vllm_vertex.cloud.teardown import teardown_run_or_raise
     from vllm_vertex.naming import run_label_value, should_clean_up
+    from vllm_vertex.textsafe import plain
 
     state = status.state
     print(f"pipeline ended {state}; teardown policy {teardown_policy}")
     if status.error_message:
-        print(f"error: {status.error_message}")
+        print(f"error: {plain(status.error_message, 2000)}")
     if not project:
         return "nothing to remove: no project was given, so nothing was created"
     if not should_clean_up(teardown_policy, state):

@@ -17,6 +17,7 @@ def validate_config(
     model_id: str,
     multimodal: bool,
     serving_image: str,
+    allow_custom_serving_image: bool,
     machine_type: str,
     accelerator_type: str,
     accelerator_count: int,
@@ -64,6 +65,8 @@ def validate_config(
         model_id: Hugging Face repo id (org/name) or a gs:// folder with the weights.
         multimodal: The model takes images as well as text (Llama 3.2 Vision).
         serving_image: Google's vLLM serving container image (Vision presets keep an older tag).
+        allow_custom_serving_image: Allow a serving_image outside Google's vLLM serving repository (it receives the HF
+            token in its environment).
         machine_type: Machine type of one replica, e.g. g2-standard-12.
         accelerator_type: GPU type, e.g. NVIDIA_L4; must be the one the machine type carries.
         accelerator_count: GPUs per replica; also vLLM's tensor parallel size.
@@ -116,9 +119,12 @@ def validate_config(
     from collections import namedtuple
 
     from vllm_vertex import configfile, naming
+    from vllm_vertex.config import warnings
 
     fields.pop("job_resource_name")
     fields["region"] = fields.pop("location")
     cfg = configfile.from_console(fields)
     print(f"configuration valid: {cfg.model_id} on {cfg.accelerator_count}x {cfg.accelerator_type}")
+    for line in warnings(cfg):
+        print(line)
     return namedtuple("Outputs", ["config", "run_label"])(cfg.to_json(), naming.run_label_value(job_resource_name))

@@ -30,10 +30,12 @@ __all__ = [
     "TeardownPolicy",
     "closest",
     "from_preset",
+    "is_google_serving_image",
     "label_problems",
     "param",
     "secret_problems",
     "validate",
+    "warnings",
     "whole_number",
 ]
 
@@ -43,14 +45,16 @@ Dtype = Literal["auto", "bfloat16", "float16", "half", "float32", "float"]
 ProbeProfile = Literal["off", "quick", "standard", "capacity"]  # "off" and probe.workload.PROFILES
 TEARDOWN_POLICIES: tuple[str, ...] = get_args(TeardownPolicy)
 DTYPES: tuple[str, ...] = get_args(Dtype)
-SECRET_VERSION_RE = re.compile(r"^projects/[^/]+/secrets/[A-Za-z0-9_-]{1,255}/versions/(latest|[1-9][0-9]*)$")
-HF_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-GCS_RE = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$")
+SECRET_VERSION_RE = re.compile(r"^projects/[^/\s]+/secrets/[A-Za-z0-9_-]{1,255}/versions/(latest|[1-9][0-9]*)\Z")
+HF_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+GCS_RE = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?\Z")
 # Project IDs: 6-30 lowercase letters, digits and hyphens, starting with a letter (optionally "domain.com:");
 # a project number works too.
-PROJECT_RE = re.compile(r"^(?:[a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[0-9]{6,20}$")
-EMAIL_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]*@[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
-IMAGE_URL_RE = re.compile(r"^(https?://[^\s/]+[^\s]*|gs://[a-z0-9][a-z0-9._-]+/\S+|data:image/[a-z0-9.+-]+;base64,\S+)$")
+PROJECT_RE = re.compile(r"^(?:[a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]\Z|^[0-9]{6,20}\Z")
+EMAIL_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]*@[a-z0-9][a-z0-9.-]*\.[a-z]{2,}\Z")
+IMAGE_URL_RE = re.compile(
+    r"^(https?://[^\s/<>\"'`]+[^\s<>\"'`]*|gs://[a-z0-9][a-z0-9._-]+/[^\s<>\"'`]+|data:image/[a-z0-9.+-]+;base64,\S+)\Z"
+)
 
 
 def param(default: Any, help: str, *, choices: Iterable[str] = (), parameter: str = "") -> Any:
@@ -85,6 +89,10 @@ class DeploymentConfig:
     multimodal: bool = param(False, "The model takes images as well as text (Llama 3.2 Vision).")
     serving_image: str = param(
         DEFAULT_IMAGE, "Google's vLLM serving container image (Vision presets keep an older tag)."
+    )
+    allow_custom_serving_image: bool = param(
+        False, "Allow a serving_image outside Google's vLLM serving repository (it receives the HF token in its "
+        "environment)."
     )
     machine_type: str = param(
         "g2-standard-12", "Machine type of one replica, e.g. g2-standard-12.", choices=hardware.MACHINE_TYPES
@@ -273,6 +281,9 @@ def _check_model(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     mid = cfg.model_id.strip()
     if not mid:
         out.append(("model_id", "is empty. Give a Hugging Face repo id (org/name) or a gs:// folder."))
+    elif mid != cfg.model_id:
+        out.append(("model_id", f"{cfg.model_id!r} starts or ends with whitespace or a line break: write it as "
+                                f"{mid!r}."))  # fmt: skip
     elif not (HF_ID_RE.match(mid) or GCS_RE.match(mid)):
         out.append(("model_id", f"{mid!r} is neither a Hugging Face repo id (org/name) nor a gs://bucket/folder."))
     if cfg.hf_token_secret and not SECRET_VERSION_RE.match(cfg.hf_token_secret):
@@ -294,7 +305,35 @@ def _check_model(cfg: DeploymentConfig) -> list[tuple[str, str]]:
         )
     if not cfg.serving_image:
         out.append(("serving_image", "is empty. Use Google's vLLM serving image, e.g. " + DEFAULT_IMAGE))
+    elif not (is_google_serving_image(cfg.serving_image) or cfg.allow_custom_serving_image):
+        out.append((
+            "serving_image",
+            f"{cfg.serving_image[:200]!r} is not one of Google's vLLM serving images ({GOOGLE_SERVING_REPOSITORY}/"
+            "...), and the serving container receives the HF token. Use Google's image, e.g. " + DEFAULT_IMAGE
+            + ", or set allow_custom_serving_image: true if you trust this image with the token.",
+        ))  # fmt: skip
     return out
+
+
+# Google's vLLM serving images (Model Garden): pytorch-vllm-serve (the presets) and vllm-serve-gpu.
+GOOGLE_SERVING_REPOSITORY = "us-docker.pkg.dev/vertex-ai/vertex-vision-model-garden-dockers"
+_GOOGLE_SERVING_IMAGE = re.compile(
+    re.escape(GOOGLE_SERVING_REPOSITORY) + r"/[a-z0-9][a-z0-9._-]*(?::\w[\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
+
+
+def is_google_serving_image(image: str) -> bool:
+    """True for an image of Google's vLLM serving repository (any image there, any tag or digest)."""
+    return bool(_GOOGLE_SERVING_IMAGE.fullmatch(image))
+
+
+def warnings(cfg: DeploymentConfig) -> list[str]:
+    """What a valid configuration should still tell its user (a custom serving image receives the HF token)."""
+    if cfg.serving_image and not is_google_serving_image(cfg.serving_image):
+        token = "the HF token from hf_token_secret" if cfg.hf_token_secret else "any HF token you add later"
+        return [f"warning: serving_image {cfg.serving_image[:200]} is not Google's vLLM serving image; it runs with "
+                f"{token} in its environment (allow_custom_serving_image is set)."]  # fmt: skip
+    return []
 
 
 def _check_hardware(cfg: DeploymentConfig) -> list[tuple[str, str]]:
@@ -467,6 +506,6 @@ def label_problems(field_name: str, labels: dict[str, str], reserved: bool = Fal
         out.append((field_name, f"{len(labels)} labels; Vertex AI takes at most 64 per resource"
                                 + (f" and vllm-vertex adds {len(ours)}, so at most {room}." if ours else ".")))
     for key, value in labels.items():
-        if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", key) or not re.match(r"^[a-z0-9_-]{0,63}$", value):
+        if not re.match(r"^[a-z][a-z0-9_-]{0,62}\Z", key) or not re.match(r"^[a-z0-9_-]{0,63}\Z", value):
             out.append((field_name, f"{key}={value}: keys and values are lowercase letters, digits, _ and -, ≤ 63."))
     return out

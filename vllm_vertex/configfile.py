@@ -32,9 +32,10 @@ import typing
 from dataclasses import dataclass, field
 
 from vllm_vertex import config as cfgmod
+from vllm_vertex import redact
 from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.errors import ConfigError
-from vllm_vertex.redact import find_secret, mask
+from vllm_vertex.redact import mask
 
 __all__ = [
     "CanarySettings",
@@ -53,10 +54,9 @@ __all__ = [
     "validate_cron",
 ]
 
-_TOKEN_RE = re.compile(r"^(hf_|ya29\.)[A-Za-z0-9_\-.]{8,}$")
-_NETWORK_RE = re.compile(r"^projects/[0-9]+/global/networks/[a-z0-9-]+$")
-_ENDPOINT_RE = re.compile(r"^(projects/[^/]+/locations/[^/]+/endpoints/)?[0-9]+$")
-_SA_RE = re.compile(r"^[^@\s]+@[^@\s]+\.iam\.gserviceaccount\.com$|^[^@\s]+@developer\.gserviceaccount\.com$")
+_NETWORK_RE = re.compile(r"^projects/[0-9]+/global/networks/[a-z0-9-]+\Z")
+_ENDPOINT_RE = re.compile(r"^(projects/[^/\s]+/locations/[^/\s]+/endpoints/)?[0-9]+\Z")
+_SA_RE = re.compile(r"^[^@\s]+@[^@\s]+\.iam\.gserviceaccount\.com\Z|^[^@\s]+@developer\.gserviceaccount\.com\Z")
 
 
 @dataclass
@@ -160,7 +160,7 @@ def read_yaml(text: str, path: str = "the run file") -> object:
 
     loader = YAML(typ="safe", pure=True)
     try:
-        return loader.load(text)
+        return _acyclic(loader.load(text), path)
     except DuplicateKeyError as err:
         raise ConfigError([_duplicate_problem(loader, text, err, path)]) from None
     except YAMLError as err:
@@ -170,21 +170,57 @@ def read_yaml(text: str, path: str = "the run file") -> object:
         raise ConfigError([("file", f"{path} is not valid YAML{line}: {why}.")]) from None
 
 
+_MAX_DEPTH = 32  # a run file nests three levels; deeper is a mistake or an alias bomb
+_MAX_VALUES = 100_000  # aliases can repeat a list exponentially ("billion laughs")
+
+
+def _acyclic(data: object, path: str) -> object:
+    """``data`` when no alias makes it contain itself, it nests at most ``_MAX_DEPTH`` levels and it holds at
+    most ``_MAX_VALUES`` values once aliases are expanded.
+
+    Raises:
+        ConfigError: a recursive alias (``&a [*a]``), nesting too deep, or too many values.
+    """
+    count = 0
+    stack: list[tuple[object, int, tuple[int, ...]]] = [(data, 0, ())]
+    while stack:
+        value, depth, inside = stack.pop()
+        count += 1
+        if not isinstance(value, dict | list):
+            continue
+        why = ("an alias refers to the list or mapping that contains it" if id(value) in inside
+               else f"values nest deeper than {_MAX_DEPTH} levels" if depth > _MAX_DEPTH
+               else f"it holds over {_MAX_VALUES:,} values once its aliases are expanded" if count > _MAX_VALUES
+               else "")  # fmt: skip
+        if why:
+            raise ConfigError([("file", f"{path}: {why}. Write the values out instead of using YAML aliases.")])
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1, (*inside, id(value))) for child in children)
+    return data
+
+
 def _duplicate_problem(loader, text: str, err, path: str) -> tuple[str, str]:
     """The repeated key with the lines of every occurrence, found in the document's node tree."""
-    second = err.problem_mark.line
+    second = (err.problem_mark.line, err.problem_mark.column)
     found = _find_mapping(loader.compose(text), err.context_mark)
-    keys = [(k.value, k.start_mark.line) for k, _ in found.value] if found is not None else []
-    key = next((k for k, line in keys if line == second), None)
+    keys = [(k.value, (k.start_mark.line, k.start_mark.column)) for k, _ in found.value] if found is not None else []
+    key = next((k for k, at in keys if at == second), None)  # line and column: a flow mapping is on one line
     if key is None:  # not located (should not happen): fall back on ruamel's own text
-        return "file", f"{path}: {mask(err.problem)} at line {second + 1}. Give each key once."
-    lines = [line + 1 for k, line in keys if k == key]
-    where = ", ".join(map(str, lines[:-1])) + f" and {lines[-1]}"
+        return "file", f"{path}: {mask(err.problem)} at line {second[0] + 1}. Give each key once."
+    places = [at for k, at in keys if k == key]
+    if len({line for line, _ in places}) == 1:  # a flow mapping or a JSON file on one line
+        where = f"line {places[0][0] + 1}, columns " + _listed([column + 1 for _, column in places])
+    else:
+        where = "lines " + _listed([line + 1 for line, _ in places])
     return (
         "file",
-        f"{path}: key {mask(str(key))!r} is given {len(lines)} times in one mapping, at lines {where}. "
+        f"{path}: key {mask(str(key))!r} is given {len(places)} times in one mapping, at {where}. "
         "Keep one: YAML would otherwise silently use the last.",
     )
+
+
+def _listed(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
 
 
 def _find_mapping(node, mark):
@@ -375,7 +411,7 @@ def _widen(cls: type, key: str, value: object) -> object:
 
 def looks_like_token(value: str) -> bool:
     """A Hugging Face token (``hf_...``), a Google access token or another credential written in plain text."""
-    return bool(_TOKEN_RE.match(value.strip()) or find_secret(value))
+    return redact.looks_like_token(value)
 
 
 def _token_problems(data: object, path: str) -> list[tuple[str, str]]:
@@ -416,8 +452,7 @@ _REQUIRED = {
 }
 
 
-
-IMAGE_RE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:\w[\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
+IMAGE_RE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:\w[\w.-]{0,127})?(@sha256:[0-9a-f]{64})?\Z")
 
 
 def image_problems(name: str, image: str) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ __all__ = [
     "MANAGED_BY",
     "RUN_LABEL_KEY",
     "api_base",
+    "check_run_label",
     "console_endpoint_url",
     "dedicated_base",
     "console_pipeline_run_url",
@@ -85,8 +86,32 @@ def should_clean_up(policy: str, final_state: str) -> bool:
     return policy == "always" or (policy == "on_failure" and final_state != "SUCCEEDED")
 
 
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{1,63}")
+_PROJECT = re.compile(r"(?:[a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z0-9][a-z0-9-]{0,62}")
+_REGION = re.compile(r"[a-z][a-z0-9-]{1,40}")
+
+
+def check_run_label(run_label: str) -> str:
+    """``run_label`` when it is a label value (what ``run_label_value`` makes), for a filter or a resource.
+
+    Raises:
+        ValueError: anything else (quotes, spaces, capitals: it would change the filter it goes into).
+    """
+    if not _LABEL_VALUE.fullmatch(run_label):
+        raise ValueError(
+            f"run label {run_label!r} is not a run label: 1-63 lowercase letters, digits, '-' or '_' "
+            "(copy it from `vllm-vertex submit`'s output or the resources' vllm-vertex-run label)."
+        )
+    return run_label
+
+
 def label_filter(run_label: str) -> str:
-    """A ``list_*`` filter that matches the resources of one run: the run label and ``managed-by``."""
+    """A ``list_*`` filter that matches the resources of one run: the run label and ``managed-by``.
+
+    Raises:
+        ValueError: ``run_label`` is not a label value.
+    """
+    check_run_label(run_label)
     managed = " AND ".join(f'labels.{k}="{v}"' for k, v in MANAGED_BY.items())
     return f'labels.{RUN_LABEL_KEY}="{run_label}" AND {managed}'
 
@@ -140,12 +165,15 @@ def resource_name(ref: str, collection: str, project: str = "", region: str = ""
         BadInput: an ID without project or region, or a ref of neither form (the message says the fix).
     """
     ref = ref.strip()
-    if re.fullmatch(rf"projects/[^/]+/locations/[^/]+/{collection}/[0-9]+", ref):
+    if re.fullmatch(rf"projects/[a-z0-9.:-]+/locations/[a-z0-9-]+/{collection}/[0-9]+", ref):
         return ref
     if not re.fullmatch(r"[0-9]+", ref):
         raise BadInput(f"{ref!r} is neither projects/P/locations/L/{collection}/ID nor a numeric ID.")
     if not (project and region):
         raise BadInput(f"the ID {ref} needs the project and region: pass --project and --region.")
+    if not _PROJECT.fullmatch(project) or not _REGION.fullmatch(region):
+        raise BadInput(f"--project {project!r} or --region {region!r} is not a project ID and a region "
+                       "(e.g. --project my-project --region us-central1).")  # fmt: skip
     return f"projects/{project}/locations/{region}/{collection}/{ref}"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vllm_vertex import planner, recipes
+from vllm_vertex import planner, recipes, textsafe
 from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.errors import PlanError
 
@@ -167,18 +167,25 @@ _ROWS = [
 
 def render_markdown(report: PreflightReport, cfg: DeploymentConfig) -> str:
     """The preflight report for the console: verdict, findings, the capacity figures."""
+    md = textsafe.md_text
     lines = [
         f"# Preflight: {'OK' if report.ok else 'WILL FAIL'}",
         "",
-        f"`{cfg.model_id}` on {cfg.accelerator_count}× {cfg.accelerator_type} ({cfg.machine_type}), "
-        f"max_model_len {cfg.max_model_len}, max_num_seqs {cfg.max_num_seqs}, "
-        f"gpu_memory_utilization {cfg.gpu_memory_utilization}; config from {report.config_source or 'nowhere'}.",
+        md(
+            f"{cfg.model_id} on {cfg.accelerator_count}× {cfg.accelerator_type} ({cfg.machine_type}), "
+            f"max_model_len {cfg.max_model_len}, max_num_seqs {cfg.max_num_seqs}, "
+            f"gpu_memory_utilization {cfg.gpu_memory_utilization}; config from {report.config_source or 'nowhere'}.",
+            1000,
+        ),
         "",
     ]
-    lines += [f"- **{f.key}**: {f.cause}" + (f" Fix: {f.fix}" if f.fix else "") for f in report.findings]
+    lines += [
+        f"- **{md(f.key, 80)}**: {md(f.cause, 1000)}" + (f" Fix: {md(f.fix, 1000)}" if f.fix else "")
+        for f in report.findings
+    ]
     if report.plan is not None:
         figures = report.plan.to_dict()
         lines += ["", f"Capacity verdict: `{report.plan.verdict.value}`", "", "| figure | value |", "|---|---|"]
         lines += [f"| {label} | {figures[key]:,} |" for label, key in _ROWS]
-    lines += [f"- note: {n}" for n in report.notes]
+    lines += [f"- note: {md(n, 1000)}" for n in report.notes]
     return "\n".join(lines) + "\n"

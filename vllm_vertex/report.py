@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
+
+from vllm_vertex import textsafe
 
 __all__ = ["CheckResult", "failure_summary", "metrics", "render_markdown", "verdict"]
 
@@ -39,7 +40,7 @@ def failure_summary(results: list[CheckResult], limit: int = 400) -> str:
     if not failed:
         return ""
     first = failed[0]
-    error = " ".join(first.error.split())
+    error = " ".join(textsafe.plain(first.error).split())
     error = error if len(error) <= limit else error[: limit - 1] + "…"
     return (
         f"{', '.join(r.name for r in failed)} failed ({len(failed)} of {len(results)} checks); "
@@ -61,8 +62,7 @@ def metrics(results: list[CheckResult]) -> dict[str, float]:
 
 
 def _cell(text: str, limit: int = 400) -> str:
-    text = text if len(text) <= limit else text[:limit] + "…"
-    return text.replace("|", "\\|").replace("\n", "<br>")
+    return textsafe.md_text(text, limit)
 
 
 def render_markdown(results: list[CheckResult], endpoint_name: str, model_id: str, notes: tuple[str, ...] = ()) -> str:
@@ -73,28 +73,27 @@ def render_markdown(results: list[CheckResult], endpoint_name: str, model_id: st
     lines = [
         f"# Smoke tests: {verdict(results).upper()}",
         "",
-        f"- Endpoint: `{endpoint_name}`",
-        f"- Model: `{model_id}`",
-        *(f"- {note[0].upper()}{note[1:]}" for note in notes if note),
+        f"- Endpoint: {_cell(endpoint_name, 200)}",
+        f"- Model: {_cell(model_id, 200)}",
+        *(f"- {_cell(note[0].upper() + note[1:])}" for note in notes if note),
         "",
         "| check | route | result | latency (s) | answer or error |",
         "|---|---|---|---|---|",
     ]
     for r in results:
         status = "pass" if r.passed else "FAIL"
-        lines.append(f"| {r.name} | {r.route} | {status} | {r.latency_s:.3f} | {_cell(r.error or r.answer)} |")
+        cells = (_cell(r.name, 80), _cell(r.route, 80), status, f"{r.latency_s:.3f}", _cell(r.error or r.answer))
+        lines.append("| " + " | ".join(cells) + " |")
     images = sorted({r.image_url for r in results if r.image_url})
     for url in images:
-        shown = url if not url.startswith("data:") or len(url) < 200_000 else ""
+        shown = textsafe.md_image(url, "image sent to the model") if len(url) < 200_000 else ""
         if shown:
-            lines += ["", "Image sent:", "", f"![image sent to the model]({shown})"]
+            lines += ["", "Image sent:", "", shown]
     lines += [
         "",
         "<details><summary>Raw results</summary>",
         "",
-        "```json",
-        json.dumps([r.to_dict() for r in results], indent=2),
-        "```",
+        textsafe.md_json([r.to_dict() for r in results]),
         "</details>",
     ]
     return "\n".join(lines) + "\n"

@@ -200,14 +200,19 @@ def layer_packages(layer: Path) -> dict[str, str]:
     return out
 
 
+# Raised over the image's own versions although no step imports them directly (issue 17: urllib3 2.5.0's CVEs).
+SECURITY_PINS = ("urllib3==2.8.0",)
+
+
 def lock_runtime_image(path: Path) -> dict[str, str]:
-    """Writes ``path``: what pip installs over the image for every step's pinned clients (``PACKAGES``)."""
+    """Writes ``path``: what pip installs over the image for every step's pinned clients (``PACKAGES``) and
+    ``SECURITY_PINS``."""
     from components._runtime import PACKAGES
 
     with tempfile.TemporaryDirectory() as tmp:
         layer = new_container(Path(tmp))
         subprocess.run([str(layer / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        *PACKAGES.values()], check=True, env=_step_env(layer, {}))
+                        *PACKAGES.values(), *SECURITY_PINS], check=True, env=_step_env(layer, {}))
         packages = layer_packages(layer)
     header = ("# What docker/Dockerfile installs over gcr.io/ml-pipeline/google-cloud-pipeline-components:2.22.0: the\n"
               "# pinned clients of every step (components/_runtime.py PACKAGES) and what pip upgrades for them there.\n"

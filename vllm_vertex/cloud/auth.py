@@ -13,6 +13,7 @@ metadata server with 3 attempts of 3 s; with no file we probe it once, briefly, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -124,6 +125,21 @@ def _metadata_server_answers() -> bool:
         return False
     finally:
         connection.close()
+
+
+@contextlib.contextmanager
+def named_errors(what: str):
+    """A google-auth error inside (refresh, transport, invalid operation) becomes ``CredentialsError``.
+
+    Its message is ``what``, the problem and the fix, without the library's traceback chain. Usable as a
+    decorator.
+    """
+    from google.auth import exceptions
+
+    try:
+        yield
+    except exceptions.GoogleAuthError as err:
+        raise CredentialsError(f"{what}: {explain(err)}") from None
 
 
 def explain(err: BaseException) -> str | None:

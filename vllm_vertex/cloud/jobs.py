@@ -18,6 +18,7 @@ from vllm_vertex.cloud import clients
 from vllm_vertex.configfile import PipelineSettings, ScheduleSettings
 from vllm_vertex.errors import BadInput
 from vllm_vertex.finish import RunOutcome
+from vllm_vertex.redact import mask
 
 __all__ = [
     "RunOutcome",
@@ -200,7 +201,7 @@ def state_changes(job, seen: dict[str, str]) -> list[str]:
         state = task.state.name
         if seen.get(task.task_name) != state:
             seen[task.task_name] = state
-            error = f" — {task.error.message}" if task.error.message else ""
+            error = f" — {mask(task.error.message)}" if task.error.message else ""
             tasks.append(f"{task.task_name}: {state}{_took(task)}{error}")
     run_state = job.state.name.removeprefix("PIPELINE_STATE_")
     if seen.get("") == run_state:
@@ -217,7 +218,7 @@ def _took(task) -> str:
 
 def outcome(job) -> RunOutcome:
     """Reads the run's state, the smoke verdict and Metrics, its endpoint, report and teardown policy."""
-    result = RunOutcome(job.state.name.removeprefix("PIPELINE_STATE_"), error=job.error.message, name=job.name)
+    result = RunOutcome(job.state.name.removeprefix("PIPELINE_STATE_"), error=mask(job.error.message), name=job.name)
     endpoint = _endpoint_artifact(job)
     result.endpoint = str(endpoint.get("resourceName", ""))
     result.dedicated_dns = str(endpoint.get("dedicatedEndpointDns", "") or "")

@@ -8,6 +8,7 @@ client (its GAPIC client has no REST transport).
 from __future__ import annotations
 
 import itertools
+import re
 
 from vllm_vertex.cloud.context import current
 
@@ -17,8 +18,14 @@ RESOURCE_TYPE = "aiplatform.googleapis.com/Endpoint"
 
 
 def log_filter(endpoint_name: str, since_rfc3339: str) -> str:
-    """Container log lines of one endpoint since a time."""
+    """Container log lines of one endpoint since a time.
+
+    Raises:
+        ValueError: the endpoint ID is not a number, or the time not RFC 3339 (either would change the filter).
+    """
     endpoint_id = endpoint_name.rsplit("/", 1)[-1]
+    if not re.fullmatch(r"[0-9]+", endpoint_id) or not re.fullmatch(r"[0-9T:.+Z-]+", since_rfc3339):
+        raise ValueError(f"no log filter for endpoint {endpoint_name!r} since {since_rfc3339!r}")
     return (
         f'resource.type="{RESOURCE_TYPE}" AND resource.labels.endpoint_id="{endpoint_id}" '
         f'AND timestamp>="{since_rfc3339}"'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 
 from vllm_vertex import quota
@@ -108,10 +109,11 @@ def forbidden_message(err: Exception, project: str) -> str:
         api = metadata.get("service") or "cloudquotas.googleapis.com"
         return (
             f"the {api} API is not enabled in project {project}, so quota cannot be checked. Enable it: "
-            f"gcloud services enable {api} --project={project} (it takes a minute to apply), then run again."
+            f"gcloud services enable {shlex.quote(api)} --project={shlex.quote(project)} (it takes a minute to "
+            "apply), then run again."
         )
     return (
         f"no permission to read quota in project {project} (403 from the Cloud Quotas API). Grant the "
         "pipeline's service account roles/cloudquotas.viewer: gcloud projects add-iam-policy-binding "
-        f"{project} --member=serviceAccount:SERVICE_ACCOUNT --role=roles/cloudquotas.viewer"
+        f"{shlex.quote(project)} --member=serviceAccount:SERVICE_ACCOUNT --role=roles/cloudquotas.viewer"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 from vllm_vertex.cloud import clients
 from vllm_vertex.errors import SecretError
@@ -26,6 +27,7 @@ def read_secret(version_name: str) -> str:
     from google.api_core import exceptions
 
     project, secret = _parts(version_name)
+    q_project, q_secret = shlex.quote(project), shlex.quote(secret)  # for the printed gcloud commands
     client = clients.secrets_client()
     try:
         response = client.access_secret_version(name=version_name, retry=clients.retry())
@@ -34,7 +36,7 @@ def read_secret(version_name: str) -> str:
     except (exceptions.PermissionDenied, exceptions.Forbidden):  # gRPC says PermissionDenied, REST says Forbidden
         raise SecretError(
             f"no access to {version_name}: grant roles/secretmanager.secretAccessor to the pipeline's service "
-            f"account: gcloud secrets add-iam-policy-binding {secret} --project={project} "
+            f"account: gcloud secrets add-iam-policy-binding {q_secret} --project={q_project} "
             "--member=serviceAccount:SERVICE_ACCOUNT --role=roles/secretmanager.secretAccessor"
         ) from None
     except (exceptions.FailedPrecondition, exceptions.BadRequest) as err:
@@ -43,7 +45,8 @@ def read_secret(version_name: str) -> str:
     if not text:
         raise SecretError(
             f"the secret is empty: {response.name or version_name} holds no data. Add a version holding the "
-            f"token: printf %s \"$HF_TOKEN\" | gcloud secrets versions add {secret} --project={project} --data-file=-"
+            f"token: printf %s \"$HF_TOKEN\" | gcloud secrets versions add {q_secret} --project={q_project} "
+            "--data-file=-"
         )
     return text
 
@@ -56,16 +59,17 @@ def _state_message(version_name: str, error: str, project: str, secret: str) -> 
     latest = (
         " (versions/latest is the newest version whatever its state)" if version_name.endswith("/latest") else ""
     )
+    q_project, q_secret, q_number = shlex.quote(project), shlex.quote(secret), shlex.quote(number)
     if state == "DISABLED":
         return (
             f"secret version {version} is disabled{latest}, so it cannot be read. Enable it: gcloud secrets "
-            f"versions enable {number} --secret={secret} --project={project}, or point hf_token_secret at an "
-            "enabled version."
+            f"versions enable {q_number} --secret={q_secret} --project={q_project}, or point hf_token_secret at "
+            "an enabled version."
         )
     if state == "DESTROYED":
         return (
             f"secret version {version} is destroyed{latest}: its data is gone. Add a new version holding the "
-            f"token: gcloud secrets versions add {secret} --project={project} --data-file=- , or point "
+            f"token: gcloud secrets versions add {q_secret} --project={q_project} --data-file=- , or point "
             "hf_token_secret at an enabled version."
         )
     return f"secret version {version_name} cannot be read: {error}"

@@ -154,9 +154,10 @@ def _timed(name: str, route: str, call, target: SmokeTarget) -> CheckResult:
     try:
         answer, tokens = call()
     except Exception as err:  # a check fails, the others still run
-        return CheckResult(
-            name, route, False, time.perf_counter() - start, error=f"{type(err).__name__}: {err}", image_url=image
-        )
+        from vllm_vertex.cloud.auth import explain
+
+        error = explain(err) or f"{type(err).__name__}: {err}"  # a google-auth error: the problem and the fix
+        return CheckResult(name, route, False, time.perf_counter() - start, error=error, image_url=image)
     latency = time.perf_counter() - start
     if not answer.strip():
         return CheckResult(

@@ -22,6 +22,7 @@ from typing import Any
 from vllm_vertex import clock, naming
 from vllm_vertex.cloud import clients, operations
 from vllm_vertex.errors import ResourcesLeft, TeardownError
+from vllm_vertex.textsafe import plain
 
 __all__ = [
     "EndpointTeardown",
@@ -75,7 +76,7 @@ class TeardownReport:
         lines = [f"removed {name}" for name in self.removed]
         lines += [f"LEFT {name}: {why}" for name, why in self.failed.items()]
         lines += [f"not touched {name}: {why}" for name, why in self.skipped.items()]
-        return "\n".join(lines) or "nothing to remove"
+        return plain("\n".join(lines)) or "nothing to remove"
 
 
 def classify(err: BaseException, action: str, name: str) -> tuple[bool, str]:
@@ -87,7 +88,7 @@ def classify(err: BaseException, action: str, name: str) -> tuple[bool, str]:
     """
     from google.api_core import exceptions as exc
 
-    message = getattr(err, "message", None) or str(err)
+    message = _clean(getattr(err, "message", None) or str(err))
     transient = (exc.TooManyRequests, exc.ServiceUnavailable, exc.InternalServerError, exc.BadGateway,
                  exc.GatewayTimeout, exc.DeadlineExceeded, concurrent.futures.TimeoutError, TimeoutError)
     if isinstance(err, transient):
@@ -102,11 +103,11 @@ def classify(err: BaseException, action: str, name: str) -> tuple[bool, str]:
     project = name.split("/")[1] if name.startswith("projects/") else "the project"
     if isinstance(err, exc.Forbidden):  # PermissionDenied is a Forbidden
         return False, (
-            f"{action} {name} was refused (403 {status or 'PERMISSION_DENIED'}): {message}. The identity running "
-            f"the cleanup (the pipeline's service account, or you for `vllm-vertex teardown`) lacks {permission} "
-            f"on project {project}. Fix: grant it a role with that permission (Vertex AI User, roles/aiplatform.user, "
-            "has it), then remove what is left with `vllm-vertex teardown --run-label LABEL`, or delete it in the "
-            "console."
+            f"{action} {name} was refused (403 {status or 'PERMISSION_DENIED'}): {message.rstrip('. ')}. The "
+            "identity running the cleanup (the pipeline's service account, or you for `vllm-vertex teardown`) "
+            f"lacks {permission} on project {project}. Fix: grant it a role with that permission (Vertex AI User, "
+            "roles/aiplatform.user, has it), then remove what is left with `vllm-vertex teardown --run-label LABEL`, "
+            "or delete it in the console."
         )
     from google.auth import exceptions as auth
 
@@ -127,6 +128,11 @@ def classify(err: BaseException, action: str, name: str) -> tuple[bool, str]:
         f"{action} {name} failed for good ({code} {status} {type(err).__name__}: {message}); waiting will not help. "
         "Fix the cause named here, then run `vllm-vertex teardown --run-label LABEL`."
     ).replace("  ", " ")
+
+
+def _clean(message: str) -> str:
+    """Google's error text without api_core's transport prefix (``DELETE http://...?%24alt=json...: ``)."""
+    return re.sub(r"^(?:GET|POST|PUT|PATCH|DELETE) \S+: ", "", message.strip()) or "no message"
 
 
 def _status(err: BaseException) -> str:
@@ -151,6 +157,7 @@ def find_run_resources(project: str, region: str, run_label: str) -> tuple[list,
         TeardownError: the listing was refused (permission) or the project or region does not exist.
     """
     from google.api_core import exceptions as exc
+    from google.auth import exceptions as auth
 
     parent = f"projects/{project}/locations/{region}"
     request = {"parent": parent, "filter": naming.label_filter(run_label)}
@@ -161,7 +168,7 @@ def find_run_resources(project: str, region: str, run_label: str) -> tuple[list,
     ):
         try:
             items = list(getattr(client, method)(request=request, retry=clients.retry()))
-        except exc.GoogleAPICallError as err:
+        except (exc.GoogleAPICallError, auth.GoogleAuthError) as err:  # a 401 whose refresh failed too
             raise TeardownError(classify(err, what, parent)[1].replace("LABEL", run_label)) from None
         found.append([r for r in items if naming.is_run_resource(r.labels, run_label)])
     return found[0], found[1]
@@ -234,12 +241,19 @@ class EndpointTeardown:
         deployed: Lines naming each deployed model.
         models: Model resource names to delete after the endpoint (made by vllm-vertex).
         kept: Lines naming each model kept, and why.
+        labels: The endpoint's labels.
     """
 
     endpoint: str
     deployed: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def managed(self) -> bool:
+        """True when the endpoint carries ``managed-by=vllm-vertex`` (vllm-vertex created it)."""
+        return all(self.labels.get(k) == v for k, v in naming.MANAGED_BY.items())
 
     @property
     def to_delete(self) -> list[str]:
@@ -257,6 +271,7 @@ def plan_endpoint_teardown(endpoint_name: str, delete_models: bool = True) -> En
 
     found = read_endpoint(endpoint_name, require_deployed=False)
     out = EndpointTeardown(found.name, [f"deployed model {d.id} ({d.model})" for d in found.deployed_models])
+    out.labels = dict(found.labels)
     model_client = clients.model_client(endpoint_name.split("/")[3])
     for model_name in dict.fromkeys(d.model.split("@", 1)[0] for d in found.deployed_models):
         model = model_client.get_model(name=model_name, retry=clients.retry())
@@ -351,7 +366,14 @@ def _remove_model(
     if _fresh(client.get_model, name, run_label, report, "read model") is None:
         return
     delete = lambda: client.delete_model(name=name, retry=clients.retry())  # noqa: E731
-    _delete(delete, name, "delete model", report, log)
+    said: list[str] = []  # logged once the reason is known: "busy" is wrong when the endpoint could not go
+    _delete(delete, name, "delete model", report, said.append)
+    _reason_model_kept(name, report, ours, stuck)
+    for line in said:
+        log(f"could not delete {name}: {report.failed[name]}" if name in report.failed else line)
+
+
+def _reason_model_kept(name: str, report: TeardownReport, ours: set, stuck: set) -> None:
     if name in report.busy:  # "deployed or being deployed at the following Endpoint(s): ..."
         users = set(_DEPLOYED_AT.findall(report.failed[name]))
         foreign, blocked = users - ours, users & stuck

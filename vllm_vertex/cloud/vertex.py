@@ -6,8 +6,8 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vllm_vertex import clock, container, naming
-from vllm_vertex.cloud import clients, operations
+from vllm_vertex import clock, container, naming, textsafe
+from vllm_vertex.cloud import auth, clients, operations
 from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.diagnosis import diagnose
 from vllm_vertex.errors import DeployError
@@ -19,6 +19,7 @@ def _parent(cfg: DeploymentConfig) -> str:
     return f"projects/{cfg.project}/locations/{cfg.region}"
 
 
+@auth.named_errors("upload the model")
 def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None) -> str:
     """Uploads a Model with the vLLM container; returns its name with ``@version``."""
     from google.cloud import aiplatform_v1
@@ -38,6 +39,7 @@ def upload_model(cfg: DeploymentConfig, run_label: str, hf_token: str | None) ->
     return f"{result.model}@{result.model_version_id or '1'}"
 
 
+@auth.named_errors("create the endpoint")
 def create_endpoint(cfg: DeploymentConfig, run_label: str):
     """Creates a shared or dedicated endpoint; returns the ``aiplatform_v1.Endpoint``."""
     from google.cloud import aiplatform_v1
@@ -60,6 +62,7 @@ class Deployed:
     endpoint_name: str
 
 
+@auth.named_errors("deploy the model")
 def deploy_model(
     cfg: DeploymentConfig,
     model_name: str,
@@ -147,7 +150,7 @@ def follow_operation(
     if error is not None:
         message = getattr(error, "message", None) or str(error)
         cause, text = _root_cause(f"{type(error).__name__}: {message}", read_log, log)
-        raise DeployError(f"{what} failed: {message}\n{text}", cause)
+        raise DeployError(textsafe.plain(f"{what} failed: {message}\n{text}", 4000), cause)
     log(f"[{clock.monotonic() - start:7.1f}s] {what}: done")
     return op.result()
 
@@ -161,12 +164,12 @@ def _root_cause(message: str, read_log: Callable[[], str] | None, log: Callable[
         try:
             lines = read_log().splitlines()
         except Exception as err:  # the log is an aid: say why it is missing, keep Vertex's error
-            log(f"could not read the container log: {err}")
+            log(textsafe.plain(f"could not read the container log: {err}", 1000))
             lines = []
         for line in reversed(lines):
             found = diagnose(line)
             if found:
-                return found.key, f"{found.text()}\nContainer log: {line.strip()[:500]}"
+                return found.key, f"{found.text()}\nContainer log: {textsafe.plain(line.strip(), 500, keep='')}"
     return "", "Open the endpoint's logs in Cloud Logging for the container's own error."
 
 

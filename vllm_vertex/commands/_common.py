@@ -35,9 +35,15 @@ class MaskingGroup(click.Group):
     """The command group: every error it prints (click's usage errors too) has credentials masked."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
-        """Runs the CLI; a ``ClickException``'s message is masked before it is shown."""
+        """Runs the CLI; a ``ClickException``'s message is masked before it is shown.
+
+        Everything printed goes through ``_output.SafeStream`` (masked, control characters escaped).
+        """
         import sys
 
+        from vllm_vertex.commands import _output
+
+        _output.install()
         try:
             return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]  # *args: click's own
         except click.ClickException as err:

@@ -19,11 +19,11 @@ from vllm_vertex.errors import BadInput
 
 __all__ = ["finish", "follow", "json_option", "live_prices_option", "run_name", "status"]
 
-_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/pipelineJobs/[a-z][-a-z0-9]{0,127}$")
+_NAME = re.compile(r"^projects/[a-z0-9.:-]+/locations/[a-z0-9-]+/pipelineJobs/[a-z][-a-z0-9]{0,127}\Z")
 _URL = re.compile(
     r"/locations/(?P<region>[^/]+)/pipelines/runs/(?P<id>[a-z][-a-z0-9]{0,127})\?(?:.*&)?project=(?P<p>[^&]+)"
 )
-_ID = re.compile(r"^[a-z][-a-z0-9]{0,127}$")
+_ID = re.compile(r"^[a-z][-a-z0-9]{0,127}\Z")
 
 
 def json_option(func):

@@ -132,21 +132,26 @@ def _target(cfg, endpoint: str, base_url: str, model: str, say=click.echo):
 )
 @click.option("--keep-models", is_flag=True, help="With --endpoint: keep the models (their env holds the HF token).")
 @click.option("--yes", is_flag=True, help="Do not ask before deleting.")
+@click.option("--force", is_flag=True,
+              help="With --endpoint: remove it even without the label managed-by=vllm-vertex (made elsewhere).")
 @location_options
 @json_option
 @guarded
-def teardown(run_label, endpoint, keep_models, yes, project, region, as_json):
+def teardown(run_label, endpoint, keep_models, yes, force, project, region, as_json):
     """Remove what a run left: list it, ask (unless --yes), delete; exit 1 if anything is left.
 
-    --endpoint also deletes the models deployed there that vllm-vertex uploaded (label
-    managed-by=vllm-vertex), since a Model's container environment holds the HF token; models
-    made otherwise are listed and kept. Declining the question removes nothing and exits 0.
+    --endpoint refuses an endpoint without the label managed-by=vllm-vertex (vllm-vertex did not
+    create it) unless --force. It also deletes the models deployed there that vllm-vertex uploaded
+    (same label), since a Model's container environment holds the HF token; models made otherwise
+    are listed and kept. Declining the question removes nothing and exits 0.
     """
     from vllm_vertex import naming
     from vllm_vertex.cloud import teardown as td
 
     if bool(run_label) == bool(endpoint):
         raise BadInput("give exactly one of --run-label VALUE or --endpoint NAME.")
+    if run_label:
+        naming.check_run_label(run_label)  # it goes into a list filter
     if keep_models and not endpoint:
         raise BadInput("--keep-models goes with --endpoint (--run-label removes everything the run made).")
     def say(line: str) -> None:
@@ -162,16 +167,27 @@ def teardown(run_label, endpoint, keep_models, yes, project, region, as_json):
         name = naming.endpoint_resource_name(endpoint, project, region)
         require_credentials()
         plan = td.plan_endpoint_teardown(name, delete_models=not keep_models)
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(plan.labels.items())) or "none"
+        if not plan.managed and not force:
+            raise BadInput(f"endpoint {plan.endpoint} was not created by vllm-vertex: it lacks the label "
+                           f"managed-by=vllm-vertex (its labels: {labels}). Nothing was removed; pass --force "
+                           "to remove it anyway.")  # fmt: skip
+        say(f"endpoint {plan.endpoint} labels: {labels}"
+            + ("" if plan.managed else " (NOT managed-by=vllm-vertex: removing it because of --force)"))  # fmt: skip
         names, kept = plan.to_delete, plan.kept
         remove = functools.partial(td.teardown_endpoint, plan, log=say)
     outcome = {"to_delete": names, "kept": kept, "removed": [], "failed": {}, "declined": False}
+    if endpoint:
+        outcome["labels"] = plan.labels
     for line in kept:
         say(f"keeping {line}")
     if not names:
         say("nothing to remove")
     else:
         say("will delete:\n" + "\n".join(f"  {n}" for n in names))
-        if not yes and not click.confirm("Delete these?", default=False, err=as_json):
+        question = "Delete these?" if not endpoint or plan.managed else (
+            "Delete these? The endpoint was NOT created by vllm-vertex (no label managed-by=vllm-vertex).")
+        if not yes and not click.confirm(question, default=False, err=as_json):
             say("nothing removed")
             outcome["declined"] = True
         else:

@@ -62,6 +62,10 @@ def submit(
     if dry_run and wait:
         raise BadInput("--dry-run sends nothing, so there is nothing to --wait for: give one of them.")
     run = load_run(config_file, project, region, endpoint)
+    from vllm_vertex.config import warnings
+
+    for line in warnings(run.config):
+        click.echo(line, err=True)
     with submission(run, yaml_path, canary, plan=not no_plan, dry_run=dry_run) as sub:
         if dry_run:
             return show(describe(sub), as_json)

@@ -176,31 +176,31 @@ def _q(value: str) -> str:
 
 def fixes(kind: str, inputs: Inputs, **args) -> str:
     """The gcloud command for one kind of fix."""
-    p = shlex.quote(inputs.project)
+    p, q = shlex.quote(inputs.project), shlex.quote
     if kind == "enable":
-        return f"gcloud services enable {' '.join(args['apis'])} --project {p}"
+        return f"gcloud services enable {' '.join(map(q, args['apis']))} --project {p}"
     if kind == "create-bucket":
-        return (f"gcloud storage buckets create gs://{args['bucket']} --project {p} --location {inputs.region} "
-                "--uniform-bucket-level-access")
+        return (f"gcloud storage buckets create {q('gs://' + args['bucket'])} --project {p} "
+                f"--location {q(inputs.region)} --uniform-bucket-level-access")
     if kind == "create-account":
-        return (f"gcloud iam service-accounts create {args['email'].split('@', 1)[0]} --project {p} "
+        return (f"gcloud iam service-accounts create {q(args['email'].split('@', 1)[0])} --project {p} "
                 '--display-name "vllm-vertex pipelines"')
     if kind == "project-role":
-        return f"gcloud projects add-iam-policy-binding {p} --member={_q(args['member'])} --role={args['role']}"
+        return f"gcloud projects add-iam-policy-binding {p} --member={_q(args['member'])} --role={q(args['role'])}"
     if kind == "account-role":
-        return (f"gcloud iam service-accounts add-iam-policy-binding {args['email']} --project {p} "
-                f"--member={_q(args['member'])} --role={args['role']}")
+        return (f"gcloud iam service-accounts add-iam-policy-binding {q(args['email'])} --project {p} "
+                f"--member={_q(args['member'])} --role={q(args['role'])}")
     if kind == "bucket-role":
-        return (f"gcloud storage buckets add-iam-policy-binding gs://{args['bucket']} --member={_q(args['member'])} "
-                f"--role={args['role']}")
+        return (f"gcloud storage buckets add-iam-policy-binding {q('gs://' + args['bucket'])} "
+                f"--member={_q(args['member'])} --role={q(args['role'])}")
     if kind == "secret-role":
-        return (f"gcloud secrets add-iam-policy-binding {args['secret']} --project {p} --member={_q(args['member'])} "
-                f"--role={args['role']}")
+        return (f"gcloud secrets add-iam-policy-binding {q(args['secret'])} --project {p} "
+                f"--member={_q(args['member'])} --role={q(args['role'])}")
     if kind == "create-secret":
-        return (f"printf %s \"$HF_TOKEN\" | gcloud secrets create {args['secret']} --project {p} "
+        return (f"printf %s \"$HF_TOKEN\" | gcloud secrets create {q(args['secret'])} --project {p} "
                 "--replication-policy automatic --data-file=-")
     if kind == "enable-version":
-        return f"gcloud secrets versions enable {args['version']} --secret {args['secret']} --project {p}"
+        return f"gcloud secrets versions enable {q(args['version'])} --secret {q(args['secret'])} --project {p}"
     raise ValueError(f"unknown fix {kind}")
 
 

@@ -9,6 +9,7 @@ bindings count (a grant through a group, folder or organization shows as missing
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 
 from vllm_vertex import doctor
@@ -45,7 +46,7 @@ def run(inputs: Inputs, client=None) -> list[Check]:
     if inputs.quota_project == "":
         checks.append(Check("quota-project", "missing", "your user credentials have no quota project: Cloud Quotas "
                             "and Service Usage refuse user calls without one",
-                            f"gcloud auth application-default set-quota-project {inputs.project}"))
+                            "gcloud auth application-default set-quota-project " + shlex.quote(inputs.project)))
     elif inputs.quota_project:
         checks.append(Check("quota-project", "ok", f"user credentials bill quota project {inputs.quota_project}"))
     try:
@@ -130,14 +131,15 @@ def _pipeline_account(cloud, inputs: Inputs, account: str) -> tuple[bool, list[C
     if found is None:
         in_project = account.endswith(f"@{inputs.project}.iam.gserviceaccount.com")
         fix = doctor.fixes("create-account", inputs, email=account) if in_project else (
-            "gcloud services enable compute.googleapis.com --project " + inputs.project
+            "gcloud services enable compute.googleapis.com --project " + shlex.quote(inputs.project)
             if not inputs.pipeline_account else f"# {account} belongs to another project: ask its owner")
         action = ("create-account", {"email": account}) if in_project else None
         return False, [Check("pipeline-account", "missing", f"service account {account}{default} does not exist", fix,
                              action)]
     if found.get("disabled"):
         return False, [Check("pipeline-account", "missing", f"service account {account} is disabled",
-                             f"gcloud iam service-accounts enable {account} --project {inputs.project}")]
+                             f"gcloud iam service-accounts enable {shlex.quote(account)} "
+                             f"--project {shlex.quote(inputs.project)}")]
     out = [Check("pipeline-account", "ok", f"pipeline service account {account}{default}")]
     try:
         acts = "iam.serviceAccounts.actAs" in cloud.test_account(account, ["iam.serviceAccounts.actAs"])

@@ -7,9 +7,10 @@ the internet — the Vertex console shows HTML artifacts in a sandbox.
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Any
+
+from vllm_vertex.textsafe import html_text, plain
 
 __all__ = ["kfp_metrics", "render_html", "render_note", "render_text", "summary"]
 
@@ -66,8 +67,8 @@ def render_text(result: dict[str, Any]) -> str:
         )
     for level in result["levels"]:
         for error, count in (level.get("errors") or {}).items():
-            lines.append(f"concurrency {level['concurrency']}: {count} × {error}")
-    lines.extend(f"note: {n}" for n in result.get("client_notes") or [])
+            lines.append(f"concurrency {level['concurrency']}: {count} × {plain(error, 500, keep='')}")
+    lines.extend(f"note: {plain(n, 1000, keep='')}" for n in result.get("client_notes") or [])
     lines.append(_slo_line(result["slo"]))
     if "capacity" in result:
         lines.append(f"capacity: {result['capacity']['summary']} (search stopped: {result['capacity']['stopped_by']})")
@@ -115,7 +116,7 @@ def kfp_metrics(result: dict[str, Any]) -> dict[str, float]:
 
 
 def _svg_open(w: int, h: int, title: str) -> str:
-    label = html.escape(title)
+    label = html_text(title)
     return f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="{label}">'
 
 
@@ -127,7 +128,7 @@ def _svg_lines(title: str, xs: list[int], series: dict[str, list[Any]], y_label:
     w, h, left, right, top, bottom = 560, 300, 64, 150, 34, 46
     values = [v for vs in series.values() for v in vs if v is not None and math.isfinite(v)]
     if not xs or not values:
-        return f"<p><em>{html.escape(title)}: no data</em></p>"
+        return f"<p><em>{html_text(title)}: no data</em></p>"
     y_max = max(values) * 1.1 or 1.0
     pw, ph = w - left - right, h - top - bottom
 
@@ -139,7 +140,7 @@ def _svg_lines(title: str, xs: list[int], series: dict[str, list[Any]], y_label:
 
     parts = [
         _svg_open(w, h, title),
-        f'<text x="{left}" y="20" font-size="14" font-weight="bold">{html.escape(title)}</text>',
+        f'<text x="{left}" y="20" font-size="14" font-weight="bold">{html_text(title)}</text>',
         f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#555"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="#555"/>',
     ]
@@ -152,7 +153,7 @@ def _svg_lines(title: str, xs: list[int], series: dict[str, list[Any]], y_label:
     parts.append(f'<text x="{left + pw / 2}" y="{h - 8}" font-size="11" text-anchor="middle">concurrency</text>')
     parts.append(
         f'<text x="14" y="{top + ph / 2}" font-size="11" text-anchor="middle" '
-        f'transform="rotate(-90 14 {top + ph / 2})">{html.escape(y_label)}</text>'
+        f'transform="rotate(-90 14 {top + ph / 2})">{html_text(y_label)}</text>'
     )
     for n, (name, vs) in enumerate(series.items()):
         color = _PALETTE[n % len(_PALETTE)]
@@ -166,7 +167,7 @@ def _svg_lines(title: str, xs: list[int], series: dict[str, list[Any]], y_label:
         parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>' for x, y in pts)
         ly = top + 14 + 16 * n
         parts.append(f'<rect x="{left + pw + 12}" y="{ly - 9}" width="10" height="10" fill="{color}"/>')
-        parts.append(f'<text x="{left + pw + 26}" y="{ly}" font-size="11">{html.escape(name)}</text>')
+        parts.append(f'<text x="{left + pw + 26}" y="{ly}" font-size="11">{html_text(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -174,7 +175,7 @@ def _svg_lines(title: str, xs: list[int], series: dict[str, list[Any]], y_label:
 def _svg_histogram(title: str, values: list[float], bins: int = 20) -> str:
     w, h, left, top, bottom = 560, 220, 56, 30, 40
     if not values:
-        return f"<p><em>{html.escape(title)}: no data</em></p>"
+        return f"<p><em>{html_text(title)}: no data</em></p>"
     lo, hi = min(values), max(values)
     span = (hi - lo) or max(hi, 1.0)
     counts = [0] * bins
@@ -184,7 +185,7 @@ def _svg_histogram(title: str, values: list[float], bins: int = 20) -> str:
     bw = pw / bins
     parts = [
         _svg_open(w, h, title),
-        f'<text x="{left}" y="18" font-size="13" font-weight="bold">{html.escape(title)}</text>',
+        f'<text x="{left}" y="18" font-size="13" font-weight="bold">{html_text(title)}</text>',
     ]
     for i, c in enumerate(counts):
         bh = ph * c / top_count
@@ -206,7 +207,7 @@ def _svg_histogram(title: str, values: list[float], bins: int = 20) -> str:
 
 
 def _html_table(result: dict[str, Any]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in _headers(result))
+    head = "".join(f"<th>{html_text(h)}</th>" for h in _headers(result))
     body = "".join(
         "<tr>" + "".join(f"<td>{_fmt(level.get(k), d)}</td>" for k, _, d in _COLUMNS) + "</tr>"
         for level in result["levels"]
@@ -223,26 +224,26 @@ def render_html(result: dict[str, Any], title: str = "Load probe") -> str:
     verdict_class = "ok" if gate["passed"] else "bad"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:16px;color:#202124}}"
+        f"<title>{html_text(title)}</title><style>body{{font-family:sans-serif;margin:16px;color:#202124}}"
         "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #dadce0;padding:3px 8px;text-align:right;"
         "font-size:12px}th{background:#f1f3f4}.ok{color:#188038}.bad{color:#d93025}.note{color:#5f6368;font-size:12px}"
         "</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>Target: <code>{html.escape(str(result.get('target', '')))}</code>; model: "
-        f"<code>{html.escape(str(result.get('model') or '(endpoint default)'))}</code>; "
+        f"<h1>{html_text(title)}</h1>",
+        f"<p>Target: <code>{html_text(str(result.get('target', '')))}</code>; model: "
+        f"<code>{html_text(str(result.get('model') or '(endpoint default)'))}</code>; "
         f"{'streamed' if result.get('streaming') else 'not streamed (shared endpoint)'}; "
         f"{result['settings']['input_tokens']} prompt tokens, {result['settings']['output_tokens']} output tokens, "
         f"{result['settings']['num_requests']} requests per level; "
-        f"started {html.escape(str(result.get('started', '')))}.</p>",
-        f"<p class='{verdict_class}'><b>{html.escape(_slo_line(gate))}</b></p>",
+        f"started {html_text(str(result.get('started', '')))}.</p>",
+        f"<p class='{verdict_class}'><b>{html_text(_slo_line(gate))}</b></p>",
     ]
     if "capacity" in result:
         parts.append(
-            f"<p><b>Capacity:</b> {html.escape(result['capacity']['summary'])} "
-            f"(search stopped: {html.escape(result['capacity']['stopped_by'])}).</p>"
+            f"<p><b>Capacity:</b> {html_text(result['capacity']['summary'])} "
+            f"(search stopped: {html_text(result['capacity']['stopped_by'])}).</p>"
         )
     parts.append(_html_table(result))
-    parts.extend(f"<p class='bad'>Note: {html.escape(n)}.</p>" for n in result.get("client_notes") or [])
+    parts.extend(f"<p class='bad'>Note: {html_text(n)}.</p>" for n in result.get("client_notes") or [])
     if est:
         parts.append(
             "<p class='note'>* TTFT estimated from the end-to-end latency of max_tokens=1 requests sent within "
@@ -271,19 +272,19 @@ def render_html(result: dict[str, Any], title: str = "Load probe") -> str:
             "tokens/s",
         )
     )
-    parts.append("<h2>TTFT distribution" + html.escape(est) + "</h2>")
+    parts.append("<h2>TTFT distribution" + html_text(est) + "</h2>")
     for lv in levels:
         parts.append(_svg_histogram(f"concurrency {lv['concurrency']}", (lv.get("samples") or {}).get("ttft_ms", [])))
     failures = [(lv["concurrency"], e, n) for lv in levels for e, n in (lv.get("errors") or {}).items()]
     if failures:
         parts.append(
             "<h2>Failed requests</h2><ul>"
-            + "".join(f"<li>concurrency {c}: {n} × {html.escape(e)}</li>" for c, e, n in failures)
+            + "".join(f"<li>concurrency {c}: {n} × {html_text(e)}</li>" for c, e, n in failures)
             + "</ul>"
         )
     if gate.get("checks"):
         rows = "".join(
-            f"<tr><td>{c['concurrency']}</td><td>{html.escape(c['key'])}{_EST if c['estimated'] else ''}</td>"
+            f"<tr><td>{c['concurrency']}</td><td>{html_text(c['key'])}{_EST if c['estimated'] else ''}</td>"
             f"<td>{c['threshold']:g}</td><td>{_fmt(c['value'], 2)}</td>"
             f"<td class='{'ok' if c['passed'] else 'bad'}'>{'met' if c['passed'] else 'missed'}</td></tr>"
             for c in gate["checks"]
@@ -299,6 +300,6 @@ def render_html(result: dict[str, Any], title: str = "Load probe") -> str:
 def render_note(title: str, text: str) -> str:
     """A one-paragraph HTML page: why nothing was measured."""
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-        f"<body style='font-family:sans-serif'><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html_text(title)}</title></head>"
+        f"<body style='font-family:sans-serif'><h1>{html_text(title)}</h1><p>{html_text(text)}</p></body></html>"
     )
