@@ -28,6 +28,7 @@ import re
 import tarfile
 import tempfile
 import textwrap
+import tokenize
 from collections.abc import Iterable
 
 from kfp import dsl
@@ -76,6 +77,7 @@ class _Module:
     refs: dict[str, frozenset[_Ref]]  # unit (top-level def or class, or _MODULE) -> what running it can reach
     data: tuple[str, ...]  # the package data it declares (``__package_data__``)
     slim: bytes  # its text as embedded
+    lazy: dict[str, str]  # name -> submodule that defines it, for a package serving names lazily (``__lazy__``)
 
 
 @functools.cache
@@ -163,10 +165,21 @@ def _submodules(package: str) -> list[str]:
     return [f"{package}.{n}" for n in sorted(names)]
 
 
+def _type_checking_only(stmt: ast.stmt) -> bool:
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``) with no ``else``: never runs."""
+    if not isinstance(stmt, ast.If) or stmt.orelse:
+        return False
+    test = stmt.test
+    return getattr(test, "id", getattr(test, "attr", "")) == "TYPE_CHECKING"
+
+
 def _import_time(tree: ast.Module) -> list[ast.AST]:
-    """The code that runs when the module is imported: all but function bodies (a decorated function counts whole)."""
+    """The code that runs when the module is imported: all but function bodies (a decorated function counts whole)
+    and ``if TYPE_CHECKING:`` blocks."""
     nodes: list[ast.AST] = []
     for stmt in tree.body:
+        if _type_checking_only(stmt):
+            continue
         if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
             nodes += [stmt] if stmt.decorator_list else [stmt.args]
         elif isinstance(stmt, ast.ClassDef):
@@ -179,6 +192,25 @@ def _import_time(tree: ast.Module) -> list[ast.AST]:
         else:
             nodes.append(stmt)
     return nodes
+
+
+def _lazy_names(tree: ast.Module, path: pathlib.Path) -> dict[str, str]:
+    """A package's module-level ``__lazy__`` literal: the names its ``__getattr__`` imports from which submodule."""
+    for node in tree.body:
+        target: ast.expr
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id == "__lazy__":
+            lazy = ast.literal_eval(value)
+            pairs = lazy.items() if isinstance(lazy, dict) else [(None, None)]
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
+                raise RuntimeError(f"{path}: __lazy__ must be a dict literal of names to submodules")
+            return lazy
+    return {}
 
 
 def _package_data(tree: ast.Module, path: pathlib.Path) -> tuple[str, ...]:
@@ -210,11 +242,11 @@ def _module(name: str) -> _Module:
     bound = _bindings((n for nodes in walked.values() for n in nodes), name, is_package)
     refs = {unit: _references(nodes, name, is_package, defs, bound) for unit, nodes in walked.items()}
     everything = [tree, *(n for nodes in walked.values() for n in nodes)]
-    return _Module(refs, _package_data(tree, path), _slim(source, everything))
+    return _Module(refs, _package_data(tree, path), _slim(source, everything), _lazy_names(tree, path))
 
 
 def _slim(source: bytes, nodes: Iterable[ast.AST]) -> bytes:
-    """The module as embedded: docstrings and comment-only lines blanked, every line where it was.
+    """The module as embedded: docstrings and comments blanked, every line where it was.
 
     Every embedded byte counts against Linux's limit on one argument (see ``core_archive``); blank
     lines cost almost nothing once gzipped, and they keep a traceback from a step on the line
@@ -238,9 +270,11 @@ def _slim(source: bytes, nodes: Iterable[ast.AST]) -> bytes:
         if lines[first][: doc.col_offset].strip() or lines[last][doc.end_col_offset :].strip() or after:
             continue  # shares a line with other code: left as is
         lines[first : last + 1] = [" " * doc.col_offset + "pass" if len(body) == 1 else ""] + [""] * (last - first)
-    for i, line in enumerate(lines):
-        if i not in keep and line.lstrip().startswith("#"):
-            lines[i] = ""
+    original = source.decode("utf-8").split("\n")
+    for token in tokenize.generate_tokens(io.StringIO(source.decode("utf-8")).readline):
+        row, col = token.start[0] - 1, token.start[1]
+        if token.type == tokenize.COMMENT and lines[row] == original[row]:  # a comment, on a line left as it was
+            lines[row] = lines[row][:col]
     return "\n".join(line.rstrip() if i not in keep else line for i, line in enumerate(lines)).encode()
 
 
@@ -252,7 +286,8 @@ def closure(roots: Iterable[_Ref]) -> tuple[str, ...]:
     imports lazily. A module reached at all is embedded whole, with the packages above it (importing
     ``vllm_vertex.cloud.auth`` runs ``vllm_vertex/cloud/__init__.py`` first). Reaching a name a package
     serves through a module ``__getattr__`` reaches that function (whose dynamic import reaches every
-    submodule).
+    submodule), unless the package names the submodule in a ``__lazy__`` literal; ``if TYPE_CHECKING:``
+    blocks never run.
     """
     todo, seen = list(roots), set()
     while todo:
@@ -269,6 +304,8 @@ def closure(roots: Iterable[_Ref]) -> tuple[str, ...]:
             units = [unit]
         elif _module_path(f"{name}.{unit}"):  # a submodule, reached as an attribute of its package
             units, todo = [], [*todo, (f"{name}.{unit}", _ALL)]
+        elif unit in module.lazy:  # served lazily from a submodule the package names (``__lazy__``)
+            units, todo = [], [*todo, (f"{name}.{module.lazy[unit]}", unit)]
         else:  # bound at import time, or served by the module's __getattr__
             units = ["__getattr__"] if "__getattr__" in module.refs else []
         for u in {_MODULE, *units}:

@@ -33,12 +33,13 @@ def test_check_verdict_carries_exactly_its_closure():
 
 
 def test_validate_config_carries_exactly_its_closure():
-    """validate-config runs the whole validation: the planner, with the model configs it reads, and the probe's SLO."""
+    """validate-config runs the whole validation: the planner's model-config reading (not its memory model: the
+    package serves its names lazily), the model configs it reads, and the probe's SLO."""
     assert set(_runtime.embedded_files(c.validate_config)) == _files(
         "__init__.py", "config.py", "configfile.py", "errors.py", "hardware.py", "naming.py", "numbers.py",
         "payloads.py", "recipes.py", "redact.py", "sdk_regions.py", "vllm_flags.py",
-        "planner/__init__.py", "planner/_base.py", "planner/configs.py", "planner/context.py", "planner/coverage.py",
-        "planner/memory.py", "planner/model.py", "planner/quant.py", "planner/request.py", "planner/verdict.py",
+        "planner/__init__.py", "planner/_base.py", "planner/configs.py", "planner/context.py", "planner/model.py",
+        "planner/quant.py",
         "probe/__init__.py", "probe/slo.py", "probe/workload.py",
     ) | set(MODEL_CONFIGS)
 
@@ -193,3 +194,28 @@ def test_the_walker_follows_functions_not_whole_modules():
     lazy = set(_runtime.closure([("vllm_vertex.probe", "percentile")]))
     assert {"vllm_vertex.probe.metrics", "vllm_vertex.probe.capacity", "vllm_vertex.probe.records"} <= lazy
     assert "vllm_vertex.probe.metrics" not in set(_runtime.closure([("vllm_vertex.probe.slo", "parse_slo")]))
+
+
+def test_a_lazy_package_name_reaches_only_its_submodule_and_type_checking_imports_do_not_count():
+    """``planner.shipped_config`` reaches ``planner.configs`` through the package's ``__lazy__``, not every
+    submodule its ``__getattr__`` could import; the package's ``if TYPE_CHECKING:`` imports never run."""
+    reached = set(_runtime.closure([("vllm_vertex.planner", "shipped_config")]))
+    assert "vllm_vertex.planner.configs" in reached
+    assert not {"vllm_vertex.planner.memory", "vllm_vertex.planner.verdict", "vllm_vertex.planner.plans"} & reached
+    everything = set(_runtime.closure([("vllm_vertex.planner", "plan")]))
+    assert {"vllm_vertex.planner.plans", "vllm_vertex.planner.memory", "vllm_vertex.planner.verdict"} <= everything
+    assert set(_runtime.closure([("vllm_vertex.planner", "__getattr__")])) >= everything  # any other name: all
+
+
+def test_a_step_runs_a_lazily_served_name_from_its_archive_alone(tmp_path):
+    """The lazy ``__getattr__`` works inside an archive that holds only what the closure says."""
+    import subprocess
+    import sys
+
+    for path, data in _runtime.archive_files(_runtime.closure([("vllm_vertex.planner", "shipped_config")])).items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(data)
+    code = ("import sys; sys.path.insert(0, '.'); import vllm_vertex.planner as p; assert p.shipped_config('meta-llama/Meta-Llama-3.1-8B') is not None; "
+            "assert 'vllm_vertex.planner.memory' not in sys.modules; import os; assert os.path.realpath(p.__file__).startswith(os.getcwd())")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
