@@ -22,7 +22,7 @@ lint: install
 vllm-env:
 	VLLM_VENV=$(VLLM_VENV) bash scripts/setup_vllm_venv.sh
 
-# Python 3.12 + the pipeline steps' runtime image's packages (docker/gcpc-2.22.0-image.lock), for the
+# Python 3.12 + the pipeline steps' runtime image's packages (image/gcpc-2.22.0-image.lock), for the
 # image-replica tier (tests/e2e/test_image_replica.py).
 image-replica:
 	bash scripts/setup_image_replica.sh

@@ -6,7 +6,7 @@ inside the component itself through KFP's ``embedded_artifact_path``: compile ti
 as a tarball into the component's source; run time unpacks it and puts it on ``sys.path``.
 Steps pip-install only small, pinned clients that the image lacks (see ``PACKAGES``).
 
-With a prebuilt runtime image (``docker/Dockerfile``: GCPC's image plus those clients and the core,
+With a prebuilt runtime image (``image/Dockerfile``: GCPC's image plus those clients and the core,
 ``vllm-vertex compile --image URI``), ``image_container`` gives each step a container that installs
 nothing and embeds nothing.
 """
@@ -142,7 +142,7 @@ _FUNCTIONS: dict[str, object] = {}  # each component's Python function, by name 
 
 
 def image_container(function_name: str, image: str) -> dict:
-    """The container of step ``function_name`` on a prebuilt runtime ``image`` (``docker/Dockerfile``).
+    """The container of step ``function_name`` on a prebuilt runtime ``image`` (``image/Dockerfile``).
 
     The image already holds the pinned clients and the core package, so the step installs nothing at
     run time and carries no embedded archive: ``{"image", "command", "args"}`` for the compiled YAML.

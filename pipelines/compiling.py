@@ -72,7 +72,7 @@ def compile_pipeline(
 
     An empty ``project`` gets no default, so the console asks for it (a required parameter).
     ``for_tests`` compiles the variant with the test hooks (offline tier only). ``image``: every step
-    runs on that prebuilt runtime image (``docker/Dockerfile``), installing nothing at run time.
+    runs on that prebuilt runtime image (``image/Dockerfile``), installing nothing at run time.
     """
     from kfp import compiler
 

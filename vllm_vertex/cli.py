@@ -33,7 +33,7 @@ def main(debug):
 @main.command("compile")
 @click.option("--out", default="compiled", show_default=True, help="Folder for the compiled YAML files.")
 @click.option("--image", default="", metavar="URI",
-              help="Run every step on this prebuilt runtime image (docker/Dockerfile): no run-time installs.")
+              help="Run every step on this prebuilt runtime image (image/Dockerfile): no run-time installs.")
 @guarded
 def compile_command(out, image):
     """Compile every pipeline to YAML, offline (what `python compile.py` does)."""

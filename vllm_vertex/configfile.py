@@ -67,7 +67,7 @@ class PipelineSettings:
         network: VPC network to peer, ``projects/NUMBER/global/networks/NAME``.
         display_name: Display name of runs; defaults to the pipeline name.
         labels: Labels on the PipelineJob (the deployed resources take the top-level ``labels``).
-        image: Prebuilt runtime image every step runs on (``docker/Dockerfile``); empty: GCPC's image,
+        image: Prebuilt runtime image every step runs on (``image/Dockerfile``); empty: GCPC's image,
             with each step installing its pinned clients when it starts.
     """
 
@@ -411,7 +411,7 @@ def image_problems(name: str, image: str) -> list[tuple[str, str]]:
     """A prebuilt runtime image URI that is not one, as a (field, message) problem."""
     if not image or IMAGE_RE.match(image):
         return []
-    return [(name, f"{image!r} is not a container image URI; use the one docker/cloudbuild.yaml printed, "
+    return [(name, f"{image!r} is not a container image URI; use the one image/cloudbuild.yaml printed, "
                    "e.g. us-central1-docker.pkg.dev/PROJECT/vllm-vertex/vllm-vertex-steps:gcpc-2.22.0.")]
 
 
