@@ -192,11 +192,13 @@ def _print(result, rate, live=None) -> None:
     click.echo(f"hardware: {machine or 'no Vertex machine type'} with {gpus}{assumed}")
     if live is not None:
         price = live.price
-        click.echo(f"price: ~{price.usd_per_hour:.2f} USD/hour for 1 replica of {price.machine_type} (Vertex AI "
-                   f"prediction, on-demand list price in {price.region}; {live.source})")
+        from vllm_vertex.pricing import price_text
+
+        label = f"live: Vertex AI prediction, on-demand list price in {price.region}; {live.source}"
+        click.echo(f"price: {price_text(price.usd_per_hour, label)} for 1 replica of {price.machine_type}")
         click.echo(f"  SKUs: {'; '.join(c.text() for c in price.components)}")
     else:
-        hint = "; --live-prices reads Google's current price" if rate and rate.usd_per_hour is None else ""
+        hint = "; --live-prices reads Google's current price" if rate else ""
         click.echo(f"price: {rate.text() if rate else 'unknown (hardware Vertex does not offer)'}{hint}")
     click.echo(f"verdict: {result.verdict.value} ({'fits' if result.fits else 'does NOT fit'})")
     click.echo(result.message)
