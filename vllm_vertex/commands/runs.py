@@ -66,7 +66,7 @@ def submit(
     run = load_run(config_file, project, region, endpoint)
     with submission(run, yaml_path, canary, api_endpoint, plan=not no_plan, dry_run=dry_run) as sub:
         if dry_run:
-            return show(describe(sub), as_json)
+            return show(describe(sub, config=run.config), as_json)
         from vllm_vertex.cloud import jobs
 
         job = jobs.submit(sub, api_endpoint)
@@ -113,7 +113,7 @@ def schedule_create(config_file, cron, yaml_path, canary, endpoint, no_plan, dry
     configfile.require_schedule(run)
     with submission(run, yaml_path, canary, api_endpoint, plan=not no_plan, dry_run=dry_run) as sub:
         if dry_run:
-            return show(describe(sub, run.schedule))
+            return show(describe(sub, run.schedule, config=run.config))
         from vllm_vertex.cloud import jobs
 
         created = jobs.create_schedule(sub, run.schedule, api_endpoint)
