@@ -105,7 +105,7 @@ def _inputs(config_file, preset, pipeline_root, pipeline_account, hf_token_secre
         project, region = cfg.project, cfg.region
         root, account = run.pipeline.pipeline_root, run.pipeline.service_account
         model_account, secret = cfg.service_account, cfg.hf_token_secret
-    require_location(project, region)
+    project, region = require_location(project, region)
     if preset:
         cfg = validate(from_preset(preset, project=project, region=region))
     elif not config_file:

@@ -14,6 +14,7 @@ from vllm_vertex.commands._common import (
     api_options,
     debugging,
     guarded,
+    location_for,
     location_options,
     require_credentials,
 )
@@ -154,7 +155,7 @@ def follow(run_ref, project, region, as_json, live_prices, api_endpoint, poll_se
     RUN is projects/P/locations/L/pipelineJobs/ID, the run's console URL, or its ID with
     --project and --region. Exit 0 only if the run succeeded and the smoke tests passed.
     """
-    name = run_name(run_ref, project, region)
+    name = run_name(run_ref, *location_for(run_ref, project, region))
     require_credentials(api_endpoint)
     sys.exit(finish(name, api_endpoint, poll_seconds, as_json, live_prices=live_prices))
 
@@ -172,7 +173,7 @@ def status(run_ref, project, region, as_json, api_endpoint):
     """
     from vllm_vertex.cloud import jobs
 
-    name = run_name(run_ref, project, region)
+    name = run_name(run_ref, *location_for(run_ref, project, region))
     require_credentials(api_endpoint)
     job = jobs.get(name, api_endpoint)
     result = jobs.outcome(job)

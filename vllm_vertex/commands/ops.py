@@ -14,6 +14,7 @@ from vllm_vertex.commands._common import (
     api_options,
     guarded,
     load_run,
+    location_for,
     location_options,
     require_credentials,
     require_location,
@@ -68,6 +69,8 @@ def smoke(
     if endpoint_arg and endpoint and endpoint_arg != endpoint:
         raise BadInput(f"two endpoints given ({endpoint_arg} and --endpoint {endpoint}): give one.")
     endpoint = endpoint or endpoint_arg
+    if endpoint and not config_file:
+        project, region = location_for(endpoint, project, region)
     cfg = _smoke_config(config_file, prompt, image_url, no_chat, max_tokens, project, region)
     target, found = _target(cfg, endpoint or _file_endpoint(config_file), base_url, model, api_endpoint, say)
     results = run_checks(target, api_endpoint, log=say)
@@ -157,12 +160,12 @@ def teardown(run_label, endpoint, keep_models, yes, project, region, as_json, ap
 
     kept: list[str] = []
     if run_label:
-        require_location(project, region)
+        project, region = require_location(project, region)
         require_credentials(api_endpoint)
         names = _run_resources(project, region, run_label, api_endpoint)
         remove = functools.partial(td.teardown_run, project, region, run_label, api_endpoint, log=say)
     else:
-        name = naming.endpoint_resource_name(endpoint, project, region)
+        name = naming.endpoint_resource_name(endpoint, *location_for(endpoint, project, region))
         require_credentials(api_endpoint)
         plan = td.plan_endpoint_teardown(name, api_endpoint, delete_models=not keep_models)
         names, kept = plan.to_delete, plan.kept

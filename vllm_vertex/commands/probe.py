@@ -7,7 +7,14 @@ import sys
 
 import click
 
-from vllm_vertex.commands._common import BadInput, api_options, guarded, location_options, require_credentials
+from vllm_vertex.commands._common import (
+    BadInput,
+    api_options,
+    guarded,
+    location_for,
+    location_options,
+    require_credentials,
+)
 
 __all__ = ["probe"]
 
@@ -135,7 +142,7 @@ def _target(endpoint: str, base_url: str, model: str, project: str, region: str,
     if bool(endpoint) == bool(base_url):
         raise BadInput("give exactly one of --endpoint (a Vertex endpoint) or --base-url (an OpenAI-compatible URL).")
     if endpoint:
-        name = naming.endpoint_resource_name(endpoint, project, region)
+        name = naming.endpoint_resource_name(endpoint, *location_for(endpoint, project, region))
         require_credentials(api_endpoint)
         found = read_endpoint(name, api_endpoint)
         return vertex_target(found.name, found.dedicated_endpoint_dns, api_endpoint)

@@ -12,6 +12,7 @@ from vllm_vertex.commands._common import (
     api_options,
     guarded,
     load_run,
+    location_for,
     location_options,
     require_credentials,
     require_location,
@@ -130,7 +131,7 @@ def schedule_list(project, region, as_json, api_endpoint):
     """List the schedules of a project and region."""
     from vllm_vertex.cloud import jobs
 
-    require_location(project, region)
+    project, region = require_location(project, region)
     require_credentials(api_endpoint)
     found = jobs.list_schedules(project, region, api_endpoint)
     if as_json:
@@ -162,7 +163,7 @@ def _schedule_action(action: str):
         from vllm_vertex import naming
         from vllm_vertex.cloud import jobs
 
-        name = naming.resource_name(schedule_ref, "schedules", project, region)
+        name = naming.resource_name(schedule_ref, "schedules", *location_for(schedule_ref, project, region))
         require_credentials(api_endpoint)
         jobs.change_schedule(name, action, api_endpoint)
         click.echo(f"{action}d {name}")
