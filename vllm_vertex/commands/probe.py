@@ -131,6 +131,9 @@ def probe(
         click.echo(report.render_text(result))
         for path in filter(None, (html_path, results_path)):
             click.echo(f"written: {path}")
+    if result.get("interrupted"):
+        click.echo("interrupted (Ctrl-C): the levels above are those measured before it", err=True)
+        sys.exit(130)
     sys.exit(0 if result["slo"]["passed"] else 1)
 
 
