@@ -70,3 +70,14 @@ def test_schedule_create_dry_run_shows_verdict_kv_tokens_and_price():
     assert result.exit_code == 0, result.output
     assert "  plan: ok (fits), KV cache tokens " in result.output
     assert "  price: $4.22/h (estimate: Compute Engine × 1.15, " in result.output
+
+
+def test_machine_type_in_a_run_file_infers_its_gpu_like_plan_machine_type(tmp_path):
+    run = _edited(tmp_path, TEXT, preset="llama-3.2-1b-instruct", machine_type="a2-highgpu-1g")
+    result = _cli("plan", run)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "hardware: a2-highgpu-1g with 1x NVIDIA_TESLA_A100 (39.39 GiB each)"
+    assert _cli("submit", run, "--dry-run").exit_code == 0
+    clash = _edited(tmp_path, TEXT, machine_type="a2-highgpu-1g", accelerator_type="NVIDIA_L4")
+    refused = _cli("plan", clash)
+    assert refused.exit_code == 2 and "a2-highgpu-1g carries NVIDIA_TESLA_A100, not NVIDIA_L4" in refused.output

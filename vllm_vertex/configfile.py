@@ -225,6 +225,7 @@ def parse(data: object) -> RunFile:
     if problems:
         raise ConfigError(problems)
     fields = {k: _widen(DeploymentConfig, k, v) for k, v in data.items() if k in cfgmod.FIELD_NAMES}
+    fields.update(_machine_implies(fields))
     preset = data.get("preset", "")
     cfg = cfgmod.from_preset(preset, **fields) if preset else cfgmod.from_dict(fields)
     sections = {name: cls(**data.get(name, {})) for name, cls in _SECTIONS.items()}
@@ -233,6 +234,23 @@ def parse(data: object) -> RunFile:
     if problems:
         raise ConfigError(_first_per_field(problems))
     return run
+
+
+def _machine_implies(fields: dict) -> dict:
+    """The GPU a known ``machine_type`` carries, and its count when it has one, unless the file gives them.
+
+    As ``plan --machine-type`` does: ``machine_type: a2-highgpu-1g`` alone means 1× NVIDIA_TESLA_A100.
+    """
+    from vllm_vertex import hardware
+
+    machine = hardware.MACHINE_TYPES.get(fields.get("machine_type")) if isinstance(fields.get("machine_type"), str) \
+        else None
+    if machine is None:
+        return {}
+    out = {} if "accelerator_type" in fields else {"accelerator_type": machine.accelerator_type}
+    if "accelerator_count" not in fields and len(machine.accelerator_counts) == 1:
+        out["accelerator_count"] = machine.accelerator_counts[0]
+    return out
 
 
 def _shape_problems(data: dict) -> list[tuple[str, str]]:

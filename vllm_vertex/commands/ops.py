@@ -78,7 +78,7 @@ def smoke(
     if cost_line:
         say(cost_line)
     if report_path:
-        model_name = cfg.model_id or target.model or "(not given)"
+        model_name = (target.model if base_url else cfg.model_id) or cfg.model_id or "(not given)"
         with open(report_path, "w", encoding="utf-8") as f:
             f.write(report.render_markdown(results, target.label, model_name, (cost_line,)))
         say(f"report written to {report_path}")
@@ -122,7 +122,13 @@ def _target(cfg, endpoint: str, base_url: str, model: str, api_endpoint: str, sa
             "or --base-url (an OpenAI-compatible URL)."
         )
     if base_url:
-        return dataclasses.replace(target_for(cfg, base_url=base_url.rstrip("/")), model=model), None
+        from vllm_vertex.commands.probe import served_target
+
+        base_url, picked = served_target(base_url, model)  # reachable (else one line, exit 2), /v1, the model
+        if not model:
+            say(f"model: {picked} (the first {base_url} serves; --model to choose)")
+        model = picked
+        return dataclasses.replace(target_for(cfg, base_url=base_url), model=model), None
     name = naming.endpoint_resource_name(endpoint, cfg.project, cfg.region)
     require_credentials(api_endpoint)
     found = read_endpoint(name, api_endpoint)
