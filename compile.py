@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     """Compiles every pipeline into ``--out`` (default ``compiled/``)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="compiled", help="output folder (default: compiled)")
-    parser.add_argument("--image", default="", help="prebuilt runtime image for every step (docker/Dockerfile)")
+    parser.add_argument("--image", default="", help="prebuilt runtime image for every step (image/Dockerfile)")
     args = parser.parse_args(argv)
     return run(args.out, args.image)
 

@@ -9,7 +9,7 @@ listed by hand; the archive is built in memory (``core_archive``), so importing 
 no side effect and no folder is shared between users or processes. Steps pip-install only small,
 pinned clients that the image lacks (see ``PACKAGES``).
 
-With a prebuilt runtime image (``docker/Dockerfile``: GCPC's image plus those clients and the core,
+With a prebuilt runtime image (``image/Dockerfile``: GCPC's image plus those clients and the core,
 ``vllm-vertex compile --image URI``), ``image_container`` gives each step a container that installs
 nothing and embeds nothing.
 """
@@ -411,7 +411,7 @@ def argument_bytes(component) -> int:
 
 
 def image_container(function_name: str, image: str) -> dict:
-    """The container of step ``function_name`` on a prebuilt runtime ``image`` (``docker/Dockerfile``).
+    """The container of step ``function_name`` on a prebuilt runtime ``image`` (``image/Dockerfile``).
 
     The image already holds the pinned clients and the core package, so the step installs nothing at
     run time and carries no embedded archive: ``{"image", "command", "args"}`` for the compiled YAML.

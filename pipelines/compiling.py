@@ -60,7 +60,7 @@ def compile_pipeline(
     """Validates ``cfg`` and compiles the deploy-and-verify (or canary) pipeline with its values as defaults.
 
     An empty ``project`` gets no default, so the console asks for it (a required parameter).
-    ``image``: every step runs on that prebuilt runtime image (``docker/Dockerfile``), installing
+    ``image``: every step runs on that prebuilt runtime image (``image/Dockerfile``), installing
     nothing at run time.
     """
     from kfp import compiler

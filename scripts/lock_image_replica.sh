@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate docker/gcpc-2.22.0-image.lock from docker/gcpc-2.22.0-image.in: the runtime image's packages as
+# Regenerate image/gcpc-2.22.0-image.lock from image/gcpc-2.22.0-image.in: the runtime image's packages as
 # resolved on the image's release date. Maintainers only (CI and users install the committed lock with
 # scripts/setup_image_replica.sh). Uses uv from PyPI in a throwaway venv and the machine's default index.
 set -euo pipefail
@@ -10,7 +10,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 "$PYTHON" -m venv "$tmp/uv"
 "$tmp/uv/bin/python" -m pip install -q --disable-pip-version-check uv
-cd "$REPO_ROOT/docker"
+cd "$REPO_ROOT/image"
 "$tmp/uv/bin/uv" pip compile --quiet --no-header --no-annotate --exclude-newer "$RELEASE_DATE" \
   --python-version 3.12 --python-platform x86_64-manylinux_2_39 \
   gcpc-2.22.0-image.in -o gcpc-2.22.0-image.lock.body

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the image replica: a Python 3.12 virtualenv holding exactly what the pipeline steps' runtime image
 # (gcr.io/ml-pipeline/google-cloud-pipeline-components:2.22.0) holds, from the committed lock file
-# docker/gcpc-2.22.0-image.lock. The replica tier of the tests (tests/e2e/replica.py) runs every compiled
+# image/gcpc-2.22.0-image.lock. The replica tier of the tests (tests/e2e/replica.py) runs every compiled
 # step's command verbatim with this interpreter, each step in a fresh "container" layered over this venv.
 #
 # Usage:   bash scripts/setup_image_replica.sh        # idempotent; a complete replica is left alone
@@ -15,7 +15,7 @@ set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
-LOCK="docker/gcpc-2.22.0-image.lock"
+LOCK="image/gcpc-2.22.0-image.lock"
 VENV="${IMAGE_REPLICA:-.venv-image}"
 case "$VENV" in /*) ;; *) VENV="$REPO_ROOT/$VENV" ;; esac
 MARKER="$VENV/.image-replica-complete"

@@ -93,8 +93,8 @@ def test_plan_text_names_the_hardware_and_price_it_assumed():
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "hardware: g2-standard-96 with 8x NVIDIA_L4 (22.03 GiB each)"
-    assert lines[1].startswith("price: unknown for 1 replica(s) of g2-standard-96")  # no verified figure yet
-    assert "https://cloud.google.com/vertex-ai/pricing" in lines[1]
+    assert lines[1].startswith("price: $9.20/h (estimate: Compute Engine × 1.15, https://github.com/Cyclenerd/")
+    assert " for 1 replica(s) of g2-standard-96, us-central1; --live-prices reads" in lines[1]
     given = invoke(None, "plan", "--model-config", "meta-llama/Meta-Llama-3.1-8B-Instruct", "--accelerator-type",
                    "NVIDIA_L4", "--max-model-len", "4096")  # fmt: skip
     assert "hardware: g2-standard-4 with 1x NVIDIA_L4" in given.output and "smallest that carries them" in given.output
@@ -109,7 +109,7 @@ def test_plan_price_comes_from_the_table(monkeypatch):
     row = pricing.HourlyPrice("g2-standard-12", "NVIDIA_L4", 1, 1.5, "https://example.test/p", "2026-11-27")
     monkeypatch.setitem(pricing.PRICES, "g2-standard-12", row)
     result = invoke(None, "plan", "--preset", "llama-3.1-8b-instruct")
-    assert "price: ~1.50 USD/hour for 1 replica(s) of g2-standard-12" in result.output
+    assert "price: $1.50/h (table, https://example.test/p) for 1 replica(s) of g2-standard-12" in result.output
     data = json.loads(invoke(None, "plan", "--preset", "llama-3.1-8b-instruct", "--json").output)
     assert data["usd_per_hour"] == 1.5 and data["machine_type"] == "g2-standard-12"
 

@@ -64,7 +64,7 @@ def test_wait_ends_with_the_endpoint_how_to_use_it_the_report_and_what_is_kept(s
             "api_key=creds.token)") in out  # fmt: skip
     assert "report: gs://my-bucket/vllm-vertex/pipeline-root/run/smoke-test/report" in out
     assert f"KEPT (billing until removed): {endpoint.name}" in out and "on_failure keeps" in out
-    assert "  cost: ~1.14 USD/hour for 1 replica(s) of g2-standard-12 (Vertex AI prediction" in out  # the catalogue's
+    assert "  cost: $1.14/h (live: Vertex AI prediction" in out  # the catalogue's wins over the table's 1.15
     name = next(iter(pipelines(standin).jobs))
     label, project = naming.run_label_value(name), name.split("/")[1]
     assert f"  remove it: vllm-vertex teardown --run-label {label} --project {project} --region us-central1" in out
@@ -204,7 +204,7 @@ def test_submit_json(standin, on_failure_run):
     assert data["ok"] is True and data["kept"] is True and data["verdict"] == "passed"
     assert data["teardown_command"].startswith(f"vllm-vertex teardown --run-label {data['run_label']}")
     assert data["smoke_command"] == f"vllm-vertex smoke {endpoint.name}" and data["submitted"]["name"] == data["name"]
-    assert data["usd_per_hour"] is None  # no verified price in the table
+    assert data["usd_per_hour"] == pytest.approx(1.1505)  # the table's estimate
 
 
 def test_schedule_list_json(standin):
@@ -238,8 +238,8 @@ def test_kept_deployment_is_priced_from_the_catalogue_text(standin, tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     cost = next(line for line in lines if line.startswith("  cost: "))
-    assert cost == ("  cost: ~2.28 USD/hour for 2 replica(s) of g2-standard-12 (Vertex AI prediction, on-demand list "
-                    f"price in us-central1; {LIVE_SOURCE}{_today()})")
+    assert cost == ("  cost: $2.28/h (live: Vertex AI prediction, on-demand list "
+                    f"price in us-central1; {LIVE_SOURCE}{_today()}) for 2 replica(s) of g2-standard-12")
     assert lines.index(cost) == lines.index(next(x for x in lines if x.startswith("KEPT"))) + 1
     assert not any(line.startswith("  live price not read") for line in lines)
     assert "reading the kept deployment's hourly price from the Cloud Billing Catalog API" in result.output
@@ -257,7 +257,7 @@ def test_kept_deployment_live_price_in_json_keeps_the_other_keys(standin, on_fai
     assert _catalog_calls(standin) == []
     assert set(live) == set(table) and "live_price" in live  # the one new key, present either way
     assert table["live_price"] is None
-    assert live["usd_per_hour"] is None and table["usd_per_hour"] is None  # the built-in table's figure: none
+    assert live["usd_per_hour"] == table["usd_per_hour"] == pytest.approx(1.1505)  # the built-in table's figure
     price = live["live_price"]
     assert price["usd_per_hour"] == pytest.approx(1.1408) and price["usd_per_node_hour"] == pytest.approx(1.1408)
     assert price["replicas"] == 1 and price["region"] == "us-central1" and price["problem"] == ""
@@ -267,7 +267,7 @@ def test_kept_deployment_live_price_in_json_keeps_the_other_keys(standin, on_fai
     assert live["kept"] is table["kept"] is True and live["ok"] is table["ok"] is True
 
 
-def test_catalogue_disabled_keeps_unknown_with_the_reason_and_the_fix(standin, on_failure_run):
+def test_catalogue_disabled_keeps_the_table_price_with_the_reason_and_the_fix(standin, on_failure_run):
     from tests.test_pricing_catalog import DISABLED_TEXT, SERVICE_DISABLED
 
     endpoint = deploy(standin)
@@ -278,8 +278,9 @@ def test_catalogue_disabled_keeps_unknown_with_the_reason_and_the_fix(standin, o
     assert result.exit_code == 0, result.output  # the run passed: a price never changes that
     assert "Traceback" not in result.output
     lines = result.output.splitlines()
-    assert "  cost: unknown for 1 replica(s) of g2-standard-12: no verified figure in vllm_vertex/pricing.py; see " \
-           "https://cloud.google.com/vertex-ai/pricing" in lines
+    from vllm_vertex import pricing
+
+    assert f"  cost: {pricing.rate_for('g2-standard-12').text()}" in lines
     assert "  live price not read: the cloudbilling.googleapis.com API (Cloud Billing) is not enabled in project " \
            "my-quota-project, the project your credentials bill API calls to, so live prices cannot be read. Enable " \
            "it: gcloud services enable cloudbilling.googleapis.com --project=my-quota-project (it takes a minute), or " \
@@ -300,13 +301,13 @@ def test_catalogue_disabled_keeps_unknown_with_the_reason_and_the_fix(standin, o
     (lambda s: s.faults.add("cloudbilling.services.skus.list", status=400, message="Invalid currency."),
      "the Cloud Billing Catalog API could not be read (BadRequest: 400 "),
 ])
-def test_no_matching_sku_or_a_google_error_keeps_unknown_and_the_exit_code(standin, tmp_path, break_it, reason):
+def test_no_matching_sku_or_a_google_error_keeps_the_table_price_and_the_exit_code(standin, tmp_path, break_it, reason):
     endpoint = deploy(standin)
     pipelines(standin).script = run_script(endpoint=endpoint.name, verdict="failed")  # a failed run: exit 1 stays 1
     break_it(standin)
     result = _submit(standin, _run_file(tmp_path, teardown_policy="never"), "--wait")
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "  cost: unknown for 1 replica(s) of g2-standard-12" in result.output
+    assert "  cost: $1.15/h (estimate: Compute Engine × 1.15" in result.output
     (line,) = [x for x in result.output.splitlines() if x.startswith("  live price not read: ")]
     assert line.removeprefix("  live price not read: ").startswith(reason)
 
@@ -338,14 +339,14 @@ def test_opt_out_makes_no_catalogue_request_on_submit_and_follow(standin, on_fai
     pipelines(standin).script = run_script(endpoint=endpoint.name)
     result = _submit(standin, on_failure_run, "--wait", "--no-live-prices")
     assert result.exit_code == 0, result.output
-    assert "  cost: unknown for 1 replica(s) of g2-standard-12" in result.output
+    assert "  cost: $1.15/h (estimate: Compute Engine × 1.15" in result.output
     assert "live price" not in result.output and "Cloud Billing" not in result.output
     name = next(iter(pipelines(standin).jobs))
     again = invoke(standin, "follow", name, "--poll-seconds", "0", "--no-live-prices")
-    assert again.exit_code == 0 and "  cost: unknown for 1 replica(s) of g2-standard-12" in again.output
+    assert again.exit_code == 0 and "  cost: $1.15/h (estimate: Compute Engine × 1.15" in again.output
     assert _catalog_calls(standin) == [] and standin.billing.page_requests == []
     followed = invoke(standin, "follow", name, "--poll-seconds", "0")  # follow shares the finish: priced by default
-    assert followed.exit_code == 0 and "  cost: ~1.14 USD/hour for 1 replica(s) of g2-standard-12" in followed.output
+    assert followed.exit_code == 0 and "  cost: $1.14/h (live: " in followed.output
     assert len(standin.billing.page_requests) == 2
 
 
@@ -357,8 +358,9 @@ def test_run_outcome_prices_replicas_from_the_catalogue_rate():
     assert kept.region == "europe-west4" and kept.wants_live_price
     kept.live_price = CatalogRate("europe-west4", 9.1296, "Cloud Billing Catalog API, services/S, read 2026-11-27")
     assert kept.live_usd_per_hour == pytest.approx(27.3888)
-    assert "  cost: ~27.39 USD/hour for 3 replica(s) of g2-standard-96 (Vertex AI prediction, on-demand list price " \
-           "in europe-west4; Cloud Billing Catalog API, services/S, read 2026-11-27)" in kept.lines()
+    assert "  cost: $27.39/h (live: Vertex AI prediction, on-demand list price " \
+           "in europe-west4; Cloud Billing Catalog API, services/S, read 2026-11-27) for 3 replica(s) of g2-standard-96" \
+           in kept.lines()
     kept.live_price = CatalogRate("europe-west4", problem="why, and the fix")
     assert kept.live_usd_per_hour is None and "  live price not read: why, and the fix" in kept.lines()
     assert kept.to_dict()["live_price"]["problem"] == "why, and the fix"

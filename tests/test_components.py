@@ -362,8 +362,9 @@ def test_smoke_text_model_passes(standin, tmp_path):
     assert (out.verdict, out.passed, out.failed) == ("passed", 2, 0)
     assert metrics["checks_passed"] == 2 and "text_predict_latency_s" in metrics
     assert "Smoke tests: PASSED" in report and "You said" in report
-    assert 0 <= metrics["deployed_minutes"] < 5 and "estimated_gpu_cost_usd" not in metrics  # no verified price
-    assert "- Since the deploy began: deployed " in report and "estimated GPU cost unknown" in report
+    assert 0 <= metrics["deployed_minutes"] < 5 and metrics["usd_per_hour"] == pytest.approx(1.1505)  # the estimate
+    assert "- Since the deploy began: deployed " in report
+    assert "× $1.15/h (estimate: Compute Engine × 1.15, https://github.com/Cyclenerd/" in report  # kind and source
 
 
 def test_smoke_metrics_carry_the_estimated_gpu_cost(standin, tmp_path, monkeypatch):
@@ -375,7 +376,7 @@ def test_smoke_metrics_carry_the_estimated_gpu_cost(standin, tmp_path, monkeypat
     _, metrics, report = _smoke(standin, _deployed(standin, cfg), cfg, tmp_path)
     assert metrics["usd_per_hour"] == 3.6
     assert metrics["estimated_gpu_cost_usd"] == pytest.approx(3.6 * metrics["deployed_minutes"] / 60, abs=0.001)
-    assert "× 3.60 USD/hour ≈" in report
+    assert "× $3.60/h (table, https://example.test/p) ≈" in report
 
 
 def test_smoke_multimodal_on_dedicated_endpoint(standin, tmp_path):

@@ -104,11 +104,36 @@ def test_description_variants_of_the_same_part_are_accepted(core, gpu):
     assert price.usd_per_hour == pytest.approx(8 * 0.03 + 32 * 0.004 + 0.7)
 
 
-@pytest.mark.parametrize("description", [f"{P} Nvidia Tesla A100 GPU running in Iowa", f"{P} Nvidia A100 GPU running in Iowa"])
+@pytest.mark.parametrize("description", [f"{P} Nvidia Tesla A100 GPU running in Iowa", f"{P} Nvidia A100 GPU running in Iowa",
+                                         f"{P} Nvidia A100 40gb GPU running in Iowa"])
 def test_the_40gb_a100_is_named_with_or_without_tesla(description):
     parts = [rec("C", f"{P} A2 Instance Core running in Americas", 0.04),
              rec("R", f"{P} A2 Instance Ram running in Americas", 0.005, "GiBy.h"), rec("G", description, 3.0)]
     assert node_price(parts, "a2-highgpu-1g", REGION).usd_per_hour == pytest.approx(12 * 0.04 + 85 * 0.005 + 3.0)
+
+
+@pytest.mark.parametrize("gpu", [f"{P} Nvidia H200 141gb GPU running in Iowa", f"{P} Nvidia H200 GPU running in Iowa"])
+def test_a3_ultragpu_takes_the_h200_and_a3_ultra_parts_never_plain_a3(gpu):
+    ultra = [rec("UC", f"{P} A3 Ultra Instance Core running in Iowa", 0.03),
+             rec("UR", f"{P} A3 Ultra Instance Ram running in Iowa", 0.003, "GiBy.h"), rec("H200", gpu, 12.0)]
+    plain = [rec("C", f"{P} A3 Predefined Instance Core running in Iowa", 0.0293227),
+             rec("R", f"{P} A3 Predefined Instance Ram running in Iowa", 0.0025534, "GiBy.h"),
+             rec("H100", f"{P} Nvidia H100 80gb GPU running in Iowa", 11.27)]
+    price = node_price(ultra + plain, "a3-ultragpu-8g", REGION)
+    assert price.sku_ids == ("UC", "UR", "H200")
+    assert price.usd_per_hour == pytest.approx(224 * 0.03 + 2952 * 0.003 + 8 * 12.0)
+    only_plain = node_price(plain, "a3-ultragpu-8g", REGION)
+    assert only_plain.usd_per_hour is None and len(only_plain.problems) == 3  # no A3 Ultra core, RAM nor H200
+
+
+def test_a2_ultragpu_takes_the_80gb_a100_and_twice_the_ram_of_a2_highgpu():
+    parts = [rec("C", f"{P} A2 Instance Core running in Americas", 0.04),
+             rec("R", f"{P} A2 Instance Ram running in Americas", 0.005, "GiBy.h"),
+             rec("A40", f"{P} Nvidia Tesla A100 GPU running in Iowa", 3.0),
+             rec("A80", f"{P} Nvidia A100 80gb GPU running in Iowa", 4.0)]
+    assert node_price(parts, "a2-ultragpu-2g", REGION).sku_ids == ("C", "R", "A80")
+    assert node_price(parts, "a2-ultragpu-2g", REGION).usd_per_hour == pytest.approx(24 * 0.04 + 340 * 0.005 + 8.0)
+    assert node_price(parts, "a2-highgpu-4g", REGION).usd_per_hour == pytest.approx(48 * 0.04 + 340 * 0.005 + 12.0)
 
 
 def test_two_skus_for_one_part_are_refused_and_named():
@@ -248,9 +273,10 @@ def test_plan_live_prices_text_and_json(standin):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "hardware: g2-standard-96 with 8x NVIDIA_L4 (22.03 GiB each)"
-    assert lines[1].startswith("price: ~9.13 USD/hour for 1 replica of g2-standard-96 (Vertex AI prediction, "
+    assert lines[1].startswith("price: $9.13/h (live: Vertex AI prediction, "
                                "on-demand list price in us-central1; Cloud Billing Catalog API, "
                                "services/C7E2-9256-1C43, read ")
+    assert lines[1].endswith(") for 1 replica of g2-standard-96")
     assert lines[2] == ("  SKUs: 96 vCPU × 0.0282 USD (1A2B-0000-G2CO); 384 GB RAM × 0.0033 USD (1A2B-0000-G2RA); "
                         "8 GPU × 0.644 USD (1A2B-0000-L4GP)")
     data = json.loads(invoke(standin, "plan", "--preset", "llama-3.1-8b-instruct", "--live-prices", "--json").output)
@@ -262,7 +288,7 @@ def test_plan_live_prices_text_and_json(standin):
 def test_plan_without_the_flag_stays_offline_and_suggests_it(standin):
     result = invoke(standin, "plan", "--preset", "llama-3.1-8b-instruct")
     assert result.exit_code == 0 and standin.requests == []
-    assert "price: unknown" in result.output and "--live-prices reads Google's current price" in result.output
+    assert "price: $1.15/h (estimate: " in result.output and "--live-prices reads Google's current price" in result.output
 
 
 def test_plan_live_prices_api_disabled_one_line_exit_2(standin):

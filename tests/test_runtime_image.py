@@ -205,15 +205,15 @@ def test_compile_image_from_the_cli_and_a_run_file(tmp_path):
 
 
 def test_the_runtime_image_lock_holds_every_step_pin():
-    """docker/runtime-image.lock (what docker/Dockerfile installs) keeps up with the steps' pins: after changing
+    """image/runtime-image.lock (what image/Dockerfile installs) keeps up with the steps' pins: after changing
     PACKAGES, run scripts/lock_runtime_image.sh. A pin the GCPC image already holds at that version (its lock,
-    docker/gcpc-2.22.0-image.lock) needs nothing installed, so pip leaves it out of the runtime lock."""
+    image/gcpc-2.22.0-image.lock) needs nothing installed, so pip leaves it out of the runtime lock."""
     from components._runtime import PACKAGES
 
     root = pathlib.Path(__file__).resolve().parent.parent
 
     def read(name: str) -> dict[str, str]:
-        return dict(line.split("==") for line in (root / "docker" / name).read_text().splitlines()
+        return dict(line.split("==") for line in (root / "image" / name).read_text().splitlines()
                     if line and not line.startswith("#"))
 
     installed, image = read("runtime-image.lock"), read("gcpc-2.22.0-image.lock")
@@ -223,7 +223,7 @@ def test_the_runtime_image_lock_holds_every_step_pin():
         name = name.lower().replace("_", "-")
         if installed.get(name, image.get(name)) != version:
             missing.append(pin)
-    assert not missing, f"not in docker/runtime-image.lock at their pins: {missing}; run scripts/lock_runtime_image.sh"
-    dockerfile = (root / "docker" / "Dockerfile").read_text()
+    assert not missing, f"not in image/runtime-image.lock at their pins: {missing}; run scripts/lock_runtime_image.sh"
+    dockerfile = (root / "image" / "Dockerfile").read_text()
     assert "FROM gcr.io/ml-pipeline/google-cloud-pipeline-components:2.22.0\n" in dockerfile
     assert "pip3 install --no-cache-dir --no-deps -r /opt/vllm-vertex/runtime-image.lock" in dockerfile

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import click
 
-from vllm_vertex.commands._common import MaskingGroup, guarded
+from vllm_vertex.commands._common import guarded
+from vllm_vertex.commands._entry import EntryGroup
 from vllm_vertex.commands.doctor import doctor
 from vllm_vertex.commands.follow import follow, status
 from vllm_vertex.commands.ops import smoke, teardown
@@ -19,7 +20,7 @@ from vllm_vertex.commands.runs import schedule, submit
 __all__ = ["main"]
 
 
-@click.group(cls=MaskingGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=EntryGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="vllm-vertex", prog_name="vllm-vertex", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="Show the traceback of expected failures too.")
 def main(debug):
@@ -33,7 +34,7 @@ def main(debug):
 @main.command("compile")
 @click.option("--out", default="compiled", show_default=True, help="Folder for the compiled YAML files.")
 @click.option("--image", default="", metavar="URI",
-              help="Run every step on this prebuilt runtime image (docker/Dockerfile): no run-time installs.")
+              help="Run every step on this prebuilt runtime image (image/Dockerfile): no run-time installs.")
 @guarded
 def compile_command(out, image):
     """Compile every pipeline to YAML, offline (what `python compile.py` does)."""

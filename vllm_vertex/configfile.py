@@ -69,7 +69,7 @@ class PipelineSettings:
         network: VPC network to peer, ``projects/NUMBER/global/networks/NAME``.
         display_name: Display name of runs; defaults to the pipeline name.
         labels: Labels on the PipelineJob (the deployed resources take the top-level ``labels``).
-        image: Prebuilt runtime image every step runs on (``docker/Dockerfile``); empty: GCPC's image,
+        image: Prebuilt runtime image every step runs on (``image/Dockerfile``); empty: GCPC's image,
             with each step installing its pinned clients when it starts.
     """
 
@@ -264,6 +264,7 @@ def parse(data: object) -> RunFile:
     if problems:
         raise ConfigError(problems)
     fields = {k: _widen(DeploymentConfig, k, v) for k, v in data.items() if k in cfgmod.FIELD_NAMES}
+    fields.update(_machine_implies(fields))
     preset = data.get("preset", "")
     cfg = cfgmod.from_preset(preset, **fields) if preset else cfgmod.from_dict(fields)
     sections = {name: cls(**data.get(name, {})) for name, cls in _SECTIONS.items()}
@@ -272,6 +273,23 @@ def parse(data: object) -> RunFile:
     if problems:
         raise ConfigError(_first_per_field(problems))
     return run
+
+
+def _machine_implies(fields: dict) -> dict:
+    """The GPU a known ``machine_type`` carries, and its count when it has one, unless the file gives them.
+
+    As ``plan --machine-type`` does: ``machine_type: a2-highgpu-1g`` alone means 1× NVIDIA_TESLA_A100.
+    """
+    from vllm_vertex import hardware
+
+    name = fields.get("machine_type")
+    machine = hardware.MACHINE_TYPES.get(name) if isinstance(name, str) else None
+    if machine is None:
+        return {}
+    out: dict[str, object] = {} if "accelerator_type" in fields else {"accelerator_type": machine.accelerator_type}
+    if "accelerator_count" not in fields and len(machine.accelerator_counts) == 1:
+        out["accelerator_count"] = machine.accelerator_counts[0]
+    return out
 
 
 def _shape_problems(data: dict) -> list[tuple[str, str]]:
@@ -459,7 +477,7 @@ def image_problems(name: str, image: str) -> list[tuple[str, str]]:
     """A prebuilt runtime image URI that is not one, as a (field, message) problem."""
     if not image or IMAGE_RE.match(image):
         return []
-    return [(name, f"{image!r} is not a container image URI; use the one docker/cloudbuild.yaml printed, "
+    return [(name, f"{image!r} is not a container image URI; use the one image/cloudbuild.yaml printed, "
                    "e.g. us-central1-docker.pkg.dev/PROJECT/vllm-vertex/vllm-vertex-steps:gcpc-2.22.0.")]
 
 

@@ -109,9 +109,8 @@ class RunOutcome:
 
     @property
     def wants_live_price(self) -> bool:
-        """A kept on-demand deployment whose hourly price the built-in table does not hold."""
-        rate = self.rate
-        return self.kept and not self.spot and bool(self.region) and rate is not None and rate.usd_per_hour is None
+        """A kept on-demand deployment: the live catalogue's price wins over the built-in table's when read."""
+        return self.kept and not self.spot and bool(self.region) and self.rate is not None
 
     @property
     def live_usd_per_hour(self) -> float | None:
@@ -134,6 +133,8 @@ class RunOutcome:
         out += [f"  {k}: {v:g}" for k, v in sorted(self.figures.items())]
         if "deployed_minutes" in self.figures and "estimated_gpu_cost_usd" not in self.figures and self.rate:
             out.append(f"  estimated GPU cost: unknown (price {self.rate.text()})")
+        elif self.rate and self.rate.usd_per_hour is not None and not self.kept:
+            out.append(f"price: {self.rate.text()}")
         if self.report_uri:
             out.append(f"report: {self.report_uri} (Markdown; also under smoke-test on the run's console page)")
         if self.endpoint and (self.kept or not self.teardown_policy) and self.state == "SUCCEEDED":
@@ -157,10 +158,9 @@ class RunOutcome:
         rate, live = self.rate, self.live_price
         price = rate.text() if rate else "unknown (machine type not recorded)"
         if live is not None and self.live_usd_per_hour is not None:
-            price = (
-                f"~{self.live_usd_per_hour:.2f} USD/hour for {self.replicas} replica(s) of {self.machine_type} "
-                f"(Vertex AI prediction, on-demand list price in {live.region}; {live.source})"
-            )
+            price = pricing.price_text(
+                self.live_usd_per_hour, f"live: Vertex AI prediction, on-demand list price in {live.region}; "
+                f"{live.source}") + f" for {self.replicas} replica(s) of {self.machine_type}"
         why = (
             "teardown_policy never keeps everything"
             if self.teardown_policy == "never"

@@ -24,9 +24,11 @@ Which SKUs (what was verified, and where; searched 2026-11-27):
   to Compute Engine's price for spot, reservations and Flex-start nodes), Compute Engine's own SKUs
   ("G2 Instance Core running in Americas", "Spot Preemptible ...", "... attached to Spot Preemptible
   VMs ..."), and any SKU whose ``usage_type`` is not ``OnDemand`` (``Preemptible``, commitments).
-- Not seen verbatim: the G2/L4 and A2/A100-40GB prediction SKUs. Matching therefore takes each part's
-  shape, not one exact string: ``<FAMILY> [Predefined] [Instance] Core|Ram`` and ``Nvidia L4 GPU``,
-  ``Nvidia [Tesla] A100 GPU`` (40 GB; the 80 GB one says "80gb"), ``Nvidia H100 80gb GPU``.
+- Not seen verbatim: the G2/L4, A2/A100-40GB and A3 Ultra/H200 prediction SKUs. Matching therefore takes
+  each part's shape, not one exact string: ``<FAMILY> [Predefined] [Instance] Core|Ram`` and ``Nvidia L4
+  GPU``, ``Nvidia [Tesla] A100 [40gb] GPU`` (the 80 GB one says "80gb"), ``Nvidia H100 80gb GPU``,
+  ``Nvidia H200 [141gb] GPU``. a3-ultragpu's cores and RAM take the family "A3 Ultra" (as A3 Mega has its
+  own "A3 Mega Instance Core"), so plain A3 SKUs never price it.
 
 Zero or several SKUs for one part (in the region, on demand, in the right unit) is no price: the
 result says which part and why, and names the candidates, rather than pick one.
@@ -35,8 +37,9 @@ Machine shapes (``SHAPES``): vCPUs and memory from Compute Engine's accelerator-
 tables (the presets': g2-standard-8: 8 vCPUs, 32 GB, 1 L4; g2-standard-12: 12, 48, 1 L4;
 g2-standard-96: 96, 384, 8 L4; a2-highgpu-1g: 12, 85, 1 A100 40GB; a3-highgpu-8g: 208, 1,872, 8 H100
 80GB, the last also in Google Cloud Japan's article, which gives a3-highgpu-1g as 26, 234, 1 H100; the
-other G2 shapes keep G2's 4 GB per vCPU). Compute Engine's "GB" of machine memory is the GiB its RAM
-SKUs bill per hour (``GiBy.h``).
+other G2 shapes keep G2's 4 GB per vCPU; a2-highgpu-Ng and a2-ultragpu-Ng are N times their 1g shape
+(85 and 170 GB per GPU); a3-ultragpu-8g: 224 vCPUs, 2,952 GB, 8 H200 141GB).
+Compute Engine's "GB" of machine memory is the GiB its RAM SKUs bill per hour (``GiBy.h``).
 """
 
 from __future__ import annotations
@@ -93,18 +96,22 @@ SHAPES: dict[str, Shape] = {
         Shape("g2-standard-32", "G2", 32, 128, "NVIDIA_L4", 1),
         Shape("g2-standard-48", "G2", 48, 192, "NVIDIA_L4", 4),
         Shape("g2-standard-96", "G2", 96, 384, "NVIDIA_L4", 8),
-        Shape("a2-highgpu-1g", "A2", 12, 85, "NVIDIA_TESLA_A100", 1),
-        Shape("a3-highgpu-1g", "A3", 26, 234, "NVIDIA_H100_80GB", 1),
-        Shape("a3-highgpu-8g", "A3", 208, 1872, "NVIDIA_H100_80GB", 8),
+        # A2 High: 12 vCPUs and 85 GB per A100 40GB; A2 Ultra: 12 vCPUs and 170 GB per A100 80GB.
+        *(Shape(f"a2-highgpu-{n}g", "A2", 12 * n, 85 * n, "NVIDIA_TESLA_A100", n) for n in (1, 2, 4, 8)),
+        *(Shape(f"a2-ultragpu-{n}g", "A2", 12 * n, 170 * n, "NVIDIA_A100_80GB", n) for n in (1, 2, 4, 8)),
+        # A3 High: 26 vCPUs and 234 GB per H100; A3 Ultra: 224 vCPUs, 2,952 GB, 8 H200 141GB.
+        *(Shape(f"a3-highgpu-{n}g", "A3", 26 * n, 234 * n, "NVIDIA_H100_80GB", n) for n in (1, 2, 4, 8)),
+        Shape("a3-ultragpu-8g", "A3 Ultra", 224, 2952, "NVIDIA_H200_141GB", 8),
     )
 }
 
 # The part of a prediction SKU's description between the prefix and " running in <place>".
 _GPU_PARTS = {
     "NVIDIA_L4": r"nvidia l4 gpu",
-    "NVIDIA_TESLA_A100": r"nvidia (?:tesla )?a100 gpu",
+    "NVIDIA_TESLA_A100": r"nvidia (?:tesla )?a100(?: 40gb)? gpu",
     "NVIDIA_A100_80GB": r"nvidia a100 80gb gpu",
     "NVIDIA_H100_80GB": r"nvidia h100 80gb gpu",
+    "NVIDIA_H200_141GB": r"nvidia h200(?: 141gb)? gpu",
 }
 _UNITS = {"core": "h", "ram": "GiBy.h", "gpu": "h"}
 _DESCRIPTION = re.compile(r"^" + re.escape(PREDICTION_PREFIX) + r"\s+(?P<part>.+?)\s+running in\s+(?P<place>\S.*)$",

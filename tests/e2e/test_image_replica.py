@@ -27,18 +27,18 @@ IMAGE = "us-central1-docker.pkg.dev/vllm-vertex-e2e/vllm-vertex/vllm-vertex-step
 
 @pytest.fixture(scope="module")
 def image_layer(tmp_path_factory):
-    """What docker/Dockerfile adds to GCPC's image, built from its own instructions over the replica."""
+    """What image/Dockerfile adds to GCPC's image, built from its own instructions over the replica."""
     if replica_problem():
         pytest.skip(replica_problem())
     start = time.monotonic()
-    layer = build_layer(ROOT / "docker" / "Dockerfile", tmp_path_factory.mktemp("image-layer"))
-    print(f"\nbuilt docker/Dockerfile's layer over the replica in {time.monotonic() - start:.1f} s")
+    layer = build_layer(ROOT / "image" / "Dockerfile", tmp_path_factory.mktemp("image-layer"))
+    print(f"\nbuilt image/Dockerfile's layer over the replica in {time.monotonic() - start:.1f} s")
     return layer
 
 
 def _lock(name: str) -> dict[str, str]:
     lock = {}
-    for line in (ROOT / "docker" / name).read_text().splitlines():
+    for line in (ROOT / "image" / name).read_text().splitlines():
         if line and not line.startswith("#"):
             package, version = line.split("==")
             lock[package.lower().replace("_", "-").replace(".", "-")] = version
@@ -112,7 +112,7 @@ def test_text_deploy_that_succeeds_is_a_success_in_the_image_and_the_canary_pass
     # The same canary compiled with --image, on the prebuilt runtime image: nothing installed at run time.
     on_image = run_pipeline(world, text_config("on_failure"), runner=RUNNER, canary_endpoint=endpoint,
                             image=IMAGE, layer=str(image_layer))
-    rows = _report("canary compiled with --image, on docker/Dockerfile's image", on_image.log)
+    rows = _report("canary compiled with --image, on image/Dockerfile's image", on_image.log)
     assert on_image.status == "SUCCESS", on_image.error or on_image.log[-4000:]
     _ran_in_replica(rows, {"read_endpoint", "smoke_test", "check_verdict"})
     assert [r["installed"] for r in rows] == [[], [], []]
@@ -144,7 +144,7 @@ def test_exit_handler_cleans_up_a_failed_deploy_in_the_image(world):
 
 
 def test_the_dockerfile_installs_exactly_the_locked_set(image_layer):
-    """docker/Dockerfile's own instructions, over the replica, install docker/runtime-image.lock and nothing else."""
+    """image/Dockerfile's own instructions, over the replica, install image/runtime-image.lock and nothing else."""
     import subprocess
 
     from components._runtime import PACKAGES
@@ -182,7 +182,7 @@ def test_the_replica_holds_the_locked_image_set():
     if replica_problem():
         pytest.skip(replica_problem())
     lock = {}
-    for line in (ROOT / "docker" / "gcpc-2.22.0-image.lock").read_text().splitlines():
+    for line in (ROOT / "image" / "gcpc-2.22.0-image.lock").read_text().splitlines():
         if line and not line.startswith("#"):
             name, version = line.split("==")
             lock[name.lower().replace("_", "-")] = version

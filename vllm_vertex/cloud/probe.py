@@ -364,13 +364,26 @@ async def _run(target: ProbeTarget, settings: workload.ProbeSettings, slo: dict,
     try:
         warmup = await _calibrate(sender, load, progress)
         levels = []
-        for c in settings.concurrency:
-            level, records = await _level(sender, load, c, settings.num_requests, goodput, progress, "level")
-            level["samples"] = _samples(records, target.streaming)
-            levels.append(level)
+        interrupted = False
+        try:
+            for c in settings.concurrency:
+                level, records = await _level(sender, load, c, settings.num_requests, goodput, progress, "level")
+                level["samples"] = _samples(records, target.streaming)
+                levels.append(level)
+        except asyncio.CancelledError:  # Ctrl-C (asyncio.run cancels the task): keep the levels measured so far
+            if not levels:
+                raise
+            interrupted = True
         notes = [n for n in map(metrics.client_note, levels) if n]
-        result = {"levels": levels, "slo": slo_mod.gate(slo, levels), "warmup": warmup, "client_notes": notes}
-        if settings.find_capacity:
+        if interrupted:
+            notes.append(f"interrupted (Ctrl-C) after {len(levels)} of {len(settings.concurrency)} concurrency "
+                         "levels: the figures are those of the levels measured so far")
+        result: dict[str, object] = {
+            "levels": levels, "slo": slo_mod.gate(slo, levels), "warmup": warmup, "client_notes": notes
+        }
+        if interrupted:
+            result["interrupted"] = True
+        elif settings.find_capacity:
             result["capacity"] = await _capacity(sender, load, settings, slo, goodput, progress)
     finally:
         await session.close()

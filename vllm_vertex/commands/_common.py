@@ -22,8 +22,10 @@ from vllm_vertex.errors import EXIT_BAD_INPUT, EXIT_FAILED, BadInput, PlanRefuse
 
 __all__ = [
     "MaskingGroup",
+    "default_location",
     "guarded",
     "load_run",
+    "location_for",
     "location_options",
     "require_credentials",
     "require_location",
@@ -168,11 +170,40 @@ def location_options(func):
     return click.option("--project", default="", help="Google Cloud project ID.")(func)
 
 
-def require_location(project: str, region: str) -> None:
-    """Raises ``BadInput`` naming whichever of ``--project``/``--region`` is missing."""
+def default_location(project: str, region: str) -> tuple[str, str]:
+    """``project`` and ``region``, each filled as gcloud would when empty (``vllm_vertex.gcloud_defaults``).
+
+    Says on stderr, one line, where a filled value came from.
+    """
+    from vllm_vertex import gcloud_defaults
+
+    used = []
+    if not project:
+        project, source = gcloud_defaults.project()
+        used += [f"project {project} (from {source})"] if project else []
+    if not region:
+        region, source = gcloud_defaults.region()
+        used += [f"region {region} (from {source})"] if region else []
+    if used:
+        click.echo(f"using {' and '.join(used)}", err=True)
+    return project, region
+
+
+def location_for(ref: str, project: str, region: str) -> tuple[str, str]:
+    """The project and region a resource reference needs: none for a full name, else given or gcloud's defaults."""
+    if ref.startswith(("projects/", "https://")):
+        return project, region
+    return default_location(project, region)
+
+
+def require_location(project: str, region: str) -> tuple[str, str]:
+    """The project and region (given, else gcloud's defaults); ``BadInput`` naming whichever is missing."""
+    project, region = default_location(project, region)
     missing = [f"--{n}" for n, v in (("project", project), ("region", region)) if not v]
     if missing:
-        raise BadInput(f"{' and '.join(missing)} missing: give the Google Cloud project and the Vertex AI region.")
+        raise BadInput(f"{' and '.join(missing)} missing: give the Google Cloud project and the Vertex AI region "
+                       "(or set them as gcloud does: gcloud config set project P; gcloud config set ai/region R).")
+    return project, region
 
 
 def load_run(path: str, project: str = "", region: str = "", endpoint: str = ""):

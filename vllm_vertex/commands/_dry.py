@@ -11,7 +11,7 @@ import re
 
 import click
 
-__all__ = ["DRY_RUN", "describe", "show"]
+__all__ = ["DRY_RUN", "describe", "plan_summary", "show"]
 
 DRY_RUN = click.option(
     "--dry-run",
@@ -20,8 +20,27 @@ DRY_RUN = click.option(
 )
 
 
-def describe(sub, schedule=None) -> dict:
+def plan_summary(cfg) -> dict:
+    """The run's offline capacity plan and hourly price: verdict, KV cache tokens, ``$X.XX/h (kind, source)``."""
+    from vllm_vertex import preflight, pricing
+
+    plan = preflight.offline(cfg).plan
+    rate = pricing.rate_for(cfg.machine_type, max(1, cfg.min_replica_count), cfg.spot)
+    return {
+        "verdict": plan.verdict.value if plan else None,
+        "fits": plan.fits if plan else None,
+        "kv_cache_tokens": plan.kv_cache_tokens if plan else None,
+        "machine_type": cfg.machine_type,
+        "replicas": max(1, cfg.min_replica_count),
+        "usd_per_hour": rate.usd_per_hour,
+        "price": rate.text(),
+    }
+
+
+def describe(sub, schedule=None, config=None) -> dict:
     """What ``jobs.submit`` (or ``jobs.create_schedule`` with ``schedule``) would send for ``sub``, masked.
+
+    With ``config`` (the run's ``DeploymentConfig``), a ``plan`` key adds its ``plan_summary``.
 
     The job ID is a pattern: the SDK's ``{pipeline name}-{YYYYmmddHHMMSS}`` plus the random suffix
     ``jobs.build_job`` adds (None for a schedule: Vertex names the runs it starts).
@@ -48,6 +67,8 @@ def describe(sub, schedule=None) -> dict:
         "enable_caching": False,
         "parameter_values": dict(sorted(sub.parameter_values.items())),
     }
+    if config is not None:
+        out["plan"] = plan_summary(config)
     if schedule is not None:
         out["schedule"] = {
             "display_name": schedule.display_name or f"{display_name}-schedule",
@@ -71,6 +92,13 @@ def show(described: dict, as_json: bool = False) -> None:
     for key in (k for k in keys if not (k == "job_id_pattern" and "schedule" in described)):
         click.echo(f"  {key.replace('_', ' ')}: {described[key] or '-'}")
     click.echo("  labels: " + ", ".join(f"{k}={v}" for k, v in described["labels"].items()))
+    if "plan" in described:
+        p = described["plan"]
+        fits = "fits" if p["fits"] else "does NOT fit"
+        verdict = (f"{p['verdict']} ({fits}), KV cache tokens {p['kv_cache_tokens']:,}" if p["verdict"]
+                   else "not planned offline (no shipped config; the preflight step plans it)")
+        click.echo(f"  plan: {verdict}")
+        click.echo(f"  price: {p['price']}")
     if "schedule" in described:
         s = described["schedule"]
         click.echo(f"  schedule: {s['display_name']}, cron {s['cron']!r}, at most {s['max_concurrent_run_count']} "

@@ -47,7 +47,10 @@ def doctor(config_file, preset, pipeline_root, pipeline_account, hf_token_secret
     from vllm_vertex.doctor import summary
 
     inputs = _inputs(config_file, preset, pipeline_root, pipeline_account, hf_token_secret, caller, project, region)
-    require_credentials()
+    try:
+        require_credentials()
+    except auth.CredentialsError as err:  # run what needs no credentials, list the rest as not run
+        _without_credentials(inputs, str(err), as_json)
     creds = auth.checked()
     if creds is not None:
         from google.oauth2 import credentials as user_credentials
@@ -83,6 +86,46 @@ def doctor(config_file, preset, pipeline_root, pipeline_account, hf_token_secret
     sys.exit(1 if missing else 0)
 
 
+# What doctor checks with credentials, for the list it prints without them (names as vllm_vertex/doctor/checks.py).
+_CLOUD_CHECKS = [
+    ("project", "the project exists and you can see it"),
+    ("apis", "the APIs vllm-vertex calls are enabled"),
+    ("caller", "your own roles (submit runs, act as the pipeline's service account)"),
+    ("pipeline-account", "the pipeline's service account exists and you can act as it"),
+    ("pipeline-account-roles", "its roles (Vertex AI, Cloud Storage, Secret Manager)"),
+    ("bucket", "the pipeline-root bucket exists and it can write there"),
+    ("secret", "the HF token secret exists and it can read it"),
+    ("model-bucket", "Vertex AI's service agent can read the model's bucket"),
+    ("quota", "GPU and CPU quota for the preset's machine in the region"),
+]
+
+
+def _without_credentials(inputs, problem: str, as_json: bool) -> None:
+    """The checks that need no credentials, the credentials line, then every cloud check as not run; exit 2."""
+    from vllm_vertex.doctor import Check, summary
+
+    checks = [Check("credentials", "missing", problem, fix="gcloud auth application-default login")]
+    if inputs.config is not None:
+        from vllm_vertex import preflight
+
+        report = preflight.offline(inputs.config)
+        if not report.ok:
+            checks.append(Check("capacity-plan", "missing", report.error_text().replace("\n", " ")))
+        elif report.plan is not None:
+            checks.append(Check("capacity-plan", "ok", f"{inputs.config.model_id} fits on {inputs.config.machine_type}"
+                                f" (verdict {report.plan.verdict.value}, KV cache {report.plan.kv_cache_tokens:,} "
+                                "tokens; offline plan)"))
+    checks += [Check(name, "skipped", f"not run (needs credentials): {what}") for name, what in _CLOUD_CHECKS]
+    said = f"{summary(checks)}; {len(_CLOUD_CHECKS)} not run (needs credentials)"
+    if as_json:
+        payload = {"project": inputs.project, "region": inputs.region, "ok": False, "summary": said,
+                   "checks": [c.to_dict() for c in checks], "fixed": []}
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        _print(checks, inputs, click.echo, said)
+    sys.exit(2)
+
+
 def _inputs(config_file, preset, pipeline_root, pipeline_account, hf_token_secret, caller, project, region):
     """Local validation only: the run file, the preset, the flags."""
     from vllm_vertex.config import from_preset, validate
@@ -103,7 +146,7 @@ def _inputs(config_file, preset, pipeline_root, pipeline_account, hf_token_secre
         project, region = cfg.project, cfg.region
         root, account = run.pipeline.pipeline_root, run.pipeline.service_account
         model_account, secret = cfg.service_account, cfg.hf_token_secret
-    require_location(project, region)
+    project, region = require_location(project, region)
     if preset:
         cfg = validate(from_preset(preset, project=project, region=region))
     elif not config_file:
@@ -119,7 +162,7 @@ def _replace(inputs, **changes):
     return dataclasses.replace(inputs, **changes)
 
 
-def _print(checks, inputs, log) -> None:
+def _print(checks, inputs, log, said: str = "") -> None:
     from vllm_vertex.doctor import summary
 
     log(f"doctor: project {inputs.project}, region {inputs.region}")
@@ -127,4 +170,4 @@ def _print(checks, inputs, log) -> None:
         log(f"  {_MARK[check.status]:<8} {check.detail}")
         if check.fix and check.status != "ok":
             log(f"           fix: {check.fix}")
-    log(summary(checks))
+    log(said or summary(checks))

@@ -12,6 +12,7 @@ import click
 from vllm_vertex.commands._common import (
     debugging,
     guarded,
+    location_for,
     location_options,
     require_credentials,
 )
@@ -153,7 +154,7 @@ def follow(run_ref, project, region, as_json, live_prices, poll_seconds):
     RUN is projects/P/locations/L/pipelineJobs/ID, the run's console URL, or its ID with
     --project and --region. Exit 0 only if the run succeeded and the smoke tests passed.
     """
-    name = run_name(run_ref, project, region)
+    name = run_name(run_ref, *location_for(run_ref, project, region))
     require_credentials()
     sys.exit(finish(name, poll_seconds, as_json, live_prices=live_prices))
 
@@ -170,7 +171,7 @@ def status(run_ref, project, region, as_json):
     """
     from vllm_vertex.cloud import jobs
 
-    name = run_name(run_ref, project, region)
+    name = run_name(run_ref, *location_for(run_ref, project, region))
     require_credentials()
     job = jobs.get(name)
     result = jobs.outcome(job)

@@ -12,6 +12,7 @@ import click
 from vllm_vertex.commands._common import (
     guarded,
     load_run,
+    location_for,
     location_options,
     require_credentials,
     require_location,
@@ -65,6 +66,8 @@ def smoke(
     if endpoint_arg and endpoint and endpoint_arg != endpoint:
         raise BadInput(f"two endpoints given ({endpoint_arg} and --endpoint {endpoint}): give one.")
     endpoint = endpoint or endpoint_arg
+    if endpoint and not config_file:
+        project, region = location_for(endpoint, project, region)
     cfg = _smoke_config(config_file, prompt, image_url, no_chat, max_tokens, project, region)
     target, found = _target(cfg, endpoint or _file_endpoint(config_file), base_url, model, say)
     results = run_checks(target, log=say)
@@ -72,7 +75,7 @@ def smoke(
     if cost_line:
         say(cost_line)
     if report_path:
-        model_name = cfg.model_id or target.model or "(not given)"
+        model_name = (target.model if base_url else cfg.model_id) or cfg.model_id or "(not given)"
         with open(report_path, "w", encoding="utf-8") as f:
             f.write(report.render_markdown(results, target.label, model_name, (cost_line,)))
         say(f"report written to {report_path}")
@@ -117,7 +120,13 @@ def _target(cfg, endpoint: str, base_url: str, model: str, say=click.echo):
             "or --base-url (an OpenAI-compatible URL)."
         )
     if base_url:
-        return dataclasses.replace(target_for(cfg, base_url=base_url.rstrip("/")), model=model), None
+        from vllm_vertex.commands.probe import served_target
+
+        base_url, picked = served_target(base_url, model)  # reachable (else one line, exit 2), /v1, the model
+        if not model:
+            say(f"model: {picked} (the first {base_url} serves; --model to choose)")
+        model = picked
+        return dataclasses.replace(target_for(cfg, base_url=base_url), model=model), None
     name = naming.endpoint_resource_name(endpoint, cfg.project, cfg.region)
     require_credentials()
     found = read_endpoint(name)
@@ -159,12 +168,12 @@ def teardown(run_label, endpoint, keep_models, yes, force, project, region, as_j
 
     kept: list[str] = []
     if run_label:
-        require_location(project, region)
+        project, region = require_location(project, region)
         require_credentials()
         names = _run_resources(project, region, run_label)
         remove = functools.partial(td.teardown_run, project, region, run_label, log=say)
     else:
-        name = naming.endpoint_resource_name(endpoint, project, region)
+        name = naming.endpoint_resource_name(endpoint, *location_for(endpoint, project, region))
         require_credentials()
         plan = td.plan_endpoint_teardown(name, delete_models=not keep_models)
         labels = ", ".join(f"{k}={v}" for k, v in sorted(plan.labels.items())) or "none"

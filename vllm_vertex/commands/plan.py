@@ -52,6 +52,7 @@ def _request_options(func):
 
 
 @click.command()
+@click.argument("run_file", required=False, default="", metavar="[RUN_FILE]")
 @click.option("--preset", default="", help="A preset (its model and hardware), e.g. llama-3.1-8b-instruct.")
 @click.option(
     "--model-config", default="", help="A config.json path or folder, or a Hugging Face ID (shipped, or read online)."
@@ -68,8 +69,11 @@ def _request_options(func):
                    "cloudbilling.googleapis.com enabled) instead of the built-in table.")
 @click.option("--region", default="us-central1", show_default=True, help="Region whose price --live-prices reads.")
 @guarded
-def plan(preset, model_config, machine_type, serving_image, as_json, live_prices, region, **request):
+def plan(run_file, preset, model_config, machine_type, serving_image, as_json, live_prices, region, **request):
     """Predict whether vLLM starts and serves max_model_len: exit 0 fits, 1 does not, 2 bad input.
+
+    RUN_FILE plans a run file (what submit would deploy: its model, hardware, vLLM settings and
+    replicas); otherwise give --preset or --model-config with the hardware.
 
     Prints the hardware it assumed (machine, GPUs) and its hourly price. A Hugging Face ID whose
     config is not shipped is read from the Hub (HF_TOKEN for gated repos) when it can be reached.
@@ -79,8 +83,15 @@ def plan(preset, model_config, machine_type, serving_image, as_json, live_prices
     """
     from vllm_vertex import planner
 
-    if bool(preset) == bool(model_config):
-        raise BadInput("give exactly one of --preset NAME or --model-config PATH|HF_ID.")
+    if run_file:
+        flags = [flag for flag, value in (("--preset", preset), ("--model-config", model_config),
+                                          ("--machine-type", machine_type), ("--serving-image", serving_image))
+                 if value]  # fmt: skip
+        flags += ["--" + k.replace("_", "-") for k, v in request.items() if v is not None]
+        if flags:
+            raise BadInput(f"a run file already says what to plan; drop {', '.join(flags)} or edit {run_file}.")
+    elif bool(preset) == bool(model_config):
+        raise BadInput("give a RUN_FILE, or exactly one of --preset NAME or --model-config PATH|HF_ID.")
     if live_prices:
         from vllm_vertex import hardware
 
@@ -94,7 +105,10 @@ def plan(preset, model_config, machine_type, serving_image, as_json, live_prices
         given["vllm_version"] = _image_version(serving_image, given.get("vllm_version"))
     if machine_type:
         given.update(_machine_request(machine_type, given))
-    if preset:
+    rate = None
+    if run_file:
+        result, rate, region = _plan_run_file(run_file)
+    elif preset:
         result = planner.plan_preset(preset, **given)
     else:
         if not ({"accelerator_type", "gpu_memory_gib"} & given.keys()):
@@ -102,11 +116,12 @@ def plan(preset, model_config, machine_type, serving_image, as_json, live_prices
         config, total_size = _model_config(model_config)
         given.setdefault("total_size", total_size)
         result = planner.plan(config, **given)
-    rate = _rate(result)
+    rate = rate or _rate(result)
     live = _live_price(_machine(result), region) if live_prices else None
     if as_json:
         out = result.to_dict()
-        out.update(machine_type=_machine(result), usd_per_hour=rate.usd_per_hour if rate else None)
+        out.update(machine_type=_machine(result), usd_per_hour=rate.usd_per_hour if rate else None,
+                   price=rate.text() if rate else None)
         if live is not None:
             out.update(usd_per_hour=live.price.usd_per_hour, price_source=live.source, price_region=region,
                        price_skus=[{"sku_id": c.sku_id, "description": c.description, "quantity": c.quantity,
@@ -115,6 +130,25 @@ def plan(preset, model_config, machine_type, serving_image, as_json, live_prices
     else:
         _print(result, rate, live)
     sys.exit(0 if result.fits else 1)
+
+
+def _plan_run_file(path: str):
+    """The plan of a run file's deployment, its rate (every replica billed) and its region (to price).
+
+    The shipped config when there is one (as submit's offline check), else config.json from the Hub.
+    A finding that is not a capacity verdict (max_model_len above the model's context) is bad input.
+    """
+    from vllm_vertex import preflight, pricing
+    from vllm_vertex.commands._common import load_run
+
+    cfg = load_run(path).config
+    report = preflight.offline(cfg)
+    if report.plan is None and report.ok:
+        report = preflight.evaluate(cfg, _model_config(cfg.model_id)[0], "hub")
+    if report.plan is None:
+        raise BadInput(report.error_text() if report.findings else "; ".join(report.notes))
+    rate = pricing.rate_for(cfg.machine_type, max(1, cfg.min_replica_count), cfg.spot)
+    return report.plan, rate, cfg.region
 
 
 def _live_price(machine: str | None, region: str):
@@ -212,11 +246,13 @@ def _print(result, rate, live=None) -> None:
     click.echo(f"hardware: {machine or 'no Vertex machine type'} with {gpus}{assumed}")
     if live is not None:
         price = live.price
-        click.echo(f"price: ~{price.usd_per_hour:.2f} USD/hour for 1 replica of {price.machine_type} (Vertex AI "
-                   f"prediction, on-demand list price in {price.region}; {live.source})")
+        from vllm_vertex.pricing import price_text
+
+        label = f"live: Vertex AI prediction, on-demand list price in {price.region}; {live.source}"
+        click.echo(f"price: {price_text(price.usd_per_hour, label)} for 1 replica of {price.machine_type}")
         click.echo(f"  SKUs: {'; '.join(c.text() for c in price.components)}")
     else:
-        hint = "; --live-prices reads Google's current price" if rate and rate.usd_per_hour is None else ""
+        hint = "; --live-prices reads Google's current price" if rate else ""
         click.echo(f"price: {rate.text() if rate else 'unknown (hardware Vertex does not offer)'}{hint}")
     click.echo(f"verdict: {result.verdict.value} ({'fits' if result.fits else 'does NOT fit'})")
     click.echo(result.message.split(" Unverified (")[0])

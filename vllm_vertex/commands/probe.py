@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from vllm_vertex.commands._common import guarded, location_options, require_credentials
+from vllm_vertex.commands._common import guarded, location_for, location_options, require_credentials
 from vllm_vertex.errors import BadInput
 
 __all__ = ["probe"]
@@ -122,6 +122,9 @@ def probe(
         click.echo(report.render_text(result))
         for path in filter(None, (html_path, results_path)):
             click.echo(f"written: {path}")
+    if result.get("interrupted"):
+        click.echo("interrupted (Ctrl-C): the levels above are those measured before it", err=True)
+        sys.exit(130)
     sys.exit(0 if result["slo"]["passed"] else 1)
 
 
@@ -133,18 +136,48 @@ def _target(endpoint: str, base_url: str, model: str, project: str, region: str)
     if bool(endpoint) == bool(base_url):
         raise BadInput("give exactly one of --endpoint (a Vertex endpoint) or --base-url (an OpenAI-compatible URL).")
     if endpoint:
-        name = naming.endpoint_resource_name(endpoint, project, region)
+        name = naming.endpoint_resource_name(endpoint, *location_for(endpoint, project, region))
         require_credentials()
         found = read_endpoint(name)
         return vertex_target(found.name, found.dedicated_endpoint_dns)
-    base_url = base_url.rstrip("/")
-    return ProbeTarget(base_url, _served_model(base_url, model), streaming=True, label=base_url, api_key=_api_key())
+    base_url, model = served_target(base_url, model)
+    return ProbeTarget(base_url, model, streaming=True, label=base_url, api_key=_api_key())
 
 
 def _api_key() -> str:
     import os
 
     return os.environ.get("OPENAI_API_KEY", "EMPTY")
+
+
+class _NoModelsRoute(Exception):
+    """``GET /models`` answered 404: the URL is not an OpenAI-compatible API's base (often: /v1 is missing)."""
+
+
+def served_target(base_url: str, model: str) -> tuple[str, str]:
+    """The base URL to use and the model: ``--model``, else the first the server serves.
+
+    A URL without ``/v1`` whose ``/models`` is not found but whose ``/v1/models`` answers is used with ``/v1``
+    (said on stderr); one that answers neither is refused with the fix. Unreachable: one line, exit 2.
+    """
+    base_url = base_url.rstrip("/")
+    try:
+        found = _served_model(base_url, model)
+    except _NoModelsRoute:
+        if model and base_url.endswith("/v1"):
+            return base_url, model  # a server without /models: the model given is all it needs
+        if base_url.endswith("/v1"):
+            raise BadInput(f"--base-url {base_url}: GET /models answered HTTP 404: is this an OpenAI-compatible "
+                           "server (vLLM: http://HOST:8000/v1)? Or pass --model NAME.") from None
+        try:
+            found = _served_model(base_url + "/v1", model)
+        except _NoModelsRoute:
+            raise BadInput(f"--base-url {base_url}: neither {base_url}/models nor {base_url}/v1/models exists: "
+                           "give the OpenAI-compatible base URL (vLLM: http://HOST:8000/v1).") from None
+        click.echo(f"note: {base_url} has no /models but {base_url}/v1 has: using {base_url}/v1 (OpenAI-compatible "
+                   "servers answer under /v1)", err=True)
+        base_url += "/v1"
+    return base_url, found
 
 
 def _served_model(base_url: str, model: str) -> str:
@@ -161,6 +194,8 @@ def _served_model(base_url: str, model: str) -> str:
             "(it ends in /v1 for vLLM)."
         ) from None
     except openai.APIStatusError as err:
+        if err.status_code == 404:
+            raise _NoModelsRoute() from None
         if model:
             return model
         status = err.status_code

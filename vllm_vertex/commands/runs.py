@@ -10,6 +10,7 @@ import click
 from vllm_vertex.commands._common import (
     guarded,
     load_run,
+    location_for,
     location_options,
     require_credentials,
     require_location,
@@ -68,7 +69,7 @@ def submit(
         click.echo(line, err=True)
     with submission(run, yaml_path, canary, plan=not no_plan, dry_run=dry_run) as sub:
         if dry_run:
-            return show(describe(sub), as_json)
+            return show(describe(sub, config=run.config), as_json)
         from vllm_vertex.cloud import jobs
 
         job = jobs.submit(sub)
@@ -114,7 +115,7 @@ def schedule_create(config_file, cron, yaml_path, canary, endpoint, no_plan, dry
     configfile.require_schedule(run)
     with submission(run, yaml_path, canary, plan=not no_plan, dry_run=dry_run) as sub:
         if dry_run:
-            return show(describe(sub, run.schedule))
+            return show(describe(sub, run.schedule, config=run.config))
         from vllm_vertex.cloud import jobs
 
         created = jobs.create_schedule(sub, run.schedule)
@@ -130,7 +131,7 @@ def schedule_list(project, region, as_json):
     """List the schedules of a project and region."""
     from vllm_vertex.cloud import jobs
 
-    require_location(project, region)
+    project, region = require_location(project, region)
     require_credentials()
     found = jobs.list_schedules(project, region)
     if as_json:
@@ -161,7 +162,7 @@ def _schedule_action(action: str):
         from vllm_vertex import naming
         from vllm_vertex.cloud import jobs
 
-        name = naming.resource_name(schedule_ref, "schedules", project, region)
+        name = naming.resource_name(schedule_ref, "schedules", *location_for(schedule_ref, project, region))
         require_credentials()
         jobs.change_schedule(name, action)
         click.echo(f"{action}d {name}")
