@@ -18,6 +18,7 @@ from vllm_vertex.config import (
     from_preset,
     validate,
 )
+from vllm_vertex.errors import BadInput
 
 GOOD = [
     (HF_ID_RE, "meta-llama/Llama-3.1-8B-Instruct"),
@@ -63,7 +64,7 @@ def test_smoke_image_url_with_markup_is_refused(url):
 
 def test_run_label_reaching_a_list_filter_is_checked():
     assert 'labels.vllm-vertex-run="run-1"' in naming.label_filter("run-1")
-    with pytest.raises(ValueError, match="is not a run label"):
+    with pytest.raises(BadInput, match="is not a run label"):
         naming.label_filter('nomatch" OR labels.managed-by="vllm-vertex')
 
 
@@ -76,9 +77,9 @@ def test_teardown_refuses_a_hostile_run_label_before_any_request(standin):
 
 @pytest.mark.parametrize(("project", "region"), [("p?x=1", "us-central1"), ("my-project", "us-central1/../x")])
 def test_resource_names_refuse_hostile_project_and_region(project, region):
-    with pytest.raises(ValueError, match="is not a project ID and a region"):
+    with pytest.raises(BadInput, match="is not a project ID and a region"):
         naming.endpoint_resource_name("123", project, region)
-    with pytest.raises(ValueError):
+    with pytest.raises(BadInput):
         naming.endpoint_resource_name(f"projects/{project}/locations/{region}/endpoints/1")
 
 

@@ -95,10 +95,10 @@ def check_run_label(run_label: str) -> str:
     """``run_label`` when it is a label value (what ``run_label_value`` makes), for a filter or a resource.
 
     Raises:
-        ValueError: anything else (quotes, spaces, capitals: it would change the filter it goes into).
+        BadInput: anything else (quotes, spaces, capitals: it would change the filter it goes into).
     """
     if not _LABEL_VALUE.fullmatch(run_label):
-        raise ValueError(
+        raise BadInput(
             f"run label {run_label!r} is not a run label: 1-63 lowercase letters, digits, '-' or '_' "
             "(copy it from `vllm-vertex submit`'s output or the resources' vllm-vertex-run label)."
         )
