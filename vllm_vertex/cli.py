@@ -11,6 +11,7 @@ import click
 from vllm_vertex.commands._common import MaskingGroup, guarded
 from vllm_vertex.commands.doctor import doctor
 from vllm_vertex.commands.follow import follow, status
+from vllm_vertex.commands.lists import endpoints, logs, presets, runs
 from vllm_vertex.commands.ops import smoke, teardown
 from vllm_vertex.commands.plan import plan
 from vllm_vertex.commands.probe import probe
@@ -44,6 +45,8 @@ def compile_command(out, image):
 
 
 for _command in (submit, status, follow, schedule, smoke, teardown, plan, probe, doctor):
+    main.add_command(_command)
+for _command in (presets, endpoints, runs, logs):
     main.add_command(_command)
 
 

@@ -111,20 +111,40 @@ def write_log(st, endpoint_id: str, text: str, severity: str = "ERROR") -> None:
         st.state.logs.append(entry)
 
 
+def write_task_log(st, custom_job: str, text: str, severity: str = "INFO") -> None:
+    """A log line of a pipeline task, as Vertex writes it: the resource is the task's CustomJob (``ml_job``)."""
+    project = custom_job.split("/")[1]
+    entry = {
+        "logName": f"projects/{project}/logs/workerpool0-0",
+        "resource": {"type": "ml_job", "labels": {"job_id": custom_job.rsplit("/", 1)[-1], "project_id": project,
+                                                  "task_name": "workerpool0-0"}},
+        "textPayload": text,
+        "severity": severity,
+        "timestamp": now(),
+        "insertId": str(len(st.state.logs) + 1),
+    }
+    with st.state.lock:
+        st.state.logs.append(entry)
+
+
 def _instant(rfc3339: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
 
 
 def list_log_entries(st, req) -> dict:
-    """``entries:list`` honouring the endpoint_id and timestamp clauses of the filter and the order."""
+    """``entries:list`` honouring the resource type, resource label and timestamp clauses of the filter and the order."""
     body = req.json
     flt = body.get("filter", "")
-    endpoint = re.search(r'resource\.labels\.endpoint_id="([^"]+)"', flt)
+    kind = re.search(r'resource\.type="([^"]+)"', flt)
+    wanted: dict[str, set[str]] = {}  # label → values, any of them (clauses joined by OR)
+    for key, value in re.findall(r'resource\.labels\.([a-z_]+)="([^"]+)"', flt):
+        wanted.setdefault(key, set()).add(value)
     since = re.search(r'timestamp>="([^"]+)"', flt)
     with st.state.lock:
         entries = [
             e for e in st.state.logs
-            if (not endpoint or e["resource"]["labels"]["endpoint_id"] == endpoint[1])
+            if (not kind or e["resource"]["type"] == kind[1])
+            and all(e["resource"]["labels"].get(k) in values for k, values in wanted.items())
             and (not since or _instant(e["timestamp"]) >= _instant(since[1]))
         ]
     if "desc" in body.get("orderBy", ""):
