@@ -200,3 +200,68 @@ def test_logs_follow_stops_on_ctrl_c_with_130(standin, virtual_clock):
     virtual_clock.sleep = interrupted
     result = invoke(standin, "logs", name, "--follow")
     assert result.exit_code == 130 and "stopped following" in result.output
+
+
+def _label(standin, endpoint: str, **labels: str) -> None:
+    """Sets labels on an endpoint of the stand-in (``managed_by`` → ``managed-by``, ``_`` → ``-``)."""
+    with standin.state.lock:
+        standin.state.endpoints[endpoint]["labels"].update({k.replace("_", "-"): v for k, v in labels.items()})
+
+
+def test_a_kept_run_labels_its_endpoint_with_when_it_expires(standin):
+    import time
+
+    from vllm_vertex.cloud import vertex
+    from vllm_vertex.config import from_preset
+
+    before = time.time()
+    with using(CloudContext(api_endpoint=standin.url)):
+        kept = vertex.create_endpoint(from_preset("llama-3.1-8b-instruct", project=PROJECT, keep_for_hours=6), "run-k")
+        plain = vertex.create_endpoint(from_preset("llama-3.1-8b-instruct", project=PROJECT), "run-p")
+    until = int(kept.labels[naming.KEEP_UNTIL_KEY])
+    assert before + 6 * 3600 - 1 <= until <= time.time() + 6 * 3600
+    assert naming.KEEP_UNTIL_KEY not in plain.labels
+
+
+@pytest.mark.parametrize(
+    ("fields", "text"),
+    [({"keep_for_hours": -1}, "out of range"), ({"keep_for_hours": 2, "teardown_policy": "always"}, "keeps nothing"),
+     ({"labels": {naming.KEEP_UNTIL_KEY: "1"}}, "is set by vllm-vertex")],
+)
+def test_keep_for_hours_bad_values_are_refused_by_name(fields, text):
+    from vllm_vertex.config import from_preset, validate
+    from vllm_vertex.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=text):
+        validate(from_preset("llama-3.1-8b-instruct", project=PROJECT, **fields))
+
+
+def test_teardown_expired_removes_only_our_runs_whose_keep_until_passed(standin):
+    expired = deploy(standin, run_label="run-old")
+    _label(standin, expired.name, vllm_vertex_keep_until="1000")
+    fresh = deploy(standin, run_label="run-new")
+    _label(standin, fresh.name, vllm_vertex_keep_until="99999999999")
+    forever = deploy(standin, run_label="run-forever")
+    foreign = deploy(standin, run_label="run-theirs")
+    with standin.state.lock:
+        standin.state.endpoints[foreign.name]["labels"] = {"vllm-vertex-keep-until": "1000", "team": "x"}
+    declined = invoke(standin, "teardown", "--expired", *WHERE, input="n\n")
+    assert declined.exit_code == 0 and expired.name in declined.output and "nothing removed" in declined.output
+    assert fresh.name not in declined.output and foreign.name not in declined.output
+    result = invoke(standin, "teardown", "--expired", *WHERE, "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.stdout)
+    assert expired.name in outcome["removed"] and outcome["failed"] == {}
+    left = standin.resources()
+    assert set(left["endpoints"]) == {fresh.name, forever.name, foreign.name}
+    assert all(m["labels"][naming.RUN_LABEL_KEY] != "run-old" for m in left["models"].values())  # its model too
+    assert len(left["models"]) == 3
+    nothing = invoke(standin, "teardown", "--expired", *WHERE, "--yes")
+    assert nothing.exit_code == 0 and "nothing to remove" in nothing.output
+
+
+@pytest.mark.parametrize("args", [["--expired"], ["--expired", "--run-label", "x", *WHERE]])
+def test_teardown_expired_bad_input_exits_2(standin, args):
+    result = invoke(standin, "teardown", *args, "--yes")
+    assert result.exit_code == 2 and ("missing" in result.output or "exactly one of" in result.output)
+    assert standin.requests == []

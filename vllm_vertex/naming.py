@@ -14,6 +14,7 @@ import re
 from vllm_vertex.errors import BadInput
 
 __all__ = [
+    "KEEP_UNTIL_KEY",
     "MANAGED_BY",
     "RUN_LABEL_KEY",
     "api_base",
@@ -34,6 +35,8 @@ __all__ = [
 
 RUN_LABEL_KEY = "vllm-vertex-run"
 MANAGED_BY = {"managed-by": "vllm-vertex"}
+# On an endpoint a run keeps for a while (keep_for_hours): the Unix time after which `teardown --expired` removes it.
+KEEP_UNTIL_KEY = "vllm-vertex-keep-until"
 _LABEL_MAX = 63
 _HASH_CHARS = 16
 

@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass, field
 from vllm_vertex import naming, pricing
 from vllm_vertex.cloud import clients
 
-__all__ = ["Deployment", "LogLine", "RunSummary", "deployments", "run_logs", "runs", "task_log_filter"]
+__all__ = [
+    "Deployment", "Expired", "LogLine", "RunSummary", "deployments", "expired", "run_logs", "runs", "task_log_filter",
+]
 
 _MANAGED = " AND ".join(f'labels.{k}="{v}"' for k, v in naming.MANAGED_BY.items())
 TASK_RESOURCE_TYPE = "ml_job"  # a pipeline task runs as a CustomJob; its log's resource is the job
@@ -250,3 +252,36 @@ def _rfc3339(stamp) -> str:
         return ""
     utc = stamp.astimezone(datetime.UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+
+
+@dataclass(frozen=True)
+class Expired:
+    """An endpoint of ours whose ``vllm-vertex-keep-until`` has passed.
+
+    Attributes:
+        endpoint: ``projects/P/locations/L/endpoints/E``.
+        run_label: Its run label ("" when it has none: then it is reported, not removed).
+        keep_until: The Unix time its label gives.
+    """
+
+    endpoint: str
+    run_label: str
+    keep_until: int
+
+
+def expired(project: str, region: str, now: float) -> list[Expired]:
+    """Endpoints labelled ``managed-by=vllm-vertex`` whose ``vllm-vertex-keep-until`` is before ``now``.
+
+    Only endpoints carrying ``managed-by=vllm-vertex`` are looked at (the server filters, and the labels
+    are checked again here); a keep-until that is not a whole number is left alone.
+    """
+    client = clients.endpoint_client(region)
+    request = {"parent": f"projects/{project}/locations/{region}",
+               "filter": f"{_MANAGED} AND labels.{naming.KEEP_UNTIL_KEY}:*"}  # fmt: skip
+    found = []
+    for endpoint in client.list_endpoints(request=request, retry=clients.retry()):
+        labels = dict(endpoint.labels)
+        until = labels.get(naming.KEEP_UNTIL_KEY, "")
+        if is_managed(labels) and until.isdigit() and int(until) < now:
+            found.append(Expired(endpoint.name, labels.get(naming.RUN_LABEL_KEY, ""), int(until)))
+    return found
