@@ -265,3 +265,15 @@ def test_teardown_expired_bad_input_exits_2(standin, args):
     result = invoke(standin, "teardown", *args, "--yes")
     assert result.exit_code == 2 and ("missing" in result.output or "exactly one of" in result.output)
     assert standin.requests == []
+
+
+def test_endpoints_mask_credentials_and_escape_control_characters_from_the_cloud(standin):
+    endpoint = deploy(standin)
+    token = "hf_" + "A" * 30
+    with standin.state.lock:
+        standin.state.endpoints[endpoint.name]["deployedModels"][0]["displayName"] = f"x\x1b[2J{token}"
+    for args in ([], ["--json"]):
+        result = invoke(standin, "endpoints", *WHERE, *args)
+        assert result.exit_code == 0, result.output
+        assert token not in result.output and "\x1b" not in result.output
+    assert "x\\x1b[2J" in invoke(standin, "endpoints", *WHERE).output

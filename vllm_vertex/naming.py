@@ -25,6 +25,7 @@ __all__ = [
     "endpoint_resource_name",
     "is_run_resource",
     "label_filter",
+    "managed_filter",
     "openai_base_url",
     "resource_labels",
     "resource_name",
@@ -88,10 +89,14 @@ def should_clean_up(policy: str, final_state: str) -> bool:
     return policy == "always" or (policy == "on_failure" and final_state != "SUCCEEDED")
 
 
+def managed_filter() -> str:
+    """A ``list_*`` filter that matches what vllm-vertex made: ``managed-by=vllm-vertex``."""
+    return " AND ".join(f'labels.{k}="{v}"' for k, v in MANAGED_BY.items())
+
+
 def label_filter(run_label: str) -> str:
     """A ``list_*`` filter that matches the resources of one run: the run label and ``managed-by``."""
-    managed = " AND ".join(f'labels.{k}="{v}"' for k, v in MANAGED_BY.items())
-    return f'labels.{RUN_LABEL_KEY}="{run_label}" AND {managed}'
+    return f'labels.{RUN_LABEL_KEY}="{run_label}" AND {managed_filter()}'
 
 
 def display_name(model_id: str, run_label: str, kind: str) -> str:

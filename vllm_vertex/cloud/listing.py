@@ -17,7 +17,7 @@ __all__ = [
     "Deployment", "Expired", "LogLine", "RunSummary", "deployments", "expired", "run_logs", "runs", "task_log_filter",
 ]
 
-_MANAGED = " AND ".join(f'labels.{k}="{v}"' for k, v in naming.MANAGED_BY.items())
+_MANAGED = naming.managed_filter()
 TASK_RESOURCE_TYPE = "ml_job"  # a pipeline task runs as a CustomJob; its log's resource is the job
 
 

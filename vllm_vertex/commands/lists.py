@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -182,7 +183,7 @@ def logs(run_ref, step, serving, follow_, poll_seconds, project, region, as_json
                     continue
                 seen.add(key)
                 if as_json:
-                    shown.append(line.__dict__)
+                    shown.append(dataclasses.asdict(line))
                 else:
                     _say(f"{line.timestamp[:23]} {line.source} {line.severity}: {line.text}")
             if not follow_ or job.state.name in jobs.TERMINAL:
