@@ -44,6 +44,7 @@ def validate_config(
     hf_token_secret: str,
     labels: dict,
     teardown_policy: str,
+    keep_for_hours: int,
     deploy_timeout_seconds: int,
     block_on_plan_risk: bool,
     run_image_checks: bool,
@@ -95,6 +96,8 @@ def validate_config(
         labels: Labels added to every created resource.
         teardown_policy: always (delete after the smoke tests), on_failure (keep a passing deployment, delete otherwise)
             or never (keep everything).
+        keep_for_hours: Hours a kept deployment may live: its endpoint gets the label vllm-vertex-keep-until=<epoch
+            seconds> and `vllm-vertex teardown --expired` removes it after that; 0: no limit.
         deploy_timeout_seconds: How long to wait for the deploy before failing.
         block_on_plan_risk: Preflight fails when the capacity plan is "at risk" (max_model_len within the planner's
             error band of the predicted KV cache); false only warns.

@@ -10,7 +10,8 @@ import yaml
 from tests.cli_support import ROOT, invoke
 from vllm_vertex.cli import main
 
-SUBCOMMANDS = ["compile", "doctor", "follow", "plan", "probe", "schedule", "smoke", "status", "submit", "teardown"]
+SUBCOMMANDS = ["compile", "doctor", "endpoints", "follow", "logs", "plan", "presets", "probe", "runs", "schedule", "smoke",
+               "status", "submit", "teardown"]
 
 
 def test_help_lists_every_subcommand_and_each_has_help():

@@ -12,6 +12,7 @@ from vllm_vertex.commands._common import guarded
 from vllm_vertex.commands._entry import EntryGroup
 from vllm_vertex.commands.doctor import doctor
 from vllm_vertex.commands.follow import follow, status
+from vllm_vertex.commands.lists import endpoints, logs, presets, runs
 from vllm_vertex.commands.ops import smoke, teardown
 from vllm_vertex.commands.plan import plan
 from vllm_vertex.commands.probe import probe
@@ -45,6 +46,8 @@ def compile_command(out, image):
 
 
 for _command in (submit, status, follow, schedule, smoke, teardown, plan, probe, doctor):
+    main.add_command(_command)
+for _command in (presets, endpoints, runs, logs):
     main.add_command(_command)
 
 

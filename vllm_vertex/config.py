@@ -131,6 +131,10 @@ class DeploymentConfig:
         "on_failure", "always (delete after the smoke tests), on_failure (keep a passing deployment, delete "
         "otherwise) or never (keep everything)."
     )
+    keep_for_hours: int = param(
+        0, "Hours a kept deployment may live: its endpoint gets the label vllm-vertex-keep-until=<epoch seconds> "
+        "and `vllm-vertex teardown --expired` removes it after that; 0: no limit."
+    )
     deploy_timeout_seconds: int = param(7200, "How long to wait for the deploy before failing.")
     block_on_plan_risk: bool = param(
         False, 'Preflight fails when the capacity plan is "at risk" (max_model_len within the planner\'s error '
@@ -445,6 +449,11 @@ def _check_run(cfg: DeploymentConfig) -> list[tuple[str, str]]:
         out.append(
             ("teardown_policy", f"{cfg.teardown_policy!r} is unknown; use one of {', '.join(TEARDOWN_POLICIES)}.")
         )
+    if not 0 <= cfg.keep_for_hours <= 8760:
+        out.append(("keep_for_hours", f"{cfg.keep_for_hours} is out of range: give 0 (no limit) to 8760 (a year)."))
+    elif cfg.keep_for_hours and cfg.teardown_policy == "always":
+        out.append(("keep_for_hours", "teardown_policy always keeps nothing: use on_failure or never, or leave "
+                                      "keep_for_hours at 0."))
     if cfg.deploy_timeout_seconds < 10:
         out.append(
             ("deploy_timeout_seconds", "must be at least 10; a real deploy takes up to an hour (7200 is usual).")
@@ -497,7 +506,7 @@ def label_problems(field_name: str, labels: dict[str, str], reserved: bool = Fal
 
     out: list[tuple[str, str]] = []
     ours = [naming.RUN_LABEL_KEY, *naming.MANAGED_BY] if reserved else []
-    taken = sorted(k for k in labels if k in ours)
+    taken = sorted(k for k in labels if k in ours or (reserved and k == naming.KEEP_UNTIL_KEY))
     if taken:
         out.append((field_name, f"{', '.join(taken)} is set by vllm-vertex on every resource it creates (cleanup "
                                 "finds them by it); use another key."))

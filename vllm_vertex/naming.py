@@ -14,6 +14,7 @@ import re
 from vllm_vertex.errors import BadInput
 
 __all__ = [
+    "KEEP_UNTIL_KEY",
     "MANAGED_BY",
     "RUN_LABEL_KEY",
     "api_base",
@@ -25,6 +26,7 @@ __all__ = [
     "endpoint_resource_name",
     "is_run_resource",
     "label_filter",
+    "managed_filter",
     "openai_base_url",
     "resource_labels",
     "resource_name",
@@ -35,6 +37,8 @@ __all__ = [
 
 RUN_LABEL_KEY = "vllm-vertex-run"
 MANAGED_BY = {"managed-by": "vllm-vertex"}
+# On an endpoint a run keeps for a while (keep_for_hours): the Unix time after which `teardown --expired` removes it.
+KEEP_UNTIL_KEY = "vllm-vertex-keep-until"
 _LABEL_MAX = 63
 _HASH_CHARS = 16
 
@@ -105,15 +109,19 @@ def check_run_label(run_label: str) -> str:
     return run_label
 
 
+def managed_filter() -> str:
+    """A ``list_*`` filter that matches what vllm-vertex made: ``managed-by=vllm-vertex``."""
+    return " AND ".join(f'labels.{k}="{v}"' for k, v in MANAGED_BY.items())
+
+
 def label_filter(run_label: str) -> str:
     """A ``list_*`` filter that matches the resources of one run: the run label and ``managed-by``.
 
     Raises:
-        ValueError: ``run_label`` is not a label value.
+        BadInput: ``run_label`` is not a label value.
     """
     check_run_label(run_label)
-    managed = " AND ".join(f'labels.{k}="{v}"' for k, v in MANAGED_BY.items())
-    return f'labels.{RUN_LABEL_KEY}="{run_label}" AND {managed}'
+    return f'labels.{RUN_LABEL_KEY}="{run_label}" AND {managed_filter()}'
 
 
 def display_name(model_id: str, run_label: str, kind: str) -> str:

@@ -99,16 +99,21 @@ ROUTES = {
 
 def write_log(st, endpoint_id: str, text: str, severity: str = "ERROR") -> None:
     """A container log line of one endpoint, as Vertex writes it to Cloud Logging."""
-    entry = {
-        "logName": "projects/PROJECT/logs/aiplatform.googleapis.com%2Fprediction_container",
-        "resource": {"type": "aiplatform.googleapis.com/Endpoint", "labels": {"endpoint_id": endpoint_id}},
-        "textPayload": text,
-        "severity": severity,
-        "timestamp": now(),
-        "insertId": str(len(st.state.logs) + 1),
-    }
+    resource = {"type": "aiplatform.googleapis.com/Endpoint", "labels": {"endpoint_id": endpoint_id}}
+    _append_log(st, "projects/PROJECT/logs/aiplatform.googleapis.com%2Fprediction_container", resource, text, severity)
+
+
+def write_task_log(st, custom_job: str, text: str, severity: str = "INFO") -> None:
+    """A log line of a pipeline task, as Vertex writes it: the resource is the task's CustomJob (``ml_job``)."""
+    project = custom_job.split("/")[1]
+    labels = {"job_id": custom_job.rsplit("/", 1)[-1], "project_id": project, "task_name": "workerpool0-0"}
+    _append_log(st, f"projects/{project}/logs/workerpool0-0", {"type": "ml_job", "labels": labels}, text, severity)
+
+
+def _append_log(st, log_name: str, resource: dict, text: str, severity: str) -> None:
     with st.state.lock:
-        st.state.logs.append(entry)
+        st.state.logs.append({"logName": log_name, "resource": resource, "textPayload": text, "severity": severity,
+                              "timestamp": now(), "insertId": str(len(st.state.logs) + 1)})
 
 
 def _instant(rfc3339: str) -> datetime.datetime:
@@ -116,15 +121,19 @@ def _instant(rfc3339: str) -> datetime.datetime:
 
 
 def list_log_entries(st, req) -> dict:
-    """``entries:list`` honouring the endpoint_id and timestamp clauses of the filter and the order."""
+    """``entries:list`` honouring the resource type, resource label and timestamp clauses of the filter and the order."""
     body = req.json
     flt = body.get("filter", "")
-    endpoint = re.search(r'resource\.labels\.endpoint_id="([^"]+)"', flt)
+    kind = re.search(r'resource\.type="([^"]+)"', flt)
+    wanted: dict[str, set[str]] = {}  # label → values, any of them (clauses joined by OR)
+    for key, value in re.findall(r'resource\.labels\.([a-z_]+)="([^"]+)"', flt):
+        wanted.setdefault(key, set()).add(value)
     since = re.search(r'timestamp>="([^"]+)"', flt)
     with st.state.lock:
         entries = [
             e for e in st.state.logs
-            if (not endpoint or e["resource"]["labels"]["endpoint_id"] == endpoint[1])
+            if (not kind or e["resource"]["type"] == kind[1])
+            and all(e["resource"]["labels"].get(k) in values for k, values in wanted.items())
             and (not since or _instant(e["timestamp"]) >= _instant(since[1]))
         ]
     if "desc" in body.get("orderBy", ""):

@@ -13,10 +13,10 @@ import re
 import weakref
 from dataclasses import dataclass, field
 
-from .aiplatform import _labels, _required, parent, type_prefix
+from .aiplatform import _filter, _labels, _required, parent, type_prefix
 from .state import GoogleError, now
 
-__all__ = ["Frame", "PipelineStore", "ROUTES", "endpoint_artifact", "pipelines", "run_script"]
+__all__ = ["Frame", "PipelineStore", "ROUTES", "endpoint_artifact", "pipelines", "run_script", "task_job"]
 
 _AI = "aiplatform.projects.locations."
 _TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
@@ -187,6 +187,8 @@ def _render(job: dict, frame: Frame | None) -> dict:
     if frame.error:
         out["error"] = {"code": 9, "message": frame.error}
     details = [_task(i, name, state, frame, ts) for i, (name, state) in enumerate(frame.tasks.items(), start=1)]
+    for task in details:
+        task["executorDetail"] = {"containerDetail": {"mainJob": task_job(job["name"], task["taskName"])}}
     out["jobDetail"] = {"taskDetails": details}
     return out
 
@@ -221,11 +223,27 @@ def cancel_job(st, req) -> dict:
 
 
 def list_jobs(st, req) -> dict:
+    """``pipelineJobs.list`` honouring label filters, ``orderBy=create_time desc`` and paging."""
     prefix = parent(req) + "/pipelineJobs/"
-    store = pipelines(st)
+    store, match = pipelines(st), _filter(req.query.get("filter", ""))
     with st.state.lock:
-        jobs = [_render(j, store.shown.get(n)) for n, j in store.jobs.items() if n.startswith(prefix)]
-    return {"pipelineJobs": jobs} if jobs else {}
+        jobs = [_render(j, store.shown.get(n)) for n, j in store.jobs.items() if n.startswith(prefix) and match(j)]
+    order = req.query.get("orderBy", "").replace("createTime", "create_time").split()
+    if order and order[0] == "create_time":  # creation order: the dict keeps it (times can tie)
+        jobs = jobs[::-1] if order[-1] == "desc" else jobs
+    start = int(req.query.get("pageToken") or 0)
+    size = int(req.query.get("pageSize") or 0) or len(jobs) or 1
+    out: dict = {"pipelineJobs": jobs[start:start + size]} if jobs[start:start + size] else {}
+    if start + size < len(jobs):
+        out["nextPageToken"] = str(start + size)
+    return out
+
+
+def task_job(job_name: str, task_name: str) -> str:
+    """The CustomJob a task of the run ran as (its log's ``resource.labels.job_id`` is the last part)."""
+    project, region = job_name.split("/")[1], job_name.split("/")[3]
+    digest = sum(map(ord, job_name + task_name)) % 10**9
+    return f"projects/{project}/locations/{region}/customJobs/{digest}"
 
 
 def create_schedule(st, req) -> dict:

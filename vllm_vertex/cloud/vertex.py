@@ -46,12 +46,21 @@ def create_endpoint(cfg: DeploymentConfig, run_label: str):
 
     endpoint = aiplatform_v1.Endpoint(
         display_name=naming.display_name(cfg.model_id, run_label, "endpoint"),
-        labels=naming.resource_labels(cfg.labels, run_label),
+        labels={**naming.resource_labels(cfg.labels, run_label), **_keep_until(cfg)},
         dedicated_endpoint_enabled=cfg.dedicated_endpoint,
     )
     client = clients.endpoint_client(cfg.region)
     op = client.create_endpoint(parent=_parent(cfg), endpoint=endpoint, retry=clients.retry(idempotent=False))
     return operations.tolerant(op, cfg.region).result(timeout=900)
+
+
+def _keep_until(cfg: DeploymentConfig) -> dict[str, str]:
+    """``{vllm-vertex-keep-until: <Unix time>}`` when the run keeps its deployment for ``keep_for_hours``."""
+    import time
+
+    if not cfg.keep_for_hours:
+        return {}
+    return {naming.KEEP_UNTIL_KEY: str(int(time.time() + cfg.keep_for_hours * 3600))}
 
 
 @dataclass(frozen=True)

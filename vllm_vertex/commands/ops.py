@@ -140,13 +140,15 @@ def _target(cfg, endpoint: str, base_url: str, model: str, say=click.echo):
     "--endpoint", default="", help="Undeploy everything from this endpoint, delete it and the models vllm-vertex made."
 )
 @click.option("--keep-models", is_flag=True, help="With --endpoint: keep the models (their env holds the HF token).")
+@click.option("--expired", is_flag=True,
+              help="Remove every run of vllm-vertex whose endpoint's keep_for_hours has passed (a scheduled sweep).")
 @click.option("--yes", is_flag=True, help="Do not ask before deleting.")
 @click.option("--force", is_flag=True,
               help="With --endpoint: remove it even without the label managed-by=vllm-vertex (made elsewhere).")
 @location_options
 @json_option
 @guarded
-def teardown(run_label, endpoint, keep_models, yes, force, project, region, as_json):
+def teardown(run_label, endpoint, keep_models, expired, yes, force, project, region, as_json):
     """Remove what a run left: list it, ask (unless --yes), delete; exit 1 if anything is left.
 
     --endpoint refuses an endpoint without the label managed-by=vllm-vertex (vllm-vertex did not
@@ -157,12 +159,13 @@ def teardown(run_label, endpoint, keep_models, yes, force, project, region, as_j
     from vllm_vertex import naming
     from vllm_vertex.cloud import teardown as td
 
-    if bool(run_label) == bool(endpoint):
-        raise BadInput("give exactly one of --run-label VALUE or --endpoint NAME.")
+    if sum(map(bool, (run_label, endpoint, expired))) != 1:
+        raise BadInput("give exactly one of --run-label VALUE, --endpoint NAME or --expired.")
     if run_label:
         naming.check_run_label(run_label)  # it goes into a list filter
     if keep_models and not endpoint:
         raise BadInput("--keep-models goes with --endpoint (--run-label removes everything the run made).")
+
     def say(line: str) -> None:
         click.echo(line, err=as_json)
 
@@ -172,6 +175,10 @@ def teardown(run_label, endpoint, keep_models, yes, force, project, region, as_j
         require_credentials()
         names = _run_resources(project, region, run_label)
         remove = functools.partial(td.teardown_run, project, region, run_label, log=say)
+    elif expired:
+        project, region = require_location(project, region)
+        require_credentials()
+        names, kept, remove = _expired_runs(project, region, say)
     else:
         name = naming.endpoint_resource_name(endpoint, *location_for(endpoint, project, region))
         require_credentials()
@@ -206,6 +213,30 @@ def teardown(run_label, endpoint, keep_models, yes, force, project, region, as_j
     if as_json:
         click.echo(json.dumps(outcome, indent=2))
     sys.exit(1 if outcome["failed"] else 0)
+
+
+def _expired_runs(project: str, region: str, say):
+    """What ``--expired`` removes (every resource of each run whose keep-until passed), what it keeps, and how."""
+    import time
+
+    from vllm_vertex.cloud import listing
+    from vllm_vertex.cloud import teardown as td
+
+    found = listing.expired(project, region, time.time())
+    labels = list(dict.fromkeys(e.run_label for e in found if e.run_label))
+    kept = [f"{e.endpoint} (expired but has no run label; remove it with --endpoint)" for e in found if not e.run_label]
+    names = [n for label in labels for n in _run_resources(project, region, label)]
+
+    def remove():
+        report = td.TeardownReport()
+        for label in labels:
+            one = td.teardown_run(project, region, label, log=say)
+            report.removed += one.removed
+            report.failed.update(one.failed)
+            report.skipped.update(one.skipped)
+        return report
+
+    return names, kept, remove
 
 
 def _run_resources(project: str, region: str, run_label: str) -> list[str]:
