@@ -54,10 +54,11 @@ def _age(seconds: float | None) -> str:
 
 def _price_source(rate) -> str:
     """Where the hourly figure comes from, or where to look when unknown."""
-    node = rate.node
-    if rate.usd_per_hour is not None and node is not None:
-        return f"{node.source} {node.as_of}".strip()
-    return f"unknown: see {getattr(node, 'source', '') or 'vllm_vertex/pricing.py'}"
+    if rate.usd_per_hour is not None:
+        return rate.label()  # its kind (a prediction SKU, or an estimate) and its source
+    from vllm_vertex.pricing import PRICING_URL
+
+    return f"unknown: see {PRICING_URL}"
 
 
 @click.command()
