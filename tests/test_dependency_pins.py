@@ -28,7 +28,7 @@ def test_aiohttp_is_past_the_cves_in_pyproject_and_the_steps():
 
 
 def test_the_runtime_image_lock_raises_aiohttp_urllib3_and_protobuf():
-    lock = _pins((ROOT / "docker" / "runtime-image.lock").read_text())
+    lock = _pins((ROOT / "image" / "runtime-image.lock").read_text())
     for name, floor in FLOORS.items():
         assert _version(lock[name]) >= floor, name
     assert _version(lock["yarl"]) >= (1, 25, 1)  # what aiohttp 3.14 requires; the image has 1.22.0
