@@ -194,3 +194,24 @@ def test_the_override_set_while_compiling_never_reaches_the_yaml(tmp_path, googl
         for marker in ("override-marker", "hub-marker", "127.0.0.1", "api_endpoint", "hf_endpoint",
                        "VLLM_VERTEX_API_ENDPOINT", "VLLM_VERTEX_HF_ENDPOINT"):
             assert marker not in text, (path.name, marker)
+
+
+@pytest.mark.parametrize("canary", [False, True])
+def test_our_writer_gives_the_documents_kfps_compiler_gives(tmp_path, canary):
+    """``compile_pipeline`` writes with libyaml (KFP's pure-Python emitter took 95 % of compiling): the same
+    comments, the same documents, only long quoted strings wrap elsewhere."""
+    from kfp import compiler
+
+    from pipelines import compile_pipeline, pipeline_arguments, pipeline_for
+    from vllm_vertex.config import from_preset
+
+    cfg = from_preset("llama-3.1-8b-instruct", project="my-project")
+    endpoint = "123" if canary else None
+    ours = compile_pipeline(cfg, tmp_path / "ours.yaml", canary_endpoint=endpoint)
+    theirs = tmp_path / "kfp.yaml"
+    compiler.Compiler().compile(pipeline_for(canary), str(theirs),
+                                pipeline_parameters=pipeline_arguments(cfg, canary_endpoint=endpoint))
+    ours_text, theirs_text = ours.read_text(), theirs.read_text()
+    assert list(yaml.safe_load_all(ours_text)) == list(yaml.safe_load_all(theirs_text))
+    comments = [line for line in theirs_text.splitlines() if line.startswith("#")]
+    assert comments and [line for line in ours_text.splitlines() if line.startswith("#")] == comments
