@@ -177,7 +177,7 @@ class RunOutcome:
         """JSON-ready: every field, plus ok, kept, run label, hourly price and the commands.
 
         ``usd_per_hour`` is the built-in table's figure; ``live_price`` the catalogue's, read when
-        the run keeps a deployment the table has no figure for (null when not looked up).
+        the run keeps an on-demand deployment (null when not looked up).
         """
         out = asdict(self)
         live = self.live_price

@@ -131,7 +131,7 @@ class _Sender:
     """Sends one chat request over one shared ``aiohttp`` session and times it, as vLLM's client does.
 
     ``vllm bench serve`` drives its requests with aiohttp and parses the stream itself; so does the probe.
-    Measured on 2 cores (README, "Benchmarks"): through the ``openai`` SDK (httpx) the client itself was the
+    Measured on 2 cores (docs/benchmarks.md): through the ``openai`` SDK (httpx) the client itself was the
     bottleneck at 256 concurrent streams (each request built and validated on the event loop, and SSE lines
     decoded in pure Python), with the median TTFT several times the server's.
     """

@@ -41,8 +41,8 @@ def live_prices_option(func):
     """``--live-prices/--no-live-prices``: read a kept deployment's hourly price at the end of the run."""
     return click.option(
         "--live-prices/--no-live-prices", "live_prices", default=True, show_default=True,
-        help="When the run keeps a deployment the built-in price table has no figure for, read its hourly price "
-             "from the Cloud Billing Catalog API (one call at the end; never when nothing is kept).",
+        help="When the run keeps an on-demand deployment, read its hourly list price from the Cloud Billing "
+             "Catalog API, which wins over the built-in table (one call at the end; never when nothing is kept).",
     )(func)
 
 
@@ -72,7 +72,7 @@ def finish(job_name: str, poll_seconds: float, as_json: bool, extra: dict | None
 
     0: the run succeeded and the smoke tests passed; 1: it did not; 130: interrupted (Ctrl-C
     asks whether to cancel the run; ``vllm-vertex follow RUN`` reattaches). With ``live_prices``,
-    a kept deployment the price table has no figure for is priced from the Cloud Billing Catalog
+    a kept on-demand deployment is priced from the Cloud Billing Catalog
     (one read; a failure only adds its reason to the summary and never changes the exit code).
     """
     from vllm_vertex.cloud import jobs

@@ -54,7 +54,7 @@ def submit(
 
     Compiles the pipeline from CONFIG unless --yaml gives one. With --wait, prints one line per
     task state change, then the smoke-test verdict and figures, and what the run kept with its
-    hourly price (read from the Cloud Billing Catalog API when the built-in table has no figure;
+    hourly price (the Cloud Billing Catalog API's list price, which wins over the built-in table when read;
     --no-live-prices skips it); Ctrl-C offers to cancel the run.
     With --dry-run, validates, plans and compiles, prints what would be sent and exits 0.
     """
