@@ -63,6 +63,8 @@ ROLES: dict[str, set[str]] = {
 }
 ROLES["roles/owner"] = set().union(*ROLES.values()) | {"resourcemanager.projects.setIamPolicy",
                                                         "secretmanager.secrets.setIamPolicy"}
+ROLES["roles/editor"] = {p for p in ROLES["roles/owner"] if not p.endswith(("setIamPolicy", "getIamPolicy"))}
+ROLES["roles/viewer"] = {p for p in ROLES["roles/owner"] if p.rsplit(".", 1)[1] in ("get", "list")}
 
 SERVICE_TITLES = {
     "aiplatform.googleapis.com": "Vertex AI API", "cloudquotas.googleapis.com": "Cloud Quotas API",
@@ -84,6 +86,7 @@ class CloudSetup:
     service_accounts: dict = field(default_factory=dict)  # email → ServiceAccount JSON
     buckets: dict = field(default_factory=dict)  # name → Bucket JSON
     disabled_versions: set = field(default_factory=set)  # "projects/P/secrets/S/versions/N" that are DISABLED
+    custom_roles: dict = field(default_factory=dict)  # "projects/P/roles/ID" → set of permissions
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # set-up helpers
@@ -98,6 +101,13 @@ class CloudSetup:
             policy = self.policies.setdefault(resource, {})
             for role in roles:
                 policy.setdefault(role, set()).add(member)
+
+    def add_custom_role(self, project: str, role_id: str, permissions) -> str:
+        """A project's custom role (``gcloud iam roles create ID --project P --file F``); returns its name."""
+        name = f"projects/{project}/roles/{role_id}"
+        with self.lock:
+            self.custom_roles[name] = set(permissions)
+        return name
 
     def revoke(self, resource: str, member: str, role: str) -> None:
         with self.lock:
@@ -118,7 +128,7 @@ class CloudSetup:
             for resource in resources:
                 for role, members in self.policies.get(resource, {}).items():
                     if member in members:
-                        granted |= ROLES.get(role, set())
+                        granted |= ROLES.get(role) or self.custom_roles.get(role, set())
         return granted
 
 
@@ -316,6 +326,16 @@ def get_role(st, req) -> dict:
             "etag": "AA=="}
 
 
+def get_project_role(st, req) -> dict:
+    name = f"projects/{_project_id(st.cloud, req.param('projectsId'))}/roles/{req.param('rolesId')}"
+    with st.cloud.lock:
+        found = st.cloud.custom_roles.get(name)
+    if found is None:
+        raise GoogleError(404, f"The role named {name} was not found.")
+    return {"name": name, "title": req.param("rolesId"), "includedPermissions": sorted(found), "stage": "GA",
+            "etag": "AA=="}
+
+
 # Cloud Storage v1
 def _bucket(project: str, name: str, location: str) -> dict:
     return {"kind": "storage#bucket", "id": name, "name": name, "selfLink": f"https://www.googleapis.com/storage/v1/b/{name}",
@@ -442,6 +462,7 @@ ROUTES = {
     "iam.projects.serviceAccounts.getIamPolicy": account_get_policy,
     "iam.projects.serviceAccounts.setIamPolicy": account_set_policy,
     "iam.roles.get": get_role,
+    "iam.projects.roles.get": get_project_role,
     "storage.buckets.get": get_bucket,
     "storage.buckets.insert": insert_bucket,
     "storage.buckets.testIamPermissions": bucket_test_permissions,

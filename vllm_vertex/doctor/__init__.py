@@ -19,12 +19,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIS",
+    "CUSTOM_ROLES",
     "DEPLOYED_MODEL",
     "PIPELINE_ACCOUNT",
     "SUBMITTER",
     "Check",
     "Grant",
     "Inputs",
+    "USED_AT",
+    "custom_role_permissions",
+    "custom_role_yaml",
     "default_pipeline_account",
     "fixes",
     "member",
@@ -55,11 +59,12 @@ class Grant:
     why: str
 
 
-_SUBMIT = ("aiplatform.pipelineJobs.create", "aiplatform.pipelineJobs.get", "aiplatform.pipelineJobs.cancel",
-           "aiplatform.schedules.create", "aiplatform.schedules.list", "aiplatform.schedules.update",
-           "aiplatform.schedules.delete", "aiplatform.endpoints.get", "aiplatform.endpoints.list",
-           "aiplatform.endpoints.predict", "aiplatform.endpoints.undeploy", "aiplatform.endpoints.delete",
-           "aiplatform.models.list", "aiplatform.models.delete")
+_SUBMIT = ("aiplatform.pipelineJobs.create", "aiplatform.pipelineJobs.get", "aiplatform.pipelineJobs.list",
+           "aiplatform.pipelineJobs.cancel", "aiplatform.schedules.create", "aiplatform.schedules.list",
+           "aiplatform.schedules.update", "aiplatform.schedules.delete", "aiplatform.endpoints.get",
+           "aiplatform.endpoints.list", "aiplatform.endpoints.predict", "aiplatform.endpoints.undeploy",
+           "aiplatform.endpoints.delete", "aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.delete",
+           "aiplatform.operations.list")
 _RUN = ("aiplatform.models.upload", "aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.delete",
         "aiplatform.endpoints.create", "aiplatform.endpoints.get", "aiplatform.endpoints.list",
         "aiplatform.endpoints.deploy", "aiplatform.endpoints.undeploy", "aiplatform.endpoints.delete",
@@ -90,6 +95,73 @@ DEPLOYED_MODEL: tuple[Grant, ...] = (
 )
 
 
+# Where each permission is used: the call in the code (each Vertex AI REST method's IAM permission is listed in its
+# reference page). Every permission of the grants above has a line (a test checks), and docs/iam/*.yaml cite these.
+USED_AT: dict[str, str] = {
+    "aiplatform.pipelineJobs.create": "cloud/jobs.py submit: create_pipeline_job",
+    "aiplatform.pipelineJobs.get": "cloud/jobs.py get, follow: get_pipeline_job",
+    "aiplatform.pipelineJobs.list": "cloud/listing.py runs: list_pipeline_jobs (status)",
+    "aiplatform.pipelineJobs.cancel": "cloud/jobs.py cancel: cancel_pipeline_job",
+    "aiplatform.schedules.create": "cloud/jobs.py create_schedule: create_schedule",
+    "aiplatform.schedules.list": "cloud/jobs.py list_schedules: list_schedules",
+    "aiplatform.schedules.update": "cloud/jobs.py change_schedule: pause_schedule, resume_schedule",
+    "aiplatform.schedules.delete": "cloud/jobs.py change_schedule: delete_schedule",
+    "aiplatform.models.upload": "cloud/vertex.py: upload_model (its operation is read with models.get)",
+    "aiplatform.models.get": "cloud/teardown.py: get_model; cloud/operations.py get_operation on a model's operation",
+    "aiplatform.models.list": "cloud/teardown.py: list_models (a run's models by label)",
+    "aiplatform.models.delete": "cloud/teardown.py: delete_model",
+    "aiplatform.endpoints.create": "cloud/vertex.py: create_endpoint",
+    "aiplatform.endpoints.get": "cloud/smoke.py, cloud/teardown.py: get_endpoint; cloud/operations.py get_operation "
+                                "on an endpoint's operation",
+    "aiplatform.endpoints.list": "cloud/listing.py deployments, expired; cloud/teardown.py: list_endpoints",
+    "aiplatform.endpoints.deploy": "cloud/vertex.py: deploy_model",
+    "aiplatform.endpoints.undeploy": "cloud/teardown.py: undeploy_model",
+    "aiplatform.endpoints.delete": "cloud/teardown.py: delete_endpoint",
+    "aiplatform.endpoints.predict": "cloud/smoke.py: predict and the OpenAI-compatible chat route; probe",
+    "aiplatform.operations.list": "cloud/jobs.py deploy_stage, cloud/teardown.py: list_operations",
+    "logging.logEntries.list": "cloud/logs.py container_log, cloud/listing.py run_logs: list_entries",
+    "cloudquotas.quotas.get": "cloud/quotas.py read_quotas: get_quota_info",
+    "serviceusage.services.use": "Cloud Quotas and Secret Manager calls billed to the project (quota project)",
+    "secretmanager.versions.access": "cloud/secrets.py: access_secret_version (the HF token)",
+    "storage.objects.create": "the pipeline root: KFP writes each step's outputs",
+    "storage.objects.get": "the pipeline root: KFP reads step inputs; a gs:// model folder (cloud/hub.py)",
+    "storage.objects.list": "the pipeline root; a gs:// model folder (cloud/hub.py inspect_gcs: list_blobs)",
+    "iam.serviceAccounts.actAs": "cloud/jobs.py submit (service_account); cloud/vertex.py deploy_model "
+                                 "(the model's service_account)",
+}
+
+# One custom role per identity: the project-scope permissions of its grants. Resource-scope grants (the bucket,
+# the secret, actAs on a service account) stay the predefined roles above, bound on that one resource.
+CUSTOM_ROLES: dict[str, tuple[str, str, tuple[Grant, ...]]] = {
+    "submitter": ("vllmVertexSubmitter", "vllm-vertex submitter", SUBMITTER),
+    "pipeline": ("vllmVertexPipeline", "vllm-vertex pipeline service account", PIPELINE_ACCOUNT),
+}
+
+
+def custom_role_permissions(identity: str) -> list[str]:
+    """The sorted project-scope permissions of ``identity``'s grants (``submitter`` or ``pipeline``)."""
+    grants = CUSTOM_ROLES[identity][2]
+    return sorted({p for g in grants if g.scope == "project" for p in g.permissions})
+
+
+def custom_role_yaml(identity: str) -> str:
+    """``docs/iam/<identity>.yaml``: the file ``gcloud iam roles create ID --project P --file`` takes."""
+    import json
+
+    role_id, title, grants = CUSTOM_ROLES[identity]
+    why = "; ".join(g.why for g in grants if g.scope == "project")
+    description = json.dumps(f"vllm-vertex {identity}: {why}"[:256])  # IAM's limit; a JSON string is YAML
+    lines = [f"# Custom role {role_id}: generated from vllm_vertex/doctor/__init__.py (python3 -m vllm_vertex.doctor",
+             "# writes it; tests/test_doctor_iam.py keeps the two equal). Each permission's comment: where it is used.",
+             f"# gcloud iam roles create {role_id} --project PROJECT --file docs/iam/{identity}.yaml",
+             f"title: {title}",
+             f"description: {description}",
+             "stage: GA",
+             "includedPermissions:"]
+    lines += [f"- {p}  # {USED_AT[p]}" for p in custom_role_permissions(identity)]
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True)
 class Inputs:
     """What doctor checks: from flags and, when given, a run file or preset."""
@@ -115,7 +187,8 @@ class Check:
 
     Attributes:
         name: Stable id, e.g. ``api:aiplatform.googleapis.com``, ``bucket``, ``actas``.
-        status: ``ok``, ``missing`` (fix it), ``unknown`` (could not be checked: see detail) or ``skipped``.
+        status: ``ok``, ``missing`` (fix it), ``unknown`` (could not be checked: see detail), ``skipped``, or
+            ``warning`` (works, but broader than it needs: not a failure; ``fix`` narrows it).
         detail: What was found.
         fix: The command(s) that fix it (gcloud), empty when ok.
         action: What ``--fix`` can apply: ``(kind, {args})``, or None.
@@ -129,7 +202,7 @@ class Check:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("ok", "skipped")
+        return self.status in ("ok", "skipped", "warning")
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -196,6 +269,12 @@ def fixes(kind: str, inputs: Inputs, **args) -> str:
     if kind == "secret-role":
         return (f"gcloud secrets add-iam-policy-binding {q(args['secret'])} --project {p} "
                 f"--member={_q(args['member'])} --role={q(args['role'])}")
+    if kind == "remove-project-role":
+        return f"gcloud projects remove-iam-policy-binding {p} --member={_q(args['member'])} --role={q(args['role'])}"
+    if kind == "create-role":
+        role_id = CUSTOM_ROLES[args["identity"]][0]
+        return (f"gcloud iam roles describe {q(role_id)} --project {p} >/dev/null 2>&1 || gcloud iam roles create "
+                f"{q(role_id)} --project {p} --file {q('docs/iam/' + args['identity'] + '.yaml')}")
     if kind == "create-secret":
         return (f"printf %s \"$HF_TOKEN\" | gcloud secrets create {q(args['secret'])} --project {p} "
                 "--replication-policy automatic --data-file=-")
@@ -205,8 +284,8 @@ def fixes(kind: str, inputs: Inputs, **args) -> str:
 
 
 def summary(checks: list[Check]) -> str:
-    """``N of M ok; K missing; U could not be checked``."""
-    counted = [c for c in checks if c.status != "skipped"]
+    """``N of M ok; K missing; U could not be checked; W warnings`` (warnings are not counted as checks)."""
+    counted = [c for c in checks if c.status not in ("skipped", "warning")]
     ok = sum(c.status == "ok" for c in counted)
     missing = sum(c.status == "missing" for c in counted)
     unknown = sum(c.status == "unknown" for c in counted)
@@ -215,4 +294,7 @@ def summary(checks: list[Check]) -> str:
         text += f"; {missing} missing"
     if unknown:
         text += f"; {unknown} could not be checked"
+    warnings = sum(c.status == "warning" for c in checks)
+    if warnings:
+        text += f"; {warnings} warning{'s' if warnings > 1 else ''}"
     return text
