@@ -122,7 +122,7 @@ def test_json_shape(standin):
     result = invoke(standin, "doctor", TEXT, "--json")
     assert result.exit_code == 1
     data = json.loads(result.output)
-    assert set(data) == {"project", "region", "ok", "summary", "checks", "fixed"}
+    assert set(data) == {"project", "region", "ok", "summary", "checks", "fixed", "warnings"}
     assert (data["project"], data["region"], data["ok"], data["fixed"]) == (PROJECT, REGION, False, [])
     for check in data["checks"]:
         assert set(check) == {"name", "status", "detail", "fix", "fixable"}

@@ -18,7 +18,7 @@ from vllm_vertex.errors import BadInput
 
 __all__ = ["doctor"]
 
-_MARK = {"ok": "ok", "missing": "MISSING", "unknown": "?", "skipped": "-"}
+_MARK = {"ok": "ok", "missing": "MISSING", "unknown": "?", "skipped": "-", "warning": "WARN"}
 _FIX_PASSES = 3  # creating a bucket or an account can reveal the grant it needs next
 
 
@@ -79,7 +79,8 @@ def doctor(config_file, preset, pipeline_root, pipeline_account, hf_token_secret
     missing = [c for c in checks if c.status == "missing"]
     if as_json:
         payload = {"project": inputs.project, "region": inputs.region, "ok": not missing, "summary": summary(checks),
-                   "checks": [c.to_dict() for c in checks], "fixed": applied}
+                   "checks": [c.to_dict() for c in checks], "fixed": applied,
+                   "warnings": [c.to_dict() for c in checks if c.status == "warning"]}
         click.echo(json.dumps(payload, indent=2))
     else:
         _print(checks, inputs, log)

@@ -69,6 +69,7 @@ def run(inputs: Inputs, client=None) -> list[Check]:
     if inputs.model_account:
         checks += _model_account(cloud, inputs, account if account_ok else "", policy)
     checks += _model_bucket(cloud, inputs, number, policy)
+    checks += _warnings(inputs, number, account if account_ok else "", policy)
     checks += _quota(inputs)
     return checks
 
@@ -317,6 +318,57 @@ def _model_bucket(cloud, inputs: Inputs, number: str, policy) -> list[Check]:
                             f"{account} (the deployed model's identity) cannot read gs://{bucket}")
     return [checked or Check("model-bucket", "unknown", f"cannot check that {account} may read gs://{bucket}: "
                                                         f"{_POLICY_READER}")]
+
+
+_BROAD = ("roles/owner", "roles/editor")
+_VIEWERS = ("roles/viewer", "roles/aiplatform.viewer")
+
+
+def _warnings(inputs: Inputs, number: str, account: str, policy) -> list[Check]:
+    """Works, but broader than a run needs: owner/editor, the default compute account, token readers."""
+    out = []
+    default = doctor.default_pipeline_account(number)
+    dedicated = f"vllm-pipelines@{inputs.project}.iam.gserviceaccount.com"
+    if account == default:
+        out.append(Check("warning:default-pipeline-account", "warning",
+                         f"the pipeline runs as the Compute Engine default service account {account}, shared by "
+                         "every VM and service that uses it (and often holding roles/editor): give runs their own "
+                         "account and set pipeline.service_account in the run file",
+                         doctor.fixes("create-account", inputs, email=dedicated)))
+    if inputs.model_account == default:
+        out.append(Check("warning:default-model-account", "warning",
+                         f"the deployed model runs as the Compute Engine default service account {default}: give it "
+                         "an account of its own (service_account in the run file) or leave service_account empty",
+                         doctor.fixes("create-account", inputs, email=f"vllm-model@{inputs.project}"
+                                                                   ".iam.gserviceaccount.com")))
+    if isinstance(policy, Exception):
+        return out
+    for who, identity, label in ((account, "pipeline", "pipeline service account"),
+                                 (inputs.caller, "submitter", "submitter (you)")):
+        if not who:
+            continue
+        m = doctor.member(who)
+        for role in (r for r in _BROAD if m in policy.get(r, set())):
+            custom = f"projects/{inputs.project}/roles/{doctor.CUSTOM_ROLES[identity][0]}"
+            fix = " && ".join((doctor.fixes("create-role", inputs, identity=identity),
+                               doctor.fixes("project-role", inputs, member=m, role=custom),
+                               doctor.fixes("remove-project-role", inputs, member=m, role=role)))
+            out.append(Check(f"warning:{identity}-{role.rsplit('/', 1)[-1]}", "warning",
+                             f"the {label} {who} holds {role} on project {inputs.project}, far more than a run "
+                             f"needs: grant the custom role of docs/iam/{identity}.yaml instead (run doctor again "
+                             "afterwards: it names the bucket and secret grants the broad role hid)", fix))
+    if inputs.hf_token_secret:
+        readers = sorted((member, role) for role in _VIEWERS for member in policy.get(role, set()))
+        if readers:
+            shown = _few([f"{member} ({role})" for member, role in readers])
+            out.append(Check("warning:token-readers", "warning",
+                             f"{shown} can read the Hugging Face token: it sits in plain text in the Model's "
+                             "container env (HF_TOKEN), readable by anyone with aiplatform.models.get, until weights "
+                             "are staged to Cloud Storage (issue #20). Remove the viewer bindings, or use a "
+                             "fine-grained read-only token",
+                             " && ".join(doctor.fixes("remove-project-role", inputs, member=member, role=role)
+                                         for member, role in readers)))
+    return out
 
 
 def _quota(inputs: Inputs) -> list[Check]:
