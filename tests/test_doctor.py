@@ -58,7 +58,7 @@ def test_all_ok_when_set_up(standin):
 
 
 def test_each_missing_piece_is_named_with_its_fix(standin):
-    ready(standin, caller_roles=("roles/aiplatform.user", "roles/iam.securityReviewer"))
+    ready(standin, caller_roles=("roles/aiplatform.user", "roles/logging.viewer", "roles/iam.securityReviewer"))
     cloud = standin.cloud
     cloud.services[PROJECT].discard("logging.googleapis.com")  # a missing API
     cloud.buckets.clear()  # a missing bucket
@@ -105,7 +105,7 @@ def test_unknown_project_stops_after_it(standin):
 
 
 def test_without_iam_policy_access_the_service_account_is_not_guessed(standin):
-    ready(standin, caller_roles=("roles/aiplatform.user", "roles/storage.objectUser"))
+    ready(standin, caller_roles=("roles/aiplatform.user", "roles/logging.viewer", "roles/storage.objectUser"))
     standin.cloud.grant(ACCOUNT, standin.cloud.caller, "roles/iam.serviceAccountUser")
     result = invoke(standin, "doctor", TEXT)
     unknown = lines_of(result.output, "?")

@@ -72,6 +72,8 @@ _RUN = ("aiplatform.models.upload", "aiplatform.models.get", "aiplatform.models.
 
 SUBMITTER: tuple[Grant, ...] = (
     Grant("roles/aiplatform.user", "project", _SUBMIT, "submit, follow and cancel runs; schedules; smoke; teardown"),
+    Grant("roles/logging.viewer", "project", ("logging.logEntries.list",),
+          "read a run's step and serving logs (`vllm-vertex logs`)"),
     Grant("roles/iam.serviceAccountUser", "pipeline-sa", ("iam.serviceAccounts.actAs",),
           "run the pipeline as it (`iam.serviceAccounts.actAs`)"),
 )
