@@ -240,8 +240,14 @@ def test_gs_model_folder_and_model_service_account(standin, tmp_path):
     cloud.grant(model_account, f"serviceAccount:{ACCOUNT}", "roles/iam.serviceAccountUser")
     cloud.grant("buckets/weights", f"serviceAccount:{model_account}", "roles/storage.objectViewer")
     result = invoke(standin, "doctor", str(run_file))
+    assert fix_after(result.output, f"{ACCOUNT} (preflight reads the model's config) cannot read gs://weights") == (
+        f"gcloud storage buckets add-iam-policy-binding gs://weights --member=serviceAccount:{ACCOUNT} "
+        "--role=roles/storage.objectViewer")
+    cloud.grant("buckets/weights", f"serviceAccount:{ACCOUNT}", "roles/storage.objectViewer")
+    result = invoke(standin, "doctor", str(run_file))
     assert result.exit_code == 0, result.output
     ok = lines_of(result.output, "ok")
+    assert f"{ACCOUNT} may read the model folder in gs://weights (preflight)" in ok
     assert f"{ACCOUNT} may deploy as {model_account}" in ok
     assert f"{model_account} may read the model folder in gs://weights" in ok
 

@@ -90,6 +90,8 @@ PIPELINE_ACCOUNT: tuple[Grant, ...] = (
           "call Cloud Quotas and Secret Manager on the project's quota"),
     Grant("roles/iam.serviceAccountUser", "model-sa", ("iam.serviceAccounts.actAs",),
           "deploy the model as it (only when `service_account` is set)"),
+    Grant("roles/storage.objectViewer", "model-bucket", ("storage.objects.get", "storage.objects.list"),
+          "read a `gs://` model folder's config in preflight (only for a `gs://` model_id)"),
 )
 DEPLOYED_MODEL: tuple[Grant, ...] = (
     Grant("roles/storage.objectViewer", "model-bucket", ("storage.objects.get", "storage.objects.list"),

@@ -68,7 +68,7 @@ def run(inputs: Inputs, client=None) -> list[Check]:
     checks += _secret(cloud, inputs, account if account_ok else "", policy)
     if inputs.model_account:
         checks += _model_account(cloud, inputs, account if account_ok else "", policy)
-    checks += _model_bucket(cloud, inputs, number, policy)
+    checks += _model_bucket(cloud, inputs, number, policy, account if account_ok else "")
     checks += _warnings(inputs, number, account if account_ok else "", policy)
     checks += _quota(inputs)
     return checks
@@ -305,8 +305,8 @@ def _model_account(cloud, inputs: Inputs, pipeline_account: str, policy) -> list
                                                                      f"act as {account}: {_POLICY_READER}")]
 
 
-def _model_bucket(cloud, inputs: Inputs, number: str, policy) -> list[Check]:
-    """A ``gs://`` model folder must be readable by the identity the model runs as."""
+def _model_bucket(cloud, inputs: Inputs, number: str, policy, pipeline_account: str = "") -> list[Check]:
+    """A ``gs://`` model folder must be readable by the identity the model runs as, and by preflight's."""
     model_id = getattr(inputs.config, "model_id", "") or ""
     if not model_id.startswith("gs://"):
         return []
@@ -316,8 +316,17 @@ def _model_bucket(cloud, inputs: Inputs, number: str, policy) -> list[Check]:
                             _grant(doctor.DEPLOYED_MODEL, "model-bucket"), ("bucket-role", {"bucket": bucket}),
                             f"{account} may read the model folder in gs://{bucket}",
                             f"{account} (the deployed model's identity) cannot read gs://{bucket}")
-    return [checked or Check("model-bucket", "unknown", f"cannot check that {account} may read gs://{bucket}: "
-                                                        f"{_POLICY_READER}")]
+    out = [checked or Check("model-bucket", "unknown", f"cannot check that {account} may read gs://{bucket}: "
+                                                       f"{_POLICY_READER}")]
+    if pipeline_account:
+        checked = _policy_grant(cloud, inputs, "model-bucket-preflight", pipeline_account, policy,
+                                lambda: cloud.bucket_policy(bucket), _grant(doctor.PIPELINE_ACCOUNT, "model-bucket"),
+                                ("bucket-role", {"bucket": bucket}),
+                                f"{pipeline_account} may read the model folder in gs://{bucket} (preflight)",
+                                f"{pipeline_account} (preflight reads the model's config) cannot read gs://{bucket}")
+        out.append(checked or Check("model-bucket-preflight", "unknown", f"cannot check that {pipeline_account} may "
+                                                                         f"read gs://{bucket}: {_POLICY_READER}"))
+    return out
 
 
 _BROAD = ("roles/owner", "roles/editor")
