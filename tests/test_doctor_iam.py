@@ -112,3 +112,12 @@ def test_viewers_of_the_models_env_are_warned_about(standin):
     assert fix == ("fix: gcloud projects remove-iam-policy-binding my-project --member=group:ml@example.com "
                    "--role=roles/aiplatform.viewer && gcloud projects remove-iam-policy-binding my-project "
                    "--member=user:analyst@example.com --role=roles/viewer")
+
+
+def test_viewers_are_not_warned_about_without_a_token(standin):
+    """Without an HF token secret no token sits in a Model's env: viewers are fine."""
+    ready(standin)
+    standin.cloud.grant(f"projects/{PROJECT}", "user:analyst@example.com", "roles/viewer")
+    result = invoke(standin, "doctor", *WHERE, "--service-account", ACCOUNT, "--json")
+    payload = json.loads(result.stdout)
+    assert payload["warnings"] == [] and payload["ok"], payload
