@@ -4,12 +4,11 @@ fixed (and said), the model picked is said and named in the smoke report."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.cli_support import invoke
+from tests.fakes.json_http import JsonHandler, serving
 from tests.fakes.oauth import closed_port
 
 
@@ -17,40 +16,26 @@ from tests.fakes.oauth import closed_port
 def v1_server():
     """An OpenAI-compatible server that answers only under /v1 (404 elsewhere), as vLLM does."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def _send(self, status: int, body: dict):
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_GET(self):
             if self.path.rstrip("/") != "/v1/models":
-                return self._send(404, {"detail": "Not Found"})
-            self._send(200, {"object": "list", "data": [{"id": "tiny-llama", "object": "model", "owned_by": "me"}]})
+                return self.send_json(404, {"detail": "Not Found"})
+            self.send_json(200, {"object": "list", "data": [{"id": "tiny-llama", "object": "model", "owned_by": "me"}]})
 
         def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = self.read_json()
             if not self.path.startswith("/v1/"):
-                return self._send(404, {"detail": "Not Found"})
+                return self.send_json(404, {"detail": "Not Found"})
             common = {"id": "x", "created": 0, "model": body["model"],
                       "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}
             if self.path == "/v1/chat/completions":
                 choice = {"index": 0, "message": {"role": "assistant", "content": "a car drives"}, "finish_reason": "stop"}
-                return self._send(200, {**common, "object": "chat.completion", "choices": [choice]})
+                return self.send_json(200, {**common, "object": "chat.completion", "choices": [choice]})
             choice = {"index": 0, "text": " a vehicle", "finish_reason": "stop"}
-            self._send(200, {**common, "object": "text_completion", "choices": [choice]})
+            self.send_json(200, {**common, "object": "text_completion", "choices": [choice]})
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 @pytest.mark.parametrize("command", [["smoke"], ["probe", "--concurrency", "1", "--num-requests", "2"]])

@@ -4,12 +4,11 @@ import io
 import json
 import re
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.cli_support import invoke
+from tests.fakes.json_http import JsonHandler, serving
 from vllm_vertex.commands import _output
 
 pytestmark = pytest.mark.timeout(120)
@@ -22,29 +21,16 @@ CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
 def hostile_server():
     body = json.dumps({"error": {"message": HOSTILE, "code": 500}}, ensure_ascii=False).encode()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def _send(self, status: int, data: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_GET(self):
-            self._send(200, json.dumps({"data": [{"id": "m"}]}).encode())
+            self.send_json(200, {"data": [{"id": "m"}]})
 
         def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self._send(500, body)
+            self.read_json()
+            self.send_json(500, body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        yield f"{url}/v1"
 
 
 def test_probe_error_line_from_a_hostile_server_is_escaped(hostile_server):
