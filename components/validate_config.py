@@ -15,6 +15,8 @@ def validate_config(
     project: str,
     location: str,
     model_id: str,
+    model_revision: str,
+    stage_weights_to: str,
     multimodal: bool,
     serving_image: str,
     allow_custom_serving_image: bool,
@@ -24,6 +26,12 @@ def validate_config(
     min_replica_count: int,
     max_replica_count: int,
     spot: bool,
+    reservation_affinity: str,
+    reservation_name: str,
+    flex_start_hours: int,
+    required_replica_count: int,
+    placements: list,
+    placement_timeout_seconds: int,
     service_account: str,
     dedicated_endpoint: bool,
     gpu_memory_utilization: float,
@@ -64,6 +72,11 @@ def validate_config(
         project: Google Cloud project ID that owns the endpoint and model.
         location: Vertex AI region, e.g. us-central1.
         model_id: Hugging Face repo id (org/name) or a gs:// folder with the weights.
+        model_revision: Hugging Face revision to deploy: a branch, tag or commit; empty for the repo's default branch.
+            The run records the commit it resolved to.
+        stage_weights_to: gs://bucket/prefix to stage the weights in before the upload (recommended): the Model then
+            loads them from Cloud Storage, with no HF token in its environment. Empty: the container downloads from the
+            Hub.
         multimodal: The model takes images as well as text (Llama 3.2 Vision).
         serving_image: Google's vLLM serving container image (Vision presets keep an older tag).
         allow_custom_serving_image: Allow a serving_image outside Google's vLLM serving repository (it receives the HF
@@ -74,6 +87,17 @@ def validate_config(
         min_replica_count: Minimum number of replicas.
         max_replica_count: Maximum number of replicas; quota is charged for these.
         spot: Deploy on spot VMs (checked against the Preemptible GPU quota).
+        reservation_affinity: Which Compute Engine reservations the replicas may consume: any, specific
+            (reservation_name) or none; empty: Vertex's default.
+        reservation_name: The reservation of reservation_affinity specific: projects/P/zones/Z/reservations/R.
+        flex_start_hours: Deploy with flex-start (Dynamic Workload Scheduler): GPUs for at most this many hours; 0: off.
+        required_replica_count: The deploy succeeds once this many replicas are up (Vertex's requiredReplicaCount); 0:
+            all of min_replica_count.
+        placements: Fallback placements tried in order when GPUs run out (stockout, or quota gone since the check). Each
+            overrides only the keys it names: region, machine_type, accelerator_type, accelerator_count, spot,
+            reservation, reservation_affinity, flex_start_hours. Empty: only the fields above.
+        placement_timeout_seconds: How long all placements together may take, cleanups included; each attempt is also
+            bounded by deploy_timeout_seconds.
         service_account: Service account the deployed model runs as; empty for Vertex's default.
         dedicated_endpoint: Create a dedicated endpoint (own DNS, streaming, longer timeouts).
         gpu_memory_utilization: Fraction of GPU memory vLLM may use, in (0, 1].

@@ -124,6 +124,11 @@ def outputs() -> dict[pathlib.Path, str]:
 
 
 def main() -> int:
+    # The steps' signatures first: the README table compiles the pipelines, which call those steps.
+    for path, names in COMPONENTS.items():
+        text = render_component((ROOT / path).read_text(encoding="utf-8"), names)
+        if (ROOT / path).read_text(encoding="utf-8") != text:
+            (ROOT / path).write_text(text, encoding="utf-8")
     for path, text in outputs().items():
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -43,12 +43,15 @@ def _described(func) -> dict[str, str]:
 
 def test_the_declaration_covers_every_config_field_with_a_description_and_a_closed_set_where_there_is_one():
     assert [p.field for p in PARAMETERS] == [f.name for f in dataclasses.fields(config.DeploymentConfig)]
-    assert len(PARAMETERS) == 43 and all(p.help.endswith(".") for p in PARAMETERS)
+    assert len(PARAMETERS) == 51 and all(p.help.endswith(".") for p in PARAMETERS)
     assert by_name("location").field == "region"
     closed = {p.name: p.choices for p in PARAMETERS if p.choices}
     assert closed["teardown_policy"] == config.TEARDOWN_POLICIES == ("always", "on_failure", "never")
     assert closed["dtype"] == config.DTYPES
-    assert set(closed) == {"location", "machine_type", "accelerator_type", "dtype", "teardown_policy", "probe_profile"}
+    assert set(closed) == {
+        "location", "machine_type", "accelerator_type", "dtype", "teardown_policy", "probe_profile",
+        "reservation_affinity",
+    }
     assert dataclasses.asdict(config.DeploymentConfig())["max_model_len"] == by_name("max_model_len").default == 4096
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "DeploymentConfig",
     "Dtype",
     "ProbeProfile",
+    "ReservationAffinity",
     "TEARDOWN_POLICIES",
     "TeardownPolicy",
     "closest",
@@ -43,6 +44,7 @@ __all__ = [
 TeardownPolicy = Literal["always", "on_failure", "never"]
 Dtype = Literal["auto", "bfloat16", "float16", "half", "float32", "float"]
 ProbeProfile = Literal["off", "quick", "standard", "capacity"]  # "off" and probe.workload.PROFILES
+ReservationAffinity = Literal["", "any", "specific", "none"]  # "": not set (Vertex's default)
 TEARDOWN_POLICIES: tuple[str, ...] = get_args(TeardownPolicy)
 DTYPES: tuple[str, ...] = get_args(Dtype)
 SECRET_VERSION_RE = re.compile(r"^projects/[^/\s]+/secrets/[A-Za-z0-9_-]{1,255}/versions/(latest|[1-9][0-9]*)\Z")
@@ -86,6 +88,14 @@ class DeploymentConfig:
         "us-central1", "Vertex AI region, e.g. us-central1.", choices=hardware.VERTEX_REGIONS, parameter="location"
     )
     model_id: str = param("", "Hugging Face repo id (org/name) or a gs:// folder with the weights.")
+    model_revision: str = param(
+        "", "Hugging Face revision to deploy: a branch, tag or commit; empty for the repo's default branch. The run "
+        "records the commit it resolved to."
+    )
+    stage_weights_to: str = param(
+        "", "gs://bucket/prefix to stage the weights in before the upload (recommended): the Model then loads them "
+        "from Cloud Storage, with no HF token in its environment. Empty: the container downloads from the Hub."
+    )
     multimodal: bool = param(False, "The model takes images as well as text (Llama 3.2 Vision).")
     serving_image: str = param(
         DEFAULT_IMAGE, "Google's vLLM serving container image (Vision presets keep an older tag)."
@@ -105,6 +115,29 @@ class DeploymentConfig:
     min_replica_count: int = param(1, "Minimum number of replicas.")
     max_replica_count: int = param(1, "Maximum number of replicas; quota is charged for these.")
     spot: bool = param(False, "Deploy on spot VMs (checked against the Preemptible GPU quota).")
+    reservation_affinity: ReservationAffinity = param(
+        "", "Which Compute Engine reservations the replicas may consume: any, specific (reservation_name) or none; "
+        "empty: Vertex's default."
+    )
+    reservation_name: str = param(
+        "", "The reservation of reservation_affinity specific: projects/P/zones/Z/reservations/R."
+    )
+    flex_start_hours: int = param(
+        0, "Deploy with flex-start (Dynamic Workload Scheduler): GPUs for at most this many hours; 0: off."
+    )
+    required_replica_count: int = param(
+        0, "The deploy succeeds once this many replicas are up (Vertex's requiredReplicaCount); 0: all of "
+        "min_replica_count."
+    )
+    placements: list[dict[str, Any]] = param(
+        [], "Fallback placements tried in order when GPUs run out (stockout, or quota gone since the check). Each "
+        "overrides only the keys it names: region, machine_type, accelerator_type, accelerator_count, spot, "
+        "reservation, reservation_affinity, flex_start_hours. Empty: only the fields above."
+    )
+    placement_timeout_seconds: int = param(
+        14400, "How long all placements together may take, cleanups included; each attempt is also bounded by "
+        "deploy_timeout_seconds."
+    )
     service_account: str = param("", "Service account the deployed model runs as; empty for Vertex's default.")
     dedicated_endpoint: bool = param(False, "Create a dedicated endpoint (own DNS, streaming, longer timeouts).")
     gpu_memory_utilization: float = param(0.9, "Fraction of GPU memory vLLM may use, in (0, 1].")
@@ -231,8 +264,8 @@ def closest(name: str, choices) -> str:
 def validate(cfg: DeploymentConfig, *, require_project: bool = True) -> DeploymentConfig:
     """Checks every field; raises ``ConfigError`` listing all problems with their fixes."""
     problems: list[tuple[str, str]] = []
-    checks = (_check_location, secret_problems, _check_model, _check_hardware, _check_parallelism, _check_engine,
-              _check_run)
+    checks = (_check_location, secret_problems, _check_model, _check_hardware, _check_capacity, _check_parallelism,
+              _check_engine, _check_run)
     for check in checks:
         problems.extend(check(cfg))
     if require_project and not cfg.project:
@@ -369,6 +402,41 @@ def _check_hardware(cfg: DeploymentConfig) -> list[tuple[str, str]]:
         out.append(("min_replica_count", "must be at least 1."))
     if cfg.max_replica_count < cfg.min_replica_count:
         out.append(("max_replica_count", f"must be ≥ min_replica_count ({cfg.min_replica_count})."))
+    return out
+
+
+RESERVATION_RE = re.compile(
+    r"^projects/[^/\s]+/zones/[a-z]+-[a-z]+[0-9]+-[a-z]/reservations/[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?\Z"
+)
+REVISION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,254}\Z")
+RESERVATION_AFFINITIES: tuple[str, ...] = get_args(ReservationAffinity)
+
+
+def _check_capacity(cfg: DeploymentConfig) -> list[tuple[str, str]]:
+    """Where the GPUs come from: reservation, flex-start, required replicas, the fallback ladder's bound."""
+    out: list[tuple[str, str]] = []
+    if cfg.reservation_affinity not in RESERVATION_AFFINITIES:
+        out.append(("reservation_affinity", f"{cfg.reservation_affinity!r} is unknown; use any, specific, none or "
+                                            "leave it empty."))
+    if cfg.reservation_affinity == "specific" and not RESERVATION_RE.match(cfg.reservation_name):
+        out.append(("reservation_name", f"{cfg.reservation_name[:200]!r} is not a reservation name: reservation_"
+                                        "affinity specific needs projects/P/zones/Z/reservations/R."))
+    elif cfg.reservation_name and cfg.reservation_affinity != "specific":
+        out.append(("reservation_name", "is set but reservation_affinity is not specific: set reservation_affinity: "
+                                        "specific, or remove reservation_name."))
+    if not 0 <= cfg.flex_start_hours <= 168:
+        out.append(("flex_start_hours", f"{cfg.flex_start_hours} is out of range: 0 (off) to 168 (7 days)."))
+    if not 0 <= cfg.required_replica_count <= cfg.min_replica_count:
+        out.append(("required_replica_count", f"{cfg.required_replica_count} must be 0 (all) to min_replica_count "
+                                              f"({cfg.min_replica_count})."))
+    if cfg.placement_timeout_seconds < cfg.deploy_timeout_seconds:
+        out.append(("placement_timeout_seconds", f"{cfg.placement_timeout_seconds} is shorter than one attempt "
+                                                 f"(deploy_timeout_seconds {cfg.deploy_timeout_seconds}): give at "
+                                                 "least that."))
+    if cfg.model_revision and (not REVISION_RE.match(cfg.model_revision) or ".." in cfg.model_revision):
+        out.append(("model_revision", f"{cfg.model_revision[:120]!r} is not a branch, tag or commit name."))
+    if cfg.stage_weights_to and not GCS_RE.match(cfg.stage_weights_to.rstrip("/")):
+        out.append(("stage_weights_to", f"{cfg.stage_weights_to[:200]!r} is not a gs://bucket[/prefix] folder."))
     return out
 
 

@@ -366,7 +366,7 @@ def _wrong_item(value: object, expected) -> str:
     """Which entry of a list or mapping has the wrong type, e.g. ``'team' has int 2.``"""
     origin = typing.get_origin(expected)
     if origin is list and isinstance(value, list):
-        bad = [(i, v) for i, v in enumerate(value) if not isinstance(v, str)]
+        bad = [(i, v) for i, v in enumerate(value) if not _is_item(v, expected)]
         return f"Item {bad[0][0]} is {_kind(bad[0][1])}." if bad else ""
     if origin is dict and isinstance(value, dict):
         bad = [(k, v) for k, v in value.items() if not (isinstance(k, str) and isinstance(v, str))]
@@ -377,10 +377,25 @@ def _wrong_item(value: object, expected) -> str:
     return ""
 
 
+def _mapping_items(expected) -> bool:
+    """True for a list of mappings (``placements``), false for a list of strings."""
+    args = typing.get_args(expected)
+    return bool(args) and typing.get_origin(args[0]) is dict
+
+
+def _is_item(value: object, expected) -> bool:
+    """One item of a list field: a string, or for a list of mappings a mapping of names to plain values."""
+    if not _mapping_items(expected):
+        return isinstance(value, str)
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in value.items()
+    )
+
+
 def _is_type(value: object, expected) -> bool:
     origin = typing.get_origin(expected)
     if origin is list:
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return isinstance(value, list) and all(_is_item(v, expected) for v in value)
     if origin is dict:
         return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
     if expected is float:
@@ -395,13 +410,15 @@ def _is_type(value: object, expected) -> bool:
 def _describe(expected) -> str:
     origin = typing.get_origin(expected)
     if origin is list:
-        return "a list of strings"
+        return "a list of mappings" if _mapping_items(expected) else "a list of strings"
     if origin is dict:
         return "a mapping of strings to strings"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[expected]
 
 
 def _type_fix(expected, value: object = None) -> str:
+    if typing.get_origin(expected) is list and _mapping_items(expected):
+        return " Write each item as a mapping of plain values, e.g. {region: us-east4, spot: true}."
     if typing.get_origin(expected) is list:
         return ' Write each flag as one string, e.g. "--max-num-batched-tokens=8192".'
     if typing.get_origin(expected) is dict:

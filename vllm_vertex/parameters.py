@@ -125,6 +125,10 @@ def field_schema(annotation: object, help: str = "", default: object = dataclass
         dict: {"type": "object", "additionalProperties": {"type": "string"}},
     }
     out = dict(shapes[kind(annotation)])
+    items = typing.get_args(annotation)
+    if kind(annotation) is list and items and typing.get_origin(items[0]) is dict:  # placements
+        plain = {"type": ["string", "integer", "number", "boolean"]}
+        out["items"] = {"type": "object", "additionalProperties": plain}
     if choices:
         out["enum"] = list(choices)
     if help:
