@@ -83,14 +83,31 @@ def profile(repo: Path) -> None:
         subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def write_readme_table(readme: Path) -> None:
+    """Replaces the README's per-step table (the lines from its header row to the first non-table line)."""
+    lines = readme.read_text(encoding="utf-8").split("\n")
+    header = step_table().split("\n")[0]
+    start = lines.index(header)
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    lines[start:end] = step_table().split("\n")
+    readme.write_text("\n".join(lines), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repo", type=Path, default=ROOT, help="checkout to measure (default: this one)")
     parser.add_argument("--steps", action="store_true", help="also print the per-step table (this checkout)")
     parser.add_argument("--profile", action="store_true", help="print the cProfile of one compile")
+    parser.add_argument("--readme", action="store_true", help="only rewrite the README's per-step table")
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
+    if args.readme:
+        sys.path.insert(0, str(ROOT))
+        write_readme_table(ROOT / "README.md")
+        return 0
     if args.profile:
         profile(repo)
         return 0
