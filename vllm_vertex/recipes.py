@@ -110,6 +110,54 @@ _TEXT = dict(multimodal=False, max_model_len=4096, max_num_seqs=256)
 # per sequence, so max_num_seqs stays at 256.
 _LLAMA4_IMAGE = f"{_IMAGE_REPO}:20250417_0916_RC01"
 _LLAMA4 = dict(multimodal=True, max_model_len=8192, max_num_seqs=256, serving_image=_LLAMA4_IMAGE)
+_H100 = "NVIDIA_H100_80GB"
+
+
+def _a3(gpus: int) -> dict:
+    """a3-highgpu-Ng: N H100 80GB."""
+    return dict(machine_type=f"a3-highgpu-{gpus}g", accelerator_type=_H100, accelerator_count=gpus)
+
+
+def _one(name: str, model_id: str, **fields) -> dict[str, Recipe]:
+    """A model published only as an instruction-tuned (chat) repo."""
+    return {name: Recipe(model_id=model_id, instruct=True, **fields)}
+
+
+# Models Vertex serves with vLLM today (issue 18). Machines and GPU counts from Google's recipes in
+# GoogleCloudPlatform/vertex-ai-samples notebooks/community/model_garden, where one exists:
+# - Llama 3.3 70B: model_garden_pytorch_llama3_3_deployment.ipynb (rev 0303057f1, last with vLLM args): a3-highgpu-4g,
+#   gpu_memory_utilization 0.95, max_model_len 8192, enforce_eager. Its image tag (20250114_0916_RC00_maas) states no
+#   vLLM version, so the preset keeps DEFAULT_IMAGE.
+# - gpt-oss: model_garden_pytorch_gpt_oss_deployment.ipynb (rev 0303057f1): 20b on a3-highgpu-1g, 120b on
+#   a3-highgpu-2g, max_model_len 131072, max_num_seqs 1024 / 256, no --enforce-eager. Its image (20250805_0916_RC01)
+#   states no vLLM version: DEFAULT_IMAGE here.
+# - Gemma 3: model_garden_gemma3_deployment_on_vertex.ipynb (rev before 091fa33c0, the last with vLLM args): 12B on
+#   a3-highgpu-2g, 27B on a3-highgpu-4g, image 20250312_0916_RC01, gpu_memory_utilization 0.95, max_model_len 32768.
+# - Qwen3: model_garden_pytorch_qwen3_deployment.ipynb (rev before b77d51b58): 235B-A22B BF16 on a3-highgpu-8g,
+#   30B-A3B and 32B on a3-highgpu-2g. That notebook serves with SGLang, not vLLM: only the hardware is taken.
+# - Qwen2.5-VL and Mistral-Small-3.1: no Google recipe; sized by the planner (the smallest H100 shape that plans ok).
+_GEMMA3_IMAGE = f"{_IMAGE_REPO}:20250312_0916_RC01"
+_GEMMA3 = dict(multimodal=True, max_model_len=32768, max_num_seqs=256, gpu_memory_utilization=0.95,
+               serving_image=_GEMMA3_IMAGE)
+_QWEN3 = dict(multimodal=False, max_model_len=32768, max_num_seqs=256)
+_GPT_OSS = dict(multimodal=False, max_model_len=131072, enforce_eager=False)
+
+_SERVED_TODAY: dict[str, Recipe] = {
+    **_one("llama-3.3-70b-instruct", "meta-llama/Llama-3.3-70B-Instruct", **_a3(4), multimodal=False,
+           max_model_len=8192, max_num_seqs=256, gpu_memory_utilization=0.95),
+    **_one("qwen3-32b", "Qwen/Qwen3-32B", **_a3(2), **_QWEN3),
+    **_one("qwen3-30b-a3b", "Qwen/Qwen3-30B-A3B", **_a3(2), **_QWEN3),
+    **_one("qwen3-235b-a22b", "Qwen/Qwen3-235B-A22B", **_a3(8), **_QWEN3),
+    **_one("gpt-oss-20b", "openai/gpt-oss-20b", **_a3(1), max_num_seqs=1024, **_GPT_OSS),
+    **_one("gpt-oss-120b", "openai/gpt-oss-120b", **_a3(2), max_num_seqs=256, **_GPT_OSS),
+    **_one("gemma-3-12b-it", "google/gemma-3-12b-it", **_a3(2), **_GEMMA3),
+    **_one("gemma-3-27b-it", "google/gemma-3-27b-it", **_a3(4), **_GEMMA3),
+    **_one("qwen2.5-vl-7b-instruct", "Qwen/Qwen2.5-VL-7B-Instruct", **_a3(1), multimodal=True, max_model_len=32768,
+           max_num_seqs=256),
+    **_one("mistral-small-3.1-24b-instruct", "mistralai/Mistral-Small-3.1-24B-Instruct-2503", **_a3(1),
+           multimodal=True, max_model_len=32768, max_num_seqs=256),
+}
+
 # Mllama profiles max_num_seqs dummy images: 256 runs out of memory, 12 works (seed).
 _VISION = dict(multimodal=True, max_model_len=4096, max_num_seqs=12, serving_image=LEGACY_MLLAMA_IMAGE)
 
@@ -148,6 +196,7 @@ PRESETS: dict[str, Recipe] = {
         **_H100_8,
         **_VISION,
     ),
+    **_SERVED_TODAY,
 }
 
 
