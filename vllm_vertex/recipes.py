@@ -72,6 +72,8 @@ class Recipe:
         enforce_eager: vLLM ``--enforce-eager`` (no CUDA graphs: less memory, slower).
         serving_image: The serving container image.
         instruct: The model is instruction-tuned (has a chat template).
+        smoke_image_prompt: The predict-route prompt of the image check, with the model's own image placeholder;
+            ``None`` keeps the config's default (Llama 3.2 Vision's ``<|image|>``).
     """
 
     model_id: str
@@ -85,10 +87,11 @@ class Recipe:
     enforce_eager: bool = True
     serving_image: str = DEFAULT_IMAGE
     instruct: bool = False
+    smoke_image_prompt: str | None = None
 
     def as_dict(self) -> dict:
-        """Returns the recipe as a plain dict (config field name → value)."""
-        return asdict(self)
+        """Returns the recipe as a plain dict (config field name → value); unset optional fields are left out."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 def _pair(stem: str, hf_base: str, hf_instruct: str, **fields) -> dict[str, Recipe]:
@@ -136,9 +139,16 @@ def _one(name: str, model_id: str, **fields) -> dict[str, Recipe]:
 # - Qwen3: model_garden_pytorch_qwen3_deployment.ipynb (rev before b77d51b58): 235B-A22B BF16 on a3-highgpu-8g,
 #   30B-A3B and 32B on a3-highgpu-2g. That notebook serves with SGLang, not vLLM: only the hardware is taken.
 # - Qwen2.5-VL and Mistral-Small-3.1: no Google recipe; sized by the planner (the smallest H100 shape that plans ok).
+# The image check's predict-route prompt carries each family's own image placeholder, as vLLM's
+# examples/offline_inference/vision_language.py writes it (a raw prompt without one fails the request).
 _GEMMA3_IMAGE = f"{_IMAGE_REPO}:20250312_0916_RC01"
 _GEMMA3 = dict(multimodal=True, max_model_len=32768, max_num_seqs=256, gpu_memory_utilization=0.95,
-               serving_image=_GEMMA3_IMAGE)
+               serving_image=_GEMMA3_IMAGE,
+               smoke_image_prompt="<bos><start_of_turn>user\n<start_of_image>What is in this picture?<end_of_turn>\n"
+                                  "<start_of_turn>model\n")
+_QWEN_VL_PROMPT = ("<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>What is in this picture?<|im_end|>\n"
+                   "<|im_start|>assistant\n")
+_PIXTRAL_PROMPT = "<s>[INST]What is in this picture?\n[IMG][/INST]"
 _QWEN3 = dict(multimodal=False, max_model_len=32768, max_num_seqs=256)
 _GPT_OSS = dict(multimodal=False, max_model_len=131072, enforce_eager=False)
 
@@ -153,9 +163,9 @@ _SERVED_TODAY: dict[str, Recipe] = {
     **_one("gemma-3-12b-it", "google/gemma-3-12b-it", **_a3(2), **_GEMMA3),
     **_one("gemma-3-27b-it", "google/gemma-3-27b-it", **_a3(4), **_GEMMA3),
     **_one("qwen2.5-vl-7b-instruct", "Qwen/Qwen2.5-VL-7B-Instruct", **_a3(1), multimodal=True, max_model_len=32768,
-           max_num_seqs=256),
+           max_num_seqs=256, smoke_image_prompt=_QWEN_VL_PROMPT),
     **_one("mistral-small-3.1-24b-instruct", "mistralai/Mistral-Small-3.1-24B-Instruct-2503", **_a3(1),
-           multimodal=True, max_model_len=32768, max_num_seqs=256),
+           multimodal=True, max_model_len=32768, max_num_seqs=256, smoke_image_prompt=_PIXTRAL_PROMPT),
 }
 
 # Mllama profiles max_num_seqs dummy images: 256 runs out of memory, 12 works (seed).
