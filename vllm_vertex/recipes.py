@@ -139,6 +139,18 @@ def _one(name: str, model_id: str, **fields) -> dict[str, Recipe]:
 # - Qwen3: model_garden_pytorch_qwen3_deployment.ipynb (rev before b77d51b58): 235B-A22B BF16 on a3-highgpu-8g,
 #   30B-A3B and 32B on a3-highgpu-2g. That notebook serves with SGLang, not vLLM: only the hardware is taken.
 # - Qwen2.5-VL and Mistral-Small-3.1: no Google recipe; sized by the planner (the smallest H100 shape that plans ok).
+# Their config.json files ship in model_configs/ (named org--Name.json; cited here, since index.json travels with the
+# preflight step and every byte counts against its argument budget):
+# - gpt-oss-20b/120b, Qwen3-30B-A3B, Qwen2.5-VL-7B-Instruct, Mistral-Small-3.1-24B-Instruct-2503: the public copies of
+#   the Hub config.json already in tests/data/configs (docs/planner.md, Limits); Gemma 3 12B/27B: the same files there,
+#   assembled from two public copies (top level and text fields).
+# - Qwen3-32B: the Hub config.json as quoted verbatim in public GitHub code (a vLLM TPU benchmark script's
+#   "Qwen3 32B config"; Qwen3-32B deployment notes quote the same fields).
+# - Qwen3-235B-A22B: quoted verbatim as HARD_CODED_CONFIGS["Qwen/Qwen3-235B-A22B"] in a public litellm_config.py
+#   (Python literals turned back into JSON).
+# - Llama-3.3-70B-Instruct: quoted verbatim as config_llama_70b in public GitHub code (transformers 4.47.0.dev0, eos
+#   128001/128008/128009); a user's note quotes the same file for DeepSeek-R1-Distill-Llama-70B, built on it.
+# No safetensors total_size was found for them: the planner counts weights from the config.
 # The image check's predict-route prompt carries each family's own image placeholder, as vLLM's
 # examples/offline_inference/vision_language.py writes it (a raw prompt without one fails the request).
 _GEMMA3_IMAGE = f"{_IMAGE_REPO}:20250312_0916_RC01"
