@@ -107,11 +107,17 @@ _L4_1_SMALL = dict(machine_type="g2-standard-8", accelerator_type="NVIDIA_L4", a
 _L4_8 = dict(machine_type="g2-standard-96", accelerator_type="NVIDIA_L4", accelerator_count=8)
 _A100_1 = dict(machine_type="a2-highgpu-1g", accelerator_type="NVIDIA_TESLA_A100", accelerator_count=1)
 _H100_8 = dict(machine_type="a3-highgpu-8g", accelerator_type="NVIDIA_H100_80GB", accelerator_count=8)
+_H200_8 = dict(machine_type="a3-ultragpu-8g", accelerator_type="NVIDIA_H200_141GB", accelerator_count=8)
 _TEXT = dict(multimodal=False, max_model_len=4096, max_num_seqs=256)
 # Google's Llama 4 recipe (vertex-ai-samples notebooks/community/model_garden/model_garden_pytorch_llama4_deployment
 # .ipynb): Scout on a3-highgpu-8g with 8 H100s and this image. Its vision tower profiles a batch of images, not one
 # per sequence, so max_num_seqs stays at 256.
 _LLAMA4_IMAGE = f"{_IMAGE_REPO}:20250417_0916_RC01"
+# The same notebook: Maverick BF16 (128E, Instruct or base) on a3-ultragpu-8g (8 H200) with gpu_memory_utilization
+# 0.95; its FP8 checkpoint on a3-highgpu-8g is not a preset (its quantization_config, with the modules left in BF16,
+# was not found offline). Config: NVIDIA/TensorRT-LLM tests/unittest/_torch/modeling/test_modeling_llama_min_latency.py
+# LLAMA_4_MAVERICK_TWO_LAYER_CONFIG with what that test changed undone by its own comments (48 text layers, not 2; its
+# added no_rope_layer_interval dropped); the vision tower, zeroed there, is Scout's (the same encoder, 34 layers).
 _LLAMA4 = dict(multimodal=True, max_model_len=8192, max_num_seqs=256, serving_image=_LLAMA4_IMAGE)
 _H100 = "NVIDIA_H100_80GB"
 
@@ -137,15 +143,16 @@ def _one(name: str, model_id: str, **fields) -> dict[str, Recipe]:
 # - Gemma 3: model_garden_gemma3_deployment_on_vertex.ipynb (rev before 091fa33c0, the last with vLLM args): 12B on
 #   a3-highgpu-2g, 27B on a3-highgpu-4g, image 20250312_0916_RC01, gpu_memory_utilization 0.95, max_model_len 32768.
 # - Qwen3: model_garden_pytorch_qwen3_deployment.ipynb (rev before b77d51b58): 235B-A22B BF16 on a3-highgpu-8g,
-#   30B-A3B and 32B on a3-highgpu-2g. That notebook serves with SGLang, not vLLM: only the hardware is taken.
+#   30B-A3B and 32B on a3-highgpu-2g, the smaller ones (8B) on a3-highgpu-1g. That notebook serves with SGLang, not
+#   vLLM: only the hardware is taken.
 # - Qwen2.5-VL and Mistral-Small-3.1: no Google recipe; sized by the planner (the smallest H100 shape that plans ok).
 # Their config.json files ship in model_configs/ (named org--Name.json; cited here, since index.json travels with the
 # preflight step and every byte counts against its argument budget):
-# - gpt-oss-20b/120b, Qwen3-30B-A3B, Qwen2.5-VL-7B-Instruct, Mistral-Small-3.1-24B-Instruct-2503: the public copies of
-#   the Hub config.json already in tests/data/configs (docs/planner.md, Limits); Gemma 3 12B/27B: the same files there,
+# - Qwen3-8B, Qwen3-32B, Qwen3-30B-A3B: verbatim in citsjtu2020/LLM-Prof sglang/Model_Config.md (the 32B also in a vLLM
+#   TPU benchmark script; the 30B-A3B equals tests/data/configs/qwen3-30b-a3b.json).
+# - gpt-oss-20b/120b, Qwen2.5-VL-7B-Instruct, Mistral-Small-3.1-24B-Instruct-2503: the public copies of the Hub
+#   config.json already in tests/data/configs (docs/planner.md, Limits); Gemma 3 12B/27B: the same files there,
 #   assembled from two public copies (top level and text fields).
-# - Qwen3-32B: the Hub config.json as quoted verbatim in public GitHub code (a vLLM TPU benchmark script's
-#   "Qwen3 32B config"; Qwen3-32B deployment notes quote the same fields).
 # - Qwen3-235B-A22B: quoted verbatim as HARD_CODED_CONFIGS["Qwen/Qwen3-235B-A22B"] in a public litellm_config.py
 #   (Python literals turned back into JSON).
 # - Llama-3.3-70B-Instruct: quoted verbatim as config_llama_70b in public GitHub code (transformers 4.47.0.dev0, eos
@@ -167,6 +174,7 @@ _GPT_OSS = dict(multimodal=False, max_model_len=131072, enforce_eager=False)
 _SERVED_TODAY: dict[str, Recipe] = {
     **_one("llama-3.3-70b-instruct", "meta-llama/Llama-3.3-70B-Instruct", **_a3(4), multimodal=False,
            max_model_len=8192, max_num_seqs=256, gpu_memory_utilization=0.95),
+    **_one("qwen3-8b", "Qwen/Qwen3-8B", **_a3(1), **_QWEN3),
     **_one("qwen3-32b", "Qwen/Qwen3-32B", **_a3(2), **_QWEN3),
     **_one("qwen3-30b-a3b", "Qwen/Qwen3-30B-A3B", **_a3(2), **_QWEN3),
     **_one("qwen3-235b-a22b", "Qwen/Qwen3-235B-A22B", **_a3(8), **_QWEN3),
@@ -210,6 +218,13 @@ PRESETS: dict[str, Recipe] = {
         "meta-llama/Llama-4-Scout-17B-16E-Instruct",
         **_H100_8,
         **_LLAMA4,
+    ),
+    **_pair(
+        "llama-4-maverick-17b-128e",
+        "meta-llama/Llama-4-Maverick-17B-128E",
+        "meta-llama/Llama-4-Maverick-17B-128E-Instruct",
+        **_H200_8,
+        **{**_LLAMA4, "gpu_memory_utilization": 0.95},
     ),
     **_pair(
         "llama-3.2-90b-vision",
