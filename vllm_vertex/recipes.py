@@ -153,10 +153,11 @@ def _one(name: str, model_id: str, **fields) -> dict[str, Recipe]:
 # - gpt-oss-20b/120b, Qwen2.5-VL-7B-Instruct, Mistral-Small-3.1-24B-Instruct-2503: the public copies of the Hub
 #   config.json already in tests/data/configs (docs/planner.md, Limits); Gemma 3 12B/27B: the same files there,
 #   assembled from two public copies (top level and text fields).
-# - Qwen3-235B-A22B: quoted verbatim as HARD_CODED_CONFIGS["Qwen/Qwen3-235B-A22B"] in a public litellm_config.py
-#   (Python literals turned back into JSON).
+# - Qwen3-235B-A22B: quoted verbatim as HARD_CODED_CONFIGS["Qwen/Qwen3-235B-A22B"] in an earlier revision of
+#   ayushi-uwc/elo-benchmark-mathematical-reasoning litellm_config.py (Python literals turned back into JSON).
 # - Llama-3.3-70B-Instruct: quoted verbatim as config_llama_70b in public GitHub code (transformers 4.47.0.dev0, eos
-#   128001/128008/128009); a user's note quotes the same file for DeepSeek-R1-Distill-Llama-70B, built on it.
+#   128001/128008/128009); every field but head_dim and transformers_version equals RedHat's FP8 copy of the same
+#   model in tests/data/configs/redhatai-llama-3.3-70b-instruct-fp8-dynamic.json.
 # No safetensors total_size was found for them: the planner counts weights from the config.
 # The image check's predict-route prompt carries each family's own image placeholder, as vLLM's
 # examples/offline_inference/vision_language.py writes it (a raw prompt without one fails the request).
