@@ -10,8 +10,13 @@ from vllm_vertex.recipes import PRESETS
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_is_valid(preset):
     cfg = validate(from_preset(preset, project="my-project"))
-    assert cfg.model_id.startswith("meta-llama/")
+    recipe = PRESETS[preset]
+    assert cfg.model_id == recipe.model_id and "/" in cfg.model_id
     assert cfg.run_image_checks == cfg.multimodal
+    if recipe.smoke_image_prompt is not None:  # the image check's prompt carries the model's own placeholder
+        assert recipe.multimodal and cfg.smoke_image_prompt == recipe.smoke_image_prompt
+    else:
+        assert cfg.smoke_image_prompt == config.DeploymentConfig.smoke_image_prompt
 
 
 def test_vision_presets_are_multimodal_and_text_presets_are_not():

@@ -6,6 +6,7 @@ import pytest
 
 from vllm_vertex import planner, recipes
 from vllm_vertex.planner import GIB, PlanError, PlanRequest, Verdict, plan, plan_preset
+from vllm_vertex.planner.memory import engine_profile
 
 LLAMA_8B = planner.load_model_config("llama-3.1-8b")
 VISION_11B = planner.load_model_config("meta-llama/Llama-3.2-11B-Vision-Instruct")
@@ -140,6 +141,8 @@ def test_every_preset_is_ok_on_its_own_hardware(name):
     result = plan_preset(name)
     assert result.verdict is Verdict.OK, result.message
     assert result.request.accelerator_type == recipes.PRESETS[name].accelerator_type
+    version = recipes.vllm_version_of(recipes.PRESETS[name].serving_image)
+    assert version != "auto" and result.vllm_profile == engine_profile(version).name  # the preset image's vLLM
 
 
 def test_plan_preset_override_and_to_dict():
@@ -345,6 +348,8 @@ def test_shipped_configs_are_indexed():
         spec = planner.parse_model_config(config)
         assert spec.num_layers > 0, hf_id
         assert (planner._MODEL_CONFIG_DIR / entry["file"]).is_file()
+    for recipe in recipes.PRESETS.values():  # every preset plans from a config that ships offline
+        assert recipe.model_id in planner._index(), recipe.model_id
     vision = planner.parse_model_config(VISION_11B)
     assert vision.num_layers == 40 and vision.cross_attention_layers == 8
     assert vision.vision and vision.vision.padded_patches_per_tile == 1608

@@ -85,6 +85,9 @@ def test_readme_presets_table_has_the_price_column_of_the_table():
     readme = (ROOT / "README.md").read_text()
     rows = [line for line in readme.split("## Presets", 1)[1].split("\n\n")[2].splitlines() if line.startswith("| `")]
     assert rows
+    listed = {cell for line in rows for cell in [line.split("|")[1].strip().strip("`")]}
+    for name in recipes.PRESETS:  # every preset has a row (a base/Instruct pair shares one, `name[-instruct]`)
+        assert name in listed or name.removesuffix("-instruct") + "[-instruct]" in listed, name
     for line in rows:
         machine = line.split("|")[3].strip()
         row = pricing.PRICES[machine]

@@ -55,7 +55,8 @@ def test_every_preset_machine_has_a_shape_that_agrees_with_the_hardware_table():
         machine = hardware.MACHINE_TYPES[preset.machine_type]
         assert (shape.vcpus, shape.accelerator_type) == (machine.vcpus, machine.accelerator_type)
         assert shape.accelerator_count == preset.accelerator_count and shape.accelerator_count in machine.accelerator_counts
-        assert shape.family == preset.machine_type.split("-")[0].upper()
+        family = "A3 Ultra" if preset.machine_type.startswith("a3-ultragpu") else preset.machine_type.split("-")[0].upper()
+        assert shape.family == family  # a3-ultragpu's cores and RAM have SKUs of their own ("A3 Ultra")
     for shape in SHAPES.values():  # the extra shapes too
         machine = hardware.MACHINE_TYPES[shape.machine_type]
         assert (shape.vcpus, shape.accelerator_type, (shape.accelerator_count,)) == (
