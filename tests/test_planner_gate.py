@@ -26,16 +26,25 @@ def _cfg(**kw):
 
 
 def test_uncalibrated_family_that_does_not_fit_warns_and_proceeds():
+    cfg = _cfg(model_id="meta-llama/Llama-4-Scout-17B-16E-Instruct", machine_type="a3-highgpu-1g",
+               accelerator_type=H100, accelerator_count=1, max_model_len=8192)  # fmt: skip
+    report = preflight.evaluate(cfg, SCOUT, "hub", has_chat_template=True)
+    assert report.plan.verdict is Verdict.WEIGHTS_DO_NOT_FIT and not report.plan.fits
+    assert report.plan.unverified and not report.plan.blocking
+    assert "moe:llama4_text" in report.plan.unverified_reasons[0] and "only warn on it" in report.plan.message
+    assert report.ok, report.findings  # nothing blocks the deploy ...
+    assert any(n.startswith("capacity unverified (warning") for n in report.notes)  # ... it warns
+    blocked = preflight.evaluate(replace(cfg, block_on_plan_risk=True), SCOUT, "hub", has_chat_template=True)
+    assert [f.key for f in blocked.findings] == ["weights_do_not_fit"]
+
+
+def test_a_family_calibrated_on_the_image_vllm_blocks():
+    """Qwen3-MoE on vLLM 0.8 - 0.16 has a start-up log (vLLM #21348): the issue's 235B on 2 GPUs now blocks."""
     cfg = _cfg(model_id="Qwen/Qwen3-235B-A22B-Instruct-2507-FP8", machine_type="a3-highgpu-2g",
                accelerator_type=H100, accelerator_count=2, max_model_len=8192)  # fmt: skip
     report = preflight.evaluate(cfg, QWEN3_235B_FP8, "hub", has_chat_template=True)
-    assert report.plan.verdict is Verdict.WEIGHTS_DO_NOT_FIT and not report.plan.fits
-    assert report.plan.unverified and not report.plan.blocking
-    assert "moe:qwen3_moe" in report.plan.unverified_reasons[0] and "only warn on it" in report.plan.message
-    assert report.ok, report.findings  # nothing blocks the deploy ...
-    assert any(n.startswith("capacity unverified (warning") for n in report.notes)  # ... it warns
-    blocked = preflight.evaluate(replace(cfg, block_on_plan_risk=True), QWEN3_235B_FP8, "hub", has_chat_template=True)
-    assert [f.key for f in blocked.findings] == ["weights_do_not_fit"]
+    assert report.plan.vllm_profile == "v1-early" and not report.plan.unverified and report.plan.blocking
+    assert [f.key for f in report.findings] == ["weights_do_not_fit"]
 
 
 def test_calibrated_family_that_does_not_fit_still_blocks():
@@ -50,11 +59,11 @@ def test_vllm_rules_block_even_when_unverified():
 
 
 def test_unverified_mark_in_result_json_and_message():
-    result = plan(QWEN3_235B_FP8, accelerator_type=H100, accelerator_count=8, max_model_len=8192)
+    result = plan(SCOUT, accelerator_type=H100, accelerator_count=8, max_model_len=8192)
     data = result.to_dict()
     assert data["unverified"] is True and data["unverified_reasons"] == list(result.unverified_reasons)
-    assert data["family"] == "moe:qwen3_moe" and data["vllm_profile"] == "v1-early"
-    assert "Unverified (outside the planner's calibration): model family moe:qwen3_moe" in result.message
+    assert data["family"] == "moe:llama4_text" and data["vllm_profile"] == "v1-early"
+    assert "Unverified (outside the planner's calibration): model family moe:llama4_text" in result.message
     assert "only warn" not in result.message  # it fits: nothing to warn about
     calibrated = plan(planner.load_model_config("llama-3.1-8b"), accelerator_type="NVIDIA_L4", max_model_len=4096)
     assert calibrated.to_dict()["unverified"] is False and calibrated.to_dict()["unverified_reasons"] == []
@@ -66,7 +75,8 @@ def test_unverified_mark_in_result_json_and_message():
         ("0.19.0", 1, H100, False),
         ("0.19.0", 2, H100, False),  # TP > 1 fitted on H100 for vLLM >= 0.17
         ("0.19.0", 2, "NVIDIA_L4", True),  # ... not on GPUs without NVLink SHARP
-        ("0.11.0", 2, H100, True),  # 0.8 - 0.16 at TP > 1: no point (issue: -1.45 GiB at 0.11)
+        ("0.11.0", 2, H100, False),  # 0.8 - 0.16 at TP > 1: 0.9.x TP 4 (vLLM #21348), 0.11 TP 2 (llm-d-benchmark)
+        ("0.11.0", 2, "NVIDIA_L4", True),  # ... on H100 only
         ("0.11.0", 1, H100, False),
         ("0.6.4", 2, "NVIDIA_L4", False),
     ],
