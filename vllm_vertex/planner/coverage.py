@@ -39,6 +39,7 @@ CALIBRATED: frozenset[tuple[str, str]] = frozenset(
         # A second source per family, and older generations (docs/planner.md, "The second sources"):
         ("moe:gpt_oss", "v1-early"),  # llm-d-benchmark, vLLM 0.11
         ("moe:qwen3_moe", "v1-early"),  # vLLM #21348, 0.9.x at TP 4
+        ("vision:siglip", "v1-early"),  # Gemma 3 27B, vLLM 0.11 on ROCm (TaintsAndTokenizersInc)
     }
 )
 
