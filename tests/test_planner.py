@@ -260,7 +260,11 @@ def test_gemma_configs():
     assert 8.4e9 < planner.weight_bytes(planner.parse_model_config(GEMMA_7B), 2) / 2 < 8.6e9  # tied: 8.54B
     gemma2 = plan(GEMMA2_9B, accelerator_type="NVIDIA_L4", dtype="auto", max_model_len=4096)
     assert gemma2.request.dtype == "float32" and gemma2.verdict is Verdict.WEIGHTS_DO_NOT_FIT
-    assert plan(GEMMA2_9B, accelerator_type="NVIDIA_L4", dtype="bfloat16", max_model_len=4096, vllm_version="v0").fits
+    bf16 = plan(GEMMA2_9B, accelerator_type="NVIDIA_L4", dtype="bfloat16", max_model_len=4096, vllm_version="v0")
+    assert bf16.weights_gib_per_gpu < bf16.usable_gib  # bfloat16 weights fit where float32 do not, but V0's
+    assert 2.3 < bf16.text_activation_gib < 2.4  # sampler over 256 x 256,000 logits leaves no KV cache ...
+    assert plan(GEMMA2_9B, accelerator_type="NVIDIA_L4", dtype="bfloat16", max_model_len=4096, vllm_version="v0",
+                max_num_seqs=64).fits  # ... fewer sequences do  # fmt: skip
 
 
 def test_total_size_overrides_counted_weights():

@@ -17,6 +17,8 @@ from vllm_vertex import planner
 from vllm_vertex.planner.coverage import CALIBRATED
 
 DATA = Path(__file__).parent / "data"
+# The calibration table's GPU names -> accelerator types (V1's batching defaults and NVLS differ by GPU).
+ACCELERATOR_TYPES = {"H100 80GB": "NVIDIA_H100_80GB", "A100 80GB": "NVIDIA_A100_80GB", "L4": "NVIDIA_L4"}
 KV_TOLERANCE = 0.15
 KV_TOLERANCE_GIB = 1.5
 WEIGHTS_TOLERANCE = 0.10
@@ -34,6 +36,7 @@ def _predict(row: dict[str, str]) -> planner.PlanResult:
     return planner.plan(
         config,
         gpu_memory_gib=float(row["gpu_memory_gib"]),
+        accelerator_type=ACCELERATOR_TYPES.get(row["gpu"]),
         accelerator_count=int(row["count"]),
         gpu_memory_utilization=float(row["gmu"]),
         max_model_len=int(row["max_model_len"]),
@@ -88,7 +91,8 @@ def test_prediction_within_tolerance(row):
     measured_kv = _measured_kv_tokens(row, result)
     if measured_kv is not None:
         assert _within(result, measured_kv), (result.kv_cache_tokens, measured_kv)
-        assert result.kv_cache_tokens_low <= measured_kv <= result.kv_cache_tokens_high, "outside the error band"
+        if not result.unverified:  # the band is the error of calibrated paths; an unverified one never blocks
+            assert result.kv_cache_tokens_low <= measured_kv <= result.kv_cache_tokens_high, "outside the error band"
     if row["measured_weights_gib"]:
         measured_w = float(row["measured_weights_gib"])
         assert abs(_error(result.weights_gib_per_gpu, measured_w)) <= WEIGHTS_TOLERANCE

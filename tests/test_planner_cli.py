@@ -8,6 +8,7 @@ import json
 from tests.cli_support import invoke
 
 QWEN3_235B = "tests/data/configs/qwen3-235b-a22b-instruct-2507-fp8.json"
+SCOUT = "tests/data/configs/llama-4-scout-17b-16e-instruct.json"
 GOOGLE_IMAGE = "us-docker.pkg.dev/vertex-ai/vertex-vision-model-garden-dockers/pytorch-vllm-serve"
 
 
@@ -43,11 +44,13 @@ def test_enforce_eager_and_total_size_flags():
 
 
 def test_unverified_is_printed_and_in_json():
-    result = invoke(None, "plan", "--model-config", QWEN3_235B, "--machine-type", "a3-highgpu-8g")
+    result = invoke(None, "plan", "--model-config", SCOUT, "--machine-type", "a3-highgpu-8g")
     assert result.exit_code == 0, result.output
-    assert "unverified: model family moe:qwen3_moe" in result.output and "weights per GPU: 27.58 GiB" in result.output
-    data = _json("--model-config", QWEN3_235B, "--machine-type", "a3-highgpu-8g")
-    assert data["unverified"] is True and data["family"] == "moe:qwen3_moe" and data["blocking"] is False
+    assert "unverified: model family moe:llama4_text" in result.output and "weights per GPU: 25.35 GiB" in result.output
+    data = _json("--model-config", SCOUT, "--machine-type", "a3-highgpu-8g")
+    assert data["unverified"] is True and data["family"] == "moe:llama4_text" and data["blocking"] is False
+    moe = _json("--model-config", QWEN3_235B, "--machine-type", "a3-highgpu-8g")  # calibrated since vLLM #21348
+    assert moe["family"] == "moe:qwen3_moe" and moe["unverified"] is False and moe["weights_gib_per_gpu"] == 27.582
     calibrated = _json("--preset", "llama-3.1-8b-instruct")
     assert calibrated["unverified"] is False and calibrated["unverified_reasons"] == []
 

@@ -36,12 +36,17 @@ CALIBRATED: frozenset[tuple[str, str]] = frozenset(
         ("vision:siglip", "v1"),
         ("vision:pixtral", "v1"),
         ("sliding_window:gemma2", "v1"),
+        # A second source per family, and older generations (docs/planner.md, "The second sources"):
+        ("moe:gpt_oss", "v1-early"),  # llm-d-benchmark, vLLM 0.11
+        ("moe:qwen3_moe", "v1-early"),  # vLLM #21348, 0.9.x at TP 4
+        ("vision:siglip", "v1-early"),  # Gemma 3 27B, vLLM 0.11 on ROCm (TaintsAndTokenizersInc)
     }
 )
 
 # Engine profiles whose TP > 1 memory (NCCL / all-reduce buffers) is fitted, and on which GPUs.
 TP_CALIBRATED: dict[str, frozenset[str] | None] = {
     "v0": None,  # any GPU (RTX 3090, A100, H100 points)
+    "v1-early": frozenset({"NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB"}),  # 0.9.x TP 4, 0.11 TP 2
     "v1": frozenset({"NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB"}),
 }
 

@@ -65,13 +65,17 @@ class EngineProfile:
         name: ``v0``, ``v1-early`` or ``v1``.
         versions: The vLLM releases it covers.
         v1: V1 engine (chunked-prefill profiling budget, sampler warm-up).
-        sampler_copies: float32 copies of the ``max_num_seqs x vocab`` logits alive in the sampler
-            warm-up (V1; the logits are gathered whole on every rank, so TP does not divide them).
+        sampler_copies: float32 copies of the sampled rows' ``x vocab`` logits alive in the sampler
+            (V1's warm-up, V0's profiling batch; the logits are gathered whole, so TP does not divide them).
         sampler_base_gib: Fixed part of the V1 profiling peak.
         non_torch_gib: Non-PyTorch memory at TP = 1 (cuBLAS workspace, allocator slack).
         non_torch_tp_gib: The same at TP > 1 (NCCL and custom all-reduce buffers) ...
         non_torch_per_rank_gib: ... plus this per TP rank.
         source: The calibration rows the constants were fitted to.
+        non_torch_tp_from: First release (major, minor) that ``non_torch_tp_gib`` applies to; earlier
+            releases of the profile use ``non_torch_tp_before_gib`` (a version given by profile name
+            is taken as the newer part).
+        non_torch_tp_before_gib: TP > 1 non-torch base before ``non_torch_tp_from``.
     """
 
     name: str
@@ -83,6 +87,8 @@ class EngineProfile:
     non_torch_tp_gib: float
     non_torch_per_rank_gib: float
     source: str
+    non_torch_tp_from: tuple[int, int] = (0, 0)
+    non_torch_tp_before_gib: float = 0.0
 
 
 ENGINE_PROFILES: dict[str, EngineProfile] = {
@@ -92,12 +98,13 @@ ENGINE_PROFILES: dict[str, EngineProfile] = {
             "v0",
             "vLLM <= 0.7 (V0 engine)",
             False,
-            0.0,
-            0.0,
+            8.93,
+            0.168,
             0.3,
             0.5,
             0.0,
-            "vLLM #10517, PRs #10511/#12126/#2031 (RTX 3090, A100, H100; TP 1/2/8)",
+            "vLLM #10517, PRs #10511/#12126/#2031 (RTX 3090, A100, H100; TP 1/2/8); sampler: PR #10511's "
+            "Llama 3 8B (1.26 GiB peak at 256 sequences), held out vLLM #13882 and #15815",
         ),
         EngineProfile(
             "v1-early",
@@ -106,9 +113,13 @@ ENGINE_PROFILES: dict[str, EngineProfile] = {
             9.44,
             0.168,
             0.13,
-            2.01,
+            0.49,
             0.03,
-            "llm-d-planner accuracy report: Qwen3-14B on H100 with vLLM 0.15/0.16 (5.64 GiB peak, 0.13 GiB non-torch)",
+            "llm-d-planner accuracy report: Qwen3-14B on H100 with vLLM 0.15/0.16 (5.64 GiB peak, 0.13 GiB "
+            "non-torch); TP > 1: llm-d-benchmark's vLLM 0.11 Llama 3.3 70B FP8 at TP 2 (0.55 GiB), vLLM #21348 "
+            "(0.9.x, TP 4) before 0.11",
+            (0, 11),
+            2.01,
         ),
         EngineProfile(
             "v1",
@@ -153,17 +164,31 @@ NVLS_ACCELERATORS = frozenset({"NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB", "NVI
 NO_NVLS_TP_GIB = 0.5
 
 
-def non_torch_gib(profile: EngineProfile, tp: int, accelerator_type: str | None = None) -> float:
+def _release(version: str) -> tuple[int, int] | None:
+    """(major, minor) of a vLLM version (``0.11.2``, ``v0.9.x``), None for a profile name."""
+    parts = str(version).strip().lower().removeprefix("v").split(".")
+    if len(parts) < 2 or not parts[0].isdigit() or not parts[1][:2].rstrip("x").isdigit():
+        return None
+    return int(parts[0]), int("".join(ch for ch in parts[1][:2] if ch.isdigit()) or 0)
+
+
+def non_torch_gib(profile: EngineProfile, tp: int, accelerator_type: str | None = None, version: str = "") -> float:
     """Non-PyTorch memory per GPU the profiler charges (fitted per engine profile).
 
     An unknown accelerator (``gpu_memory_gib`` given instead) is treated as NVLS-capable (more memory).
+    ``version`` picks the part of a profile whose TP > 1 term changed inside it (``v1-early``: ~2 GiB on
+    vLLM 0.9, 0.55 GiB at TP 2 on 0.11; see ``EngineProfile.non_torch_tp_from``).
     """
     if tp <= 1:
         return profile.non_torch_gib
     if not profile.v1:
         return profile.non_torch_tp_gib
+    release = _release(version)
+    base = profile.non_torch_tp_gib
+    if release is not None and release < profile.non_torch_tp_from:
+        base = profile.non_torch_tp_before_gib
     nvls = accelerator_type is None or accelerator_type in NVLS_ACCELERATORS
-    return (profile.non_torch_tp_gib if nvls else NO_NVLS_TP_GIB) + profile.non_torch_per_rank_gib * tp
+    return (base if nvls else min(base, NO_NVLS_TP_GIB)) + profile.non_torch_per_rank_gib * tp
 
 
 # --------------------------------------------------------------------------- weights
@@ -404,22 +429,21 @@ def default_max_num_batched_tokens(
 def _text_activation_bytes(
     spec: ModelSpec, tokens: int, seqs: int, tp: int, act_bytes: int, profile: EngineProfile
 ) -> int:
-    """Peak of the decoder profiling run: the MLP of the batch or the float32 logits, whichever is larger.
+    """Peak of the decoder profiling run: the MLP of the batch or the sampler, whichever is larger.
 
     MLP peak per token: gate_up output (2 x I) + activation output (I) + ~3 hidden-size buffers
     (residual, normed input, output); MoE multiplies I by the experts each token visits.
-    V0: the logits of min(seqs, tokens) rows, vocabulary sharded by TP. V1: the sampler warm-up on
-    ``max_num_seqs`` rows of the whole vocabulary (gathered on every rank), ``sampler_copies``
-    float32 copies of it, plus a fixed part.
+    Sampler: ``sampler_copies`` float32 copies of the logits of the sampled rows over the whole
+    vocabulary (gathered on the driver rank, so TP does not divide them: top-k/top-p sort values and
+    indices, softmax, cumsum), plus a fixed part. V0 samples one row per dummy sequence,
+    ``min(max_num_seqs, max_num_batched_tokens)``; V1's warm-up ``max_num_seqs`` rows.
     """
     routed = spec.intermediate_size * (spec.experts_per_token if spec.num_experts > 1 else 1)
     inter = max(routed + spec.shared_expert_intermediate_size, spec.dense_intermediate_size) // tp
     mlp = tokens * (3 * inter + 3 * spec.hidden_size) * act_bytes
-    if profile.v1:
-        sampler = profile.sampler_copies * seqs * spec.vocab_size * LOGITS_BYTES + profile.sampler_base_gib * GIB
-        return int(max(mlp, sampler))
-    logits = min(seqs, tokens) * spec.vocab_size * LOGITS_BYTES // tp
-    return max(mlp, logits)
+    rows = seqs if profile.v1 else min(seqs, tokens)
+    sampler = profile.sampler_copies * rows * spec.vocab_size * LOGITS_BYTES + profile.sampler_base_gib * GIB
+    return int(max(mlp, sampler))
 
 
 def _vision_activation_bytes(spec: ModelSpec, images: int, tp: int, act_bytes: int, batched: int = 0) -> int:
@@ -500,7 +524,7 @@ def budget(spec: ModelSpec, req: PlanRequest, total: float) -> Budget:
     vision_act = _vision_activation_bytes(spec, req.max_num_seqs, tp, dtype_bytes, tokens) / GIB
     graphs = _cuda_graph_gib(spec, req.enforce_eager)
     headroom = total * (1 - req.gpu_memory_utilization) - CUDA_CONTEXT_GIB
-    non_torch = non_torch_gib(profile, tp, req.accelerator_type)
+    non_torch = non_torch_gib(profile, tp, req.accelerator_type, req.vllm_version)
     usable = total * req.gpu_memory_utilization
     return Budget(total, usable, weights, text_act, vision_act, non_torch, graphs, max(0.0, graphs - headroom))
 
