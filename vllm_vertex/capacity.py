@@ -21,9 +21,10 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from vllm_vertex import pricing
 from vllm_vertex.config import DeploymentConfig
 
-__all__ = ["AFFINITY_TYPES", "RESERVATION_KEY", "api_version", "dedicated_resources", "describe", "kind"]
+__all__ = ["AFFINITY_TYPES", "RESERVATION_KEY", "api_version", "dedicated_resources", "describe", "kind", "rate"]
 
 RESERVATION_KEY = "compute.googleapis.com/reservation-name"
 AFFINITY_TYPES = {"any": "ANY_RESERVATION", "specific": "SPECIFIC_RESERVATION", "none": "NO_RESERVATION"}
@@ -90,3 +91,8 @@ def describe(cfg: DeploymentConfig) -> str:
     if cfg.required_replica_count > 0:
         text += f"; succeeds at {cfg.required_replica_count} of {cfg.min_replica_count} replica(s)"
     return text
+
+
+def rate(cfg: DeploymentConfig) -> pricing.Rate:
+    """The hourly rate of the deployment's billed replicas, by its capacity kind (flex-start: unknown, saying why)."""
+    return pricing.rate_for(cfg.machine_type, max(1, cfg.min_replica_count), cfg.spot, kind(cfg))
