@@ -14,20 +14,77 @@ proto classes (``aiplatform_v1.MachineSpec``, ``aiplatform_v1beta1.DedicatedReso
 - ``dedicatedResources.flexStart.maxRuntimeDuration`` (v1beta1 only, a ``google-duration``): "The
   deployment will be terminated after the duration. The max_runtime_duration can be set up to 7 days."
   So a flex-start deploy goes through the v1beta1 client (``aiplatform_v1beta1.EndpointServiceClient``).
+
+Combinations that validation refuses (``combination_problems``), and why:
+
+- spot + a specific reservation: Compute Engine, "Consume reservations" (compute/docs/instances/reservations-consume),
+  Limitations: "You can't consume a reservation to create ... Spot VMs or preemptible instances"; Vertex's spot page
+  (vertex-ai/docs/predictions/use-spot-vms): "All Spot VMs limitations apply when using Spot VMs with Vertex AI".
+- flex-start + spot, flex-start + a specific reservation: a VM has one provisioning model (Compute Engine's
+  ``ProvisioningModel``: STANDARD, SPOT, FLEX_START, RESERVATION_BOUND); flex-start capacity comes from DWS's pool
+  (compute/docs/instances/about-flex-start-vms, which sends reserved DWS capacity to calendar-mode reservations).
+- flex-start on other than an accelerator-optimized GPU machine: "Flex-start VMs support all accelerator-optimized
+  machine types (except A4X and G4)" (about-flex-start-vms); n1 + T4 is not one.
+- flex-start over 7 days: "Any deployment request for a longer duration will be rejected" (Vertex, "Use Flex-start
+  VMs with inference", vertex-ai/docs/predictions/use-flex-start-vms); the field's 0..168 h check.
+- a specific reservation outside the deploy's region, or with no GPU: reservations are zonal; "Vertex AI can only
+  consume reservations of VMs that have GPUs attached" (Vertex, "Use reservations with inference",
+  vertex-ai/docs/predictions/use-reservations). The reservation's machine type must also "match exactly"; that
+  needs the reservation itself (Compute Engine's API), so it is left to the deploy.
+
+Not refused, for no page says they conflict: required replicas with any kind, flex-start with min/max replicas,
+spot or flex-start with ``reservation_affinity: any`` or ``none``.
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vllm_vertex import pricing
+from vllm_vertex import config
 from vllm_vertex.config import DeploymentConfig
 
-__all__ = ["AFFINITY_TYPES", "RESERVATION_KEY", "api_version", "dedicated_resources", "describe", "kind", "rate"]
+if TYPE_CHECKING:
+    from vllm_vertex.pricing import Rate
+
+__all__ = [
+    "AFFINITY_TYPES", "RESERVATION_KEY", "api_version", "combination_problems", "dedicated_resources", "describe",
+    "kind", "rate",
+]
 
 RESERVATION_KEY = "compute.googleapis.com/reservation-name"
 AFFINITY_TYPES = {"any": "ANY_RESERVATION", "specific": "SPECIFIC_RESERVATION", "none": "NO_RESERVATION"}
+
+
+_FLEX_START_FAMILIES = ("a2-", "a3-", "a4-", "g2-")  # accelerator-optimized; A4X is not
+
+
+def combination_problems(cfg: DeploymentConfig) -> list[tuple[str, str]]:
+    """Spot, flex-start and reservations that Vertex or Compute Engine documents as impossible together (above)."""
+    out: list[tuple[str, str]] = []
+    specific, flex = cfg.reservation_affinity == "specific", cfg.flex_start_hours > 0
+    if cfg.spot and specific:
+        out.append(("spot", "spot VMs cannot consume a reservation. Set spot: false to use reservation_name, or "
+                            "drop reservation_affinity."))
+    if flex and cfg.spot:
+        out.append(("flex_start_hours", "flex-start and spot are two provisioning models; a deployment has one. Set "
+                                        "spot: false, or flex_start_hours: 0."))
+    if flex and specific:
+        out.append(("flex_start_hours", "flex-start VMs come from Dynamic Workload Scheduler's pool, not from a "
+                                        "reservation. Set flex_start_hours: 0 to use reservation_name."))
+    if flex and (cfg.accelerator_count < 1 or not cfg.machine_type.startswith(_FLEX_START_FAMILIES)
+                 or cfg.machine_type.startswith("a4x-")):
+        out.append(("flex_start_hours", f"flex-start needs an accelerator-optimized GPU machine (g2, a2, a3), not "
+                                        f"{cfg.machine_type} with {cfg.accelerator_count} GPU(s)."))
+    if specific and config.RESERVATION_RE.match(cfg.reservation_name):
+        zone = cfg.reservation_name.split("/")[3]
+        if zone.rsplit("-", 1)[0] != cfg.region:
+            out.append(("reservation_name", f"the reservation is in zone {zone}, outside region {cfg.region}: deploy "
+                                            f"in {zone.rsplit('-', 1)[0]}, or name a reservation in {cfg.region}."))
+        if cfg.accelerator_count < 1:
+            out.append(("reservation_name", "Vertex AI consumes only reservations of GPU VMs: set accelerator_type "
+                                            "and accelerator_count to the reservation's."))
+    return out
 
 
 def kind(cfg: DeploymentConfig) -> str:
@@ -93,6 +150,8 @@ def describe(cfg: DeploymentConfig) -> str:
     return text
 
 
-def rate(cfg: DeploymentConfig) -> pricing.Rate:
+def rate(cfg: DeploymentConfig) -> Rate:
     """The hourly rate of the deployment's billed replicas, by its capacity kind (flex-start: unknown, saying why)."""
+    from vllm_vertex import pricing  # here: the steps that need only the request fields do not carry the prices
+
     return pricing.rate_for(cfg.machine_type, max(1, cfg.min_replica_count), cfg.spot, kind(cfg))

@@ -433,53 +433,13 @@ def _check_capacity(cfg: DeploymentConfig) -> list[tuple[str, str]]:
         out.append(("placement_timeout_seconds", f"{cfg.placement_timeout_seconds} is shorter than one attempt "
                                                  f"(deploy_timeout_seconds {cfg.deploy_timeout_seconds}): give at "
                                                  "least that."))
-    out += _capacity_combinations(cfg)
+    from vllm_vertex.capacity import combination_problems  # here: steps that only read a config do not carry it
+
+    out += combination_problems(cfg)
     if cfg.model_revision and (not REVISION_RE.match(cfg.model_revision) or ".." in cfg.model_revision):
         out.append(("model_revision", f"{cfg.model_revision[:120]!r} is not a branch, tag or commit name."))
     if cfg.stage_weights_to and not GCS_RE.match(cfg.stage_weights_to.rstrip("/")):
         out.append(("stage_weights_to", f"{cfg.stage_weights_to[:200]!r} is not a gs://bucket[/prefix] folder."))
-    return out
-
-
-# Machine families Compute Engine calls accelerator-optimized; flex-start takes them all but A4X and G4.
-_FLEX_START_FAMILIES = ("a2-", "a3-", "a4-", "g2-")
-
-
-def _capacity_combinations(cfg: DeploymentConfig) -> list[tuple[str, str]]:
-    """Spot, flex-start and reservations that Vertex or Compute Engine documents as impossible together."""
-    out: list[tuple[str, str]] = []
-    specific = cfg.reservation_affinity == "specific"
-    # Compute Engine, "Consume reservations" (compute/docs/instances/reservations-consume), Limitations: "You
-    # can't consume a reservation to create ... Spot VMs or preemptible instances"; Vertex's spot page
-    # (vertex-ai/docs/predictions/use-spot-vms): "All Spot VMs limitations apply when using Spot VMs with Vertex AI".
-    if cfg.spot and specific:
-        out.append(("spot", "spot VMs cannot consume a reservation (Compute Engine: reservations are not consumed by "
-                            "Spot VMs). Set spot: false to use reservation_name, or drop reservation_affinity."))
-    # A VM has one provisioning model: standard, spot or flex-start (Compute Engine's ProvisioningModel: STANDARD,
-    # SPOT, FLEX_START, RESERVATION_BOUND); flex-start capacity comes from DWS's pool, not from a reservation
-    # (compute/docs/instances/about-flex-start-vms; for reserved DWS capacity it points to calendar-mode reservations).
-    if cfg.flex_start_hours > 0 and cfg.spot:
-        out.append(("flex_start_hours", "flex-start and spot are two provisioning models; a deployment has one. Set "
-                                        "spot: false, or flex_start_hours: 0."))
-    if cfg.flex_start_hours > 0 and specific:
-        out.append(("flex_start_hours", "flex-start VMs come from Dynamic Workload Scheduler's pool, not from a "
-                                        "reservation. Set flex_start_hours: 0 to use reservation_name, or drop the "
-                                        "reservation."))
-    # "Flex-start VMs support all accelerator-optimized machine types (except A4X and G4)" (about-flex-start-vms).
-    if cfg.flex_start_hours > 0 and (cfg.accelerator_count < 1 or not cfg.machine_type.startswith(_FLEX_START_FAMILIES)
-                                     or cfg.machine_type.startswith("a4x-")):
-        out.append(("flex_start_hours", f"flex-start needs an accelerator-optimized GPU machine (g2, a2, a3), not "
-                                        f"{cfg.machine_type} with {cfg.accelerator_count} GPU(s)."))
-    # Vertex, "Use reservations with inference" (vertex-ai/docs/predictions/use-reservations): "Vertex AI can only
-    # consume reservations of VMs that have GPUs attached"; a reservation is zonal, the deploy regional.
-    if specific and RESERVATION_RE.match(cfg.reservation_name):
-        zone = cfg.reservation_name.split("/")[3]
-        if zone.rsplit("-", 1)[0] != cfg.region:
-            out.append(("reservation_name", f"the reservation is in zone {zone}, outside region {cfg.region}: deploy "
-                                            f"in {zone.rsplit('-', 1)[0]}, or name a reservation in {cfg.region}."))
-        if cfg.accelerator_count < 1:
-            out.append(("reservation_name", "Vertex AI consumes only reservations of GPU VMs: set accelerator_type "
-                                            "and accelerator_count to the reservation's."))
     return out
 
 
