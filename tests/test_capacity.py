@@ -256,3 +256,24 @@ def test_dry_run_summary_names_the_capacity_kind():
     summary = plan_summary(_cfg(flex_start_hours=4, required_replica_count=1))
     assert summary["capacity"] == "flex-start (DWS), undeployed after 4 h; succeeds at 1 of 1 replica(s)"
     assert summary["usd_per_hour"] is None and "flex-start" in summary["price"]
+
+
+def test_the_smoke_report_does_not_price_a_reservation_as_on_demand():
+    import datetime
+
+    from google.cloud import aiplatform_v1
+
+    from vllm_vertex.cloud.smoke import cost_so_far
+
+    start = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
+
+    def endpoint(cfg: DeploymentConfig):
+        resources = aiplatform_v1.DedicatedResources(capacity.dedicated_resources(cfg))
+        deployed = aiplatform_v1.DeployedModel(dedicated_resources=resources, create_time=start)
+        return aiplatform_v1.Endpoint(deployed_models=[deployed])
+
+    figures, line = cost_so_far(endpoint(_cfg()), now=start + datetime.timedelta(hours=1))
+    assert figures["estimated_gpu_cost_usd"] == pricing.PRICES["g2-standard-12"].usd_per_hour
+    figures, line = cost_so_far(endpoint(_cfg(reservation_affinity="specific", reservation_name=RESERVATION)),
+                                now=start + datetime.timedelta(hours=1))
+    assert "estimated_gpu_cost_usd" not in figures and "unknown for reservation" in line

@@ -57,7 +57,7 @@ def _regional(service: str, region: str, version: str = "v1"):
     if version == "v1beta1":
         from google.cloud import aiplatform_v1beta1 as module
     else:
-        from google.cloud import aiplatform_v1 as module  # type: ignore[no-redef]
+        from google.cloud import aiplatform_v1 as module
 
     return current().gapic(getattr(module, service), region)
 

@@ -91,7 +91,7 @@ def deploy_model(
     if version == "v1beta1":
         from google.cloud import aiplatform_v1beta1 as types
     else:
-        from google.cloud import aiplatform_v1 as types  # type: ignore[no-redef]
+        from google.cloud import aiplatform_v1 as types
 
     deployed = types.DeployedModel(
         model=model_name,
