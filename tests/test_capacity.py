@@ -101,6 +101,8 @@ def test_flex_start_is_v1beta1_only_and_reads_through_v1_leave_it_out(standin):
     v1 = clients.endpoint_client(cfg.region).get_endpoint(name=name).deployed_models[0].dedicated_resources
     beta = clients.endpoint_client(cfg.region, "v1beta1").get_endpoint(name=name).deployed_models[0]
     assert v1.machine_spec.machine_type == "g2-standard-12"
+    listed = clients.endpoint_client(cfg.region).list_endpoints(request={"parent": name.split("/endpoints/")[0]})
+    assert [ep.name for ep in listed] == [name]  # teardown lists through v1: no field v1 does not have
     assert beta.dedicated_resources.flex_start.max_runtime_duration.total_seconds() == 7200
     # v1 has no flexStart: the stand-in refuses it there as Google's discovery document does
     from google.cloud import aiplatform_v1

@@ -268,6 +268,13 @@ def _schema_props(doc: str, schema: str | None) -> dict | None:
     return found.get("properties") if found and found.get("type") == "object" else None
 
 
+def _list_endpoints(st, req) -> dict:
+    out = _list(st, req, "endpoints", "endpoints")
+    if "endpoints" in out:
+        out["endpoints"] = [_endpoint_view(req, ep) for ep in out["endpoints"]]
+    return out
+
+
 def _endpoint_view(req, ep: dict) -> dict:
     if req.version != "v1":
         return ep
@@ -446,8 +453,7 @@ ROUTES = {
     _AI + "models.delete": delete_model,
     _AI + "endpoints.create": create_endpoint,
     _AI + "endpoints.get": get_endpoint,
-    _AI + "endpoints.list": lambda st, req: {k: [_endpoint_view(req, e) for e in v] if k == "endpoints" else v
-                                             for k, v in _list(st, req, "endpoints", "endpoints").items()},
+    _AI + "endpoints.list": lambda st, req: _list_endpoints(st, req),
     _AI + "endpoints.delete": delete_endpoint,
     _AI + "endpoints.deployModel": deploy_model,
     _AI + "endpoints.undeployModel": undeploy_model,
