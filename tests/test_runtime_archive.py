@@ -36,7 +36,7 @@ def test_validate_config_carries_exactly_its_closure():
     """validate-config runs the whole validation: the planner's model-config reading (not its memory model: the
     package serves its names lazily), the model configs it reads, and the probe's SLO."""
     assert set(_runtime.embedded_files(c.validate_config)) == _files(
-        "__init__.py", "config.py", "configfile.py", "errors.py", "hardware.py", "naming.py", "numbers.py",
+        "__init__.py", "capacity.py", "config.py", "configfile.py", "errors.py", "hardware.py", "naming.py", "numbers.py",
         "payloads.py", "recipes.py", "redact.py", "sdk_regions.py", "vllm_flags.py",
         "planner/__init__.py", "planner/_base.py", "planner/configs.py", "planner/context.py", "planner/model.py",
         "planner/quant.py",

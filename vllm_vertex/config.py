@@ -433,6 +433,9 @@ def _check_capacity(cfg: DeploymentConfig) -> list[tuple[str, str]]:
         out.append(("placement_timeout_seconds", f"{cfg.placement_timeout_seconds} is shorter than one attempt "
                                                  f"(deploy_timeout_seconds {cfg.deploy_timeout_seconds}): give at "
                                                  "least that."))
+    from vllm_vertex.capacity import combination_problems  # here: steps that only read a config do not carry it
+
+    out += combination_problems(cfg)
     if cfg.model_revision and (not REVISION_RE.match(cfg.model_revision) or ".." in cfg.model_revision):
         out.append(("model_revision", f"{cfg.model_revision[:120]!r} is not a branch, tag or commit name."))
     if cfg.stage_weights_to and not GCS_RE.match(cfg.stage_weights_to.rstrip("/")):

@@ -99,6 +99,15 @@ _RULES: list[tuple[re.Pattern[str], Diagnosis]] = [
         ),
     ),
     (
+        re.compile(r"/reservations/[^\s'\"]+'? (?:was )?not found|reservation\S* (?:\S+ )?(?:was )?not found", re.I),
+        Diagnosis(
+            "reservation_not_found",
+            "the reservation named in reservation_name does not exist, or is not shared with this project.",
+            "check the name with `gcloud compute reservations describe R --zone=Z --project=P`; a shared "
+            "reservation must be shared with the project that deploys.",
+        ),
+    ),
+    (
         re.compile(
             r"Repository Not Found|RepositoryNotFoundError|does not appear to have a file named config\.json", re.I
         ),

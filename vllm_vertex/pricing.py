@@ -142,17 +142,20 @@ class Rate:
         replicas: Replicas billed (the minimum: Vertex runs at least that many).
         node: The table row, or ``None`` when the machine type is not in the table.
         spot: Spot VMs (billed at a discount the table does not hold).
+        capacity: ``flex-start`` or ``reservation`` (a specific one): billed otherwise than the table's
+            on-demand figures (see ``_CAPACITY_BILLING``); empty: on demand (or spot).
     """
 
     machine_type: str
     replicas: int = 1
     node: HourlyPrice | None = None
     spot: bool = False
+    capacity: str = ""
 
     @property
     def usd_per_hour(self) -> float | None:
-        """USD per hour for every replica, or ``None`` when unknown (spot, or no verified figure)."""
-        if self.node is None or self.node.usd_per_hour is None or self.spot:
+        """USD per hour for every replica, or ``None`` when unknown (spot, flex-start, reservation, no figure)."""
+        if self.node is None or self.node.usd_per_hour is None or self.spot or self.capacity:
             return None
         return self.node.usd_per_hour * self.replicas
 
@@ -163,6 +166,10 @@ class Rate:
             return f"{price_text(self.usd_per_hour, self.label())} for {where}, {REGION}"
         if self.spot:
             return f"unknown for spot VMs ({where}); spot prices: {PRICING_URL}"
+        if self.capacity in _CAPACITY_BILLING:
+            on_demand = rate_for(self.machine_type, self.replicas)
+            bound = f"; on demand: {on_demand.text()}" if on_demand.usd_per_hour is not None else ""
+            return f"unknown for {self.capacity} ({where}): {_CAPACITY_BILLING[self.capacity]}{bound}"
         return f"unknown for {where}: no figure in vllm_vertex/pricing.py; see {PRICING_URL}"
 
     def label(self) -> str:
@@ -170,9 +177,30 @@ class Rate:
         return self.node.label() if self.node is not None and self.usd_per_hour is not None else ""
 
 
-def rate_for(machine_type: str, replicas: int = 1, spot: bool = False) -> Rate:
-    """The hourly rate of ``replicas`` nodes of ``machine_type`` (``node`` is None when not in the table)."""
-    return Rate(machine_type, replicas, PRICES.get(machine_type), spot)
+# Why a flex-start or reservation node has no figure here. Vertex, "Use Flex-start VMs with inference"
+# (https://cloud.google.com/vertex-ai/docs/predictions/use-flex-start-vms), Billing: charged only while the workload
+# runs, "Billing is distributed across two SKUs" (Compute Engine's and Vertex AI's management fee); "Flex-start VMs
+# offer significant discounts". Google Cloud Japan's article (SKU_SOURCE) shows the fee SKUs ("Vertex AI:
+# Online/Batch Prediction management fee on NVIDIA H100 80GB in Iowa", 1.4694826 USD/h) but no flex-start Compute
+# Engine figure. Vertex, "Use reservations with inference" (.../predictions/use-reservations): the reservation is
+# billed at the on-demand rate while it exists, used or not; a VM consuming it "doesn't incur separate charges".
+_CAPACITY_BILLING = {
+    "flex-start": "Vertex bills a flex-start (DWS) node as Compute Engine's flex-start SKU plus its management fee, "
+    "discounted against on demand; no flex-start figure is held here (https://cloud.google.com/vertex-ai/docs/"
+    "predictions/use-flex-start-vms)",
+    "reservation": "the reservation is billed while it exists, used or not, at its Compute Engine rate; the deploy "
+    "adds Vertex's management fee, with no figure here (https://cloud.google.com/vertex-ai/docs/predictions/"
+    "use-reservations)",
+}
+
+
+def rate_for(machine_type: str, replicas: int = 1, spot: bool = False, capacity: str = "") -> Rate:
+    """The hourly rate of ``replicas`` nodes of ``machine_type`` (``node`` is None when not in the table).
+
+    ``capacity``: ``flex-start`` or ``reservation`` (``vllm_vertex.capacity.kind``); other kinds price as on demand.
+    """
+    billed = capacity if capacity in _CAPACITY_BILLING else ""
+    return Rate(machine_type, replicas, PRICES.get(machine_type), spot, billed)
 
 
 def estimated_cost(rate: Rate, deployed_seconds: float) -> float | None:

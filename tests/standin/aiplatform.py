@@ -164,7 +164,7 @@ def create_endpoint(st, req) -> dict:
 
 
 def get_endpoint(st, req) -> dict:
-    return _endpoint(st, req)[1]
+    return _endpoint_view(req, _endpoint(st, req)[1])
 
 
 def delete_endpoint(st, req) -> dict:
@@ -197,7 +197,88 @@ def _check_resources(res: dict | None) -> dict:
         raise GoogleError(400, "DedicatedResources.min_replica_count must be at least 1.")
     if high and high < low:
         raise GoogleError(400, "DedicatedResources.max_replica_count must be greater than or equal to min_replica_count.")
+    _check_capacity(res, spec)
     return {**res, "minReplicaCount": low, "maxReplicaCount": high or low}
+
+
+_RESERVATION_KEY = "compute.googleapis.com/reservation-name"
+
+
+def _check_capacity(res: dict, spec: dict) -> None:
+    """Reservation affinity, required replicas and flex-start as the field descriptions of the discovery documents
+    and Vertex's pages state them; the stand-in's own wording (Vertex's exact texts for these were not found)."""
+    affinity = spec.get("reservationAffinity")
+    if affinity is not None:
+        kind, key, values = affinity.get("reservationAffinityType"), affinity.get("key"), affinity.get("values") or []
+        if kind in (None, "TYPE_UNSPECIFIED"):
+            raise GoogleError(400, "reservation_affinity.reservation_affinity_type is required.")
+        if kind == "SPECIFIC_RESERVATION" and (key != _RESERVATION_KEY or not values):
+            raise GoogleError(400, f"SPECIFIC_RESERVATION needs reservation_affinity.key {_RESERVATION_KEY!r} and the "
+                                   "reservation's resource name in values.")
+        if kind != "SPECIFIC_RESERVATION" and (key or values):
+            raise GoogleError(400, f"reservation_affinity.key and values are only for SPECIFIC_RESERVATION, not {kind}.")
+        if kind == "SPECIFIC_RESERVATION" and res.get("spot"):
+            raise GoogleError(400, "Spot VMs cannot consume a reservation.")
+    required = int(res.get("requiredReplicaCount") or 0)
+    if required < 0 or required > int(res.get("minReplicaCount") or 0):
+        raise GoogleError(400, "DedicatedResources.required_replica_count must be between 0 and min_replica_count.")
+    flex = res.get("flexStart")
+    if flex is not None:
+        seconds = float(str(flex.get("maxRuntimeDuration") or "0s").rstrip("s"))
+        if not 0 < seconds <= 7 * 24 * 3600:  # "Any deployment request for a longer duration will be rejected."
+            raise GoogleError(400, "flex_start.max_runtime_duration must be more than 0 and at most 7 days.")
+        if res.get("spot"):
+            raise GoogleError(400, "flex_start and spot cannot be used together.")
+
+
+def _missing_reservation(st, resources: dict) -> str:
+    """The reservation a SPECIFIC_RESERVATION names that does not exist ("" when it does, or when any name is taken)."""
+    affinity = (resources.get("machineSpec") or {}).get("reservationAffinity") or {}
+    with st.state.lock:
+        known = st.state.reservations
+    if known is None or affinity.get("reservationAffinityType") != "SPECIFIC_RESERVATION":
+        return ""
+    return next((v for v in affinity.get("values", []) if v not in known), "")
+
+
+def _in_version(doc: str, schema: str, value):
+    """``value`` as API version ``doc`` shows it: fields that version does not have (v1beta1's ``flexStart`` read
+    through v1) are left out, as a GAPIC client of that version would never see them."""
+    props = _schema_props(doc, schema)
+    if props is None:
+        return value
+    if isinstance(value, list):
+        return [_in_version(doc, schema, v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        prop = props.get(key)
+        if prop is None:
+            continue
+        ref = prop.get("$ref") or (prop.get("items") or {}).get("$ref")
+        out[key] = _in_version(doc, ref, item) if ref else item
+    return out
+
+
+def _schema_props(doc: str, schema: str | None) -> dict | None:
+    from . import discovery
+
+    found = discovery.load(doc)["schemas"].get(schema or "")
+    return found.get("properties") if found and found.get("type") == "object" else None
+
+
+def _list_endpoints(st, req) -> dict:
+    out = _list(st, req, "endpoints", "endpoints")
+    if "endpoints" in out:
+        out["endpoints"] = [_endpoint_view(req, ep) for ep in out["endpoints"]]
+    return out
+
+
+def _endpoint_view(req, ep: dict) -> dict:
+    if req.version != "v1":
+        return ep
+    return _in_version("aiplatform.v1", "GoogleCloudAiplatformV1Endpoint", ep)
 
 
 def deploy_model(st, req) -> dict:
@@ -220,6 +301,10 @@ def deploy_model(st, req) -> dict:
         st.state.deployed[dm_id] = {"endpoint": ep_name, "model": model_name, "url": None, "state": "deploying"}
     op = st.state.new_operation(ep_name, type_prefix(req), "DeployModelOperationMetadata", deploymentStage="STARTING_DEPLOYMENT")
     op.deployed_model_id = dm_id  # what a cancel undoes
+    missing = _missing_reservation(st, resources)
+    if missing:  # Compute Engine's not-found wording; Vertex's own text for this case was not found
+        _fail_deploy(st, op, dm_id, 5, f"The resource '{missing}' was not found")
+        return op.render(initial=True)
     st.spawn(_run_deploy, st, req.version, op, dm, model, split)
     return op.render(initial=True)
 
@@ -368,7 +453,7 @@ ROUTES = {
     _AI + "models.delete": delete_model,
     _AI + "endpoints.create": create_endpoint,
     _AI + "endpoints.get": get_endpoint,
-    _AI + "endpoints.list": lambda st, req: _list(st, req, "endpoints", "endpoints"),
+    _AI + "endpoints.list": lambda st, req: _list_endpoints(st, req),
     _AI + "endpoints.delete": delete_endpoint,
     _AI + "endpoints.deployModel": deploy_model,
     _AI + "endpoints.undeployModel": undeploy_model,

@@ -132,6 +132,11 @@ class VertexStandin:
         with self.state.lock:
             self.state.quotas.setdefault(quota_id, {})[region] = int(value)
 
+    def add_reservation(self, name: str) -> None:
+        """Makes reservation ``name`` (projects/P/zones/Z/reservations/R) exist; from the first, others are unknown."""
+        with self.state.lock:
+            self.state.reservations = (self.state.reservations or set()) | {name}
+
     def add_secret(self, name: str, value: str | bytes) -> str:
         """Adds a version to secret ``name`` (``S`` for any project, or ``projects/P/secrets/S``)."""
         return misc.add_secret(self, name, value)

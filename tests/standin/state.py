@@ -94,6 +94,7 @@ class State:
     secret_states: dict = field(default_factory=dict)  # (project number or None, secret, version) → state
     secrets: dict = field(default_factory=dict)  # secret id → [bytes per version]; or "projects/N/secrets/S"
     logs: list = field(default_factory=list)  # Cloud Logging LogEntry JSON, oldest first
+    reservations: set | None = None  # Compute Engine reservation names that exist; None: any name is taken
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def new_id(self) -> str:

@@ -52,11 +52,14 @@ def retry(timeout: float = 300.0, initial: float = 1.0, idempotent: bool = True)
     )
 
 
-def _regional(service: str, region: str):
-    """A regional ``aiplatform_v1`` GAPIC client over REST."""
-    from google.cloud import aiplatform_v1
+def _regional(service: str, region: str, version: str = "v1"):
+    """A regional ``aiplatform_v1`` (or ``aiplatform_v1beta1``) GAPIC client over REST."""
+    if version == "v1beta1":
+        from google.cloud import aiplatform_v1beta1 as module
+    else:
+        from google.cloud import aiplatform_v1 as module
 
-    return current().gapic(getattr(aiplatform_v1, service), region)
+    return current().gapic(getattr(module, service), region)
 
 
 def model_client(region: str):
@@ -64,9 +67,9 @@ def model_client(region: str):
     return _regional("ModelServiceClient", region)
 
 
-def endpoint_client(region: str):
-    """``aiplatform_v1.EndpointServiceClient`` for ``region``."""
-    return _regional("EndpointServiceClient", region)
+def endpoint_client(region: str, version: str = "v1"):
+    """``aiplatform_v1.EndpointServiceClient`` for ``region`` (``version="v1beta1"``: the v1beta1 one, flex-start)."""
+    return _regional("EndpointServiceClient", region, version)
 
 
 def pipeline_client(region: str):

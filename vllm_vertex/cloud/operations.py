@@ -29,11 +29,14 @@ def _get(url: str, message):
     return json_format.Parse(response.content, message, ignore_unknown_fields=True)
 
 
-def get_operation(name: str, region: str):
-    """The operation ``name`` (``projects/.../operations/ID``) as an ``operations_pb2.Operation``."""
+def get_operation(name: str, region: str, version: str = "v1"):
+    """The operation ``name`` (``projects/.../operations/ID``) as an ``operations_pb2.Operation``.
+
+    ``version``: the API version that started it (a v1beta1 deploy's metadata and response are v1beta1 types).
+    """
     from google.longrunning import operations_pb2
 
-    return _get(f"{current().base(region)}/v1/{name}", operations_pb2.Operation())
+    return _get(f"{current().base(region)}/{version}/{name}", operations_pb2.Operation())
 
 
 def list_operations(parent: str, region: str) -> list:
@@ -44,14 +47,14 @@ def list_operations(parent: str, region: str) -> list:
     return list(_get(url, operations_pb2.ListOperationsResponse()).operations)
 
 
-def tolerant(op, region: str):
-    """``op`` (an api_core operation future from a GAPIC REST client), refreshed by ``get_operation``."""
+def tolerant(op, region: str, version: str = "v1"):
+    """``op`` (an api_core operation future from a GAPIC REST client of ``version``), refreshed by ``get_operation``."""
     from vllm_vertex.cloud import backoff
 
     name = op.operation.name
 
     def refresh(retry=None):
-        read = lambda: get_operation(name, region)  # noqa: E731
+        read = lambda: get_operation(name, region, version)  # noqa: E731
         return (retry or clients.retry())(read)()
 
     if not hasattr(op, "_refresh"):  # api_core keeps the refresh callable here since its first release

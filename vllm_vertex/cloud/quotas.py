@@ -68,7 +68,7 @@ def check_quotas(cfg: DeploymentConfig, log: Callable[[str], None] = print) -> l
     checks, lines = read_checks(cfg)
     for line in lines:
         log(line)
-    short = [c.message(cfg.region) for c in checks if not c.ok]
+    short = [c.message(cfg.region) for c in checks if c.blocks]
     if short:
         raise QuotaError("quota does not cover this deployment:\n" + "\n".join(short))
     return lines
@@ -85,7 +85,7 @@ def quota_note(cfg: DeploymentConfig, cause: str = "stockout") -> str:
         checks, _ = read_checks(cfg)
     except Exception as err:  # the note is an aid: say why it is missing
         return f"Whether quota was the cause could not be checked ({type(err).__name__}: {err})."
-    short = [c for c in checks if not c.ok]
+    short = [c for c in checks if c.blocks]
     if short:
         return "Quota is the cause: " + "; ".join(c.message(cfg.region) for c in short)
     if not checks:

@@ -112,7 +112,9 @@ def cost_so_far(endpoint, now=None) -> tuple[dict[str, float], str]:
         return {}, "estimated GPU cost: unknown (nothing deployed, or no deploy time)"
     deployed = endpoint.deployed_models[0]
     resources = deployed.dedicated_resources
-    rate = pricing.rate_for(resources.machine_spec.machine_type, max(1, resources.min_replica_count), resources.spot)
+    held = resources.machine_spec.reservation_affinity.reservation_affinity_type == 3  # SPECIFIC_RESERVATION
+    rate = pricing.rate_for(resources.machine_spec.machine_type, max(1, resources.min_replica_count), resources.spot,
+                            "reservation" if held else "")  # flexStart is v1beta1-only: a v1 read cannot see it
     seconds = ((now or datetime.datetime.now(datetime.UTC)) - deployed.create_time).total_seconds()
     figures = {"deployed_minutes": round(max(0.0, seconds) / 60, 2)}
     cost = pricing.estimated_cost(rate, max(0.0, seconds))

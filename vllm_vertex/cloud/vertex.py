@@ -79,35 +79,36 @@ def deploy_model(
     run_label: str,
     log: Callable[[str], None] = print,
 ) -> Deployed:
-    """Deploys the model with all traffic and waits; raises ``DeployError`` with the root cause."""
-    from google.cloud import aiplatform_v1
+    """Deploys the model with all traffic and waits; raises ``DeployError`` with the root cause.
 
-    resources = aiplatform_v1.DedicatedResources(
-        machine_spec=aiplatform_v1.MachineSpec(
-            machine_type=cfg.machine_type,
-            accelerator_type=cfg.accelerator_type,
-            accelerator_count=cfg.accelerator_count,
-        ),
-        min_replica_count=cfg.min_replica_count,
-        max_replica_count=cfg.max_replica_count,
-        spot=cfg.spot,
-    )
-    deployed = aiplatform_v1.DeployedModel(
+    The capacity fields (reservation affinity, required replicas, flex-start) come from
+    ``vllm_vertex.capacity``; a flex-start deploy goes through the v1beta1 client, the only API version
+    with ``dedicatedResources.flexStart``.
+    """
+    from vllm_vertex import capacity
+
+    version = capacity.api_version(cfg)
+    if version == "v1beta1":
+        from google.cloud import aiplatform_v1beta1 as types
+    else:
+        from google.cloud import aiplatform_v1 as types
+
+    deployed = types.DeployedModel(
         model=model_name,
         display_name=naming.display_name(cfg.model_id, run_label, "deployed"),
-        dedicated_resources=resources,
+        dedicated_resources=types.DedicatedResources(capacity.dedicated_resources(cfg)),
         service_account=cfg.service_account,
     )
-    client = clients.endpoint_client(cfg.region)
+    client = clients.endpoint_client(cfg.region, version)
     log(
         f"deploying {model_name} to {endpoint_name} on {cfg.max_replica_count}× {cfg.machine_type} "
-        f"with {cfg.accelerator_count}× {cfg.accelerator_type}; this takes up to an hour"
+        f"with {cfg.accelerator_count}× {cfg.accelerator_type} ({capacity.describe(cfg)}); this takes up to an hour"
     )
     since = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     op = client.deploy_model(
         endpoint=endpoint_name, deployed_model=deployed, traffic_split={"0": 100}, retry=clients.retry(idempotent=False)
     )
-    op = operations.tolerant(op, cfg.region)  # the image's aiplatform may not know newer stages
+    op = operations.tolerant(op, cfg.region, version)  # the image's aiplatform may not know newer stages
     from vllm_vertex.cloud.logs import container_log
 
     def read_log() -> str:

@@ -22,16 +22,17 @@ DRY_RUN = click.option(
 
 def plan_summary(cfg) -> dict:
     """The run's offline capacity plan and hourly price: verdict, KV cache tokens, ``$X.XX/h (kind, source)``."""
-    from vllm_vertex import preflight, pricing
+    from vllm_vertex import capacity, preflight
 
     plan = preflight.offline(cfg).plan
-    rate = pricing.rate_for(cfg.machine_type, max(1, cfg.min_replica_count), cfg.spot)
+    rate = capacity.rate(cfg)
     return {
         "verdict": plan.verdict.value if plan else None,
         "fits": plan.fits if plan else None,
         "kv_cache_tokens": plan.kv_cache_tokens if plan else None,
         "machine_type": cfg.machine_type,
         "replicas": max(1, cfg.min_replica_count),
+        "capacity": capacity.describe(cfg),
         "usd_per_hour": rate.usd_per_hour,
         "price": rate.text(),
     }
@@ -99,6 +100,7 @@ def show(described: dict, as_json: bool = False) -> None:
                    else "not planned offline (no shipped config; the preflight step plans it)")
         click.echo(f"  plan: {verdict}")
         click.echo(f"  price: {p['price']}")
+        click.echo(f"  capacity: {p['capacity']}")
     if "schedule" in described:
         s = described["schedule"]
         click.echo(f"  schedule: {s['display_name']}, cron {s['cron']!r}, at most {s['max_concurrent_run_count']} "

@@ -138,7 +138,7 @@ def _plan_run_file(path: str):
     The shipped config when there is one (as submit's offline check), else config.json from the Hub.
     A finding that is not a capacity verdict (max_model_len above the model's context) is bad input.
     """
-    from vllm_vertex import preflight, pricing
+    from vllm_vertex import capacity, preflight
     from vllm_vertex.commands._common import load_run
 
     cfg = load_run(path).config
@@ -147,7 +147,7 @@ def _plan_run_file(path: str):
         report = preflight.evaluate(cfg, _model_config(cfg.model_id)[0], "hub")
     if report.plan is None:
         raise BadInput(report.error_text() if report.findings else "; ".join(report.notes))
-    rate = pricing.rate_for(cfg.machine_type, max(1, cfg.min_replica_count), cfg.spot)
+    rate = capacity.rate(cfg)  # by capacity kind: spot, flex-start and reservations say why they are unpriced
     return report.plan, rate, cfg.region
 
 
