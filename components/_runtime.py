@@ -20,9 +20,9 @@ import ast
 import base64
 import dataclasses
 import functools
-import gzip
 import inspect
 import io
+import lzma
 import pathlib
 import re
 import tarfile
@@ -62,6 +62,8 @@ _PACKAGE = "vllm_vertex"
 _SOURCE = pathlib.Path(__file__).resolve().parent.parent / _PACKAGE
 _FIXED_MTIME = 1_700_000_000  # every archive entry's mtime: compiling twice gives the same bytes
 _B64 = re.compile(r"__KFP_EMBEDDED_ARCHIVE_B64 = '([A-Za-z0-9+/=]*)'")
+# How KFP's generated code opens the archive; the step's copy is changed to open ours (tar.xz).
+_KFP_TAR_MODE = "mode='r:gz'"
 _FUNCTIONS: dict[str, object] = {}  # each component's Python function, by name (``--function_to_execute``)
 
 
@@ -345,8 +347,8 @@ def archive_files(modules: Iterable[str]) -> dict[str, bytes]:
 def core_archive(modules: Iterable[str]) -> bytes:
     """The tar.gz a step embeds: ``modules`` and their data, built in memory with fixed metadata.
 
-    Entries are sorted, with fixed mtime, owner (0/0, no names) and modes, and the gzip header has
-    no timestamp, so the same sources give the same bytes on any machine and for any user. Nothing
+    Entries are sorted, with fixed mtime, owner (0/0, no names) and modes, and xz has no timestamp,
+    so the same sources give the same bytes on any machine and for any user. Nothing
     is read from or written to a shared folder. The archive travels base64-encoded in ONE argument
     of the step's command, and Linux refuses an argument over 128 KiB (``MAX_ARG_STRLEN``): that is
     why a step carries only the modules it reaches, slimmed.
@@ -364,7 +366,10 @@ def core_archive(modules: Iterable[str]) -> bytes:
             else:
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
                 tar.addfile(info)
-    return gzip.compress(buf.getvalue(), compresslevel=9, mtime=0)
+    # xz, not KFP's gzip: 15 % smaller here (preflight 49,977 → 42,568 bytes before base64); the step's
+    # extraction code is switched to match (``_KFP_TAR_MODE``), and the image's Python 3.12 has lzma.
+    return lzma.compress(buf.getvalue(), format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
+                         preset=9 | lzma.PRESET_EXTREME)
 
 
 def vllm_component(*packages: str):
@@ -389,9 +394,10 @@ def vllm_component(*packages: str):
         line = f"__KFP_EMBEDDED_ARCHIVE_B64 = '{base64.b64encode(core_archive(step_modules(func))).decode()}'"
         container = component.component_spec.implementation.container
         source = container.command[-1]
-        if len(_B64.findall(source)) != 1:
+        if len(_B64.findall(source)) != 1 or source.count(_KFP_TAR_MODE) != 1:
             raise RuntimeError(f"{func.__name__}: KFP's embedded-archive code is not where this kfp version had it")
-        container.command = [*container.command[:-1], _B64.sub(lambda _: line, source)]
+        source = _B64.sub(lambda _: line, source).replace(_KFP_TAR_MODE, "mode='r:xz'")
+        container.command = [*container.command[:-1], source]
         return component
 
     return wrap
@@ -400,7 +406,7 @@ def vllm_component(*packages: str):
 def embedded_files(component) -> dict[str, bytes]:
     """The files of the archive embedded in ``component``'s command, by path (what the step extracts)."""
     (archive,) = _B64.findall(component.component_spec.implementation.container.command[-1])
-    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(archive)), mode="r:gz") as tar:
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(archive)), mode="r:xz") as tar:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]  # a regular file always has a reader
 
 
