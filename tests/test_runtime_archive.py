@@ -28,8 +28,11 @@ def _files(*modules: str) -> set[str]:
 
 
 def test_check_verdict_carries_exactly_its_closure():
-    """check-verdict needs ``whole_number`` (``numbers``) and the error it raises, which masks with ``redact``."""
-    assert set(_runtime.embedded_files(c.check_verdict)) == _files("__init__.py", "errors.py", "numbers.py", "redact.py")
+    """check-verdict needs ``whole_number`` (``numbers``) and the error it raises, which masks with ``redact``; every
+    step masks its output (``masked_streams``)."""
+    assert set(_runtime.embedded_files(c.check_verdict)) == _files(
+        "__init__.py", "errors.py", "numbers.py", "redact.py", "masked_streams.py"
+    )
 
 
 def test_validate_config_carries_exactly_its_closure():
@@ -38,7 +41,7 @@ def test_validate_config_carries_exactly_its_closure():
     assert set(_runtime.embedded_files(c.validate_config)) == _files(
         "__init__.py", "config.py", "configfile.py", "errors.py", "hardware.py", "naming.py", "numbers.py",
         "payloads.py", "recipes.py", "redact.py", "sdk_regions.py", "vllm_flags.py", "vllm_known_flags.py",
-        "data/vllm_cli_flags.json", "planner/__init__.py", "planner/_base.py", "planner/configs.py", "planner/context.py", "planner/model.py",
+        "data/vllm_cli_flags.json", "masked_streams.py", "planner/__init__.py", "planner/_base.py", "planner/configs.py", "planner/context.py", "planner/model.py",
         "planner/quant.py",
         "probe/__init__.py", "probe/slo.py", "probe/workload.py",
     ) | set(MODEL_CONFIGS)
