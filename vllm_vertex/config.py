@@ -338,13 +338,9 @@ def warnings(cfg: DeploymentConfig) -> list[str]:
         token = "the HF token from hf_token_secret" if cfg.hf_token_secret else "any HF token you add later"
         out.append(f"warning: serving_image {cfg.serving_image[:200]} is not Google's vLLM serving image; it runs "
                    f"with {token} in its environment (allow_custom_serving_image is set).")  # fmt: skip
-    from vllm_vertex.recipes import vllm_version_of
-    from vllm_vertex.vllm_known_flags import known_flags
+    from vllm_vertex.vllm_known_flags import unchecked_warning
 
-    if cfg.extra_vllm_args and (version := vllm_version_of(cfg.serving_image)) not in known_flags():
-        out.append(f"warning: extra_vllm_args could not be checked: the vLLM version of {cfg.serving_image[:200]} "
-                   f"is not known here ({version}), so a flag that vLLM lacks fails only when the container starts.")
-    return out
+    return out + (unchecked_warning(cfg.serving_image) if cfg.extra_vllm_args else [])
 
 
 def _check_hardware(cfg: DeploymentConfig) -> list[tuple[str, str]]:
@@ -445,12 +441,10 @@ def _extra_arg_problem(cfg: DeploymentConfig, arg: str) -> str:
         )
     if name == "--config":
         return "--config reads flags from a file the checks cannot see; put each flag in extra_vllm_args instead."
-    from vllm_vertex.recipes import vllm_version_of
     from vllm_vertex.vllm_known_flags import unknown_flag_problem
 
     google = is_google_serving_image(cfg.serving_image)
-    unknown = unknown_flag_problem(name, vllm_version_of(cfg.serving_image), cfg.serving_image, google_image=google)
-    if unknown:
+    if unknown := unknown_flag_problem(name, cfg.serving_image, google_image=google):
         return unknown
     if re.match(r"--[^=\s]+\s", arg):
         return f"{arg!r}: the container passes each entry as one argument; write {name}={value}."

@@ -28,19 +28,15 @@ class MaskedStream:
     """
 
     def __init__(self, raw: TextIO) -> None:
-        self.raw = raw
-        self._pending = ""
-        self._lock = threading.Lock()  # threads print too (the probe's workers)
+        self.raw, self._pending, self._lock = raw, "", threading.Lock()  # threads print too
 
-    def write(self, text: str) -> int:
+    def write(self, text: str, end: bool = False) -> int:
         with self._lock:
-            self._pending += text
-            cut = max(self._pending.rfind("\n"), self._pending.rfind("\r")) + 1
-            if not cut and len(self._pending) > _MAX_PENDING:
-                cut = len(self._pending)
-            done, self._pending = self._pending[:cut], self._pending[cut:]
-            if done:
-                self.raw.write(mask(done))
+            pending = self._pending + text
+            cut = len(pending) if end or len(pending) > _MAX_PENDING else max(map(pending.rfind, "\n\r")) + 1
+            self._pending = pending[cut:]
+            if cut:
+                self.raw.write(mask(pending[:cut]))
         return len(text)
 
     def writelines(self, lines: Any) -> None:
@@ -52,10 +48,7 @@ class MaskedStream:
 
     def close(self) -> None:
         """Writes the unfinished line, masked; the real stream stays open (the interpreter owns it)."""
-        with self._lock:
-            done, self._pending = self._pending, ""
-            if done:
-                self.raw.write(mask(done))
+        self.write("", end=True)
         self.raw.flush()
 
     def __getattr__(self, name: str) -> Any:

@@ -11,7 +11,7 @@ import functools
 import json
 import pathlib
 
-__all__ = ["GOOGLE_FLAGS", "known_flags", "unknown_flag_problem"]
+__all__ = ["GOOGLE_FLAGS", "known_flags", "unchecked_warning", "unknown_flag_problem"]
 __package_data__ = ("data/vllm_cli_flags.json",)
 
 
@@ -28,12 +28,15 @@ def known_flags() -> dict[str, frozenset[str]]:
     return {version: frozenset(entry["flags"]) for version, entry in data["versions"].items()}
 
 
-def unknown_flag_problem(name: str, version: str, image: str, *, google_image: bool) -> str:
-    """Why vLLM ``version`` (of ``image``) would refuse the flag ``name`` at container start ("" if it would not).
+def unknown_flag_problem(name: str, image: str, *, google_image: bool) -> str:
+    """Why the vLLM of ``image`` would refuse the flag ``name`` at container start ("" if it would not).
 
     A unique prefix of a flag passes, as argparse takes it; so does a flag of Google's container on its images.
-    An unknown version checks nothing (see :func:`known_flags`).
+    An image whose vLLM version is unknown checks nothing (:func:`unchecked_warning` says so).
     """
+    from vllm_vertex.recipes import vllm_version_of
+
+    version = vllm_version_of(image)
     flags = known_flags().get(version)
     if flags is None or (google_image and name in GOOGLE_FLAGS):
         return ""
@@ -46,3 +49,14 @@ def unknown_flag_problem(name: str, version: str, image: str, *, google_image: b
     tag = image.rsplit("/", 1)[-1][:120]
     return (f"{name} is not a flag of vLLM {version} (the vLLM of {tag}), so the container would refuse to start."
             f"{hint} Fix or remove it.")  # fmt: skip
+
+
+def unchecked_warning(image: str) -> list[str]:
+    """The warning for ``extra_vllm_args`` on an image whose vLLM version has no flag list (none if it has one)."""
+    from vllm_vertex.recipes import vllm_version_of
+
+    version = vllm_version_of(image)
+    if version in known_flags():
+        return []
+    return [f"warning: extra_vllm_args could not be checked: the vLLM version of {image[:200]} is not known here "
+            f"({version}), so a flag that vLLM lacks fails only when the container starts."]  # fmt: skip
