@@ -323,7 +323,20 @@ def step_modules(func) -> tuple[str, ...]:
     """
     nodes = list(ast.walk(ast.parse(textwrap.dedent(inspect.getsource(func)))))
     module = func.__module__
-    return closure(_references(nodes, module, False, {}, _bindings(nodes, module, False)))
+    return closure([*_references(nodes, module, False, {}, _bindings(nodes, module, False)), _MASK_STREAMS])
+
+
+# Every step's program calls this before the step's function runs (``_masking_streams``).
+_MASK_STREAMS: _Ref = ("vllm_vertex.masked_streams", "mask_streams")
+
+
+def _masking_streams(source: str, func) -> str:
+    """The step's program ``source`` with its stdout and stderr masked (``masked_streams``) before ``func`` runs."""
+    head = f"\ndef {func.__name__}("
+    if source.count(head) != 1:
+        raise RuntimeError(f"{func.__name__}: its definition is not where this kfp version puts it")
+    call = f"\nfrom {_MASK_STREAMS[0]} import {_MASK_STREAMS[1]} as __vllm_vertex_mask\n__vllm_vertex_mask()\n"
+    return source.replace(head, call + head)
 
 
 def archive_files(modules: Iterable[str]) -> dict[str, bytes]:
@@ -397,7 +410,7 @@ def vllm_component(*packages: str):
         if len(_B64.findall(source)) != 1 or source.count(_KFP_TAR_MODE) != 1:
             raise RuntimeError(f"{func.__name__}: KFP's embedded-archive code is not where this kfp version had it")
         source = _B64.sub(lambda _: line, source).replace(_KFP_TAR_MODE, "mode='r:xz'")
-        container.command = [*container.command[:-1], source]
+        container.command = [*container.command[:-1], _masking_streams(source, func)]
         return component
 
     return wrap
@@ -424,4 +437,5 @@ def image_container(function_name: str, image: str) -> dict:
     """
     component = dsl.component(base_image=image, install_kfp_package=False)(_FUNCTIONS[function_name])
     container = component.component_spec.implementation.container
-    return {"image": image, "command": list(container.command), "args": list(container.args)}
+    command = [*container.command[:-1], _masking_streams(container.command[-1], _FUNCTIONS[function_name])]
+    return {"image": image, "command": command, "args": list(container.args)}

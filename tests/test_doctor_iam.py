@@ -44,8 +44,8 @@ def test_every_permission_says_where_it_is_used():
             assert any(call in t for t in texts), f"{permission}: {call} is not in {paths}"
 
 
-def test_a_least_privilege_setup_gives_no_warning(standin):
-    """The custom roles of docs/iam, bound as README says: every check ok and no warning."""
+def _least_privilege(standin, leave_out: str = ""):
+    """The custom roles of docs/iam (less ``leave_out``), bound as README says; doctor's result."""
     ready(standin, caller_roles=())
     cloud = standin.cloud
     for member in (CALLER, f"serviceAccount:{ACCOUNT}"):
@@ -54,12 +54,18 @@ def test_a_least_privilege_setup_gives_no_warning(standin):
     roles = {}
     for identity in doctor.CUSTOM_ROLES:
         role = yaml.safe_load((ROOT / "docs" / "iam" / f"{identity}.yaml").read_text())
-        roles[identity] = cloud.add_custom_role(PROJECT, doctor.CUSTOM_ROLES[identity][0], role["includedPermissions"])
+        permissions = [p for p in role["includedPermissions"] if p != leave_out]
+        roles[identity] = cloud.add_custom_role(PROJECT, doctor.CUSTOM_ROLES[identity][0], permissions)
     cloud.grant(f"projects/{PROJECT}", f"serviceAccount:{ACCOUNT}", roles["pipeline"])
     cloud.grant(f"projects/{PROJECT}", CALLER, roles["submitter"], "roles/iam.securityReviewer",
                 "roles/serviceusage.serviceUsageConsumer")
     cloud.grant(ACCOUNT, CALLER, "roles/iam.serviceAccountUser")
-    result = invoke(standin, "doctor", TEXT, "--caller", CALLER)
+    return invoke(standin, "doctor", TEXT, "--caller", CALLER)
+
+
+def test_a_least_privilege_setup_gives_no_warning(standin):
+    """The custom roles of docs/iam, bound as README says: every check ok and no warning."""
+    result = _least_privilege(standin)
     assert result.exit_code == 0, result.output
     assert lines_of(result.output, "WARN") == [] and lines_of(result.output, "MISSING") == []
     assert "warning" not in result.output.splitlines()[-1]
@@ -121,3 +127,14 @@ def test_viewers_are_not_warned_about_without_a_token(standin):
     result = invoke(standin, "doctor", *WHERE, "--service-account", ACCOUNT, "--json")
     payload = json.loads(result.stdout)
     assert payload["warnings"] == [] and payload["ok"], payload
+
+
+def test_the_pipeline_role_holds_what_vertex_pipelines_checks_when_a_run_starts(standin):
+    """Google documents ``aiplatform.metadataStores.get`` for the pipeline's service account (checked when a run is
+    created); without it doctor reports the gap, naming the permission."""
+    line = next(x for x in (ROOT / "docs" / "iam" / "pipeline.yaml").read_text().splitlines()
+                if x.startswith("- aiplatform.metadataStores.get"))
+    assert doctor.GOOGLE_PIPELINES_DOC in line and "when it creates a run" in line
+    result = _least_privilege(standin, leave_out="aiplatform.metadataStores.get")
+    missing = lines_of(result.output, "MISSING")
+    assert result.exit_code != 0 and any("aiplatform.metadataStores.get" in m for m in missing), result.output

@@ -28,17 +28,21 @@ def _files(*modules: str) -> set[str]:
 
 
 def test_check_verdict_carries_exactly_its_closure():
-    """check-verdict needs ``whole_number`` (``numbers``) and the error it raises, which masks with ``redact``."""
-    assert set(_runtime.embedded_files(c.check_verdict)) == _files("__init__.py", "errors.py", "numbers.py", "redact.py")
+    """check-verdict needs ``whole_number`` (``numbers``) and the error it raises, which masks with ``redact``; every
+    step masks its output (``masked_streams``)."""
+    assert set(_runtime.embedded_files(c.check_verdict)) == _files(
+        "__init__.py", "errors.py", "numbers.py", "redact.py", "masked_streams.py"
+    )
 
 
 def test_validate_config_carries_exactly_its_closure():
     """validate-config runs the whole validation: the planner's model-config reading (not its memory model: the
-    package serves its names lazily), the model configs it reads, and the probe's SLO."""
+    package serves its names lazily), the model configs it reads, the probe's SLO and each vLLM version's flags."""
     assert set(_runtime.embedded_files(c.validate_config)) == _files(
-        "__init__.py", "capacity.py", "config.py", "configfile.py", "errors.py", "hardware.py", "naming.py", "numbers.py",
-        "payloads.py", "recipes.py", "redact.py", "sdk_regions.py", "vllm_flags.py",
-        "planner/__init__.py", "planner/_base.py", "planner/configs.py", "planner/context.py", "planner/model.py",
+        "__init__.py", "capacity.py", "config.py", "configfile.py", "errors.py", "hardware.py", "naming.py",
+        "numbers.py", "payloads.py", "recipes.py", "redact.py", "sdk_regions.py", "vllm_flags.py", "vllm_known_flags.py",
+        "data/vllm_cli_flags.json", "masked_streams.py", "planner/__init__.py", "planner/_base.py", "planner/configs.py",
+        "planner/context.py", "planner/model.py",
         "planner/quant.py",
         "probe/__init__.py", "probe/slo.py", "probe/workload.py",
     ) | set(MODEL_CONFIGS)
@@ -180,7 +184,7 @@ def test_every_data_file_in_the_core_is_declared_by_the_module_that_reads_it():
         declared |= {f"vllm_vertex/{d}" for d in _runtime._module(name).data}
     shipped = {p.relative_to(ROOT).as_posix() for p in CORE.rglob("*")
                if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts}
-    assert declared == shipped == set(MODEL_CONFIGS)
+    assert declared == shipped == set(MODEL_CONFIGS) | {"vllm_vertex/data/vllm_cli_flags.json"}
 
 
 def test_the_walker_follows_functions_not_whole_modules():

@@ -366,11 +366,14 @@ def is_google_serving_image(image: str) -> bool:
 
 def warnings(cfg: DeploymentConfig) -> list[str]:
     """What a valid configuration should still tell its user (a custom serving image receives the HF token)."""
+    out = []
     if cfg.serving_image and not is_google_serving_image(cfg.serving_image):
         token = "the HF token from hf_token_secret" if cfg.hf_token_secret else "any HF token you add later"
-        return [f"warning: serving_image {cfg.serving_image[:200]} is not Google's vLLM serving image; it runs with "
-                f"{token} in its environment (allow_custom_serving_image is set)."]  # fmt: skip
-    return []
+        out.append(f"warning: serving_image {cfg.serving_image[:200]} is not Google's vLLM serving image; it runs "
+                   f"with {token} in its environment (allow_custom_serving_image is set).")  # fmt: skip
+    from vllm_vertex.vllm_known_flags import unchecked_warning
+
+    return out + (unchecked_warning(cfg.serving_image) if cfg.extra_vllm_args else [])
 
 
 def _check_hardware(cfg: DeploymentConfig) -> list[tuple[str, str]]:
@@ -509,6 +512,11 @@ def _extra_arg_problem(cfg: DeploymentConfig, arg: str) -> str:
         )
     if name == "--config":
         return "--config reads flags from a file the checks cannot see; put each flag in extra_vllm_args instead."
+    from vllm_vertex.vllm_known_flags import unknown_flag_problem
+
+    google = is_google_serving_image(cfg.serving_image)
+    if unknown := unknown_flag_problem(name, cfg.serving_image, google_image=google):
+        return unknown
     if re.match(r"--[^=\s]+\s", arg):
         return f"{arg!r}: the container passes each entry as one argument; write {name}={value}."
     return ""

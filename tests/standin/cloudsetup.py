@@ -29,6 +29,7 @@ _AIPLATFORM_USE = {
         "endpoints": ("create", "get", "list", "update", "delete", "deploy", "undeploy", "predict"),
         "models": ("upload", "get", "list", "update", "delete"),
         "operations": ("get", "list"),
+        "metadataStores": ("get", "list"),
     }.items()
     for verb in verbs
 } | {"resourcemanager.projects.get", "serviceusage.services.get", "serviceusage.services.list"}

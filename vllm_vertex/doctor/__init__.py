@@ -71,6 +71,10 @@ _RUN = ("aiplatform.models.upload", "aiplatform.models.get", "aiplatform.models.
         "aiplatform.endpoints.create", "aiplatform.endpoints.get", "aiplatform.endpoints.list",
         "aiplatform.endpoints.deploy", "aiplatform.endpoints.undeploy", "aiplatform.endpoints.delete",
         "aiplatform.endpoints.predict", "aiplatform.operations.list")
+# What Vertex AI Pipelines itself checks of the pipeline's service account when it creates a run, besides the
+# pipeline-root bucket grant (GOOGLE_PIPELINES_DOC): not a call of ours.
+_LAUNCH = ("aiplatform.metadataStores.get",)
+GOOGLE_PIPELINES_DOC = "https://cloud.google.com/vertex-ai/docs/tabular-data/tabular-workflows/service-accounts"
 
 SUBMITTER: tuple[Grant, ...] = (
     Grant("roles/aiplatform.user", "project", _SUBMIT, "submit, follow and cancel runs; schedules; smoke; teardown"),
@@ -80,7 +84,8 @@ SUBMITTER: tuple[Grant, ...] = (
           "run the pipeline as it (`iam.serviceAccounts.actAs`)"),
 )
 PIPELINE_ACCOUNT: tuple[Grant, ...] = (
-    Grant("roles/aiplatform.user", "project", _RUN, "upload, endpoint, deploy, predict, undeploy, delete"),
+    Grant("roles/aiplatform.user", "project", _RUN + _LAUNCH, "upload, endpoint, deploy, predict, undeploy, delete; "
+          "start a run (ML Metadata)"),
     Grant("roles/storage.objectUser", "bucket", ("storage.objects.create", "storage.objects.get",
                                                  "storage.objects.list"), "write the pipeline root"),
     Grant("roles/secretmanager.secretAccessor", "secret", ("secretmanager.versions.access",),
@@ -129,7 +134,11 @@ USED_AT: dict[str, str] = {
     "cloudquotas.quotas.get": "cloud/quotas.py read_quotas: get_quota_info",
     "serviceusage.services.use": "Cloud Quotas and Secret Manager calls billed to the project (quota project)",
     "secretmanager.versions.access": "cloud/secrets.py: access_secret_version (the HF token)",
-    "storage.objects.create": "the pipeline root: KFP writes each step's outputs",
+    "aiplatform.metadataStores.get": "Vertex AI Pipelines, as the pipeline's service account, when it creates a run "
+                                     "(else: Failed to create pipeline job); Google: " + GOOGLE_PIPELINES_DOC,
+    "storage.objects.create": "the pipeline root: KFP writes each step's outputs; Vertex AI Pipelines checks it and "
+                              "storage.objects.get on the bucket when it creates a run; Google: "
+                              + GOOGLE_PIPELINES_DOC,
     "storage.objects.get": "the pipeline root: KFP reads step inputs; a gs:// model folder (cloud/hub.py)",
     "storage.objects.list": "the pipeline root; a gs:// model folder (cloud/hub.py inspect_gcs: list_blobs)",
     "iam.serviceAccounts.actAs": "cloud/jobs.py submit (service_account); cloud/vertex.py deploy_model "
@@ -155,8 +164,12 @@ def custom_role_yaml(identity: str) -> str:
     import json
 
     role_id, title, grants = CUSTOM_ROLES[identity]
-    why = "; ".join(g.why for g in grants if g.scope == "project")
-    description = json.dumps(f"vllm-vertex {identity}: {why}"[:256])  # IAM's limit; a JSON string is YAML
+    whys = [g.why for g in grants if g.scope == "project"]
+    text = f"vllm-vertex {identity}: " + "; ".join(whys)
+    while len(text) > 256:  # IAM's limit: whole reasons only
+        whys.pop()
+        text = f"vllm-vertex {identity}: " + "; ".join(whys) + "; ..."
+    description = json.dumps(text)  # a JSON string is YAML
     lines = [f"# Custom role {role_id}: generated from vllm_vertex/doctor/__init__.py (python3 -m vllm_vertex.doctor",
              "# writes it; tests/test_doctor_iam.py keeps the two equal). Each permission's comment: where it is used.",
              f"# gcloud iam roles create {role_id} --project PROJECT --file docs/iam/{identity}.yaml",
