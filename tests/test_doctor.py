@@ -154,6 +154,8 @@ def test_fix_applies_each_missing_piece_and_says_it(standin):
     assert result.output.strip().endswith("19 of 19 checks ok")
     # what the stand-in now holds
     assert set(APIS) <= cloud.services[PROJECT] and "my-bucket" in cloud.buckets and ACCOUNT in cloud.service_accounts
+    # enabling answered a pending operation, which Service Usage's client polled until done
+    assert any(m == "GET" and p.startswith("/v1/operations/acat.p2-") for m, p, _ in standin.requests)
     assert f"serviceAccount:{ACCOUNT}" in cloud.policies[SECRET]["roles/secretmanager.secretAccessor"]
     assert cloud.caller in cloud.policies[ACCOUNT]["roles/iam.serviceAccountUser"]
     for role in PIPELINE_ROLES:
