@@ -3,8 +3,8 @@
 Pure except ``load``, which reads the file. Layout::
 
     preset: llama-3.1-8b-instruct        # optional starting point (vllm_vertex/recipes.py)
-    project: my-project                  # required
-    region: us-central1                  # required
+    project: my-project                  # required (the CLI fills it from gcloud's defaults when absent)
+    region: us-central1                  # required (likewise)
     max_model_len: 8192                  # any DeploymentConfig field overrides the preset
     hf_token_secret: projects/my-project/secrets/hf-token/versions/latest
     pipeline:                            # how the run is submitted (not pipeline parameters)
