@@ -132,7 +132,7 @@ def test_unparsable_and_missing_files_exit_2(standin, tmp_path):
     assert standin.requests == []
 
 
-def test_schedule_create_list_pause_resume_delete(standin):
+def test_schedule_create_list_pause_resume_delete(standin, virtual_clock):
     created = invoke(standin, "schedule", "create", TEXT)
     assert created.exit_code == 0, created.output
     assert "cron 'TZ=Etc/UTC 0 3 * * *', at most 1 run(s) at once" in created.output
@@ -150,8 +150,11 @@ def test_schedule_create_list_pause_resume_delete(standin):
     schedule_id = name.rsplit("/", 1)[-1]
     assert invoke(standin, "schedule", "resume", schedule_id, *WHERE).exit_code == 0
     assert pipelines(standin).schedules[name]["state"] == "ACTIVE"
-    assert invoke(standin, "schedule", "delete", name).exit_code == 0
+    standin.faults.add("get_operation", status=503)  # the first poll of the delete operation: try again later
+    deleted = invoke(standin, "schedule", "delete", name)
+    assert deleted.exit_code == 0, deleted.output
     assert pipelines(standin).schedules == {}
+    assert virtual_clock.slept  # the poll waited by vllm_vertex.clock (virtual time), not api_core's time.sleep
     assert "0 schedule(s)" in invoke(standin, "schedule", "list", *WHERE).output
 
 

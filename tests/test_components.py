@@ -396,13 +396,15 @@ def test_smoke_retries_503_then_passes(standin, tmp_path):
     assert out.verdict == "passed"
 
 
-def test_smoke_empty_output_and_chat_500_fail(standin, tmp_path):
+def test_smoke_empty_output_and_chat_500_fail(standin, tmp_path, virtual_clock):
     cfg = _cfg()
     endpoint = _deployed(standin, cfg)
     standin.faults.predict_output("")
     standin.faults.add("chat", status=500, times=None)
     out, metrics, report = _smoke(standin, endpoint, cfg, tmp_path)
     assert (out.verdict, out.failed) == ("failed", 2)
+    # the 500 was tried again, as the openai SDK would, but waiting by vllm_vertex.clock (virtual time)
+    assert len([p for m, p, _ in standin.requests if "chat/completions" in p]) > 1 and virtual_clock.slept
     assert "empty output" in report and "InternalServerError" in report
     assert metrics["checks_failed"] == 2
     assert out.failures == (

@@ -154,6 +154,8 @@ def test_fix_applies_each_missing_piece_and_says_it(standin):
     assert result.output.strip().endswith("19 of 19 checks ok")
     # what the stand-in now holds
     assert set(APIS) <= cloud.services[PROJECT] and "my-bucket" in cloud.buckets and ACCOUNT in cloud.service_accounts
+    # enabling answered a pending operation, which Service Usage's client polled until done
+    assert any(m == "GET" and p.startswith("/v1/operations/acat.p2-") for m, p, _ in standin.requests)
     assert f"serviceAccount:{ACCOUNT}" in cloud.policies[SECRET]["roles/secretmanager.secretAccessor"]
     assert cloud.caller in cloud.policies[ACCOUNT]["roles/iam.serviceAccountUser"]
     for role in PIPELINE_ROLES:
@@ -273,3 +275,31 @@ def test_fix_with_json_keeps_stdout_json(standin):
     data = json.loads(result.stdout)  # the fixes are reported on stderr
     assert data["ok"] and data["fixed"] == ["api:logging.googleapis.com"]
     assert "fixing: gcloud services enable logging.googleapis.com --project my-project" in result.stderr
+
+
+def test_doctor_runs_without_google_api_python_client(standin):
+    """doctor's clients are the light per-service ones: it checks and fixes a project with googleapiclient absent.
+
+    google-api-python-client (111 MB installed) is only a test dependency: the stand-in reads its discovery documents.
+    """
+    import os
+    import subprocess
+    import sys
+    import tomllib
+
+    from tests.cli_support import ROOT
+    from vllm_vertex.cloud.context import API_ENDPOINT_ENV
+
+    ready(standin)
+    standin.cloud.services[PROJECT].discard("logging.googleapis.com")  # --fix enables it: Service Usage's LRO
+    blocked = ("import sys; sys.modules['googleapiclient'] = None; from vllm_vertex.cli import main; "
+               "main(sys.argv[1:])")
+    env = {**os.environ, API_ENDPOINT_ENV: standin.url, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", blocked, "doctor", TEXT, "--fix", "--json"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["fixed"] == ["api:logging.googleapis.com"]
+    assert "logging.googleapis.com" in standin.cloud.services[PROJECT]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if d.startswith("google-api-python-client")]
+    assert [d for d in project["optional-dependencies"]["test"] if d.startswith("google-api-python-client")]

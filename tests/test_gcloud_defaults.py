@@ -93,3 +93,31 @@ def test_without_any_default_the_error_says_how_to_set_one(gcloud):
     result = invoke(None, "schedule", "list")
     assert result.exit_code == 2
     assert "--project and --region missing" in result.output and "gcloud config set project P" in result.output
+
+
+def test_a_run_file_without_project_and_region_takes_the_defaults_and_says_where_from(gcloud, tmp_path, monkeypatch):
+    import yaml
+
+    from tests.cli_support import TEXT
+
+    gcloud("default", "[core]\nproject = my-project\n[ai]\nregion = us-central1\n")
+    data = yaml.safe_load(open(TEXT))
+    del data["project"], data["region"]
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = invoke(None, "submit", str(path), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "would create this pipeline run in projects/my-project/locations/us-central1" in result.stdout
+    assert result.stderr.count("using project") == 1
+    assert ("using project my-project (from gcloud configuration 'default' (core/project)) and region us-central1 "
+            "(from gcloud configuration 'default' (ai/region))") in result.stderr
+    monkeypatch.setenv("CLOUDSDK_AI_REGION", "europe-west4")
+    planned = invoke(None, "plan", str(path))
+    assert planned.exit_code == 0, planned.output
+    assert "region europe-west4 (from CLOUDSDK_AI_REGION)" in planned.stderr
+    # the file's own values come before the environment and gcloud (and nothing is said); a flag before the file
+    own = invoke(None, "submit", TEXT, "--dry-run")
+    assert "pipeline run in projects/my-project/locations/us-central1" in own.stdout and "using" not in own.stderr
+    flag = invoke(None, "submit", str(path), "--region", "us-east1", "--dry-run")
+    assert "pipeline run in projects/my-project/locations/us-east1" in flag.stdout
+    assert "using project my-project" in flag.stderr and "using region" not in flag.stderr

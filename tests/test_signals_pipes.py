@@ -109,3 +109,31 @@ def test_debug_is_accepted_after_the_subcommand():
     assert before.exit_code == after.exit_code == 2
     assert "Traceback" in after.output and "No such option" not in after.output
     assert before.output.splitlines()[-1] == after.output.splitlines()[-1]
+
+
+# What pip's console script runs (``from MODULE import FUNC; sys.exit(FUNC())``), preceded by a hook that sends
+# this process SIGINT while ``vllm_vertex.cli`` imports its commands: Ctrl-C in a command's first tenths of a second.
+_CTRL_C_WHILE_STARTING = """
+import importlib.abc, os, signal, sys
+class Interrupt(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "vllm_vertex.commands.plan":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["vllm-vertex", "plan", "--preset", "llama-3.1-8b-instruct"]
+from {module} import {func}
+sys.exit({func}())
+"""
+
+
+def test_ctrl_c_while_the_console_script_starts_exits_130_quietly():
+    import tomllib
+
+    script = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["vllm-vertex"]
+    module, func = script.split(":")
+    proc = subprocess.run([sys.executable, "-c", _CTRL_C_WHILE_STARTING.format(module=module, func=func)], cwd=ROOT,
+                          env=_env(), capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr == "interrupted (Ctrl-C)\n" and proc.stdout == ""

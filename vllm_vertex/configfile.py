@@ -3,8 +3,8 @@
 Pure except ``load``, which reads the file. Layout::
 
     preset: llama-3.1-8b-instruct        # optional starting point (vllm_vertex/recipes.py)
-    project: my-project                  # required
-    region: us-central1                  # required
+    project: my-project                  # required (the CLI fills it from gcloud's defaults when absent)
+    region: us-central1                  # required (likewise)
     max_model_len: 8192                  # any DeploymentConfig field overrides the preset
     hf_token_secret: projects/my-project/secrets/hf-token/versions/latest
     pipeline:                            # how the run is submitted (not pipeline parameters)
@@ -124,13 +124,16 @@ _SECTIONS: dict[str, type] = {"pipeline": PipelineSettings, "schedule": Schedule
 _TOP_KEYS = ("preset", *_SECTIONS, *cfgmod.FIELD_NAMES)
 
 
-def load(path: str, overrides: dict | None = None) -> RunFile:
+def load(path: str, overrides: dict | None = None,
+         defaults: typing.Callable[[dict], dict] | None = None) -> RunFile:
     """Reads and validates a run file, with ``overrides`` (e.g. from command-line options) applied.
 
     Args:
         path: The YAML file.
         overrides: Top-level keys to set, and sections (``{"canary": {"endpoint": ...}}``) to update;
             ``None`` and empty values are ignored.
+        defaults: Called with the file's mapping (overrides applied) before validation; returns it with
+            the values neither gave filled in (the CLI: project and region as gcloud finds them).
 
     Raises:
         ConfigError: the file is missing, is not YAML, or any value is wrong (all problems listed).
@@ -142,7 +145,10 @@ def load(path: str, overrides: dict | None = None) -> RunFile:
         raise ConfigError([("file", f"cannot read {path}: {err.strerror}.")]) from None
     except UnicodeDecodeError:
         raise ConfigError([("file", f"{path} is not UTF-8 text.")]) from None
-    return parse(_merge(read_yaml(text, path), overrides or {}))
+    data = _merge(read_yaml(text, path), overrides or {})
+    if defaults is not None and isinstance(data, dict):
+        data = defaults(data)
+    return parse(data)
 
 
 def read_yaml(text: str, path: str = "the run file") -> object:

@@ -88,6 +88,7 @@ class CloudSetup:
     buckets: dict = field(default_factory=dict)  # name → Bucket JSON
     disabled_versions: set = field(default_factory=set)  # "projects/P/secrets/S/versions/N" that are DISABLED
     custom_roles: dict = field(default_factory=dict)  # "projects/P/roles/ID" → set of permissions
+    operations: dict = field(default_factory=dict)  # Service Usage "operations/acat..." → the finished Operation JSON
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # set-up helpers
@@ -248,9 +249,22 @@ def _enable(st, pid: str, names: list[str]) -> dict:
         st.cloud.services.setdefault(pid, set()).update(names)
     services = [_service(st.cloud, pid, n) for n in names]
     op = hashlib.sha1(f"{pid}{names}{now()}".encode()).hexdigest()[:16]
-    return {"name": f"operations/acat.p2-{_project(st.cloud, pid)['number']}-{op}", "done": True,
+    name = f"operations/acat.p2-{_project(st.cloud, pid)['number']}-{op}"
+    with st.cloud.lock:  # read back done at the first poll; the call that starts it answers not done, as Google does
+        st.cloud.operations[name] = {
+            "name": name, "done": True,
             "response": {"@type": "type.googleapis.com/google.api.serviceusage.v1.BatchEnableServicesResponse",
                          "services": services}}
+    return {"name": name}
+
+
+def get_usage_operation(st, req) -> dict:
+    name = f"operations/{req.param('operationsId')}"
+    with st.cloud.lock:
+        found = st.cloud.operations.get(name)
+    if found is None:
+        raise GoogleError(404, f"Operation {name} not found.")
+    return found
 
 
 def batch_enable_services(st, req) -> dict:
@@ -457,6 +471,7 @@ ROUTES = {
     "serviceusage.services.batchGet": batch_get_services,
     "serviceusage.services.batchEnable": batch_enable_services,
     "serviceusage.services.enable": enable_service,
+    "serviceusage.operations.get": get_usage_operation,
     "iam.projects.serviceAccounts.get": get_service_account,
     "iam.projects.serviceAccounts.create": create_service_account,
     "iam.projects.serviceAccounts.testIamPermissions": account_test_permissions,

@@ -100,6 +100,11 @@ def match(http_method: str, path: str) -> Match | None:
     """Matches a decoded path without leading slash or query (``v1/projects/p/...``)."""
     if path.startswith("ui/"):  # the GAPIC REST clients poll operations through /ui/{name=...}
         path = "v1/" + path[3:]
+    if http_method == "GET" and path.startswith("v1/operations/acat."):
+        # Service Usage's operations share their path with Vertex's global ones (told apart by host at Google,
+        # one host here); Service Usage names them "operations/acat.*"
+        method = method_by_id("serviceusage.operations.get", "serviceusage.v1")
+        return Match("serviceusage.v1", method["id"], http_method, {"operationsId": path.split("/", 2)[2]}, method)
     for regex, _, doc, method in _routes().get((http_method, path.split("/", 1)[0], path.count("/")), []):
         m = regex.match(path)
         if m:

@@ -1,6 +1,6 @@
 """One way to reach Google or the stand-ins: the client context.
 
-Every Google client (GAPIC over REST, Cloud Storage, Cloud Logging, discovery clients, the OpenAI
+Every Google client (GAPIC over REST, Cloud Storage, Cloud Logging, plain REST sessions, the OpenAI
 SDK pointed at Vertex) and every Hugging Face Hub call of the product is made from a
 ``CloudContext``: its credentials, its base URLs, its ``client_options``. ``current()`` gives the
 context of this process; it is built once per set of overrides (so once per step or CLI command).
@@ -98,6 +98,10 @@ class CloudContext:
         """Base URL of Vertex AI in ``region`` (or of the override)."""
         return api_base(region, self.api_endpoint)
 
+    def service_base(self, host: str) -> str:
+        """Base URL of a global Google API such as ``iam.googleapis.com`` (or of the override)."""
+        return api_base("", self.api_endpoint) if self.api_endpoint else f"https://{host}"
+
     def openai_base_url(self, endpoint_name: str, region: str, dedicated_dns: str = "") -> str:
         """``base_url`` for the OpenAI SDK: Vertex's v1beta1 chat completions for one endpoint."""
         return openai_base_url(endpoint_name, region, dedicated_dns, self.api_endpoint)
@@ -141,15 +145,6 @@ class CloudContext:
 
         return logging.Client(
             project=project, credentials=self.credentials(), _use_grpc=False, client_options=self.client_options()
-        )
-
-    def discovery(self, name: str, version: str):
-        """A google-api-python-client discovery client (static discovery document)."""
-        from googleapiclient import discovery
-
-        return discovery.build(
-            name, version, credentials=self.credentials(), client_options=self.client_options(),
-            static_discovery=True, cache_discovery=False,
         )
 
     def session(self):

@@ -297,7 +297,10 @@ def change_schedule(schedule_name: str, action: str) -> None:
     elif action == "resume":
         client.resume_schedule(name=schedule_name)
     elif action == "delete":
-        client.delete_schedule(name=schedule_name).result(timeout=300)
+        from vllm_vertex.cloud import operations
+
+        # polled by vllm_vertex.clock (tests: virtual time), like the other operations
+        operations.tolerant(client.delete_schedule(name=schedule_name), _region(schedule_name)).result(timeout=300)
     else:
         raise ValueError(f"unknown schedule action {action!r}; use pause, resume or delete.")
 

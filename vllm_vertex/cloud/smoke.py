@@ -181,22 +181,52 @@ def _predict(target: SmokeTarget, instance: dict) -> tuple[str, int]:
     return payloads.parse_prediction(first, instance.get("raw_response", False)), 0
 
 
+def _transient(err: Exception) -> bool:
+    """What the openai SDK retries itself: connection errors and timeouts, HTTP 408, 409, 429 and 5xx."""
+    import openai
+
+    if isinstance(err, openai.APIConnectionError):  # APITimeoutError is one
+        return True
+    return isinstance(err, openai.APIStatusError) and (err.status_code in (408, 409, 429) or err.status_code >= 500)
+
+
+def _retried(call: Callable):
+    """``call`` retried on transient errors for up to 30 s (0.5 s doubling to 8 s, jittered), by ``vllm_vertex.clock``.
+
+    The clients are made with ``max_retries=0``: the SDK's own retries (3, from 0.5 s) sleep with ``time.sleep``,
+    which no test clock reaches. At the deadline the last error is raised, as the SDK does.
+    """
+    from google.api_core.exceptions import RetryError
+
+    from vllm_vertex.cloud import backoff
+
+    retrying = backoff.Retry(predicate=_transient, initial=0.5, maximum=8.0, multiplier=2.0, timeout=30.0)(call)
+
+    def retried(*args, **kwargs):
+        try:
+            return retrying(*args, **kwargs)
+        except RetryError as err:
+            raise (err.cause or err) from None
+
+    return retried
+
+
 def _openai(target: SmokeTarget):
     """The OpenAI client and model name for the target (Vertex routes take model="")."""
     import openai
 
     if target.base_url:
         key = os.environ.get("OPENAI_API_KEY", "EMPTY")
-        client = openai.OpenAI(base_url=target.base_url, api_key=key, max_retries=3, timeout=120)
+        client = openai.OpenAI(base_url=target.base_url, api_key=key, max_retries=0, timeout=120)
         if target.model:
             return client, target.model
-        served = client.models.list().data
+        served = _retried(client.models.list)().data
         if not served:
             raise BadInput(f"{target.base_url} serves no model (GET /models is empty); pass --model")
         return client, served[0].id
     context = current()
     base_url = context.openai_base_url(target.endpoint_name, target.region, target.dedicated_dns)
-    return openai.OpenAI(base_url=base_url, api_key=context.access_token(), max_retries=3, timeout=120), ""
+    return openai.OpenAI(base_url=base_url, api_key=context.access_token(), max_retries=0, timeout=120), ""
 
 
 def _chat(target: SmokeTarget, messages: list[dict]) -> tuple[str, int]:
@@ -228,6 +258,7 @@ def _with_fresh_token(target: SmokeTarget, call):
     """
     import openai
 
+    call = _retried(call)
     client, model = _openai(target)
     try:
         return call(client, model)

@@ -207,11 +207,20 @@ def require_location(project: str, region: str) -> tuple[str, str]:
 
 
 def load_run(path: str, project: str = "", region: str = "", endpoint: str = ""):
-    """The validated run file with command-line overrides applied."""
+    """The validated run file with command-line overrides applied.
+
+    Project and region: ``--project``/``--region``, then the file's, then gcloud's defaults (said on stderr).
+    """
     from vllm_vertex import configfile
 
     overrides = {"project": project, "region": region, "canary": {"endpoint": endpoint}}
-    return configfile.load(path, overrides)
+    return configfile.load(path, overrides, defaults=_located)
+
+
+def _located(data: dict) -> dict:
+    """A run file's mapping with an empty ``project``/``region`` filled as gcloud would (``default_location``)."""
+    project, region = default_location(data.get("project") or "", data.get("region") or "")
+    return {**data, **{k: v for k, v in (("project", project), ("region", region)) if v}}
 
 
 def refuse_if_plan_fails(cfg) -> None:

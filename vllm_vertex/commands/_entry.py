@@ -1,8 +1,9 @@
 """How the ``vllm-vertex`` process starts and ends: Ctrl-C, a closed pipe, ``--debug`` anywhere.
 
-- Ctrl-C (SIGINT) ends any command with exit code 130 (128 + SIGINT, as shells report it) and one line on stderr;
-  commands that can keep what they did so far (the probe's measured levels, ``submit --wait``'s offer to cancel)
-  catch ``KeyboardInterrupt`` themselves first.
+- Ctrl-C (SIGINT) ends any command with exit code 130 (128 + SIGINT, as shells report it) and one line on stderr,
+  also while the CLI is still importing (the console script's handler, ``vllm_vertex.console``); commands that
+  can keep what they did so far (the probe's measured levels, ``submit --wait``'s offer to cancel) catch
+  ``KeyboardInterrupt`` themselves first.
 - A reader that closes the pipe early (``vllm-vertex plan ... | head -1``) is not an error: the rest of the output
   goes nowhere, quietly, and the command ends with its own exit code.
 - ``--debug`` is accepted before or after the subcommand (``vllm-vertex plan --debug ...``).
@@ -16,10 +17,9 @@ import sys
 import click
 
 from vllm_vertex.commands._common import MaskingGroup
+from vllm_vertex.console import INTERRUPTED, restore_interrupts
 
 __all__ = ["EntryGroup", "INTERRUPTED", "hoist_debug"]
-
-INTERRUPTED = 130
 
 
 def hoist_debug(args: list[str]) -> list[str]:
@@ -83,8 +83,9 @@ class EntryGroup(MaskingGroup):
         args = hoist_debug(list(args))
         if not standalone_mode:
             return super().main(args, *rest, standalone_mode=False, **kwargs)
-        _pipe_safe_stdout()
         try:
+            restore_interrupts()  # the console script's start-up handler (``vllm_vertex.console``) ends here
+            _pipe_safe_stdout()
             try:
                 result = super().main(args, *rest, standalone_mode=False, **kwargs)
             except click.ClickException as err:  # already masked by MaskingGroup

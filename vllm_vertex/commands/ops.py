@@ -69,7 +69,7 @@ def smoke(
     if endpoint and not config_file:
         project, region = location_for(endpoint, project, region)
     cfg = _smoke_config(config_file, prompt, image_url, no_chat, max_tokens, project, region)
-    target, found = _target(cfg, endpoint or _file_endpoint(config_file), base_url, model, say)
+    target, found = _target(cfg, endpoint or _file_endpoint(config_file, cfg.project, cfg.region), base_url, model, say)
     results = run_checks(target, log=say)
     cost, cost_line = cost_so_far(found) if found is not None else ({}, "")
     if cost_line:
@@ -105,8 +105,9 @@ def _smoke_config(config_file, prompt, image_url, no_chat, max_tokens, project, 
     return dataclasses.replace(cfg, run_chat_checks=cfg.run_chat_checks and not no_chat)
 
 
-def _file_endpoint(config_file: str | None) -> str:
-    return load_run(config_file).canary.endpoint if config_file else ""
+def _file_endpoint(config_file: str | None, project: str, region: str) -> str:
+    """The run file's canary endpoint (``project``/``region``: those already resolved for it, said once)."""
+    return load_run(config_file, project, region).canary.endpoint if config_file else ""
 
 
 def _target(cfg, endpoint: str, base_url: str, model: str, say=click.echo):

@@ -7,15 +7,8 @@ import sys
 
 import click
 
-from vllm_vertex.commands._common import (
-    guarded,
-    load_run,
-    location_for,
-    location_options,
-    require_credentials,
-    require_location,
-    submission,
-)
+from vllm_vertex.commands import _common
+from vllm_vertex.commands._common import guarded, location_options, submission
 from vllm_vertex.commands._dry import DRY_RUN, describe, show
 from vllm_vertex.commands.follow import finish, json_option, live_prices_option
 from vllm_vertex.errors import BadInput
@@ -62,7 +55,7 @@ def submit(
 
     if dry_run and wait:
         raise BadInput("--dry-run sends nothing, so there is nothing to --wait for: give one of them.")
-    run = load_run(config_file, project, region, endpoint)
+    run = _common.load_run(config_file, project, region, endpoint)
     from vllm_vertex.config import warnings
 
     for line in warnings(run.config):
@@ -109,7 +102,7 @@ def schedule_create(config_file, cron, yaml_path, canary, endpoint, no_plan, dry
     """
     from vllm_vertex import configfile
 
-    run = load_run(config_file, project, region, endpoint)
+    run = _common.load_run(config_file, project, region, endpoint)
     if cron:
         run.schedule.cron = configfile.validate_cron(cron)
     configfile.require_schedule(run)
@@ -131,8 +124,8 @@ def schedule_list(project, region, as_json):
     """List the schedules of a project and region."""
     from vllm_vertex.cloud import jobs
 
-    project, region = require_location(project, region)
-    require_credentials()
+    project, region = _common.require_location(project, region)
+    _common.require_credentials()
     found = jobs.list_schedules(project, region)
     if as_json:
         rows = [
@@ -162,8 +155,8 @@ def _schedule_action(action: str):
         from vllm_vertex import naming
         from vllm_vertex.cloud import jobs
 
-        name = naming.resource_name(schedule_ref, "schedules", *location_for(schedule_ref, project, region))
-        require_credentials()
+        name = naming.resource_name(schedule_ref, "schedules", *_common.location_for(schedule_ref, project, region))
+        _common.require_credentials()
         jobs.change_schedule(name, action)
         click.echo(f"{action}d {name}")
 

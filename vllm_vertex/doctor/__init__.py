@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from vllm_vertex.config import DeploymentConfig
 
 __all__ = [
@@ -266,40 +268,41 @@ def _q(value: str) -> str:
     return value if value.startswith('user:"$(') else shlex.quote(value)
 
 
+def _role_binding(kind: str, inputs: Inputs, args: dict) -> str:
+    """The gcloud command that adds (or removes) ``args``' member and role on a resource; empty for other kinds."""
+    p, q = shlex.quote(inputs.project), shlex.quote
+    command = {
+        "project-role": f"projects add-iam-policy-binding {p}",
+        "remove-project-role": f"projects remove-iam-policy-binding {p}",
+        "account-role": f"iam service-accounts add-iam-policy-binding {q(args.get('email', ''))} --project {p}",
+        "bucket-role": f"storage buckets add-iam-policy-binding {q('gs://' + args.get('bucket', ''))}",
+        "secret-role": f"secrets add-iam-policy-binding {q(args.get('secret', ''))} --project {p}",
+    }.get(kind)
+    return f"gcloud {command} --member={_q(args['member'])} --role={q(args['role'])}" if command else ""
+
+
 def fixes(kind: str, inputs: Inputs, **args) -> str:
     """The gcloud command for one kind of fix."""
     p, q = shlex.quote(inputs.project), shlex.quote
-    if kind == "enable":
-        return f"gcloud services enable {' '.join(map(q, args['apis']))} --project {p}"
-    if kind == "create-bucket":
-        return (f"gcloud storage buckets create {q('gs://' + args['bucket'])} --project {p} "
-                f"--location {q(inputs.region)} --uniform-bucket-level-access")
-    if kind == "create-account":
-        return (f"gcloud iam service-accounts create {q(args['email'].split('@', 1)[0])} --project {p} "
-                '--display-name "vllm-vertex pipelines"')
-    if kind == "project-role":
-        return f"gcloud projects add-iam-policy-binding {p} --member={_q(args['member'])} --role={q(args['role'])}"
-    if kind == "account-role":
-        return (f"gcloud iam service-accounts add-iam-policy-binding {q(args['email'])} --project {p} "
-                f"--member={_q(args['member'])} --role={q(args['role'])}")
-    if kind == "bucket-role":
-        return (f"gcloud storage buckets add-iam-policy-binding {q('gs://' + args['bucket'])} "
-                f"--member={_q(args['member'])} --role={q(args['role'])}")
-    if kind == "secret-role":
-        return (f"gcloud secrets add-iam-policy-binding {q(args['secret'])} --project {p} "
-                f"--member={_q(args['member'])} --role={q(args['role'])}")
-    if kind == "remove-project-role":
-        return f"gcloud projects remove-iam-policy-binding {p} --member={_q(args['member'])} --role={q(args['role'])}"
-    if kind == "create-role":
-        role_id = CUSTOM_ROLES[args["identity"]][0]
-        return (f"gcloud iam roles describe {q(role_id)} --project {p} >/dev/null 2>&1 || gcloud iam roles create "
-                f"{q(role_id)} --project {p} --file {q('docs/iam/' + args['identity'] + '.yaml')}")
-    if kind == "create-secret":
-        return (f"printf %s \"$HF_TOKEN\" | gcloud secrets create {q(args['secret'])} --project {p} "
-                "--replication-policy automatic --data-file=-")
-    if kind == "enable-version":
-        return f"gcloud secrets versions enable {q(args['version'])} --secret {q(args['secret'])} --project {p}"
-    raise ValueError(f"unknown fix {kind}")
+    role_id = CUSTOM_ROLES[args["identity"]][0] if kind == "create-role" else ""
+    commands: dict[str, Callable[[], str]] = {  # kind → its command (built only for that kind: args differ)
+        "enable": lambda: f"gcloud services enable {' '.join(map(q, args['apis']))} --project {p}",
+        "create-bucket": lambda: f"gcloud storage buckets create {q('gs://' + args['bucket'])} --project {p} "
+                                 f"--location {q(inputs.region)} --uniform-bucket-level-access",
+        "create-account": lambda: f"gcloud iam service-accounts create {q(args['email'].split('@', 1)[0])} "
+                                  f'--project {p} --display-name "vllm-vertex pipelines"',
+        "create-role": lambda: f"gcloud iam roles describe {q(role_id)} --project {p} >/dev/null 2>&1 || gcloud iam "
+                               f"roles create {q(role_id)} --project {p} --file "
+                               f"{q('docs/iam/' + args['identity'] + '.yaml')}",
+        "create-secret": lambda: f"printf %s \"$HF_TOKEN\" | gcloud secrets create {q(args['secret'])} --project {p} "
+                                 "--replication-policy automatic --data-file=-",
+        "enable-version": lambda: f"gcloud secrets versions enable {q(args['version'])} --secret {q(args['secret'])} "
+                                  f"--project {p}",
+    }
+    command = _role_binding(kind, inputs, args) or (commands[kind]() if kind in commands else "")
+    if not command:
+        raise ValueError(f"unknown fix {kind}")
+    return command
 
 
 def summary(checks: list[Check]) -> str:

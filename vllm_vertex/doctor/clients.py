@@ -1,10 +1,12 @@
 """Reads and fixes of a project's set-up, with the official clients: what ``doctor`` needs.
 
-Resource Manager (``google-cloud-resource-manager``), Cloud Storage (``google-cloud-storage``) and
-Secret Manager are GAPIC/official clients; Service Usage and IAM use google-api-python-client's
-discovery clients (their discovery documents ship with it). Every client is made from the client
-context (``vllm_vertex.cloud.context``), like the rest of ``vllm_vertex.cloud``.
-Errors come out as ``google.api_core.exceptions`` whatever the client.
+Resource Manager (``google-cloud-resource-manager``), Service Usage (``google-cloud-service-usage``),
+Cloud Storage (``google-cloud-storage``) and Secret Manager are the official per-service clients, over
+REST like the rest of ``vllm_vertex.cloud``. IAM's service accounts and roles are plain REST calls
+through google-auth's ``AuthorizedSession``: the official ``google-cloud-iam`` package ships its
+``iam_admin_v1`` client with gRPC transports only (2.27.0), which neither the client context's REST
+clients nor the stand-in speak. Every client is made from the client context
+(``vllm_vertex.cloud.context``). Errors come out as ``google.api_core.exceptions`` whatever the client.
 """
 
 from __future__ import annotations
@@ -16,17 +18,7 @@ from vllm_vertex.cloud.context import current
 
 __all__ = ["SetupClient"]
 
-
-def _api_error(err):
-    """A googleapiclient ``HttpError`` as the matching ``google.api_core`` exception."""
-    from google.api_core import exceptions
-
-    status = int(getattr(err.resp, "status", 500))
-    try:
-        message = err._get_reason()  # noqa: SLF001 - the parsed error message
-    except Exception:  # noqa: BLE001
-        message = str(err)
-    return exceptions.from_http_status(status, message)
+IAM_HOST = "iam.googleapis.com"
 
 
 class SetupClient:
@@ -44,11 +36,13 @@ class SetupClient:
 
     @functools.cached_property
     def _usage(self):
-        return current().discovery("serviceusage", "v1")
+        from google.cloud import service_usage_v1
+
+        return current().gapic(service_usage_v1.ServiceUsageClient)
 
     @functools.cached_property
-    def _iam(self):
-        return current().discovery("iam", "v1")
+    def _session(self):
+        return current().session()
 
     @functools.cached_property
     def _storage(self):
@@ -58,14 +52,20 @@ class SetupClient:
     def _secrets(self):
         return clients.secrets_client()
 
-    @staticmethod
-    def _execute(request):
-        from googleapiclient.errors import HttpError
+    def _iam(self, method: str, path: str, body: dict | None = None, params: dict | None = None,
+             idempotent: bool = True) -> dict:
+        """One IAM v1 REST call (``path`` after ``v1/``); retried on transient errors like the GAPIC calls."""
+        from google.api_core import exceptions
 
-        try:
-            return request.execute(num_retries=2)
-        except HttpError as err:
-            raise _api_error(err) from None
+        url = f"{current().service_base(IAM_HOST)}/v1/{path}"
+
+        def send() -> dict:
+            response = self._session.request(method, url, json=body, params=params, timeout=60)
+            if response.status_code >= 400:
+                raise exceptions.from_http_response(response)
+            return response.json()
+
+        return clients.retry(timeout=30, idempotent=idempotent)(send)()
 
     # project
     def project_number(self) -> str:
@@ -101,68 +101,58 @@ class SetupClient:
     # APIs
     def services(self, names: list[str]) -> dict[str, str]:
         """API name → ``ENABLED``/``DISABLED``."""
-        request = self._usage.services().batchGet(
-            parent=f"projects/{self.project}", names=[f"projects/{self.project}/services/{n}" for n in names]
-        )
-        found = self._execute(request).get("services", [])
-        return {s["name"].rsplit("/", 1)[-1]: s.get("state", "") for s in found}
+        parent = f"projects/{self.project}"
+        request = {"parent": parent, "names": [f"{parent}/services/{n}" for n in names]}
+        response = self._usage.batch_get_services(request=request, retry=clients.retry(timeout=30))
+        return {s.name.rsplit("/", 1)[-1]: s.state.name for s in response.services}
 
     def enable(self, names: list[str]) -> None:
-        """Enables the APIs (waits for the operation)."""
-        from vllm_vertex import clock
+        """Enables the APIs (waits for the operation, by ``vllm_vertex.clock``, at most 5 minutes)."""
+        from vllm_vertex.cloud import backoff
 
-        operation = self._execute(
-            self._usage.services().batchEnable(parent=f"projects/{self.project}", body={"serviceIds": list(names)})
+        operation = self._usage.batch_enable_services(
+            request={"parent": f"projects/{self.project}", "service_ids": list(names)},
+            retry=clients.retry(timeout=30, idempotent=False),
         )
-        deadline = clock.monotonic() + 300
-        while not operation.get("done"):
-            if clock.monotonic() > deadline:
-                raise TimeoutError(f"enabling {', '.join(names)} takes more than 5 minutes: {operation.get('name')}")
-            clock.sleep(2)
-            operation = self._execute(self._usage.operations().get(name=operation["name"]))
-        if "error" in operation:
-            from google.api_core import exceptions
+        operation.result(timeout=300, polling=backoff.polling())
 
-            raise exceptions.from_grpc_status(operation["error"].get("code", 2), operation["error"].get("message", ""))
-
-    # service accounts and roles
+    # service accounts and roles (IAM v1 over REST: see the module docstring)
     def service_account(self, email: str) -> dict | None:
-        """The ServiceAccount, or None when it does not exist."""
+        """The ServiceAccount (its JSON), or None when it does not exist."""
         from google.api_core import exceptions
 
         try:
-            return self._execute(self._iam.projects().serviceAccounts().get(name=f"projects/-/serviceAccounts/{email}"))
+            return self._iam("GET", f"projects/-/serviceAccounts/{email}")
         except exceptions.NotFound:
             return None
 
     def create_service_account(self, email: str) -> dict:
         account_id = email.split("@", 1)[0]
         body = {"accountId": account_id, "serviceAccount": {"displayName": "vllm-vertex pipelines"}}
-        return self._execute(self._iam.projects().serviceAccounts().create(name=f"projects/{self.project}", body=body))
+        return self._iam("POST", f"projects/{self.project}/serviceAccounts", body, idempotent=False)
 
     def test_account(self, email: str, permissions: list[str]) -> set[str]:
         """Which of ``permissions`` the caller holds on the service account (e.g. actAs)."""
-        request = self._iam.projects().serviceAccounts().testIamPermissions(
-            resource=f"projects/-/serviceAccounts/{email}", body={"permissions": list(permissions)}
-        )
-        return set(self._execute(request).get("permissions", []))
+        found = self._iam("POST", f"projects/-/serviceAccounts/{email}:testIamPermissions",
+                          {"permissions": list(permissions)})
+        return set(found.get("permissions", []))
 
     def account_policy(self, email: str) -> dict[str, set[str]]:
-        request = self._iam.projects().serviceAccounts().getIamPolicy(resource=f"projects/-/serviceAccounts/{email}")
-        return _bindings(self._execute(request))
+        return _bindings(self._account_policy(email))
+
+    def _account_policy(self, email: str) -> dict:
+        return self._iam("POST", f"projects/-/serviceAccounts/{email}:getIamPolicy",
+                         params={"options.requestedPolicyVersion": 3})
 
     def grant_account_role(self, email: str, member: str, role: str) -> None:
-        accounts = self._iam.projects().serviceAccounts()
-        resource = f"projects/-/serviceAccounts/{email}"
-        policy = self._execute(accounts.getIamPolicy(resource=resource))
+        policy = self._account_policy(email)
         _add_json_binding(policy, role, member)
-        self._execute(accounts.setIamPolicy(resource=resource, body={"policy": policy}))
+        self._iam("POST", f"projects/-/serviceAccounts/{email}:setIamPolicy", {"policy": policy})
 
     @functools.cache  # noqa: B019 - one client per command: roles do not change while it runs
     def role_permissions(self, role: str) -> frozenset[str]:
         """A role's ``includedPermissions`` (predefined ``roles/...`` or custom ``projects/P/roles/...``)."""
-        roles = self._iam.projects().roles() if role.startswith("projects/") else self._iam.roles()
-        return frozenset(self._execute(roles.get(name=role)).get("includedPermissions", []))
+        return frozenset(self._iam("GET", role).get("includedPermissions", []))
 
     def member_permissions(self, member: str, *policies: dict[str, set[str]]) -> set[str]:
         """What ``member`` holds through direct bindings in ``policies`` (groups and folders are not seen)."""
