@@ -212,7 +212,8 @@ def test_schema_refuses_what_the_reader_refuses_by_key_and_choice(validator):
         assert not validator.is_valid({**base, **bad}), bad
         with pytest.raises(config.ConfigError):
             configfile.parse({**base, **bad})
-    assert not validator.is_valid({"project": "my-project"})  # region is required
+    # No key is required: project and region come from gcloud's defaults when the file leaves them out.
+    assert validator.is_valid({"project": "my-project"}) and validator.is_valid({})
 
 
 def test_pinned_step_packages_match_pyproject():
