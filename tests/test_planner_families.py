@@ -135,6 +135,28 @@ def test_qwen25_vl_has_no_image_size_and_is_planned():
     assert smaller.vision_activation_gib < result.vision_activation_gib
 
 
+def test_qwen_vl_profiles_one_video_of_up_to_14_frames_on_v1():
+    """vLLM V1 profiles Qwen2/2.5-VL with one dummy video (qwen2_vl.py `_MAX_FRAMES_PER_VIDEO` = 14 frames of
+    the largest image, as many as fit max_model_len), not an image. A public vLLM 0.23.0 log (Qwen2.5-VL-7B on
+    one A100-SXM4-80GB, gmu 0.22, max_model_len 128,000) says "profiled with 1 video items of the maximum
+    feature size" with a 114,688-token budget, "Model loading took 15.67 GiB", "Estimated CUDA graph memory:
+    0.53 GiB" and "Available KV cache memory: -14.28 GiB"."""
+    config = _config("qwen2.5-vl-7b-instruct.json")
+    spec = planner.parse_model_config(config)
+    assert planner.memory.qwen_vl_profile_groups(spec, 128000) * spec.vision.tokens_per_image == 114688
+    assert planner.memory.qwen_vl_profile_groups(spec, 16384) == 1  # one frame pair: the same as an image
+    assert planner.memory.qwen_vl_profile_groups(spec, 10**6) == 7  # capped at 14 frames
+    result = plan(config, accelerator_type="NVIDIA_A100_80GB", gpu_memory_utilization=0.22, max_model_len=128000,
+                  vllm_version="0.23.0")  # fmt: skip
+    logged_available = -14.28
+    predicted = result.usable_gib - result.weights_gib_per_gpu - result.activation_gib - result.non_torch_gib - 0.53
+    assert abs(predicted - logged_available) < 1.5, predicted
+    assert result.verdict is Verdict.KV_CACHE_TOO_SMALL and not result.fits
+    # V0 profiled images: the video term is V1's only.
+    v0 = plan(config, accelerator_type="NVIDIA_A100_80GB", max_model_len=32768, vllm_version="0.7.3")
+    assert v0.vision_activation_gib < 3
+
+
 def test_pixtral_profiles_a_budget_of_images_not_one_per_sequence():
     """The issue's case: Mistral-Small 24B on one H100 planned 0 KV tokens (one 1,540-pixel image per
     sequence); vLLM started with ~184,800 tokens."""
