@@ -568,7 +568,7 @@ def budget(spec: ModelSpec, req: PlanRequest, total: float) -> Budget:
     tokens, seqs = req.max_num_batched_tokens, req.max_num_seqs
     text_act = _text_activation_bytes(spec, tokens, seqs, tp, dtype_bytes, profile) / GIB
     if profile.v1 and spec.vision is not None and spec.vision.kind == "qwen_vl":
-        groups = qwen_vl_profile_groups(spec, req.max_model_len)
+        groups = qwen_vl_profile_groups(spec, req.max_model_len or spec.context_limit)
         vision_bytes = _qwen_vl_video_bytes(spec, groups, req.max_num_seqs, tp, dtype_bytes, tokens)
     else:
         vision_bytes = _vision_activation_bytes(spec, req.max_num_seqs, tp, dtype_bytes, tokens)
