@@ -152,6 +152,7 @@ def test_qwen_vl_profiles_one_video_of_up_to_14_frames_on_v1():
     predicted = result.usable_gib - result.weights_gib_per_gpu - result.activation_gib - result.non_torch_gib - 0.53
     assert abs(predicted - logged_available) < 1.5, predicted
     assert result.verdict is Verdict.KV_CACHE_TOO_SMALL and not result.fits
+    assert "one dummy video of 14 frames" in result.message and '"video": 0' in result.message
     # V0 profiled images: the video term is V1's only.
     v0 = plan(config, accelerator_type="NVIDIA_A100_80GB", max_model_len=32768, vllm_version="0.7.3")
     assert v0.vision_activation_gib < 3
