@@ -158,6 +158,23 @@ def test_qwen_vl_profiles_one_video_of_up_to_14_frames_on_v1():
     assert v0.vision_activation_gib < 3
 
 
+@pytest.mark.parametrize(
+    ("gpu_memory_gib", "tp", "logged_weights"),
+    [(44.99, 1, 19.9073), (22.09, 2, 10.0714)],
+    ids=["l20-vllm-10569", "2xa10-vllm-10034"],
+)
+def test_mllama_profiling_oom_logs_are_a_profile_risk(gpu_memory_gib, tp, logged_weights):
+    """vLLM #10569 (one 48 GB L20, vLLM 0.6.3) and #10034 (two A10, TP 2): Llama 3.2 11B Vision loaded
+    ("Loading model weights took 19.9073 GB" / "10.0714 GB") and ran out of memory profiling the default 256
+    dummy images. The planner says so, with a max_num_seqs that works."""
+    config = planner.load_model_config("llama-3.2-11b-vision")
+    result = plan(config, gpu_memory_gib=gpu_memory_gib, accelerator_count=tp, max_model_len=8192,
+                  max_num_seqs=256, vllm_version="0.6.3")  # fmt: skip
+    assert result.verdict is Verdict.MULTIMODAL_PROFILE_RISK and not result.unverified
+    assert 0 < result.recommended_max_num_seqs < 256
+    assert abs(result.weights_gib_per_gpu - logged_weights) / logged_weights < 0.02
+
+
 def test_pixtral_profiles_a_budget_of_images_not_one_per_sequence():
     """The issue's case: Mistral-Small 24B on one H100 planned 0 KV tokens (one 1,540-pixel image per
     sequence); vLLM started with ~184,800 tokens."""
