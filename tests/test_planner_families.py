@@ -68,6 +68,9 @@ def test_mla_caches_one_latent_per_token_per_layer_on_every_rank():
     assert one.kv_bytes_per_token_per_gpu == 27 * (512 + 64) * 2  # not 2 x heads x head_dim
     two = plan(config, accelerator_count=2, max_model_len=8192, vllm_version="0.19.0", **H100)
     assert two.kv_bytes_per_token_per_gpu == one.kv_bytes_per_token_per_gpu  # replicated, not split by TP
+    # vLLM #15871 (DeepSeek-V2-Lite-Chat, V1 0.8.3.dev, two GPUs): "To serve at least one request with the
+    # models's max seq len (32768), (0.95 GiB KV cache is needed".
+    assert round(32768 * two.kv_bytes_per_token_per_gpu / GIB, 2) == 0.95
 
 
 def test_gpt_oss_is_planned_not_refused():
