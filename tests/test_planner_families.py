@@ -68,6 +68,9 @@ def test_mla_caches_one_latent_per_token_per_layer_on_every_rank():
     assert one.kv_bytes_per_token_per_gpu == 27 * (512 + 64) * 2  # not 2 x heads x head_dim
     two = plan(config, accelerator_count=2, max_model_len=8192, vllm_version="0.19.0", **H100)
     assert two.kv_bytes_per_token_per_gpu == one.kv_bytes_per_token_per_gpu  # replicated, not split by TP
+    # vLLM #15871 (DeepSeek-V2-Lite-Chat, V1 0.8.3.dev, two GPUs): "To serve at least one request with the
+    # models's max seq len (32768), (0.95 GiB KV cache is needed".
+    assert round(32768 * two.kv_bytes_per_token_per_gpu / GIB, 2) == 0.95
 
 
 def test_gpt_oss_is_planned_not_refused():
@@ -133,6 +136,46 @@ def test_qwen25_vl_has_no_image_size_and_is_planned():
     smaller = plan({**config, "vision_config": {**config["vision_config"], "max_pixels": 1003520}},
                    machine_type="g2-standard-12", max_model_len=8192)  # fmt: skip
     assert smaller.vision_activation_gib < result.vision_activation_gib
+
+
+def test_qwen_vl_profiles_one_video_of_up_to_14_frames_on_v1():
+    """vLLM V1 profiles Qwen2/2.5-VL with one dummy video (qwen2_vl.py `_MAX_FRAMES_PER_VIDEO` = 14 frames of
+    the largest image, as many as fit max_model_len), not an image. A public vLLM 0.23.0 log (Qwen2.5-VL-7B on
+    one A100-SXM4-80GB, gmu 0.22, max_model_len 128,000) says "profiled with 1 video items of the maximum
+    feature size" with a 114,688-token budget, "Model loading took 15.67 GiB", "Estimated CUDA graph memory:
+    0.53 GiB" and "Available KV cache memory: -14.28 GiB"."""
+    config = _config("qwen2.5-vl-7b-instruct.json")
+    spec = planner.parse_model_config(config)
+    assert planner.memory.qwen_vl_profile_groups(spec, 128000) * spec.vision.tokens_per_image == 114688
+    assert planner.memory.qwen_vl_profile_groups(spec, 16384) == 1  # one frame pair: the same as an image
+    assert planner.memory.qwen_vl_profile_groups(spec, 10**6) == 7  # capped at 14 frames
+    result = plan(config, accelerator_type="NVIDIA_A100_80GB", gpu_memory_utilization=0.22, max_model_len=128000,
+                  vllm_version="0.23.0")  # fmt: skip
+    logged_available = -14.28
+    predicted = result.usable_gib - result.weights_gib_per_gpu - result.activation_gib - result.non_torch_gib - 0.53
+    assert abs(predicted - logged_available) < 1.5, predicted
+    assert result.verdict is Verdict.KV_CACHE_TOO_SMALL and not result.fits
+    assert "one dummy video of 14 frames" in result.message and '"video": 0' in result.message
+    # V0 profiled images: the video term is V1's only.
+    v0 = plan(config, accelerator_type="NVIDIA_A100_80GB", max_model_len=32768, vllm_version="0.7.3")
+    assert v0.vision_activation_gib < 3
+
+
+@pytest.mark.parametrize(
+    ("gpu_memory_gib", "tp", "logged_weights"),
+    [(44.99, 1, 19.9073), (22.09, 2, 10.0714)],
+    ids=["l20-vllm-10569", "2xa10-vllm-10034"],
+)
+def test_mllama_profiling_oom_logs_are_a_profile_risk(gpu_memory_gib, tp, logged_weights):
+    """vLLM #10569 (one 48 GB L20, vLLM 0.6.3) and #10034 (two A10, TP 2): Llama 3.2 11B Vision loaded
+    ("Loading model weights took 19.9073 GB" / "10.0714 GB") and ran out of memory profiling the default 256
+    dummy images. The planner says so, with a max_num_seqs that works."""
+    config = planner.load_model_config("llama-3.2-11b-vision")
+    result = plan(config, gpu_memory_gib=gpu_memory_gib, accelerator_count=tp, max_model_len=8192,
+                  max_num_seqs=256, vllm_version="0.6.3")  # fmt: skip
+    assert result.verdict is Verdict.MULTIMODAL_PROFILE_RISK and not result.unverified
+    assert 0 < result.recommended_max_num_seqs < 256
+    assert abs(result.weights_gib_per_gpu - logged_weights) / logged_weights < 0.02
 
 
 def test_pixtral_profiles_a_budget_of_images_not_one_per_sequence():

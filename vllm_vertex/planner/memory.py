@@ -446,6 +446,52 @@ def _text_activation_bytes(
     return int(max(mlp, sampler))
 
 
+# vLLM's Qwen2/2.5-VL profiling video (vllm/model_executor/models/qwen2_vl.py, `_MAX_FRAMES_PER_VIDEO`,
+# `get_num_frames_with_most_features`, `Qwen2VLDummyInputsBuilder.get_dummy_mm_data`): at most 14 frames of
+# the largest image, as many as fit max_model_len; frames are padded to `temporal_patch_size` (2) and merged
+# in pairs, so one video holds up to 7 images' worth of patches.
+QWEN_VL_PROFILE_FRAMES = 14
+QWEN_VL_TEMPORAL_PATCH = 2
+
+
+def qwen_vl_profile_groups(spec: ModelSpec, max_model_len: int) -> int:
+    """Temporal groups (frame pairs) of the dummy video V1 profiles a Qwen-VL model with (1: an image).
+
+    vLLM's `_get_max_video_frames(seq_len)` counts frames up while the video's tokens (``grid_t x`` tokens
+    of the largest image, ``grid_t = (n + n % 2) // 2``) stay within ``max_model_len``; the count is capped
+    at `_MAX_FRAMES_PER_VIDEO` (14). V1's `profile_run` then encodes the modality with the most tokens per
+    item: the video whenever it spans more than one frame pair.
+    """
+    v = spec.vision
+    if v is None or v.kind != "qwen_vl":
+        return 1
+    frames = 1
+    while frames < QWEN_VL_PROFILE_FRAMES:
+        nxt = frames + 1
+        if (nxt + nxt % QWEN_VL_TEMPORAL_PATCH) // QWEN_VL_TEMPORAL_PATCH * v.tokens_per_image > max_model_len:
+            break
+        frames = nxt
+    return max(1, (frames + frames % QWEN_VL_TEMPORAL_PATCH) // QWEN_VL_TEMPORAL_PATCH)
+
+
+def _qwen_vl_video_bytes(spec: ModelSpec, groups: int, items: int, tp: int, act_bytes: int, batched: int) -> int:
+    """Peak of V1's Qwen-VL encoder profiling: ``groups`` frame pairs of the largest image per item.
+
+    Per patch (vllm/model_executor/models/qwen2_5_vl.py, eager encoder with vLLM's native custom ops):
+    the residual stream and its normed copy (2 x hidden), the MLP's gate_up output (2 x I) with
+    `SiluAndMul`'s native silu and product (I each; 2 x I in all for Qwen2-VL's fc1/QuickGELU), and the
+    pixel input (``channels x temporal_patch x patch^2``). vLLM 0.23 logged ~15.2 GiB for Qwen2.5-VL-7B at
+    max_model_len 128,000 (one 14-frame video, 114,688 tokens); this gives 14.9 GiB.
+    """
+    v = spec.vision
+    assert v is not None
+    per_item = groups * v.tokens_per_image
+    count = max(1, min(items, max(batched, per_item) // per_item))
+    patches = count * groups * v.patches_per_tile
+    inter = (4 if v.gated_mlp else 2) * v.intermediate_size // tp
+    return patches * (2 * v.hidden_size + inter + v.input_per_patch) * act_bytes
+
+
 def _vision_activation_bytes(spec: ModelSpec, images: int, tp: int, act_bytes: int, batched: int = 0) -> int:
     """Peak of profiling the vision encoder on dummy images.
 
@@ -521,7 +567,12 @@ def budget(spec: ModelSpec, req: PlanRequest, total: float) -> Budget:
     profile = engine_profile(req.vllm_version)
     tokens, seqs = req.max_num_batched_tokens, req.max_num_seqs
     text_act = _text_activation_bytes(spec, tokens, seqs, tp, dtype_bytes, profile) / GIB
-    vision_act = _vision_activation_bytes(spec, req.max_num_seqs, tp, dtype_bytes, tokens) / GIB
+    if profile.v1 and spec.vision is not None and spec.vision.kind == "qwen_vl":
+        groups = qwen_vl_profile_groups(spec, req.max_model_len or spec.context_limit)
+        vision_bytes = _qwen_vl_video_bytes(spec, groups, req.max_num_seqs, tp, dtype_bytes, tokens)
+    else:
+        vision_bytes = _vision_activation_bytes(spec, req.max_num_seqs, tp, dtype_bytes, tokens)
+    vision_act = vision_bytes / GIB
     graphs = _cuda_graph_gib(spec, req.enforce_eager)
     headroom = total * (1 - req.gpu_memory_utilization) - CUDA_CONTEXT_GIB
     non_torch = non_torch_gib(profile, tp, req.accelerator_type, req.vllm_version)

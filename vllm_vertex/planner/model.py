@@ -38,6 +38,8 @@ class VisionSpec:
         merge: Patches merged into one language-model token (Qwen-VL / Pixtral spatial merge squared;
             Gemma 3 pools 4096 patches to 256 tokens: 16).
         gated_mlp: The encoder MLP is gated (Qwen2.5-VL, Pixtral): three projections instead of two.
+        input_per_patch: Pixel elements per encoder patch (Qwen-VL: channels x temporal_patch_size x
+            patch_size^2 = 1176), held while the encoder runs; 0 where not modelled.
     """
 
     hidden_size: int
@@ -51,6 +53,7 @@ class VisionSpec:
     kind: str = "clip"
     merge: int = 1
     gated_mlp: bool = False
+    input_per_patch: int = 0
 
     @property
     def tokens_per_image(self) -> int:
@@ -214,6 +217,10 @@ def _vision_spec(vc: Mapping[str, Any], config: Mapping[str, Any] | None = None)
             kind=kind,
             merge=merge,
             gated_mlp=str(config.get("model_type", "")).startswith("qwen2_5_vl"),
+            input_per_patch=int(vc.get("in_chans", vc.get("in_channels", 3)))
+            * int(vc.get("temporal_patch_size", 2))
+            * patch
+            * patch,
         )
     hidden = _field(vc, "hidden_size", "vision_config.")
     image = _field(vc, "image_size", "vision_config.")

@@ -224,7 +224,15 @@ def choose(
                 ),
                 seqs,
             )
-    return Verdict.KV_CACHE_TOO_SMALL, _kv_message(req.max_model_len, kv_tokens, fit), None
+    message = _kv_message(req.max_model_len, kv_tokens, fit)
+    groups = memory.qwen_vl_profile_groups(spec, req.max_model_len)
+    if groups > 1 and budget.vision_act > budget.text_act and memory.engine_profile(req.vllm_version).v1:
+        message += (
+            f" vLLM profiles Qwen-VL with one dummy video of {2 * groups} frames at max_pixels "
+            f"(~{budget.vision_act:.1f} GiB of encoder activations): a smaller max_model_len shrinks it, or "
+            "serve without video (--limit-mm-per-prompt '{\"video\": 0}') or with a smaller max_pixels."
+        )
+    return Verdict.KV_CACHE_TOO_SMALL, message, None
 
 
 def _with_margin(spec: ModelSpec, kv_low: int) -> int:
