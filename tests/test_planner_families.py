@@ -178,6 +178,15 @@ def test_mllama_profiling_oom_logs_are_a_profile_risk(gpu_memory_gib, tp, logged
     assert abs(result.weights_gib_per_gpu - logged_weights) / logged_weights < 0.02
 
 
+def test_qwen25_vl_72b_shipped_config_counts_its_published_parameters():
+    """The shipped 72B config (vision MLP 3456 wide, merger into 8192) sizes to the Hub's 73.4B parameters."""
+    from vllm_vertex.planner.configs import shipped_config
+
+    config = shipped_config("Qwen/Qwen2.5-VL-72B-Instruct")
+    assert config is not None and config["vision_config"]["out_hidden_size"] == 8192
+    assert 73.3e9 < planner.weight_bytes(planner.parse_model_config(config), 2) / 2 < 73.6e9
+
+
 def test_pixtral_profiles_a_budget_of_images_not_one_per_sequence():
     """The issue's case: Mistral-Small 24B on one H100 planned 0 KV tokens (one 1,540-pixel image per
     sequence); vLLM started with ~184,800 tokens."""

