@@ -45,6 +45,8 @@ def _predict(row: dict[str, str]) -> planner.PlanResult:
         dtype=row["dtype"],
         total_size=None if local else planner.checkpoint_total_size(name),
         vllm_version=row["vllm_version"].split(" ")[0],
+        # Logged where the run set it or vLLM chose another default (older rows leave it out: the GPU's default).
+        max_num_batched_tokens=int(row.get("max_num_batched_tokens") or 0) or None,
     )
 
 
