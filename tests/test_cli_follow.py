@@ -113,9 +113,12 @@ def test_follow_shows_each_deploy_stage_as_it_happens(standin, monkeypatch):
             op.metadata["deploymentStage"] = stage
             op.finished = stage == "SUCCESSFULLY_DEPLOYED"
 
-    def pause(_seconds):  # between two polls that show deploy-model running, the deploy moves on
-        shown = next(iter(pipelines(standin).shown.values()), None)
-        if shown is not None and shown.tasks.get("deploy-model") == "RUNNING":
+    def pause(_seconds):  # between two polls that show place-and-deploy running, the deploy moves on
+        name, shown = next(iter(pipelines(standin).shown.items()), (None, None))
+        if name is not None:  # the step's endpoint carries the run's label (its artifact comes at the end)
+            with standin.state.lock:
+                standin.state.endpoints[endpoint.name]["labels"]["vllm-vertex-run"] = naming.run_label_value(name)
+        if shown is not None and shown.tasks.get("place-and-deploy") == "RUNNING":
             advance()
 
     advance()
@@ -124,13 +127,13 @@ def test_follow_shows_each_deploy_stage_as_it_happens(standin, monkeypatch):
     result = _submit(standin, TEXT, "--wait")
     assert result.exit_code == 0, result.output
     lines = [line.split("] ", 1)[-1] for line in result.output.splitlines()]
-    shown = [line for line in lines if line.startswith("deploy-model: stage ")]
+    shown = [line for line in lines if line.startswith("place-and-deploy: stage ")]
     assert shown == [
-        "deploy-model: stage STARTING_DEPLOYMENT",
-        "deploy-model: stage STARTING_MODEL_SERVER",
-        "deploy-model: stage SUCCESSFULLY_DEPLOYED",
+        "place-and-deploy: stage STARTING_DEPLOYMENT",
+        "place-and-deploy: stage STARTING_MODEL_SERVER",
+        "place-and-deploy: stage SUCCESSFULLY_DEPLOYED",
     ]
-    assert lines.index("deploy-model: RUNNING") < lines.index(shown[0]) < lines.index("smoke-test: RUNNING")
+    assert lines.index("place-and-deploy: RUNNING") < lines.index(shown[0]) < lines.index("smoke-test: RUNNING")
 
 
 def test_ctrl_c_then_follow_reattaches(standin, monkeypatch):
@@ -161,7 +164,7 @@ def test_status_while_running_and_when_done(standin, google_at):
         pass
     done = invoke(standin, "status", name)
     assert done.exit_code == 0, done.output
-    assert "  deploy-model: SUCCEEDED (stage SUCCESSFULLY_DEPLOYED)" in done.output
+    assert "  place-and-deploy: SUCCEEDED (stage SUCCESSFULLY_DEPLOYED)" in done.output
     assert "smoke tests: passed" in done.output and "removed: nothing left serving" in done.output
     data = json.loads(invoke(standin, "status", name, "--json").stdout)
     assert data["state"] == "SUCCEEDED" and data["ok"] is True and data["kept"] is False
@@ -171,7 +174,7 @@ def test_status_while_running_and_when_done(standin, google_at):
 
 def test_failed_run_status_exits_1(standin, google_at):
     google_at(standin.url)
-    pipelines(standin).script = run_script(fail_at="deploy-model")
+    pipelines(standin).script = run_script(fail_at="place-and-deploy")
     name = json.loads(_submit(standin, TEXT, "--json").stdout)["name"]
     while jobs.get(name).state.name != "PIPELINE_STATE_FAILED":
         pass
@@ -315,7 +318,7 @@ def test_no_matching_sku_or_a_google_error_keeps_the_table_price_and_the_exit_co
 @pytest.mark.parametrize("policy, script", [
     ("always", {}),  # removed after passing
     ("on_failure", {"verdict": "failed"}),  # removed because the smoke tests failed
-    ("on_failure", {"fail_at": "deploy-model"}),  # no deployment reached
+    ("on_failure", {"fail_at": "place-and-deploy"}),  # no deployment reached
 ])
 def test_nothing_kept_makes_no_catalogue_request(standin, tmp_path, policy, script):
     endpoint = deploy(standin)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from vllm_vertex import placements
+from vllm_vertex import ladder, placements
 from vllm_vertex.config import from_preset, validate
 from vllm_vertex.errors import ConfigError
 from vllm_vertex.quota import QuotaCheck, QuotaNeed
@@ -91,16 +91,16 @@ def _quota(amount_limit):
 def test_the_ladder_skips_what_cannot_deploy_saying_why_and_prices_the_rest():
     cfg = validate(_cfg(placements=LADDER))
     plan = lambda c: ("does_not_fit", "weights do not fit") if c.flex_start_hours else ("fits", "")  # noqa: E731
-    rungs = placements.ladder(cfg, plan, _quota(4))
+    rungs = ladder.ladder(cfg, plan, _quota(4))
     assert [r.viable for r in rungs] == [True, True, False, True, True, False]
     assert rungs[1].quota == "unread" and "not reached" in rungs[1].quota_text
     assert rungs[2].skip.startswith("quota: CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1")
     assert rungs[5].skip == "plan: weights do not fit"
     assert rungs[0].usd_per_hour == pytest.approx(1.1505) and rungs[2].usd_per_hour is None
-    assert [r.index for r in placements.viable(rungs)] == [0, 1, 3, 4]
-    lines = placements.ladder_lines(rungs)
+    assert [r.index for r in ladder.viable(rungs)] == [0, 1, 3, 4]
+    lines = ladder.ladder_lines(rungs)
     assert lines[0] == "1. [try] us-central1 g2-standard-12 1× NVIDIA_L4: plan fits, quota ok, $1.15/h"
     assert "3. [SKIP] us-central1 g2-standard-12 1× NVIDIA_L4 spot: plan fits, quota short, price unknown" in lines
-    table = placements.ladder_markdown(rungs)
+    table = ladder.ladder_markdown(rungs)
     assert "| 6 | us-central1 g2-standard-12 1× NVIDIA_L4 flex-start 4 h | does_not_fit |" in table
     assert rungs[4].to_dict()["where"] == "us-central1 g2-standard-12 1× NVIDIA_L4 reservation gpus"

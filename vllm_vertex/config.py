@@ -442,9 +442,9 @@ def _check_capacity(cfg: DeploymentConfig) -> list[tuple[str, str]]:
 
 def _check_placements(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     """Every fallback placement, as the candidate it makes (``vllm_vertex.placements``)."""
-    from vllm_vertex import placements
+    from vllm_vertex import placements as placement_rules  # not "placements": the field's name is reached
 
-    return placements.problems(cfg)
+    return placement_rules.problems(cfg)
 
 
 def _check_parallelism(cfg: DeploymentConfig) -> list[tuple[str, str]]:

@@ -8,30 +8,24 @@ configuration as it is. With no placements the run has one candidate, itself.
   ``config.validate``);
 - ``candidates`` builds the configurations to try, in order;
 - ``regions`` lists every region a run can create resources in (cleanup looks in each);
-- ``ladder`` judges every candidate before anything is created: its capacity plan (the GPU may
-  differ), its quota, its hourly price, and whether it is tried or skipped (with why).
+- ``vllm_vertex.ladder`` judges every candidate before anything is created (a module of its own, so
+  that the steps needing only these carry no prices).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-from vllm_vertex import hardware, pricing
-from vllm_vertex.errors import ConfigError
-from vllm_vertex.numbers import whole_number
 
 if TYPE_CHECKING:
     from vllm_vertex.config import DeploymentConfig
-    from vllm_vertex.quota import QuotaCheck
 
-__all__ = ["KEYS", "Rung", "candidates", "describe", "ladder", "ladder_lines", "ladder_markdown", "overrides",
-           "problems", "regions", "viable"]
+__all__ = ["KEYS", "candidates", "describe", "overrides", "problems", "regions"]
 
-# What a placement may override, and the type each key takes.
+# What a placement may override, and the type each key takes. (The steps that only clean up import ``regions``,
+# so the other functions import what they need themselves.)
 KEYS: dict[str, type] = {
     "region": str,
     "machine_type": str,
@@ -49,6 +43,8 @@ _FIELD_KEY = {"reservation_name": "reservation"}
 def _typed(index: int, placement: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The placement's keys with whole numbers made ints, and the problems of its shape and types."""
     from vllm_vertex.config import closest
+    from vllm_vertex.errors import ConfigError
+    from vllm_vertex.numbers import whole_number
 
     where = f"placements[{index}]"
     if not isinstance(placement, Mapping):
@@ -82,6 +78,8 @@ def overrides(base: DeploymentConfig, placement: Mapping[str, Any]) -> dict[str,
     ``reservation_affinity`` clears the name. A ``machine_type`` named without ``accelerator_type``
     takes the GPU the machine carries, and its GPU count when the machine takes only one count.
     """
+    from vllm_vertex import hardware
+
     fields = {k: v for k, v in placement.items() if k != "reservation"}
     if "reservation" in placement:
         fields.setdefault("reservation_affinity", "specific")
@@ -157,6 +155,8 @@ def candidates(cfg: DeploymentConfig) -> list[DeploymentConfig]:
 
     Each candidate has no placements of its own. Raises ``ConfigError`` when a placement is invalid.
     """
+    from vllm_vertex.errors import ConfigError
+
     found = problems(cfg)
     if found:
         raise ConfigError(found)
@@ -191,103 +191,3 @@ def describe(cfg: DeploymentConfig) -> str:
     if cfg.flex_start_hours:
         parts.append(f"flex-start {cfg.flex_start_hours} h")
     return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class Rung:
-    """One candidate of the ladder, judged before anything is created.
-
-    Attributes:
-        index: Its position (0 is tried first).
-        where: ``describe`` of the candidate.
-        region: Its region.
-        plan: The capacity verdict (``fits``, ``at_risk`` ...), or ``unplanned``.
-        quota: ``ok``, ``short`` or ``unread``; ``quota_text`` says which quota and how much.
-        quota_text: One line per quota, or why it was not read.
-        usd_per_hour: Its hourly price (every replica), ``None`` when unknown.
-        price: The price and its source, or why it is unknown.
-        skip: Why it is not tried ("" when it is).
-    """
-
-    index: int
-    where: str
-    region: str
-    plan: str
-    quota: str
-    quota_text: str
-    usd_per_hour: float | None
-    price: str
-    skip: str = ""
-
-    @property
-    def viable(self) -> bool:
-        """True when the run tries this candidate."""
-        return not self.skip
-
-    def to_dict(self) -> dict[str, Any]:
-        """The rung as JSON-ready values."""
-        return dataclasses.asdict(self)
-
-
-# A candidate's plan: ``(verdict, why it cannot deploy or "")``, or None when it was not planned.
-PlanOf = Callable[["DeploymentConfig"], "tuple[str, str] | None"]
-# A candidate's quota checks, or why they were not read.
-QuotaOf = Callable[["DeploymentConfig"], "list[QuotaCheck] | str"]
-
-
-def ladder(cfg: DeploymentConfig, plan_of: PlanOf | None = None, quota_of: QuotaOf | None = None) -> list[Rung]:
-    """Every candidate with its plan, quota and price, skipped (saying why) when it cannot deploy.
-
-    Args:
-        cfg: The validated configuration.
-        plan_of: Plans one candidate; None: not planned here.
-        quota_of: Reads one candidate's quota checks (or says why not); None: not read here.
-    """
-    rungs = []
-    for i, c in enumerate(candidates(cfg)):
-        planned = plan_of(c) if plan_of is not None else None
-        verdict, plan_skip = planned if planned is not None else ("unplanned", "")
-        checks = quota_of(c) if quota_of is not None else "not read here"
-        if isinstance(checks, str):
-            quota, quota_text, quota_skip = "unread", f"quota not checked: {checks}", ""
-        else:
-            short = [q.message(c.region) for q in checks if not q.ok]
-            quota = "short" if short else "ok"
-            quota_text = "; ".join(q.message(c.region) for q in checks) or "no quota known to check"
-            quota_skip = "quota: " + "; ".join(short) if short else ""
-        rate = pricing.rate_for(c.machine_type, max(1, c.min_replica_count), c.spot)
-        skip = "; ".join(s for s in (f"plan: {plan_skip}" if plan_skip else "", quota_skip) if s)
-        rungs.append(Rung(i, describe(c), c.region, verdict, quota, quota_text, rate.usd_per_hour, rate.text(), skip))
-    return rungs
-
-
-def viable(rungs: Sequence[Rung]) -> list[Rung]:
-    """The rungs the run tries, in order."""
-    return [r for r in rungs if r.viable]
-
-
-def _cost(rung: Rung) -> str:
-    return f"${rung.usd_per_hour:,.2f}/h" if rung.usd_per_hour is not None else "price unknown"
-
-
-def ladder_lines(rungs: Sequence[Rung]) -> list[str]:
-    """The ladder for a terminal: one line per candidate, then its quota line and why it is skipped."""
-    lines = []
-    for r in rungs:
-        state = "try" if r.viable else "SKIP"
-        lines.append(f"{r.index + 1}. [{state}] {r.where}: plan {r.plan}, quota {r.quota}, {_cost(r)}")
-        lines.append(f"     {r.quota_text}")
-        if r.skip:
-            lines.append(f"     skipped: {r.skip}")
-    return lines
-
-
-def ladder_markdown(rungs: Sequence[Rung]) -> str:
-    """The ladder as a Markdown table (reports)."""
-    from vllm_vertex.textsafe import md_text
-
-    rows = ["| # | placement | plan | quota | $/h | tried |", "|---|---|---|---|---|---|"]
-    for r in rungs:
-        tried = "yes" if r.viable else f"skipped: {md_text(r.skip, 400)}"
-        rows.append(f"| {r.index + 1} | {md_text(r.where, 200)} | {r.plan} | {r.quota} | {_cost(r)} | {tried} |")
-    return "\n".join(rows)

@@ -200,6 +200,10 @@ def _check_resources(res: dict | None) -> dict:
     return {**res, "minReplicaCount": low, "maxReplicaCount": high or low}
 
 
+# Vertex's answer to a deploy when the region has no free machines of the shape (RESOURCE_EXHAUSTED).
+STOCKOUT = "Machine type temporarily unavailable, please deploy with a different machine type or retry."
+
+
 def deploy_model(st, req) -> dict:
     ep_name, _ = _endpoint(st, req)
     dm_in = dict(req.json.get("deployedModel") or {})
@@ -232,6 +236,10 @@ def _fail_deploy(st, op, dm_id: str, code: int, message: str) -> None:
 
 def _run_deploy(st, version: str, op, dm: dict, model: dict, split: dict) -> None:
     fault = st.faults.next_deploy()
+    spec = dm["dedicatedResources"].get("machineSpec") or {}
+    if fault is None and st.faults.stocked_out(op.name.split("/")[3], spec.get("machineType", ""),
+                                               bool(dm["dedicatedResources"].get("spot"))):
+        fault = {"kind": "error", "code": 8, "message": STOCKOUT}
     if fault and fault["kind"] == "hang":
         return
     if fault:

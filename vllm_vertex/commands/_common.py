@@ -220,8 +220,16 @@ def refuse_if_plan_fails(cfg) -> None:
     "At risk" and an unverified "does not fit" only warn (unless ``block_on_plan_risk``); a model with no
     shipped config is noted and left to the preflight step, which reads its config from the Hub or ``gs://``.
     """
-    from vllm_vertex import preflight
+    from vllm_vertex import ladder, preflight
 
+    if cfg.placements:  # each placement is planned; only a ladder where none can deploy is refused
+        rungs = ladder.offline_ladder(cfg)
+        if not any(r.viable for r in rungs):
+            raise PlanRefused("no placement can deploy:\n" + "\n".join(f"- {r.where}: {r.skip}" for r in rungs))
+        for r in rungs:
+            if r.skip:
+                click.echo(f"warning: placement {r.index + 1} ({r.where}) will be skipped: {r.skip}", err=True)
+        return
     report = preflight.offline(cfg)
     if not report.ok:
         raise PlanRefused(report.error_text())
