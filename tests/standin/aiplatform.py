@@ -235,11 +235,11 @@ def _fail_deploy(st, op, dm_id: str, code: int, message: str) -> None:
 
 
 def _run_deploy(st, version: str, op, dm: dict, model: dict, split: dict) -> None:
-    fault = st.faults.next_deploy()
     spec = dm["dedicatedResources"].get("machineSpec") or {}
-    if fault is None and st.faults.stocked_out(op.name.split("/")[3], spec.get("machineType", ""),
-                                               bool(dm["dedicatedResources"].get("spot"))):
-        fault = {"kind": "error", "code": 8, "message": STOCKOUT}
+    if st.faults.stocked_out(op.name.split("/")[3], spec.get("machineType", ""), bool(dm["dedicatedResources"].get("spot"))):
+        fault = {"kind": "error", "code": 8, "message": STOCKOUT}  # a queued fault waits for a deploy that finds GPUs
+    else:
+        fault = st.faults.next_deploy()
     if fault and fault["kind"] == "hang":
         return
     if fault:
