@@ -70,6 +70,31 @@ def test_wait_ends_with_the_endpoint_how_to_use_it_the_report_and_what_is_kept(s
     assert f"  remove it: vllm-vertex teardown --run-label {label} --project {project} --region us-central1" in out
 
 
+def test_wait_ends_with_every_placement_attempt_and_cleans_every_region(standin, tmp_path):
+    endpoint = deploy(standin, region="us-east4")
+    script = run_script(endpoint=endpoint.name)
+    attempts = [
+        {"candidate": 1, "where": "us-central1 g2-standard-12 1× NVIDIA_L4", "region": "us-central1",
+         "outcome": "stockout", "error": "deploy failed: Machine type temporarily unavailable", "minutes": 12.5,
+         "cost": "no replica served: nothing billed for GPUs"},
+        {"candidate": 2, "where": "us-east4 g2-standard-24 2× NVIDIA_L4", "region": "us-east4",
+         "outcome": "deployed", "error": "", "minutes": 9.0, "cost": "from now on $2.30/h"},
+    ]
+    placed = {"region": "us-east4", "machine_type": "g2-standard-24", "spot": False}
+    script[-1].parameters["place-and-deploy"] = {"placement": json.dumps(placed), "attempts": json.dumps(attempts)}
+    pipelines(standin).script = script
+    run = _run_file(tmp_path, teardown_policy="on_failure",
+                    placements=[{"region": "us-central1"}, {"region": "us-east4", "machine_type": "g2-standard-24"}])
+    result = _submit(standin, run, "--wait")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "placement: 2. us-east4 g2-standard-24 2× NVIDIA_L4 (2 attempts)" in out
+    assert ("  1. us-central1 g2-standard-12 1× NVIDIA_L4: stockout after 12.5 min (no replica served: nothing "
+            "billed for GPUs): deploy failed: Machine type temporarily unavailable") in out
+    assert "  cost: $2.30/h (estimate: Compute Engine × 1.15" in out  # the machine it landed on, not the run's
+    assert "--region us-central1 --also-in us-east4" in out
+
+
 def test_the_openai_snippet_runs_against_the_endpoint(standin, on_failure_run, monkeypatch):
     """The printed snippet, with the stand-in's URL and a test token, answers a chat question."""
     import google.auth

@@ -249,6 +249,7 @@ def outcome(job) -> RunOutcome:
     result.machine_type = str(_parameter(job, "machine_type") or "")
     result.replicas = int(_parameter(job, "min_replica_count") or 1)
     result.spot = bool(_parameter(job, "spot"))
+    _placement(job, result)
     smoke = _task(job, SMOKE_TASK)
     if smoke is None:
         return result
@@ -261,6 +262,24 @@ def outcome(job) -> RunOutcome:
     if report and report.artifacts:
         result.report_uri = report.artifacts[0].uri
     return result
+
+
+def _placement(job, result: RunOutcome) -> None:
+    """What place-and-deploy says: where it landed (its machine and spot win over the run's) and every attempt."""
+    from vllm_vertex.placements import regions
+
+    here = _region(job.name) if job.name.count("/") >= 3 else ""
+    result.also_in = [r for r in regions(here, _parameter(job, "placements") or []) if r != here] if here else []
+    task = _task(job, DEPLOY_TASK)
+    if task is None:
+        return
+    try:
+        placed = json.loads(task.execution.metadata.get("output:placement", "") or "{}")
+        result.attempts = list(json.loads(task.execution.metadata.get("output:attempts", "") or "[]"))
+    except (TypeError, ValueError):  # an older run, or a step that did not finish: nothing to add
+        return
+    if placed.get("machine_type"):
+        result.machine_type, result.spot = str(placed["machine_type"]), bool(placed.get("spot"))
 
 
 def _task(job, name: str):
