@@ -613,3 +613,29 @@ def test_teardown_and_cleanup_look_in_every_region_of_the_placements(standin):
     place(_cfg(region="europe-west4"), RUN)
     summary = c.teardown.python_func(project=PROJECT, location="us-central1", placements=LADDER, run_label=RUN)
     assert "removed projects/" in summary and _everywhere(standin) == {}
+
+
+def test_the_walk_stops_when_placement_timeout_seconds_is_used_up(standin, monkeypatch):
+    from vllm_vertex import clock
+    from vllm_vertex.cloud import placing
+
+    class Later(clock.SystemClock):  # real time, plus an hour once the first placement has started
+        offset = 0.0
+
+        def monotonic(self) -> float:
+            return super().monotonic() + self.offset
+
+    later, read_quota = Later(), placing._quota_skip
+
+    def first_attempt_takes_an_hour(c):
+        later.offset = 3600.0
+        return read_quota(c)
+
+    monkeypatch.setattr(placing, "_quota_skip", first_attempt_takes_an_hour)
+    standin.faults.stockout(region="us-central1")
+    with clock.use(later), pytest.raises(DeployError) as info:
+        place(_cfg(placements=LADDER, placement_timeout_seconds=1800), RUN)
+    text = str(info.value)
+    assert "- 1. us-central1 g2-standard-12 1× NVIDIA_L4: stockout" in text
+    assert "- 2. us-east4 g2-standard-12 1× NVIDIA_L4: timeout after 0.0 min (nothing created): placement_timeout_seconds used up" in text
+    assert "europe-west4" not in text and _everywhere(standin) == {}

@@ -131,7 +131,8 @@ def place_and_deploy(
         where = placements.describe(c)
         left = deadline - clock.monotonic()
         if left <= 0:
-            attempts.append(Attempt(i, where, c.region, "timeout", "placement_timeout_seconds used up", 0.0, ""))
+            attempts.append(Attempt(i, where, c.region, "timeout", "placement_timeout_seconds used up", 0.0,
+                                    "nothing created"))
             break
         if len(ladder) > 1:
             log(f"placement {i}/{len(ladder)}: {where}")
