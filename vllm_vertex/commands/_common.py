@@ -222,13 +222,11 @@ def refuse_if_plan_fails(cfg) -> None:
     """
     from vllm_vertex import ladder, preflight
 
-    if cfg.placements:  # each placement is planned; only a ladder where none can deploy is refused
-        rungs = ladder.offline_ladder(cfg)
-        if not any(r.viable for r in rungs):
-            raise PlanRefused("no placement can deploy:\n" + "\n".join(f"- {r.where}: {r.skip}" for r in rungs))
-        for r in rungs:
-            if r.skip:
-                click.echo(f"warning: placement {r.index + 1} ({r.where}) will be skipped: {r.skip}", err=True)
+    if cfg.placements:  # each placement is planned: one that cannot fit would only crash its container
+        refused = [r for r in ladder.offline_ladder(cfg) if r.skip]
+        if refused:
+            raise PlanRefused("the capacity plan refuses these placements; remove them from placements or change "
+                              "them:\n" + "\n".join(f"- placements[{r.index}] ({r.where}): {r.skip}" for r in refused))
         return
     report = preflight.offline(cfg)
     if not report.ok:
