@@ -639,3 +639,11 @@ def test_the_walk_stops_when_placement_timeout_seconds_is_used_up(standin, monke
     assert "- 1. us-central1 g2-standard-12 1× NVIDIA_L4: stockout" in text
     assert "- 2. us-east4 g2-standard-12 1× NVIDIA_L4: timeout after 0.0 min (nothing created): placement_timeout_seconds used up" in text
     assert "europe-west4" not in text and _everywhere(standin) == {}
+
+
+def test_staged_weights_are_the_models_source_and_no_token_is_read_or_sent(standin, capsys):
+    place(_cfg(placements=LADDER[:2]), RUN, weights_uri="gs://my-bucket/staged/llama")
+    env = {e["name"]: e.get("value") for e in _uploaded_spec(standin)["env"]}
+    assert env["MODEL_ID"] == "gs://my-bucket/staged/llama" and "HF_TOKEN" not in env
+    assert "HF token: none" in capsys.readouterr().out
+    assert not any("secretmanager" in p or ":access" in p for _, p, _ in standin.requests)
