@@ -104,3 +104,19 @@ def test_the_ladder_skips_what_cannot_deploy_saying_why_and_prices_the_rest():
     table = ladder.ladder_markdown(rungs)
     assert "| 6 | us-central1 g2-standard-12 1× NVIDIA_L4 flex-start 4 h | does_not_fit |" in table
     assert rungs[4].to_dict()["where"] == "us-central1 g2-standard-12 1× NVIDIA_L4 reservation gpus"
+
+
+def test_only_no_gpus_walks_on():
+    from google.api_core import exceptions
+
+    from vllm_vertex.cloud.placing import is_no_capacity
+    from vllm_vertex.errors import DeployError
+
+    assert is_no_capacity(DeployError("deploy failed: Machine type temporarily unavailable", "stockout")) == "stockout"
+    assert is_no_capacity(DeployError("quota", "quota_exceeded")) == "quota_exceeded"
+    assert is_no_capacity(DeployError("deploy failed: CUDA out of memory", "cuda_oom")) == ""
+    assert is_no_capacity(exceptions.TooManyRequests("The following quota metrics exceed quota limits: "
+                                                     "aiplatform.googleapis.com/custom_model_serving_nvidia_l4_gpus"))
+    assert is_no_capacity(exceptions.TooManyRequests("Quota exceeded for online prediction requests per minute")) == ""
+    assert is_no_capacity(exceptions.Forbidden("Permission denied")) == ""
+    assert is_no_capacity(exceptions.BadRequest("Reservation not found")) == ""

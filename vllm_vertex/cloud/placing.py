@@ -84,9 +84,9 @@ def is_no_capacity(err: BaseException) -> str:
         return err.cause if err.cause in NO_CAPACITY else ""
     from google.api_core import exceptions
 
-    if isinstance(err, exceptions.ResourceExhausted):  # refused at the request, not in the operation
-        found = diagnose(f"RESOURCE_EXHAUSTED {getattr(err, 'message', '') or err}")
-        return found.key if found and found.key in NO_CAPACITY else "stockout"
+    if isinstance(err, exceptions.ResourceExhausted | exceptions.TooManyRequests):  # refused at the request
+        found = diagnose(str(getattr(err, "message", "") or err))  # a stockout or GPU quota, not a request rate
+        return found.key if found and found.key in NO_CAPACITY and "per minute" not in str(err) else ""
     return ""
 
 
