@@ -83,7 +83,7 @@ def _deploy_and_verify(**params):
         deployed = place_and_deploy(config=config, run_label=run_label, weights_uri="").after(checked)
         _side_effect(deployed, "place-and-deploy")
         endpoint = deployed
-        smoke = smoke_test(config=config, endpoint=endpoint.outputs["endpoint"])
+        smoke = smoke_test(config=config, endpoint=endpoint.outputs["endpoint"], attempts=deployed.outputs["attempts"])
         _side_effect(smoke.after(deployed), "smoke-test")
         _teardown_branches(project, location, params["placements"], run_label, teardown_policy, probe_profile, smoke)
         with dsl.If(probe_profile != "off", name="probe-on"):

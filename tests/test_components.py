@@ -647,3 +647,17 @@ def test_staged_weights_are_the_models_source_and_no_token_is_read_or_sent(stand
     assert env["MODEL_ID"] == "gs://my-bucket/staged/llama" and "HF_TOKEN" not in env
     assert "HF token: none" in capsys.readouterr().out
     assert not any("secretmanager" in p or ":access" in p for _, p, _ in standin.requests)
+
+
+def test_the_smoke_report_lists_every_placement_attempt(standin, tmp_path):
+    standin.faults.stockout(region="us-central1")
+    cfg = _cfg(placements=LADDER)
+    placed = place(cfg, RUN)
+    metrics, report = Metrics(name="metrics", uri="", metadata={}), Markdown(name="report", uri="", metadata={})
+    report.path = str(tmp_path / "smoke.md")
+    out = c.smoke_test.python_func(config=cfg, endpoint=placed.endpoint, metrics=metrics, report=report,
+                                   attempts=placed.outputs.attempts)
+    text = (tmp_path / "smoke.md").read_text()
+    assert out.verdict == "passed" and "/locations/us-east4/endpoints/" in text
+    assert "- Placement attempt 1, us-central1 g2-standard-12 1× NVIDIA_L4: stockout after 0.0 min (no replica" in text
+    assert "- Placement attempt 2, us-east4 g2-standard-12 1× NVIDIA_L4: deployed after" in text
