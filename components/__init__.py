@@ -4,14 +4,12 @@ from components.check_probe import check_probe
 from components.check_quota import check_quota
 from components.check_verdict import check_verdict
 from components.cleanup_on_exit import cleanup_on_exit
-from components.create_endpoint import create_endpoint
-from components.deploy_model import deploy_model
+from components.place_and_deploy import place_and_deploy
 from components.preflight import preflight
 from components.probe import probe
 from components.read_endpoint import read_endpoint
 from components.smoke_test import smoke_test
 from components.teardown import teardown
-from components.upload_model import upload_model
 from components.validate_config import validate_config
 
 __all__ = [
@@ -19,13 +17,11 @@ __all__ = [
     "check_quota",
     "check_verdict",
     "cleanup_on_exit",
-    "create_endpoint",
-    "deploy_model",
+    "place_and_deploy",
     "preflight",
     "probe",
     "read_endpoint",
     "smoke_test",
     "teardown",
-    "upload_model",
     "validate_config",
 ]

@@ -9,6 +9,7 @@ from components._runtime import vllm_component
 def cleanup_on_exit(
     project: str,
     location: str,
+    placements: list,
     job_resource_name: str,
     teardown_policy: str,
     status: PipelineTaskFinalStatus,
@@ -23,6 +24,7 @@ def cleanup_on_exit(
     Args:
         project: Google Cloud project ID.
         location: Vertex AI region.
+        placements: The run's placements: their regions are looked in too.
         job_resource_name: The pipeline job's full resource name (projects/P/locations/L/pipelineJobs/ID).
         teardown_policy: always | on_failure | never.
         status: The pipeline's final status (set by KFP).
@@ -32,6 +34,7 @@ def cleanup_on_exit(
     """
     from vllm_vertex.cloud.teardown import teardown_run_or_raise
     from vllm_vertex.naming import run_label_value, should_clean_up
+    from vllm_vertex.placements import regions
     from vllm_vertex.textsafe import plain
 
     state = status.state
@@ -42,4 +45,4 @@ def cleanup_on_exit(
         return "nothing to remove: no project was given, so nothing was created"
     if not should_clean_up(teardown_policy, state):
         return f"kept resources (policy {teardown_policy}, state {state})"
-    return teardown_run_or_raise(project, location, run_label_value(job_resource_name))
+    return teardown_run_or_raise(project, regions(location, placements), run_label_value(job_resource_name))

@@ -14,6 +14,7 @@ def smoke_test(
     endpoint: Input[VertexEndpoint],
     metrics: Output[Metrics],
     report: Output[Markdown],
+    attempts: str = "",
 ) -> NamedTuple("Outputs", [("verdict", str), ("passed", int), ("failed", int), ("failures", str)]):
     """Runs each check, records pass/fail, latency and answer; never raises for a failed check.
 
@@ -23,6 +24,7 @@ def smoke_test(
         metrics: Checks passed/failed, latency per check, completion tokens per second, minutes
             deployed and (when the price is known) the estimated GPU cost so far.
         report: Markdown report: the verdict, each answer, the image sent.
+        attempts: place-and-deploy's attempts (JSON list): the report lists them when there were several.
 
     Returns:
         verdict: ``passed`` or ``failed``.
@@ -45,7 +47,8 @@ def smoke_test(
     for key, value in {**counts, **cost}.items():
         metrics.log_metric(key, value)
     with open(report.path, "w") as f:
-        f.write(rep.render_markdown(results, target.endpoint_name, cfg.model_id, (cost_line,)))
+        f.write(rep.render_markdown(results, target.endpoint_name, cfg.model_id,
+                                    (cost_line, *rep.attempt_notes(attempts))))
     verdict = rep.verdict(results)
     print(f"smoke tests {verdict}")
     return namedtuple("Outputs", ["verdict", "passed", "failed", "failures"])(

@@ -1,4 +1,4 @@
-"""The deploy-and-verify pipeline: validate → quota → upload + endpoint → deploy → smoke → probe → teardown.
+"""The deploy-and-verify pipeline: validate → quota → preflight → place-and-deploy → smoke → probe → teardown.
 
 The parameters are declared once, as the fields of ``DeploymentConfig``; ``declared`` builds the
 signature and the docstring's descriptions from them. They have no Python defaults:
@@ -13,13 +13,11 @@ from components import (
     check_quota,
     check_verdict,
     cleanup_on_exit,
-    create_endpoint,
-    deploy_model,
+    place_and_deploy,
     preflight,
     probe,
     smoke_test,
     teardown,
-    upload_model,
     validate_config,
 )
 from pipelines.signatures import declared
@@ -33,20 +31,20 @@ def _side_effect(task: dsl.PipelineTask, name: str) -> dsl.PipelineTask:
     return task.set_display_name(name).set_caching_options(False)
 
 
-def _teardown_branches(project, location, run_label, teardown_policy, probe_profile, smoke) -> None:
+def _teardown_branches(project, location, placements, run_label, teardown_policy, probe_profile, smoke) -> None:
     """``always``: tear down after the smoke tests (after the probe when it is on, see ``_probe_branch``);
     ``on_failure``: only when they failed."""
     with dsl.If(teardown_policy == "always", name="policy-always"):
         with dsl.If(probe_profile == "off", name="probe-off"):
-            task = teardown(project=project, location=location, run_label=run_label)
+            task = teardown(project=project, location=location, placements=placements, run_label=run_label)
             _side_effect(task.after(smoke), "teardown")
     with dsl.If(teardown_policy == "on_failure", name="policy-on-failure"):
         with dsl.If(smoke.outputs["verdict"] == "failed", name="smoke-failed"):
-            task = teardown(project=project, location=location, run_label=run_label)
+            task = teardown(project=project, location=location, placements=placements, run_label=run_label)
             _side_effect(task, "teardown-after-failed-smoke")
 
 
-def _probe_branch(project, location, run_label, teardown_policy, config, endpoint, smoke) -> None:
+def _probe_branch(project, location, placements, run_label, teardown_policy, config, endpoint, smoke) -> None:
     """The load probe (it skips itself when the smoke tests failed), its gate, and ``always``'s teardown after it.
 
     A missed SLO fails the gate after the report is written; the exit handler then removes the
@@ -57,7 +55,7 @@ def _probe_branch(project, location, run_label, teardown_policy, config, endpoin
     gate = check_probe(verdict=measured.outputs["verdict"], summary=measured.outputs["summary"])
     _side_effect(gate, "check-probe")
     with dsl.If(teardown_policy == "always", name="policy-always-after-probe"):
-        task = teardown(project=project, location=location, run_label=run_label)
+        task = teardown(project=project, location=location, placements=placements, run_label=run_label)
         _side_effect(task.after(measured), "teardown-after-probe")
 
 
@@ -69,6 +67,7 @@ def _deploy_and_verify(**params):
     cleanup = cleanup_on_exit(
         project=project,
         location=location,
+        placements=params["placements"],
         job_resource_name=dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER,
         teardown_policy=teardown_policy,
     )
@@ -80,22 +79,15 @@ def _deploy_and_verify(**params):
         quota = _side_effect(check_quota(config=config), "check-quota")
         checked = preflight(config=config)
         _side_effect(checked.after(quota), "preflight")
-        model = upload_model(config=config, run_label=run_label).after(checked)
-        endpoint = create_endpoint(config=config, run_label=run_label).after(checked)
-        _side_effect(model, "upload-model")
-        _side_effect(endpoint, "create-endpoint")
-        deployed = deploy_model(
-            config=config,
-            run_label=run_label,
-            model=model.outputs["model"],
-            endpoint=endpoint.outputs["endpoint"],
-        )
-        _side_effect(deployed, "deploy-model")
-        smoke = smoke_test(config=config, endpoint=endpoint.outputs["endpoint"])
+        # One step walks the placements (a DAG cannot loop); weights_uri is stage-weights' output once it exists.
+        deployed = place_and_deploy(config=config, run_label=run_label, weights_uri="").after(checked)
+        _side_effect(deployed, "place-and-deploy")
+        endpoint = deployed
+        smoke = smoke_test(config=config, endpoint=endpoint.outputs["endpoint"], attempts=deployed.outputs["attempts"])
         _side_effect(smoke.after(deployed), "smoke-test")
-        _teardown_branches(project, location, run_label, teardown_policy, probe_profile, smoke)
+        _teardown_branches(project, location, params["placements"], run_label, teardown_policy, probe_profile, smoke)
         with dsl.If(probe_profile != "off", name="probe-on"):
-            where = (project, location, run_label, teardown_policy)
+            where = (project, location, params["placements"], run_label, teardown_policy)
             _probe_branch(*where, config, endpoint.outputs["endpoint"], smoke)
         gate = check_verdict(
             verdict=smoke.outputs["verdict"], passed=smoke.outputs["passed"], failed=smoke.outputs["failed"],

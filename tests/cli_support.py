@@ -22,12 +22,13 @@ def invoke(standin, *args: str, input: str | None = None) -> Result:
     return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False, env=env)
 
 
-def deploy(standin, run_label: str = "run-1", dedicated: bool = False, preset: str = "llama-3.1-8b-instruct"):
+def deploy(standin, run_label: str = "run-1", dedicated: bool = False, preset: str = "llama-3.1-8b-instruct",
+           region: str = REGION):
     """Uploads, creates an endpoint and deploys with the product's own code; returns the Endpoint."""
     from vllm_vertex.cloud import vertex
     from vllm_vertex.config import from_preset
 
-    cfg = from_preset(preset, project=PROJECT, dedicated_endpoint=dedicated)
+    cfg = from_preset(preset, project=PROJECT, dedicated_endpoint=dedicated, region=region)
     with using(CloudContext(api_endpoint=standin.url)):
         model = vertex.upload_model(cfg, run_label, None)
         endpoint = vertex.create_endpoint(cfg, run_label)

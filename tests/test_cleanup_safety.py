@@ -160,7 +160,7 @@ def test_the_exit_handler_of_a_colliding_run_leaves_the_other_alone(standin):
     class Failed:
         state, error_message = "FAILED", "Task failed."
 
-    out = c.cleanup_on_exit.python_func(project=PROJECT, location=REGION, job_resource_name=second,
+    out = c.cleanup_on_exit.python_func(project=PROJECT, location=REGION, placements=[], job_resource_name=second,
                                         teardown_policy="on_failure", status=Failed())
     assert "removed" in out and set(standin.resources()["endpoints"]) == {kept.name}
 
@@ -202,7 +202,7 @@ def test_the_teardown_step_raises_at_once_with_what_is_left(standin, virtual_clo
     standin.faults.add("delete_model", status=403, times=None, message="Permission 'aiplatform.models.delete' denied")
     start = virtual_clock.monotonic()  # the product's time: its waits are virtual
     with pytest.raises(td.ResourcesLeft, match="aiplatform.models.delete") as info:
-        c.teardown.python_func(project=PROJECT, location=REGION, run_label=A)
+        c.teardown.python_func(project=PROJECT, location=REGION, placements=[], run_label=A)
     assert virtual_clock.monotonic() - start < 30
     assert "LEFT projects/" in str(info.value) and "removed projects/" in str(info.value)
 

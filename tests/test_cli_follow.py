@@ -70,6 +70,31 @@ def test_wait_ends_with_the_endpoint_how_to_use_it_the_report_and_what_is_kept(s
     assert f"  remove it: vllm-vertex teardown --run-label {label} --project {project} --region us-central1" in out
 
 
+def test_wait_ends_with_every_placement_attempt_and_cleans_every_region(standin, tmp_path):
+    endpoint = deploy(standin, region="us-east4")
+    script = run_script(endpoint=endpoint.name)
+    attempts = [
+        {"candidate": 1, "where": "us-central1 g2-standard-12 1× NVIDIA_L4", "region": "us-central1",
+         "outcome": "stockout", "error": "deploy failed: Machine type temporarily unavailable", "minutes": 12.5,
+         "cost": "no replica served: nothing billed for GPUs"},
+        {"candidate": 2, "where": "us-east4 g2-standard-24 2× NVIDIA_L4", "region": "us-east4",
+         "outcome": "deployed", "error": "", "minutes": 9.0, "cost": "from now on $2.30/h"},
+    ]
+    placed = {"region": "us-east4", "machine_type": "g2-standard-24", "spot": False}
+    script[-1].parameters["place-and-deploy"] = {"placement": json.dumps(placed), "attempts": json.dumps(attempts)}
+    pipelines(standin).script = script
+    run = _run_file(tmp_path, teardown_policy="on_failure",
+                    placements=[{"region": "us-central1"}, {"region": "us-east4", "machine_type": "g2-standard-24"}])
+    result = _submit(standin, run, "--wait")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "placement: 2. us-east4 g2-standard-24 2× NVIDIA_L4 (2 attempts)" in out
+    assert ("  1. us-central1 g2-standard-12 1× NVIDIA_L4: stockout after 12.5 min (no replica served: nothing "
+            "billed for GPUs): deploy failed: Machine type temporarily unavailable") in out
+    assert "  cost: $2.30/h (estimate: Compute Engine × 1.15" in out  # the machine it landed on, not the run's
+    assert "--region us-central1 --also-in us-east4" in out
+
+
 def test_the_openai_snippet_runs_against_the_endpoint(standin, on_failure_run, monkeypatch):
     """The printed snippet, with the stand-in's URL and a test token, answers a chat question."""
     import google.auth
@@ -113,9 +138,12 @@ def test_follow_shows_each_deploy_stage_as_it_happens(standin, monkeypatch):
             op.metadata["deploymentStage"] = stage
             op.finished = stage == "SUCCESSFULLY_DEPLOYED"
 
-    def pause(_seconds):  # between two polls that show deploy-model running, the deploy moves on
-        shown = next(iter(pipelines(standin).shown.values()), None)
-        if shown is not None and shown.tasks.get("deploy-model") == "RUNNING":
+    def pause(_seconds):  # between two polls that show place-and-deploy running, the deploy moves on
+        name, shown = next(iter(pipelines(standin).shown.items()), (None, None))
+        if name is not None:  # the step's endpoint carries the run's label (its artifact comes at the end)
+            with standin.state.lock:
+                standin.state.endpoints[endpoint.name]["labels"]["vllm-vertex-run"] = naming.run_label_value(name)
+        if shown is not None and shown.tasks.get("place-and-deploy") == "RUNNING":
             advance()
 
     advance()
@@ -124,13 +152,13 @@ def test_follow_shows_each_deploy_stage_as_it_happens(standin, monkeypatch):
     result = _submit(standin, TEXT, "--wait")
     assert result.exit_code == 0, result.output
     lines = [line.split("] ", 1)[-1] for line in result.output.splitlines()]
-    shown = [line for line in lines if line.startswith("deploy-model: stage ")]
+    shown = [line for line in lines if line.startswith("place-and-deploy: stage ")]
     assert shown == [
-        "deploy-model: stage STARTING_DEPLOYMENT",
-        "deploy-model: stage STARTING_MODEL_SERVER",
-        "deploy-model: stage SUCCESSFULLY_DEPLOYED",
+        "place-and-deploy: stage STARTING_DEPLOYMENT",
+        "place-and-deploy: stage STARTING_MODEL_SERVER",
+        "place-and-deploy: stage SUCCESSFULLY_DEPLOYED",
     ]
-    assert lines.index("deploy-model: RUNNING") < lines.index(shown[0]) < lines.index("smoke-test: RUNNING")
+    assert lines.index("place-and-deploy: RUNNING") < lines.index(shown[0]) < lines.index("smoke-test: RUNNING")
 
 
 def test_ctrl_c_then_follow_reattaches(standin, monkeypatch):
@@ -161,7 +189,7 @@ def test_status_while_running_and_when_done(standin, google_at):
         pass
     done = invoke(standin, "status", name)
     assert done.exit_code == 0, done.output
-    assert "  deploy-model: SUCCEEDED (stage SUCCESSFULLY_DEPLOYED)" in done.output
+    assert "  place-and-deploy: SUCCEEDED (stage SUCCESSFULLY_DEPLOYED)" in done.output
     assert "smoke tests: passed" in done.output and "removed: nothing left serving" in done.output
     data = json.loads(invoke(standin, "status", name, "--json").stdout)
     assert data["state"] == "SUCCEEDED" and data["ok"] is True and data["kept"] is False
@@ -171,7 +199,7 @@ def test_status_while_running_and_when_done(standin, google_at):
 
 def test_failed_run_status_exits_1(standin, google_at):
     google_at(standin.url)
-    pipelines(standin).script = run_script(fail_at="deploy-model")
+    pipelines(standin).script = run_script(fail_at="place-and-deploy")
     name = json.loads(_submit(standin, TEXT, "--json").stdout)["name"]
     while jobs.get(name).state.name != "PIPELINE_STATE_FAILED":
         pass
@@ -315,7 +343,7 @@ def test_no_matching_sku_or_a_google_error_keeps_the_table_price_and_the_exit_co
 @pytest.mark.parametrize("policy, script", [
     ("always", {}),  # removed after passing
     ("on_failure", {"verdict": "failed"}),  # removed because the smoke tests failed
-    ("on_failure", {"fail_at": "deploy-model"}),  # no deployment reached
+    ("on_failure", {"fail_at": "place-and-deploy"}),  # no deployment reached
 ])
 def test_nothing_kept_makes_no_catalogue_request(standin, tmp_path, policy, script):
     endpoint = deploy(standin)

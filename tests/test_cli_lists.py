@@ -116,7 +116,7 @@ def test_lists_without_a_location_exit_2_before_any_call(standin, command, args)
 
 def test_runs_lists_ours_newest_first_with_what_they_keep(standin):
     old = _job(standin, "run-old", run_script(endpoint="")[-1:])
-    kept_run = _job(standin, "run-kept", [Frame("SUCCEEDED", {"deploy-model": "SUCCEEDED"})])
+    kept_run = _job(standin, "run-kept", [Frame("SUCCEEDED", {"place-and-deploy": "SUCCEEDED"})])
     _job(standin, "someone-else", [Frame("RUNNING")], labels={"team": "x"})
     for name in (old, kept_run):  # the first get shows a frame: the run started
         with using(CloudContext(api_endpoint=standin.url)):
@@ -143,35 +143,35 @@ def test_runs_lists_ours_newest_first_with_what_they_keep(standin):
 def test_logs_prints_each_step_and_the_serving_log(standin):
     endpoint = deploy(standin)
     name = _job(standin, "run-logs", run_script(endpoint=endpoint.name)[-1:])
-    misc.write_task_log(standin, task_job(name, "deploy-model"), "deploying to the endpoint")
+    misc.write_task_log(standin, task_job(name, "place-and-deploy"), "deploying to the endpoint")
     misc.write_task_log(standin, task_job(name, "smoke-test"), "text_predict: pass")
     misc.write_task_log(standin, task_job("projects/p/locations/r/pipelineJobs/other", "smoke-test"), "not ours")
     misc.write_log(standin, endpoint.name.rsplit("/", 1)[-1], "vLLM API server ready", severity="INFO")
     result = invoke(standin, "logs", name)
     assert result.exit_code == 0, result.output
-    assert "deploy-model INFO: deploying to the endpoint" in result.output
+    assert "place-and-deploy INFO: deploying to the endpoint" in result.output
     assert "smoke-test INFO: text_predict: pass" in result.output
     assert "not ours" not in result.output and "serving" not in result.output
     one = invoke(standin, "logs", name, "--step", "smoke-test", "--serving")
     assert "deploying" not in one.output and "text_predict: pass" in one.output
     assert "serving INFO: vLLM API server ready" in one.output
-    data = json.loads(invoke(standin, "logs", name, "--json", "--step", "deploy-model").output)
-    assert [(d["source"], d["text"]) for d in data] == [("deploy-model", "deploying to the endpoint")]
+    data = json.loads(invoke(standin, "logs", name, "--json", "--step", "place-and-deploy").output)
+    assert [(d["source"], d["text"]) for d in data] == [("place-and-deploy", "deploying to the endpoint")]
 
 
 def test_logs_of_an_unknown_step_exits_2_naming_the_steps(standin):
     name = _job(standin, "run-steps", run_script()[-1:])
     result = invoke(standin, "logs", name, "--step", "deploy")
-    assert result.exit_code == 2 and "no step 'deploy'" in result.output and "deploy-model" in result.output
+    assert result.exit_code == 2 and "no step 'deploy'" in result.output and "place-and-deploy" in result.output
     bad = invoke(standin, "logs", "Not A Run")
     assert bad.exit_code == 2 and "is not a run" in bad.output
 
 
 def test_logs_follow_prints_new_lines_until_the_run_ends(standin, virtual_clock):
-    frames = [Frame("RUNNING", {"deploy-model": "RUNNING"}), Frame("RUNNING", {"deploy-model": "RUNNING"}),
-              Frame("SUCCEEDED", {"deploy-model": "SUCCEEDED"})]  # fmt: skip
+    frames = [Frame("RUNNING", {"place-and-deploy": "RUNNING"}), Frame("RUNNING", {"place-and-deploy": "RUNNING"}),
+              Frame("SUCCEEDED", {"place-and-deploy": "SUCCEEDED"})]  # fmt: skip
     name = _job(standin, "run-follow", frames)
-    custom_job = task_job(name, "deploy-model")
+    custom_job = task_job(name, "place-and-deploy")
     misc.write_task_log(standin, custom_job, "first line")
     start = virtual_clock.monotonic()
     slept = []
@@ -192,7 +192,7 @@ def test_logs_follow_prints_new_lines_until_the_run_ends(standin, virtual_clock)
 
 
 def test_logs_follow_stops_on_ctrl_c_with_130(standin, virtual_clock):
-    name = _job(standin, "run-ctrl-c", [Frame("RUNNING", {"deploy-model": "RUNNING"})])
+    name = _job(standin, "run-ctrl-c", [Frame("RUNNING", {"place-and-deploy": "RUNNING"})])
 
     def interrupted(seconds):
         raise KeyboardInterrupt

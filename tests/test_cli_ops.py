@@ -142,6 +142,17 @@ def test_teardown_run_label_lists_asks_and_removes(standin):
     assert standin.resources() == {"models": {}, "endpoints": {}, "deployedModels": {}}
 
 
+def test_teardown_run_label_also_in_the_regions_of_the_placements(standin):
+    here, there = deploy(standin, run_label="run-8"), deploy(standin, run_label="run-8", region="europe-west4")
+    only_here = invoke(standin, "teardown", "--run-label", "run-8", *WHERE, "--yes")
+    assert only_here.exit_code == 0 and list(standin.resources()["endpoints"]) == [there.name]
+    result = invoke(standin, "teardown", "--run-label", "run-8", *WHERE, "--also-in", "us-east4,europe-west4", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "region europe-west4:" in result.output and f"removed {there.name}" in result.output
+    assert here.name not in result.output  # gone already: each region is listed afresh
+    assert standin.resources() == {"models": {}, "endpoints": {}, "deployedModels": {}}
+
+
 def test_teardown_nothing_left(standin):
     result = invoke(standin, "teardown", "--run-label", "gone", *WHERE)
     assert result.exit_code == 0 and "nothing to remove" in result.output
@@ -190,6 +201,8 @@ def test_teardown_endpoint_declined_removes_nothing(standin):
         (["--run-label", "x"], "--project and --region missing"),
         (["--endpoint", "555", *WHERE], "does not exist"),
         (["--run-label", "x", *WHERE, "--keep-models"], "--keep-models goes with --endpoint"),
+        (["--run-label", "x", *WHERE, "--also-in", "us-eats4"], "Did you mean 'us-east4'?"),
+        (["--endpoint", "555", *WHERE, "--also-in", "us-east4"], "--also-in goes with --run-label"),
     ],
 )
 def test_teardown_bad_input_exits_2(standin, args, text):

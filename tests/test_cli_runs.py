@@ -37,9 +37,9 @@ def test_submit_wait_follows_task_changes_and_passes(standin):
     result = _submit(standin, TEXT, "--wait")
     assert result.exit_code == 0, result.output
     lines = [line.split("] ", 1)[-1] for line in result.output.splitlines()]
-    for expected in ("run: PENDING", "validate-config: RUNNING", "deploy-model: SUCCEEDED (took 0s)", "run: SUCCEEDED"):
+    for expected in ("run: PENDING", "validate-config: RUNNING", "place-and-deploy: SUCCEEDED (took 0s)", "run: SUCCEEDED"):
         assert expected in lines
-    assert lines.index("deploy-model: RUNNING") < lines.index("smoke-test: RUNNING") < lines.index("run: SUCCEEDED")
+    assert lines.index("place-and-deploy: RUNNING") < lines.index("smoke-test: RUNNING") < lines.index("run: SUCCEEDED")
     assert "smoke tests: passed" in lines and "  checks_passed: 3" in lines
 
 
@@ -52,10 +52,10 @@ def test_failed_smoke_test_fails_the_command(standin):
 
 
 def test_failed_task_fails_the_command_with_its_error(standin):
-    pipelines(standin).script = run_script(fail_at="deploy-model")
+    pipelines(standin).script = run_script(fail_at="place-and-deploy")
     result = _submit(standin, TEXT, "--wait")
     assert result.exit_code == 1
-    assert "deploy-model: FAILED (took 0s) — deploy-model failed" in result.output
+    assert "place-and-deploy: FAILED (took 0s) — place-and-deploy failed" in result.output
     assert "run FAILED: The DAG failed" in result.output and "smoke tests: did not run" in result.output
 
 

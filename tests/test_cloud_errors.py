@@ -65,14 +65,12 @@ def test_empty_secret_says_the_secret_is_empty(standin, payload):
 
 
 def test_upload_step_reports_the_empty_secret(standin):
-    from google_cloud_pipeline_components.types.artifact_types import VertexModel
-
-    import components as c
+    from tests.steps import place
 
     standin.add_secret(NAME, "")
     cfg = from_preset("llama-3.1-8b-instruct", project=PROJECT, hf_token_secret=f"{NAME}/versions/latest")
     with pytest.raises(SecretError, match="the secret is empty"):
-        c.upload_model.python_func(config=cfg.to_json(), run_label="r", model=VertexModel(name="m", uri="", metadata={}))
+        place(cfg.to_json(), "r")
     assert standin.resources()["models"] == {}
 
 

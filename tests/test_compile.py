@@ -70,9 +70,14 @@ def test_dag_order_exit_handler_and_conditions(compiled):
     deps = {name: set(task.dependent_tasks) for name, task in body.items()}
     assert deps["check-quota"] == {"validate-config"}
     assert "check-quota" in deps["preflight"]
-    assert {"preflight"} <= deps["upload-model"] and {"preflight"} <= deps["create-endpoint"]
-    assert {"upload-model", "create-endpoint"} <= deps["deploy-model"]
-    assert "deploy-model" in deps["smoke-test"]
+    assert deps["place-and-deploy"] == {"preflight", "validate-config"}  # one step walks the placements
+    assert "place-and-deploy" in deps["smoke-test"]
+    weights = body["place-and-deploy"].inputs.parameters["weights_uri"].runtime_value.constant.string_value
+    assert weights == ""  # until stage-weights (#20) feeds it
+    placements = "pipelinechannel--placements"
+    assert cleanup.inputs.parameters["placements"].component_input_parameter == "placements"
+    assert _tasks(spec, "comp-condition-3")["teardown"].inputs.parameters["placements"].component_input_parameter \
+        == placements
     assert "smoke-test" in deps["check-verdict"]
     conditions = {name: t.trigger_policy.condition for name, t in body.items() if t.trigger_policy.condition}
     assert conditions == {
@@ -114,9 +119,9 @@ def test_every_task_has_a_display_name_and_no_caching(compiled):
         assert not task.caching_options.enable_cache, name
         names[name] = task.task_info.name
     assert names["teardown-2"] == "teardown-after-failed-smoke"
-    assert names["upload-model"] == "upload-model"
+    assert names["place-and-deploy"] == "place-and-deploy"
     assert names["teardown-3"] == "teardown-after-probe" and names["check-probe"] == "check-probe"
-    assert len(names) == 14
+    assert len(names) == 12
 
 
 def test_steps_install_only_small_pinned_clients(compiled):
@@ -131,13 +136,13 @@ def test_steps_install_only_small_pinned_clients(compiled):
         assert "__KFP_EMBEDDED_ARCHIVE_B64" in script, name
         installs[name] = sorted(p.split("==")[0] for p in re.findall(r"'([a-z_-]+==[0-9.]+)'", script))
     assert installs["exec-check-quota"] == ["google-cloud-quotas"]
-    assert installs["exec-upload-model"] == ["google-cloud-secret-manager"]
+    assert installs["exec-place-and-deploy"] == ["google-cloud-logging", "google-cloud-quotas",
+                                                 "google-cloud-secret-manager"]
     assert installs["exec-preflight"] == ["google-cloud-secret-manager", "huggingface_hub"]
     assert installs["exec-smoke-test"] == ["openai"]
     assert installs["exec-probe"] == ["aiohttp"]  # pinned at the image's own version: pip installs nothing
     assert installs["exec-check-probe"] == []
-    assert installs["exec-deploy-model"] == ["google-cloud-logging", "google-cloud-quotas"]
-    assert installs["exec-teardown"] == installs["exec-create-endpoint"] == []
+    assert installs["exec-teardown"] == installs["exec-cleanup-on-exit"] == []
 
 
 def test_compile_is_deterministic(compiled, tmp_path):

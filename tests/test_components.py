@@ -16,6 +16,7 @@ from kfp.dsl import Markdown, Metrics
 import components as c
 from tests.fakes.hf_hub import FakeHub
 from tests.standin import VertexStandin
+from tests.steps import place
 from vllm_vertex import naming, planner
 from vllm_vertex.cloud.context import HF_ENDPOINT_ENV, CloudContext
 from vllm_vertex.cloud.quotas import QuotaError
@@ -66,21 +67,15 @@ def _cfg(preset="llama-3.1-8b-instruct", **kw) -> str:
 
 
 def _model(s: VertexStandin, cfg: str) -> VertexModel:
-    model = VertexModel(name="model", uri="", metadata={})
-    c.upload_model.python_func(config=cfg, run_label=RUN, model=model)
-    return model
+    return place(cfg, RUN).model
 
 
 def _endpoint(s: VertexStandin, cfg: str) -> VertexEndpoint:
-    endpoint = VertexEndpoint(name="endpoint", uri="", metadata={})
-    c.create_endpoint.python_func(config=cfg, run_label=RUN, endpoint=endpoint)
-    return endpoint
+    return place(cfg, RUN).endpoint
 
 
 def _deployed(s: VertexStandin, cfg: str) -> VertexEndpoint:
-    model, endpoint = _model(s, cfg), _endpoint(s, cfg)
-    c.deploy_model.python_func(config=cfg, run_label=RUN, model=model, endpoint=endpoint)
-    return endpoint
+    return place(cfg, RUN).endpoint
 
 
 # validate-config ---------------------------------------------------------------------------------------
@@ -193,7 +188,7 @@ def test_preflight_at_risk_warns_or_blocks(standin, hub, tmp_path):
     assert standin.resources()["models"] == {}
 
 
-# upload-model ------------------------------------------------------------------------------------------
+# place-and-deploy: upload ----------------------------------------------------------------------------------------
 
 
 def _uploaded_spec(standin) -> dict:
@@ -232,7 +227,7 @@ def test_upload_500_is_not_retried_and_429_is(standin):
     assert len(standin.resources()["models"]) == 1
 
 
-# create-endpoint ---------------------------------------------------------------------------------------
+# place-and-deploy: endpoint ------------------------------------------------------------------------------------
 
 
 def test_shared_and_dedicated_endpoints(standin):
@@ -242,7 +237,7 @@ def test_shared_and_dedicated_endpoints(standin):
     assert dedicated.metadata["dedicatedEndpointDns"] == standin.dedicated_dns
 
 
-# deploy-model ------------------------------------------------------------------------------------------
+# place-and-deploy: deploy ----------------------------------------------------------------------------------------
 
 
 def test_deploy_success_prints_stages(standin, capsys):
@@ -459,10 +454,10 @@ def test_smoke_single_401_on_predict_is_refreshed_by_google_auth(standin, tmp_pa
 
 def test_teardown_removes_everything_and_is_idempotent(standin):
     _deployed(standin, _cfg())
-    summary = c.teardown.python_func(project=PROJECT, location="us-central1", run_label=RUN)
+    summary = c.teardown.python_func(project=PROJECT, location="us-central1", placements=[], run_label=RUN)
     assert "removed" in summary
     assert standin.resources() == {"models": {}, "endpoints": {}, "deployedModels": {}}
-    again = c.teardown.python_func(project=PROJECT, location="us-central1", run_label=RUN)
+    again = c.teardown.python_func(project=PROJECT, location="us-central1", placements=[], run_label=RUN)
     assert again == "nothing to remove"
 
 
@@ -486,6 +481,7 @@ def test_cleanup_on_exit_follows_policy(standin, policy, state, left):
     c.cleanup_on_exit.python_func(
         project=PROJECT,
         location="us-central1",
+        placements=[],
         job_resource_name=JOB,
         teardown_policy=policy,
         status=_Status(state),
@@ -527,3 +523,143 @@ def test_validate_takes_whole_floats_for_integers_from_the_console():
     cfg = json.loads(out.config)
     assert cfg["max_model_len"] == 2048 and isinstance(cfg["max_model_len"], int)
     assert cfg["gpu_memory_utilization"] == 1.0
+
+
+# place-and-deploy across placements (issue 21) ---------------------------------------------------------
+
+LADDER = [{"region": "us-central1"}, {"region": "us-east4"}, {"region": "europe-west4"}]
+
+
+def _everywhere(standin) -> dict:
+    """Every endpoint and model left, by region."""
+    left = {}
+    for kind in ("endpoints", "models"):
+        for name in standin.resources()[kind]:
+            left.setdefault(name.split("/")[3], []).append(name)
+    return left
+
+
+def test_a_stockout_in_the_first_region_cleans_it_and_lands_in_the_second(standin, capsys):
+    standin.faults.stockout(region="us-central1")
+    placed = place(_cfg(placements=LADDER), RUN)
+    assert placed.endpoint.metadata["resourceName"].split("/")[3] == "us-east4"
+    assert "/locations/us-east4/" in placed.endpoint.uri and "/locations/us-east4/" in placed.model.uri
+    attempts = json.loads(placed.outputs.attempts)
+    assert [(a["candidate"], a["region"], a["outcome"]) for a in attempts] == [(1, "us-central1", "stockout"),
+                                                                               (2, "us-east4", "deployed")]
+    assert "Machine type temporarily unavailable" in attempts[0]["error"]
+    assert json.loads(placed.outputs.placement)["region"] == "us-east4"
+    assert placed.metrics.metadata["placement_attempts"] == 2 and placed.metrics.metadata["placement_used"] == 2
+    assert list(_everywhere(standin)) == ["us-east4"]  # nothing of the first attempt is left
+    assert "removing what it created in us-central1" in capsys.readouterr().out
+
+
+def test_stockouts_everywhere_fail_naming_every_attempt_and_leave_nothing(standin):
+    standin.faults.stockout()
+    with pytest.raises(DeployError) as info:
+        place(_cfg(placements=LADDER), RUN)
+    text = str(info.value)
+    assert "No placement had GPUs" in text
+    for i, region in enumerate(("us-central1", "us-east4", "europe-west4"), start=1):
+        assert f"- {i}. {region} g2-standard-12 1× NVIDIA_L4: stockout" in text
+    assert _everywhere(standin) == {}
+
+
+def test_a_spot_stockout_falls_back_to_on_demand_and_machine_stockouts_to_another_shape(standin):
+    standin.set_quota("CustomModelServingPreemptibleL4GPUsPerProjectPerRegion", 8)
+    standin.faults.stockout(spot=True)
+    standin.faults.stockout(machine_type="g2-standard-12")
+    placed = place(_cfg(spot=True, placements=[{}, {"spot": False}, {"machine_type": "g2-standard-24",
+                                                                      "spot": False}]), RUN)
+    outcomes = [a["outcome"] for a in json.loads(placed.outputs.attempts)]
+    assert outcomes == ["stockout", "stockout", "deployed"]
+    assert json.loads(placed.outputs.placement)["machine_type"] == "g2-standard-24"
+
+
+def test_a_permanent_403_in_the_middle_stops_the_walk(standin):
+    standin.faults.stockout(region="us-central1")
+    standin.faults.add("create_endpoint", status=403, times=1, every=2, message="Permission denied on endpoints.create")
+    with pytest.raises(DeployError) as info:
+        place(_cfg(placements=LADDER), RUN)
+    text = str(info.value)
+    assert "Stopped at a permanent error: the remaining placements were not tried" in text
+    assert "- 2. us-east4 g2-standard-12 1× NVIDIA_L4: failed" in text and "europe-west4" not in text
+    assert "403 Permission denied on endpoints.create" in text
+    assert not any("/locations/europe-west4/" in p for _, p, _ in standin.requests)
+
+
+def test_a_placement_short_of_quota_is_skipped_up_front(standin):
+    standin.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 0, region="us-central1")
+    placed = place(_cfg(placements=LADDER), RUN)
+    attempts = json.loads(placed.outputs.attempts)
+    assert attempts[0]["outcome"] == "skipped" and "limit 0" in attempts[0]["error"]
+    assert attempts[1]["outcome"] == "deployed" and list(_everywhere(standin)) == ["us-east4"]
+
+
+def test_check_quota_prints_the_ladder_and_fails_only_when_no_placement_is_covered(standin, capsys):
+    standin.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 0, region="us-central1")
+    rungs = json.loads(c.check_quota.python_func(config=_cfg(placements=LADDER)))
+    assert [r["quota"] for r in rungs] == ["short", "ok", "ok"] and rungs[0]["skip"].startswith("quota: ")
+    assert "1. [SKIP] us-central1 g2-standard-12 1× NVIDIA_L4" in capsys.readouterr().out
+    with pytest.raises(QuotaError, match="quota covers no placement"):
+        c.check_quota.python_func(config=_cfg(placements=[{"region": "us-central1"}, {"spot": True}]))
+
+
+def test_teardown_and_cleanup_look_in_every_region_of_the_placements(standin):
+    for region in ("us-east4", "europe-west4"):
+        place(_cfg(region=region), RUN)
+    assert set(_everywhere(standin)) == {"us-east4", "europe-west4"}
+    c.cleanup_on_exit.python_func(project=PROJECT, location="us-central1", placements=LADDER, job_resource_name=JOB,
+                                  teardown_policy="always", status=_Status("FAILED"))
+    assert _everywhere(standin) == {}
+    place(_cfg(region="europe-west4"), RUN)
+    summary = c.teardown.python_func(project=PROJECT, location="us-central1", placements=LADDER, run_label=RUN)
+    assert "removed projects/" in summary and _everywhere(standin) == {}
+
+
+def test_the_walk_stops_when_placement_timeout_seconds_is_used_up(standin, monkeypatch):
+    from vllm_vertex import clock
+    from vllm_vertex.cloud import placing
+
+    class Later(clock.SystemClock):  # real time, plus an hour once the first placement has started
+        offset = 0.0
+
+        def monotonic(self) -> float:
+            return super().monotonic() + self.offset
+
+    later, read_quota = Later(), placing._quota_skip
+
+    def first_attempt_takes_an_hour(c):
+        later.offset = 3600.0
+        return read_quota(c)
+
+    monkeypatch.setattr(placing, "_quota_skip", first_attempt_takes_an_hour)
+    standin.faults.stockout(region="us-central1")
+    with clock.use(later), pytest.raises(DeployError) as info:
+        place(_cfg(placements=LADDER, placement_timeout_seconds=1800), RUN)
+    text = str(info.value)
+    assert "- 1. us-central1 g2-standard-12 1× NVIDIA_L4: stockout" in text
+    assert "- 2. us-east4 g2-standard-12 1× NVIDIA_L4: timeout after 0.0 min (nothing created): placement_timeout_seconds used up" in text
+    assert "europe-west4" not in text and _everywhere(standin) == {}
+
+
+def test_staged_weights_are_the_models_source_and_no_token_is_read_or_sent(standin, capsys):
+    place(_cfg(placements=LADDER[:2]), RUN, weights_uri="gs://my-bucket/staged/llama")
+    env = {e["name"]: e.get("value") for e in _uploaded_spec(standin)["env"]}
+    assert env["MODEL_ID"] == "gs://my-bucket/staged/llama" and "HF_TOKEN" not in env
+    assert "HF token: none" in capsys.readouterr().out
+    assert not any("secretmanager" in p or ":access" in p for _, p, _ in standin.requests)
+
+
+def test_the_smoke_report_lists_every_placement_attempt(standin, tmp_path):
+    standin.faults.stockout(region="us-central1")
+    cfg = _cfg(placements=LADDER)
+    placed = place(cfg, RUN)
+    metrics, report = Metrics(name="metrics", uri="", metadata={}), Markdown(name="report", uri="", metadata={})
+    report.path = str(tmp_path / "smoke.md")
+    out = c.smoke_test.python_func(config=cfg, endpoint=placed.endpoint, metrics=metrics, report=report,
+                                   attempts=placed.outputs.attempts)
+    text = (tmp_path / "smoke.md").read_text()
+    assert out.verdict == "passed" and "/locations/us-east4/endpoints/" in text
+    assert "- Placement attempt 1, us-central1 g2-standard-12 1× NVIDIA_L4: stockout after 0.0 min (no replica" in text
+    assert "- Placement attempt 2, us-east4 g2-standard-12 1× NVIDIA_L4: deployed after" in text

@@ -91,7 +91,7 @@ def test_deploy_error_masks_vertex_text_and_the_container_log_line():
 
 def test_job_and_task_errors_are_masked():
     task = types.SimpleNamespace(
-        task_name="deploy-model",
+        task_name="place-and-deploy",
         state=types.SimpleNamespace(name="FAILED"),
         error=types.SimpleNamespace(message=f"container said Bearer {BODY}"),
         start_time=None,
@@ -102,4 +102,4 @@ def test_job_and_task_errors_are_masked():
         state=types.SimpleNamespace(name="PIPELINE_STATE_FAILED"),
     )
     lines = jobs.state_changes(job, {})
-    assert any("deploy-model: FAILED" in line for line in lines) and all(_hidden(line) for line in lines)
+    assert any("place-and-deploy: FAILED" in line for line in lines) and all(_hidden(line) for line in lines)

@@ -89,7 +89,7 @@ def test_no_pipeline_or_step_takes_a_hook():
     assert not set(HOOKS) & set(_signature(deploy_and_verify).parameters)
     assert not set(HOOKS) & set(_signature(canary).parameters)
     steps = [getattr(components, name) for name in components.__all__]
-    assert len(steps) >= 13
+    assert len(steps) >= 11  # upload, endpoint and deploy are one step since issue 21
     for step in steps:
         assert not set(HOOKS) & set(_signature(step).parameters), step.name
 

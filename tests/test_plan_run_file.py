@@ -81,3 +81,38 @@ def test_machine_type_in_a_run_file_infers_its_gpu_like_plan_machine_type(tmp_pa
     clash = _edited(tmp_path, TEXT, machine_type="a2-highgpu-1g", accelerator_type="NVIDIA_L4")
     refused = _cli("plan", clash)
     assert refused.exit_code == 2 and "a2-highgpu-1g carries NVIDIA_TESLA_A100, not NVIDIA_L4" in refused.output
+
+
+# Placements (issue 21) -----------------------------------------------------------------------------------
+
+T4 = {"machine_type": "n1-standard-8", "accelerator_type": "NVIDIA_TESLA_T4", "accelerator_count": 1}
+
+
+def test_plan_shows_every_placement_planned_priced_and_what_it_needs(tmp_path):
+    run = _edited(tmp_path, TEXT, placements=[{}, {"region": "us-east4", "spot": True}, T4])
+    result = _cli("plan", run)
+    assert result.exit_code == 0, result.output  # one placement can deploy
+    lines = result.output.splitlines()
+    start = lines.index("placements (tried in order; each attempt that finds no GPUs is cleaned up, then the next):")
+    assert lines[start + 1] == "  1. [try] us-central1 g2-standard-12 1× NVIDIA_L4: plan ok, quota unread, $1.15/h"
+    assert "needs 1 of CustomModelServingPreemptibleL4GPUsPerProjectPerRegion" in lines[start + 4]
+    assert lines[start + 5].startswith("  3. [SKIP] us-central1 n1-standard-8 1× NVIDIA_TESLA_T4: plan weights_do_not_fit")
+    assert lines[-1].startswith("       skipped: plan: Weights need 14.99 GiB per GPU")
+    data = json.loads(_cli("plan", run, "--json").output)
+    assert [r["region"] for r in data["ladder"]] == ["us-central1", "us-east4", "us-central1"]
+    assert [r["usd_per_hour"] for r in data["ladder"]] == [pricing.rate_for("g2-standard-12").usd_per_hour, None, None]
+    only_t4 = _edited(tmp_path, TEXT, placements=[T4])
+    assert _cli("plan", only_t4).exit_code == 1  # no placement can deploy
+
+
+def test_dry_run_shows_the_ladder_and_submit_refuses_a_placement_the_plan_refuses(tmp_path):
+    run = _edited(tmp_path, TEXT, placements=[{}, {"machine_type": "a3-highgpu-1g", "region": "us-east4"}])
+    result = _cli("submit", run, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "    2. [try] us-east4 a3-highgpu-1g 1× NVIDIA_H100_80GB: plan ok, quota unread, $12.63/h" in result.output
+    data = json.loads(_cli("submit", run, "--dry-run", "--json").output)
+    assert [r["where"] for r in data["plan"]["ladder"]] == ["us-central1 g2-standard-12 1× NVIDIA_L4",
+                                                            "us-east4 a3-highgpu-1g 1× NVIDIA_H100_80GB"]
+    refused = _cli("submit", _edited(tmp_path, TEXT, placements=[{}, T4]), "--dry-run")
+    assert refused.exit_code == 2
+    assert "- placements[1] (us-central1 n1-standard-8 1× NVIDIA_TESLA_T4): plan: Weights need" in refused.output

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint, VertexModel
+from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint
 from kfp.dsl import HTML, Artifact, Metrics
 
 import components as c
 from tests.standin import FakeBackend, VertexStandin
 from tests.standin.chat_stream import ChatTiming
+from tests.steps import place
 from vllm_vertex.config import ConfigError, from_preset, validate
 
 pytestmark = [pytest.mark.timeout(240),
@@ -23,12 +24,7 @@ def _cfg(preset="llama-3.1-8b-instruct", **kw) -> str:
 
 
 def _deployed(s: VertexStandin, cfg: str) -> VertexEndpoint:
-    model = VertexModel(name="model", uri="", metadata={})
-    c.upload_model.python_func(config=cfg, run_label=RUN, model=model)
-    endpoint = VertexEndpoint(name="endpoint", uri="", metadata={})
-    c.create_endpoint.python_func(config=cfg, run_label=RUN, endpoint=endpoint)
-    c.deploy_model.python_func(config=cfg, run_label=RUN, model=model, endpoint=endpoint)
-    return endpoint
+    return place(cfg, RUN).endpoint
 
 
 def _probe(standin, endpoint, cfg, tmp_path, smoke_verdict="passed"):

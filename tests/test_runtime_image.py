@@ -13,11 +13,12 @@ import json
 import pathlib
 
 import pytest
-from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint, VertexModel
+from google_cloud_pipeline_components.types.artifact_types import VertexEndpoint
 
 import components as c
 from tests.standin import VertexStandin
 from tests.standin.discovery import NEWER_ENUM_VALUE as FUTURE_STAGE
+from tests.steps import place
 from vllm_vertex import configfile
 from vllm_vertex.cloud import operations
 from vllm_vertex.cloud.teardown import teardown_run
@@ -30,21 +31,18 @@ RUN = "run-image"
 
 def _deploy(s: VertexStandin, log: list[str]) -> VertexEndpoint:
     cfg = from_preset("llama-3.1-8b-instruct", project="my-project-1", deploy_timeout_seconds=30).to_json()
-    model = VertexModel(name="model", uri="", metadata={})
-    endpoint = VertexEndpoint(name="endpoint", uri="", metadata={})
-    c.upload_model.python_func(config=cfg, run_label=RUN, model=model)
-    c.create_endpoint.python_func(config=cfg, run_label=RUN, endpoint=endpoint)
-    deployed_id = c.deploy_model.python_func(config=cfg, run_label=RUN, model=model, endpoint=endpoint)
-    log.append(deployed_id)
-    return endpoint
+    placed = place(cfg, RUN)
+    log.append(json.loads(placed.outputs.attempts)[-1]["outcome"])
+    return placed.endpoint
 
 
 def test_a_deploy_ending_in_an_unknown_stage_succeeds(standin, capsys):
-    ids: list[str] = []
-    endpoint = _deploy(standin, ids)
-    assert "deploy: done" in capsys.readouterr().out
+    outcomes: list[str] = []
+    endpoint = _deploy(standin, outcomes)
+    assert "deploy: done" in capsys.readouterr().out and outcomes == ["deployed"]
     [ep] = [e for n, e in standin.resources()["endpoints"].items() if n == endpoint.metadata["resourceName"]]
-    assert ep["deployedModels"] == ids
+    [deployed] = standin.resources()["deployedModels"].values()
+    assert len(ep["deployedModels"]) == 1 and deployed["state"] == "deployed"
 
 
 def test_operations_are_read_and_listed_with_the_unknown_stage_skipped(standin):

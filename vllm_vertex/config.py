@@ -264,8 +264,8 @@ def closest(name: str, choices) -> str:
 def validate(cfg: DeploymentConfig, *, require_project: bool = True) -> DeploymentConfig:
     """Checks every field; raises ``ConfigError`` listing all problems with their fixes."""
     problems: list[tuple[str, str]] = []
-    checks = (_check_location, secret_problems, _check_model, _check_hardware, _check_capacity, _check_parallelism,
-              _check_engine, _check_run)
+    checks = (_check_location, secret_problems, _check_model, _check_hardware, _check_capacity, _check_placements,
+              _check_parallelism, _check_engine, _check_run)
     for check in checks:
         problems.extend(check(cfg))
     if require_project and not cfg.project:
@@ -444,6 +444,13 @@ def _check_capacity(cfg: DeploymentConfig) -> list[tuple[str, str]]:
     if cfg.stage_weights_to and not GCS_RE.match(cfg.stage_weights_to.rstrip("/")):
         out.append(("stage_weights_to", f"{cfg.stage_weights_to[:200]!r} is not a gs://bucket[/prefix] folder."))
     return out
+
+
+def _check_placements(cfg: DeploymentConfig) -> list[tuple[str, str]]:
+    """Every fallback placement, as the candidate it makes (``vllm_vertex.placements``)."""
+    from vllm_vertex import placements as placement_rules  # not "placements": the field's name is reached
+
+    return placement_rules.problems(cfg)
 
 
 def _check_parallelism(cfg: DeploymentConfig) -> list[tuple[str, str]]:

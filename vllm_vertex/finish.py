@@ -55,6 +55,9 @@ class RunOutcome:
         spot: Deployed on spot VMs.
         live_price: The Cloud Billing Catalog's price of the kept deployment (or why it was not read);
             None when it was not looked up.
+        attempts: place-and-deploy's attempts, one dict each (candidate, where, region, outcome, error,
+            minutes, cost); empty without placements or when the step did not finish.
+        also_in: The other regions the run's placements name (cleanup looks there too).
     """
 
     state: str
@@ -70,6 +73,8 @@ class RunOutcome:
     replicas: int = 1
     spot: bool = False
     live_price: CatalogRate | None = None
+    attempts: list[dict] = field(default_factory=list)
+    also_in: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -124,7 +129,8 @@ class RunOutcome:
         """The command that removes what the run left."""
         parts = self.name.split("/")
         where = f" --project {parts[1]} --region {parts[3]}" if len(parts) > 3 else ""
-        return f"vllm-vertex teardown --run-label {self.run_label}{where}"
+        also = f" --also-in {','.join(self.also_in)}" if self.also_in else ""
+        return f"vllm-vertex teardown --run-label {self.run_label}{where}{also}"
 
     def lines(self) -> list[str]:
         """The summary printed at the end of ``submit --wait`` and ``follow``, and by ``status``."""
@@ -135,6 +141,7 @@ class RunOutcome:
             out.append(f"  estimated GPU cost: unknown (price {self.rate.text()})")
         elif self.rate and self.rate.usd_per_hour is not None and not self.kept:
             out.append(f"price: {self.rate.text()}")
+        out += self._placement_lines()
         if self.report_uri:
             out.append(f"report: {self.report_uri} (Markdown; also under smoke-test on the run's console page)")
         if self.endpoint and (self.kept or not self.teardown_policy) and self.state == "SUCCEEDED":
@@ -143,6 +150,19 @@ class RunOutcome:
             out += self._kept_lines()
         elif self.endpoint and self.teardown_policy and self.ended:
             out.append(f"removed: nothing left serving (teardown_policy {self.teardown_policy})")
+        return out
+
+    def _placement_lines(self) -> list[str]:
+        """Where the deploy landed and every attempt it took (with placements)."""
+        if len(self.attempts) < 2:
+            return []
+        won = next((a for a in self.attempts if a.get("outcome") == "deployed"), None)
+        head = f"placement: {won['candidate']}. {won['where']}" if won else "placement: none deployed"
+        out = [f"{head} ({len(self.attempts)} attempts)"]
+        for a in self.attempts:
+            why = f": {a['error']}" if a.get("error") else ""
+            out.append(f"  {a['candidate']}. {a['where']}: {a['outcome']} after {float(a['minutes']):.1f} min"
+                       f" ({a['cost']}){why}")
         return out
 
     def _use_lines(self) -> list[str]:

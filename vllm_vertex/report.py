@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 from vllm_vertex import textsafe
 
-__all__ = ["CheckResult", "failure_summary", "metrics", "render_markdown", "verdict"]
+__all__ = ["CheckResult", "attempt_notes", "failure_summary", "metrics", "render_markdown", "verdict"]
 
 
 @dataclass
@@ -63,6 +63,17 @@ def metrics(results: list[CheckResult]) -> dict[str, float]:
 
 def _cell(text: str, limit: int = 400) -> str:
     return textsafe.md_text(text, limit)
+
+
+def attempt_notes(attempts_json: str) -> list[str]:
+    """One note per placement attempt (place-and-deploy's ``attempts``), when there was more than one."""
+    import json
+
+    attempts = json.loads(attempts_json) if attempts_json else []
+    if len(attempts) < 2:
+        return []
+    return [f"placement attempt {a['candidate']}, {a['where']}: {a['outcome']} after {float(a['minutes']):.1f} min "
+            f"({a['cost']})" + (f": {a['error']}" if a.get("error") else "") for a in attempts]
 
 
 def render_markdown(results: list[CheckResult], endpoint_name: str, model_id: str, notes: tuple[str, ...] = ()) -> str:

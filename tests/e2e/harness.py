@@ -122,9 +122,11 @@ class World:
         res = self.standin.resources()
         return {r["labels"].get("vllm-vertex-run", "") for kind in ("endpoints", "models") for r in res[kind].values()}
 
-    def deploying(self) -> bool:
-        """A deploy is in flight."""
-        return any(d["state"] == "deploying" for d in self.standin.resources()["deployedModels"].values())
+    def deploying(self, region: str = "") -> bool:
+        """A deploy is in flight (in ``region``, when given)."""
+        where = f"/locations/{region}/" if region else "/locations/"
+        return any(d["state"] == "deploying" and where in d["endpoint"]
+                   for d in self.standin.resources()["deployedModels"].values())
 
 
 def text_config(policy: str = "on_failure", **overrides) -> DeploymentConfig:
@@ -154,12 +156,12 @@ class RunResult:
 
 
 def _kill_deploy_step(run_pid: int) -> bool:
-    """SIGKILLs the deploy-model step of the run (its ``sh`` wrapper and the Python executor under it)."""
+    """SIGKILLs the place-and-deploy step of the run (its ``sh`` wrapper and the Python executor under it)."""
     killed = False
     for pid in sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int, reverse=True):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-            if b"--function_to_execute deploy_model" in cmdline and os.getpgid(int(pid)) == run_pid:
+            if b"--function_to_execute place_and_deploy" in cmdline and os.getpgid(int(pid)) == run_pid:
                 os.kill(int(pid), signal.SIGKILL)
                 killed = True
         except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -204,7 +206,8 @@ def run_pipeline(
     world: World, cfg: DeploymentConfig, action: str = "", timeout: float = 900, job_name: str = "",
     runner: str = "tests.e2e.run_local", **request_extra,
 ) -> RunResult:
-    """Runs the pipeline once; ``action`` is "", "crash" or "cancel" (done while the deploy runs).
+    """Runs the pipeline once; ``action`` is "", "crash" or "cancel" (done while the deploy runs; "cancel:REGION":
+    while a deploy runs in that region, e.g. a fallback placement's).
 
     ``job_name``: the job's resource name the run label derives from (default: a fresh one). ``runner`` is
     the module that runs it (``tests.e2e.replica``: in the image replica), ``request_extra`` more of its
@@ -219,7 +222,8 @@ def run_pipeline(
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
     status = ""
-    if action and _wait(world.deploying, 300):
+    action, _, region = action.partition(":")
+    if action and _wait(lambda: world.deploying(region), 300):
         if action == "crash":
             _wait(lambda: _kill_deploy_step(proc.pid), 30)
         else:
@@ -234,7 +238,7 @@ def run_pipeline(
     log = "".join(lines)
     if status == "CANCELLED":
         log += exit_handler_after_cancel(world, cfg, job_name)
-        return RunResult("CANCELLED", "", "run cancelled during deploy-model", log, time.monotonic() - start)
+        return RunResult("CANCELLED", "", "run cancelled during place-and-deploy", log, time.monotonic() - start)
     result = json.loads(next((ln[7:] for ln in reversed(lines) if ln.startswith("RESULT ")), '{"status": "CRASHED"}'))
     error = user_error(log) or result.get("summary", "")
     return RunResult(result["status"], result.get("failed_task", ""), error, log, time.monotonic() - start)
@@ -250,5 +254,6 @@ def exit_handler_after_cancel(world: World, cfg: DeploymentConfig, job_name: str
         error_message: str = "The pipeline was cancelled."
 
     with on_stand_ins(world):
-        return cleanup_on_exit.python_func(project=cfg.project, location=cfg.region, job_resource_name=job_name,
+        return cleanup_on_exit.python_func(project=cfg.project, location=cfg.region, placements=cfg.placements,
+                                           job_resource_name=job_name,
                                            teardown_policy=cfg.teardown_policy, status=Status())

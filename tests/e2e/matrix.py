@@ -28,7 +28,8 @@ from tests.e2e.harness import (
     vision_config,
 )
 from tests.test_cleanup_safety import old_rule
-from vllm_vertex.cloud.teardown import teardown_run
+from vllm_vertex.cloud.teardown import teardown_regions
+from vllm_vertex.placements import regions
 
 POLICIES = ("always", "on_failure", "never")
 
@@ -137,18 +138,18 @@ def _delete_forbidden(w: World) -> None:
 FAULTS: list[Fault] = [
     Fault("quota below need", _quota, failed_task="check-quota", creates=(0, 0),
           says="CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1"),
-    Fault("upload 500", lambda w: w.standin.faults.add("upload", status=500), failed_task="upload-model",
+    Fault("upload 500", lambda w: w.standin.faults.add("upload", status=500), failed_task="place-and-deploy",
           says="500", creates=(1, 0)),
     Fault("endpoint create 429 then ok", lambda w: w.standin.faults.add("create_endpoint", status=429), passes=True),
-    Fault("deploy error: CUDA OOM", lambda w: w.standin.faults.deploy_error(GENERIC, container_log=SEED_OOM), failed_task="deploy-model",
+    Fault("deploy error: CUDA OOM", lambda w: w.standin.faults.deploy_error(GENERIC, container_log=SEED_OOM), failed_task="place-and-deploy",
           says="lower max_num_seqs"),
-    Fault("deploy error: gated repo", lambda w: w.standin.faults.deploy_error(GENERIC, container_log=SEED_GATED), failed_task="deploy-model",
+    Fault("deploy error: gated repo", lambda w: w.standin.faults.deploy_error(GENERIC, container_log=SEED_GATED), failed_task="place-and-deploy",
           says="accept the model's license"),
     Fault("deploy error: no chat template", lambda w: w.standin.faults.deploy_error(GENERIC, container_log=SEED_CHAT),
-          failed_task="deploy-model", says="set chat_template"),
+          failed_task="place-and-deploy", says="set chat_template"),
     Fault("deploy error: max seq len > KV cache", lambda w: w.standin.faults.deploy_error(GENERIC, container_log=SEED_KV),
-          failed_task="deploy-model", says="lower max_model_len"),
-    Fault("deploy never finishes", lambda w: w.standin.faults.deploy_hang(), failed_task="deploy-model",
+          failed_task="place-and-deploy", says="lower max_model_len"),
+    Fault("deploy never finishes", lambda w: w.standin.faults.deploy_hang(), failed_task="place-and-deploy",
           says="did not finish within 10 s", overrides={"deploy_timeout_seconds": 10}),
     Fault("predict 503 ×3 then ok", lambda w: w.standin.faults.add("predict", status=503, times=3), passes=True),
     Fault("predict empty output", lambda w: w.standin.faults.predict_output(""), failed_task="check-verdict",
@@ -157,16 +158,66 @@ FAULTS: list[Fault] = [
           failed_task="check-verdict", says="smoke tests failed"),
     Fault("image check fails", failed_task="check-verdict", says="smoke tests failed", config=vision_config,
           overrides={"model_id": "vllm-vertex-tests/tiny-llama"}),
-    Fault("deploy step crashes", lambda w: w.standin.faults.deploy_hang(), failed_task="deploy-model",
-          says="Inner task failed: 'deploy-model'", action="crash"),
+    Fault("deploy step crashes", lambda w: w.standin.faults.deploy_hang(), failed_task="place-and-deploy",
+          says="Inner task failed: 'place-and-deploy'", action="crash"),
     Fault("cancel during deploy", lambda w: w.standin.faults.deploy_hang(), action="cancel"),
     Fault("job ID colliding with a live run's", _other_run_deployed, failed_task="check-verdict",
           says="smoke tests failed: text_predict, chat_text failed", job_id=COLLIDING_ID, other_run=OTHER_RUN),
-    Fault("permanent 403 on endpoint delete", _delete_forbidden, failed_task="deploy-model", says="lower max_num_seqs",
+    Fault("permanent 403 on endpoint delete", _delete_forbidden, failed_task="place-and-deploy", says="lower max_num_seqs",
           leaves=(1, 0), log_says="lacks aiplatform.endpoints.delete", log_lacks="trying again"),
     Fault("deploy stockout (RESOURCE_EXHAUSTED)", lambda w: w.standin.faults.deploy_error(STOCKOUT, code=8),
-          failed_task="deploy-model", says="Quota was not the cause"),
+          failed_task="place-and-deploy", says="Quota was not the cause"),
 ]
+
+
+# Placements (issue 21): two or three regions; "left" counts every region of the stand-in.
+TWO_REGIONS = {"placements": [{"region": "us-central1"}, {"region": "us-east4"}]}
+THREE_REGIONS = {"placements": [{"region": "us-central1"}, {"region": "us-east4"}, {"region": "europe-west4"}]}
+MISSING_RESERVATION = "projects/vllm-vertex-e2e/zones/us-central1-a/reservations/missing"
+
+
+def _first_region_out(w: World) -> None:
+    w.standin.faults.stockout(region="us-central1")
+
+
+def _cancel_in_second(w: World) -> None:
+    w.standin.faults.stockout(region="us-central1")
+    w.standin.faults.deploy_hang()  # the first deploy that finds GPUs: the second placement's
+
+
+def _first_region_no_quota(w: World) -> None:
+    w.standin.set_quota("CustomModelServingL4GPUsPerProjectPerRegion", 0, region="us-central1")
+
+
+def _no_such_reservation(w: World) -> None:
+    # What Vertex answers for a reservation that does not exist is not documented: a 400 at the deploy request,
+    # as for any bad machine spec. A permanent error either way: the walk stops there.
+    w.standin.faults.add("deploy", status=400, times=1, message=f"Reservation {MISSING_RESERVATION} was not found.")
+
+
+def _forbidden_in_second(w: World) -> None:
+    w.standin.faults.stockout(region="us-central1")
+    w.standin.faults.add("create_endpoint", status=403, times=1, every=2,
+                         message="Permission 'aiplatform.endpoints.create' denied on resource (or it may not exist).")
+
+
+PLACEMENT_FAULTS: list[Fault] = [
+    Fault("placements: stockout in the first region, the second serves", _first_region_out, passes=True,
+          overrides=TWO_REGIONS, log_says="1. us-central1 g2-standard-12 1× NVIDIA_L4: stockout"),
+    Fault("placements: stockouts everywhere", lambda w: w.standin.faults.stockout(), failed_task="place-and-deploy",
+          says="No placement had GPUs", creates=(0, 0), overrides=THREE_REGIONS,
+          log_says="- 3. europe-west4 g2-standard-12 1× NVIDIA_L4: stockout"),
+    Fault("placements: cancel during the second attempt", _cancel_in_second, action="cancel:us-east4",
+          overrides=TWO_REGIONS),
+    Fault("placements: first skipped up front for quota", _first_region_no_quota, passes=True, overrides=TWO_REGIONS,
+          log_says="1. us-central1 g2-standard-12 1× NVIDIA_L4: skipped after 0.0 min (nothing created): quota"),
+    Fault("placements: a reservation that does not exist", _no_such_reservation, failed_task="place-and-deploy",
+          says="Stopped at a permanent error", creates=(1, 1),
+          overrides={"placements": [{"reservation": MISSING_RESERVATION}, {"region": "us-east4"}]}),
+    Fault("placements: permanent 403 in the middle", _forbidden_in_second, failed_task="place-and-deploy",
+          says="the remaining placements were not tried", creates=(0, 1), overrides=THREE_REGIONS),
+]
+FAULTS += PLACEMENT_FAULTS
 
 
 @dataclass
@@ -188,7 +239,7 @@ class Row:
 def judge(fault: Fault, policy: str, result: RunResult, left: tuple[int, int]) -> list[str]:
     """Every way the run differs from the row's expectation."""
     problems = []
-    expected_status = "SUCCESS" if fault.passes else ("CANCELLED" if fault.action == "cancel" else "FAILURE")
+    expected_status = "SUCCESS" if fault.passes else ("CANCELLED" if fault.action.startswith("cancel") else "FAILURE")
     if result.status != expected_status:
         problems.append(f"outcome {result.status}, expected {expected_status}")
     if fault.failed_task and result.failed_task != fault.failed_task:
@@ -223,7 +274,8 @@ def run_row(world: World, fault: Fault, policy: str) -> Row:
     world.reset()
     fault.inject(world)
     job_name = job_resource_name(fault.job_id) if fault.job_id else ""
-    result = run_pipeline(world, fault.config(policy, **fault.overrides), action=fault.action, job_name=job_name)
+    cfg = fault.config(policy, **fault.overrides)
+    result = run_pipeline(world, cfg, action=fault.action, job_name=job_name)
     left, other = world.counts(), ([], (0, 0))
     if fault.other_run:
         other = _other_run_intact(world, fault.other_run)
@@ -231,7 +283,8 @@ def run_row(world: World, fault: Fault, policy: str) -> Row:
     world.standin.faults.clear()
     with on_stand_ins(world):
         for label in world.run_labels():
-            teardown_run(PROJECT, "us-central1", label, log=lambda _: None, wait_seconds=30)
+            teardown_regions(PROJECT, regions("us-central1", cfg.placements), label, log=lambda _: None,
+                             wait_seconds=30)
     return Row(fault, policy, result, left, judge(fault, policy, result, left) + other[0])
 
 

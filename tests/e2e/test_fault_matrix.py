@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import real_backend
-from tests.e2e.matrix import format_table, run_matrix
+from tests.e2e.matrix import PLACEMENT_FAULTS, format_table, run_matrix
 from tests.e2e.vllm_server import venv_problem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
@@ -39,5 +39,19 @@ def test_fault_matrix(tmp_path):
         f"{table}\n\nvLLM start: {backend.startup_seconds}\nwall time: {time.monotonic() - start:.0f}s\n"
         f"{len(rows) - len(failed)} passed, {len(failed)} failed\n"
     )
-    assert len(rows) == 51
+    assert len(rows) == 69
     assert not failed, table
+
+
+@pytest.mark.parametrize("fault", PLACEMENT_FAULTS, ids=lambda f: f.name.split(": ", 1)[1].replace(" ", "-"))
+def test_placement_rows(fault, tmp_path):
+    """Only the placement rows (issue 21), each under every policy: ``pytest -k test_placement_rows``."""
+    problem = venv_problem(models=("tiny-llama",))
+    if problem:
+        pytest.skip(problem)
+    backend = real_backend(reuse_servers=True)
+    try:
+        rows = run_matrix(backend, tmp_path, faults=[fault], workers=1)
+    finally:
+        backend.close()
+    assert all(r.passed for r in rows), format_table(rows)

@@ -61,8 +61,8 @@ def _report(title: str, log: str) -> list[dict]:
 
 
 # The deploy-and-verify steps every successful run goes through (teardown only under ``always``).
-STEPS = {"validate_config", "check_quota", "preflight", "upload_model", "create_endpoint", "deploy_model",
-         "smoke_test", "check_verdict", "cleanup_on_exit"}
+STEPS = {"validate_config", "check_quota", "preflight", "place_and_deploy", "smoke_test", "check_verdict",
+         "cleanup_on_exit"}
 
 
 def _ran_in_replica(rows: list[dict], steps: set[str]) -> None:
@@ -137,7 +137,7 @@ def test_exit_handler_cleans_up_a_failed_deploy_in_the_image(world):
     rows = _report("deploy fails (CUDA OOM), exit handler (integer parameters sent as floats)", result.log)
     sent = {r["step"]: set(r["whole_floats_sent"]) for r in rows}
     assert {"accelerator_count", "max_num_seqs", "smoke_max_tokens"} <= sent["validate_config"], sent
-    assert result.status == "FAILURE" and result.failed_task == "deploy-model", result.log[-4000:]
+    assert result.status == "FAILURE" and result.failed_task == "place-and-deploy", result.log[-4000:]
     assert "out of memory" in result.error.lower(), result.error
     assert "cleanup_on_exit" in {r["step"] for r in rows}
     assert world.counts() == (0, 0), "the exit handler deleted what the failed run created"

@@ -281,6 +281,10 @@ def _endpoint_view(req, ep: dict) -> dict:
     return _in_version("aiplatform.v1", "GoogleCloudAiplatformV1Endpoint", ep)
 
 
+# Vertex's answer to a deploy when the region has no free machines of the shape (RESOURCE_EXHAUSTED).
+STOCKOUT = "Machine type temporarily unavailable, please deploy with a different machine type or retry."
+
+
 def deploy_model(st, req) -> dict:
     ep_name, _ = _endpoint(st, req)
     dm_in = dict(req.json.get("deployedModel") or {})
@@ -316,7 +320,11 @@ def _fail_deploy(st, op, dm_id: str, code: int, message: str) -> None:
 
 
 def _run_deploy(st, version: str, op, dm: dict, model: dict, split: dict) -> None:
-    fault = st.faults.next_deploy()
+    spec = dm["dedicatedResources"].get("machineSpec") or {}
+    if st.faults.stocked_out(op.name.split("/")[3], spec.get("machineType", ""), bool(dm["dedicatedResources"].get("spot"))):
+        fault = {"kind": "error", "code": 8, "message": STOCKOUT}  # a queued fault waits for a deploy that finds GPUs
+    else:
+        fault = st.faults.next_deploy()
     if fault and fault["kind"] == "hang":
         return
     if fault:

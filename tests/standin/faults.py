@@ -52,6 +52,7 @@ class Faults:
         self._lock = threading.Lock()
         self._http: list[_Fault] = []
         self._deploy: list[dict] = []  # {"kind": "error"|"hang", "message", "code"}
+        self._stockouts: list[dict] = []  # {"region", "machine_type", "spot"}: None matches any
         self.output: str | None = None
         self.cut_every, self.cut_after_lines, self._streams = 0, 0, 0
         # The stage a successful deploy operation ends with (None: SUCCESSFULLY_DEPLOYED); a value the installed
@@ -91,6 +92,18 @@ class Faults:
                 {"kind": "error", "message": message, "code": code, "log": container_log} for _ in range(times)
             )
 
+    def stockout(self, region: str | None = None, machine_type: str | None = None, spot: bool | None = None) -> None:
+        """Every deploy in ``region`` on ``machine_type`` with ``spot`` (None: any) ends RESOURCE_EXHAUSTED
+        ("Machine type temporarily unavailable"), as Vertex's GPU stockouts do, until ``clear``."""
+        with self._lock:
+            self._stockouts.append({"region": region, "machine_type": machine_type, "spot": spot})
+
+    def stocked_out(self, region: str, machine_type: str, spot: bool) -> bool:
+        """True when a ``stockout`` rule matches this deploy (used by the server)."""
+        wanted = {"region": region, "machine_type": machine_type, "spot": spot}
+        with self._lock:
+            return any(all(v is None or v == wanted[k] for k, v in rule.items()) for rule in self._stockouts)
+
     def deploy_hang(self, times: int = 1) -> None:
         """The next deploy operation(s) never finish."""
         with self._lock:
@@ -104,6 +117,7 @@ class Faults:
         with self._lock:
             self._http.clear()
             self._deploy.clear()
+            self._stockouts.clear()
             self.cut_every = 0
         self.deploy_stage = None
         self.output = None

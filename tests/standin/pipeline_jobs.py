@@ -41,16 +41,14 @@ class Frame:
 DEPLOY_TASKS = [
     "validate-config",
     "check-quota",
-    "upload-model",
-    "create-endpoint",
-    "deploy-model",
+    "place-and-deploy",
     "smoke-test",
     "check-verdict",
 ]
 
 
 def endpoint_artifact(endpoint_name: str, dedicated_dns: str = "") -> dict:
-    """The ``google.VertexEndpoint`` output of create-endpoint (or read-endpoint) as Vertex returns it."""
+    """The ``google.VertexEndpoint`` output of place-and-deploy (or read-endpoint) as Vertex returns it."""
     meta = {"resourceName": endpoint_name, "dedicatedEndpointDns": dedicated_dns}
     region = endpoint_name.split("/")[3]
     uri = f"https://{region}-aiplatform.googleapis.com/v1/{endpoint_name}"
@@ -70,15 +68,15 @@ def run_script(
 
     ``fail_at`` fails that task (and the run); ``verdict="failed"`` lets the smoke test finish
     with a failed verdict and fails ``check-verdict``, as the real pipeline does. ``endpoint``
-    makes create-endpoint output that endpoint (and smoke-test its report); ``deploy_frames``
-    shows deploy-model RUNNING that many times (a follower reads the deploy stage in each).
+    makes place-and-deploy output that endpoint (and smoke-test its report); ``deploy_frames``
+    shows place-and-deploy RUNNING that many times (a follower reads the deploy stage in each).
     """
     tasks = list(tasks or DEPLOY_TASKS)
     figures = figures if figures is not None else {"checks_passed": 3.0, "checks_failed": 0.0}
     frames, done = [Frame("PENDING")], {}
     artifacts: dict[str, dict[str, dict]] = {}
     for name in tasks:
-        for _ in range(deploy_frames if name == "deploy-model" else 1):
+        for _ in range(deploy_frames if name == "place-and-deploy" else 1):
             frames.append(Frame("RUNNING", {**done, name: "RUNNING"}, artifacts=dict(artifacts)))
         if name == fail_at:
             message = f"The DAG failed because some tasks failed. The failed tasks are: [{name}]."
@@ -86,7 +84,7 @@ def run_script(
                                 artifacts=dict(artifacts)))  # fmt: skip
             return frames
         done[name] = "SUCCEEDED"
-        if name in ("create-endpoint", "read-endpoint") and endpoint:
+        if name in ("place-and-deploy", "read-endpoint") and endpoint:
             artifacts[name] = {"endpoint": endpoint_artifact(endpoint)}
         if name == "smoke-test" and endpoint:
             report = {"name": "artifacts/report", "schemaTitle": "system.Markdown",

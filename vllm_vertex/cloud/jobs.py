@@ -36,8 +36,8 @@ __all__ = [
 ]
 
 SMOKE_TASK = "smoke-test"
-DEPLOY_TASK = "deploy-model"
-ENDPOINT_TASKS = ("create-endpoint", "read-endpoint")  # deploy-and-verify, canary
+DEPLOY_TASK = "place-and-deploy"
+ENDPOINT_TASKS = ("place-and-deploy", "read-endpoint")  # deploy-and-verify, canary
 TERMINAL = ("PIPELINE_STATE_SUCCEEDED", "PIPELINE_STATE_FAILED", "PIPELINE_STATE_CANCELLED")
 
 
@@ -149,10 +149,13 @@ def follow(
 
 
 def _deploy_stage_change(job, seen: dict[str, str]) -> str:
-    """``deploy-model: stage X`` when the running deploy's stage differs from the last one seen."""
+    """``place-and-deploy: stage X`` when the running deploy's stage differs from the last one seen."""
     task = _task(job, DEPLOY_TASK)
-    endpoint = _endpoint_artifact(job).get("resourceName", "")
-    if task is None or not endpoint or task.state.name not in ("RUNNING", "SUCCEEDED", "FAILED"):
+    if task is None or task.state.name not in ("RUNNING", "SUCCEEDED", "FAILED"):
+        return ""
+    endpoint = _endpoint_artifact(job).get("resourceName", "") or (
+        _placing_endpoint(job) if task.state.name == "RUNNING" else "")
+    if not endpoint:
         return ""
     if task.state.name != "RUNNING" and seen.get("stage:") is None:
         return ""  # attached after the deploy ended: its stages are history
@@ -161,6 +164,26 @@ def _deploy_stage_change(job, seen: dict[str, str]) -> str:
         return ""
     seen["stage:"] = stage
     return f"{DEPLOY_TASK}: stage {stage}"
+
+
+def _placing_endpoint(job) -> str:
+    """The newest endpoint of the run while place-and-deploy runs (its artifact comes only at the end).
+
+    Found by the run label (derived from the job's name, as the steps derive it) in every region the
+    run's placements name; "" when none is found or the listing fails.
+    """
+    from vllm_vertex.placements import regions
+
+    try:
+        label = naming.run_label_value(job.name)
+        found = []
+        for region in regions(_region(job.name), _parameter(job, "placements") or []):
+            request = {"parent": f"projects/{job.name.split('/')[1]}/locations/{region}",
+                       "filter": naming.label_filter(label)}
+            found += list(clients.endpoint_client(region).list_endpoints(request=request, retry=clients.retry()))
+    except Exception:  # following is an aid: a read that fails shows no stage, never stops the follow
+        return ""
+    return max(found, key=lambda e: e.create_time).name if found else ""
 
 
 def deploy_stage(endpoint_name: str) -> str:
@@ -226,6 +249,7 @@ def outcome(job) -> RunOutcome:
     result.machine_type = str(_parameter(job, "machine_type") or "")
     result.replicas = int(_parameter(job, "min_replica_count") or 1)
     result.spot = bool(_parameter(job, "spot"))
+    _placement(job, result)
     smoke = _task(job, SMOKE_TASK)
     if smoke is None:
         return result
@@ -240,12 +264,30 @@ def outcome(job) -> RunOutcome:
     return result
 
 
+def _placement(job, result: RunOutcome) -> None:
+    """What place-and-deploy says: where it landed (its machine and spot win over the run's) and every attempt."""
+    from vllm_vertex.placements import regions
+
+    here = _region(job.name) if job.name.count("/") >= 3 else ""
+    result.also_in = [r for r in regions(here, _parameter(job, "placements") or []) if r != here] if here else []
+    task = _task(job, DEPLOY_TASK)
+    if task is None:
+        return
+    try:
+        placed = json.loads(task.execution.metadata.get("output:placement", "") or "{}")
+        result.attempts = list(json.loads(task.execution.metadata.get("output:attempts", "") or "[]"))
+    except (TypeError, ValueError):  # an older run, or a step that did not finish: nothing to add
+        return
+    if placed.get("machine_type"):
+        result.machine_type, result.spot = str(placed["machine_type"]), bool(placed.get("spot"))
+
+
 def _task(job, name: str):
     return next((t for t in job.job_detail.task_details if t.task_name == name), None)
 
 
 def _endpoint_artifact(job) -> dict:
-    """Metadata of the endpoint artifact (create-endpoint's, or the canary's read-endpoint's)."""
+    """Metadata of the endpoint artifact (place-and-deploy's, or the canary's read-endpoint's)."""
     for name in ENDPOINT_TASKS:
         task = _task(job, name)
         found = task.outputs.get("endpoint") if task is not None else None

@@ -10,7 +10,7 @@ from vllm_vertex.cloud import clients
 from vllm_vertex.config import DeploymentConfig
 from vllm_vertex.errors import QuotaError
 
-__all__ = ["check_quotas", "forbidden_message", "quota_note", "read_checks", "read_quotas"]
+__all__ = ["check_ladder", "check_quotas", "forbidden_message", "quota_note", "quota_of", "read_checks", "read_quotas"]
 
 SERVICE = "aiplatform.googleapis.com"
 
@@ -72,6 +72,29 @@ def check_quotas(cfg: DeploymentConfig, log: Callable[[str], None] = print) -> l
     if short:
         raise QuotaError("quota does not cover this deployment:\n" + "\n".join(short))
     return lines
+
+
+def quota_of(cfg: DeploymentConfig) -> list[quota.QuotaCheck] | str:
+    """One placement's quota checks for ``ladder.ladder``; a refused read (403, API off) still raises."""
+    checks, unknown = read_quotas(cfg)
+    return checks if checks or not unknown else "; ".join(unknown)
+
+
+def check_ladder(cfg: DeploymentConfig, log: Callable[[str], None] = print) -> str:
+    """Every placement's quota, price and verdict (``ladder.ladder``), logged; the ladder as JSON.
+
+    Raises ``QuotaError`` when no placement's quota covers it, naming each one's shortfall.
+    """
+    import json
+
+    from vllm_vertex import ladder
+
+    rungs = ladder.ladder(cfg, None, quota_of)
+    for line in ladder.ladder_lines(rungs):
+        log(line)
+    if not ladder.viable(rungs):
+        raise QuotaError("quota covers no placement:\n" + "\n".join(f"- {r.where}: {r.skip}" for r in rungs))
+    return json.dumps([r.to_dict() for r in rungs])
 
 
 def quota_note(cfg: DeploymentConfig, cause: str = "stockout") -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "find_run_resources",
     "plan_endpoint_teardown",
     "teardown_endpoint",
+    "teardown_regions",
     "teardown_run",
     "teardown_run_or_raise",
 ]
@@ -205,13 +206,47 @@ def teardown_run(
         delay = min(delay * 2, 60.0)
 
 
-def teardown_run_or_raise(project: str, region: str, run_label: str) -> str:
-    """``teardown_run`` for pipeline steps: waits up to 15 min for busy resources, raises if any is left."""
-    report = teardown_run(project, region, run_label, wait_seconds=900)
+def teardown_run_or_raise(project: str, region: str | list[str], run_label: str) -> str:
+    """``teardown_run`` for pipeline steps: waits up to 15 min for busy resources, raises if any is left.
+
+    ``region`` may be a list: every region the run could touch (``placements.regions``).
+    """
+    if isinstance(region, list):
+        report = teardown_regions(project, region, run_label, wait_seconds=900)
+    else:
+        report = teardown_run(project, region, run_label, wait_seconds=900)
     print(report.summary())
     if not report.clean:
         raise ResourcesLeft(f"cleanup of run {run_label} left resources behind:\n" + report.summary())
     return report.summary()
+
+
+def teardown_regions(
+    project: str,
+    regions: list[str],
+    run_label: str,
+    log: Callable[[str], None] = print,
+    wait_seconds: float = 0.0,
+) -> TeardownReport:
+    """``teardown_run`` in each region a run could touch (its location and its placements' regions).
+
+    Every region is looked in even when one fails; a region whose listing is refused is in
+    ``failed`` under its ``projects/P/locations/L`` name.
+    """
+    report = TeardownReport()
+    for region in regions:
+        if len(regions) > 1:
+            log(f"region {region}:")
+        try:
+            one = teardown_run(project, region, run_label, log, wait_seconds)
+        except TeardownError as err:
+            report.failed[f"projects/{project}/locations/{region}"] = str(err)
+            continue
+        report.removed += one.removed
+        report.failed.update(one.failed)
+        report.skipped.update(one.skipped)
+        report.busy |= one.busy
+    return report
 
 
 def _teardown_once(project: str, region: str, run_label: str, log, exclude: set[str]):

@@ -229,8 +229,14 @@ def refuse_if_plan_fails(cfg) -> None:
     "At risk" and an unverified "does not fit" only warn (unless ``block_on_plan_risk``); a model with no
     shipped config is noted and left to the preflight step, which reads its config from the Hub or ``gs://``.
     """
-    from vllm_vertex import preflight
+    from vllm_vertex import ladder, preflight
 
+    if cfg.placements:  # each placement is planned: one that cannot fit would only crash its container
+        refused = [r for r in ladder.offline_ladder(cfg) if r.skip]
+        if refused:
+            raise PlanRefused("the capacity plan refuses these placements; remove them from placements or change "
+                              "them:\n" + "\n".join(f"- placements[{r.index}] ({r.where}): {r.skip}" for r in refused))
+        return
     report = preflight.offline(cfg)
     if not report.ok:
         raise PlanRefused(report.error_text())

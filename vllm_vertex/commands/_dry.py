@@ -35,7 +35,17 @@ def plan_summary(cfg) -> dict:
         "capacity": capacity.describe(cfg),
         "usd_per_hour": rate.usd_per_hour,
         "price": rate.text(),
+        **_ladder(cfg),
     }
+
+
+def _ladder(cfg) -> dict:
+    """``{"ladder": [...]}``: each placement planned and priced offline (``ladder.Rung``); {} without placements."""
+    if not cfg.placements:
+        return {}
+    from vllm_vertex import ladder
+
+    return {"ladder": [r.to_dict() for r in ladder.offline_ladder(cfg)]}
 
 
 def describe(sub, schedule=None, config=None) -> dict:
@@ -101,6 +111,12 @@ def show(described: dict, as_json: bool = False) -> None:
         click.echo(f"  plan: {verdict}")
         click.echo(f"  price: {p['price']}")
         click.echo(f"  capacity: {p['capacity']}")
+        if p.get("ladder"):
+            from vllm_vertex.ladder import Rung, ladder_lines
+
+            click.echo("  placements (tried in order; each attempt that finds no GPUs is cleaned up, then the next):")
+            for line in ladder_lines([Rung(**r) for r in p["ladder"]]):
+                click.echo(f"    {line}")
     if "schedule" in described:
         s = described["schedule"]
         click.echo(f"  schedule: {s['display_name']}, cron {s['cron']!r}, at most {s['max_concurrent_run_count']} "

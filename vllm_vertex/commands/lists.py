@@ -150,7 +150,7 @@ def runs(project, region, limit, as_json):
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
-@click.option("--step", default="", help="Only this step's log (a task name, e.g. deploy-model).")
+@click.option("--step", default="", help="Only this step's log (a task name, e.g. place-and-deploy).")
 @click.option("--serving", is_flag=True, help="Also the serving container's log of the run's endpoint.")
 @click.option("--follow", "follow_", is_flag=True, help="Keep printing new lines until the run ends (Ctrl-C stops).")
 @click.option("--poll-seconds", default=10.0, hidden=True, help="Seconds between reads while following.")

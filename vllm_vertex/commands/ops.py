@@ -146,10 +146,13 @@ def _target(cfg, endpoint: str, base_url: str, model: str, say=click.echo):
 @click.option("--yes", is_flag=True, help="Do not ask before deleting.")
 @click.option("--force", is_flag=True,
               help="With --endpoint: remove it even without the label managed-by=vllm-vertex (made elsewhere).")
+@click.option("--also-in", "also_in", default="",
+              help="With --run-label: look in these regions too (comma-separated; the regions of the run's "
+                   "placements), or 'all' for every Vertex AI region.")
 @location_options
 @json_option
 @guarded
-def teardown(run_label, endpoint, keep_models, expired, yes, force, project, region, as_json):
+def teardown(run_label, endpoint, keep_models, expired, yes, force, also_in, project, region, as_json):
     """Remove what a run left: list it, ask (unless --yes), delete; exit 1 if anything is left.
 
     --endpoint refuses an endpoint without the label managed-by=vllm-vertex (vllm-vertex did not
@@ -166,6 +169,8 @@ def teardown(run_label, endpoint, keep_models, expired, yes, force, project, reg
         naming.check_run_label(run_label)  # it goes into a list filter
     if keep_models and not endpoint:
         raise BadInput("--keep-models goes with --endpoint (--run-label removes everything the run made).")
+    if also_in and not run_label:
+        raise BadInput("--also-in goes with --run-label (a run's placements may span regions).")
 
     def say(line: str) -> None:
         click.echo(line, err=as_json)
@@ -173,9 +178,10 @@ def teardown(run_label, endpoint, keep_models, expired, yes, force, project, reg
     kept: list[str] = []
     if run_label:
         project, region = require_location(project, region)
+        regions = _regions(region, also_in)
         require_credentials()
-        names = _run_resources(project, region, run_label)
-        remove = functools.partial(td.teardown_run, project, region, run_label, log=say)
+        names = [n for r in regions for n in _run_resources(project, r, run_label)]
+        remove = functools.partial(td.teardown_regions, project, regions, run_label, log=say)
     elif expired:
         project, region = require_location(project, region)
         require_credentials()
@@ -214,6 +220,21 @@ def teardown(run_label, endpoint, keep_models, expired, yes, force, project, reg
     if as_json:
         click.echo(json.dumps(outcome, indent=2))
     sys.exit(1 if outcome["failed"] else 0)
+
+
+def _regions(region: str, also_in: str) -> list[str]:
+    """``region`` and those ``--also-in`` names (``all``: every Vertex AI region), each once."""
+    from vllm_vertex import hardware
+    from vllm_vertex.config import closest
+
+    if also_in.strip() == "all":
+        return list(dict.fromkeys([region, *sorted(hardware.VERTEX_REGIONS)]))
+    named = [r.strip() for r in also_in.split(",") if r.strip()]
+    unknown = [r for r in named if r not in hardware.VERTEX_REGIONS]
+    if unknown:
+        hint = closest(unknown[0], hardware.VERTEX_REGIONS)
+        raise BadInput(f"--also-in {unknown[0]!r} is not a Vertex AI region.{hint}")
+    return list(dict.fromkeys([region, *named]))
 
 
 def _expired_runs(project: str, region: str, say):

@@ -105,9 +105,9 @@ def plan(run_file, preset, model_config, machine_type, serving_image, as_json, l
         given["vllm_version"] = _image_version(serving_image, given.get("vllm_version"))
     if machine_type:
         given.update(_machine_request(machine_type, given))
-    rate = None
+    rate, rungs = None, None
     if run_file:
-        result, rate, region = _plan_run_file(run_file)
+        result, rate, region, rungs = _plan_run_file(run_file)
     elif preset:
         result = planner.plan_preset(preset, **given)
     else:
@@ -126,29 +126,46 @@ def plan(run_file, preset, model_config, machine_type, serving_image, as_json, l
             out.update(usd_per_hour=live.price.usd_per_hour, price_source=live.source, price_region=region,
                        price_skus=[{"sku_id": c.sku_id, "description": c.description, "quantity": c.quantity,
                                     "unit_price_usd": c.unit_price} for c in live.price.components])
+        if rungs is not None:
+            out["ladder"] = [r.to_dict() for r in rungs]
         click.echo(json.dumps(out, indent=2, sort_keys=True))
     else:
         _print(result, rate, live)
-    sys.exit(0 if result.fits else 1)
+        _print_ladder(rungs)
+    sys.exit(0 if (result.fits if rungs is None else any(r.viable for r in rungs)) else 1)
+
+
+def _print_ladder(rungs) -> None:
+    """The run file's placements, each planned and priced (exit 0 when one of them can deploy)."""
+    if rungs is None:
+        return
+    from vllm_vertex.ladder import ladder_lines
+
+    click.echo("placements (tried in order; each attempt that finds no GPUs is cleaned up, then the next):")
+    for line in ladder_lines(rungs):
+        click.echo(f"  {line}")
 
 
 def _plan_run_file(path: str):
-    """The plan of a run file's deployment, its rate (every replica billed) and its region (to price).
+    """The plan of a run file's deployment, its rate (every replica billed), its region (to price) and, when it
+    has placements, their ladder (``ladder.Rung``s; else None).
 
     The shipped config when there is one (as submit's offline check), else config.json from the Hub.
     A finding that is not a capacity verdict (max_model_len above the model's context) is bad input.
     """
-    from vllm_vertex import capacity, preflight
+    from vllm_vertex import capacity, ladder, preflight
     from vllm_vertex.commands._common import load_run
 
     cfg = load_run(path).config
-    report = preflight.offline(cfg)
+    report, model_config, where = preflight.offline(cfg), None, "offline"
     if report.plan is None and report.ok:
-        report = preflight.evaluate(cfg, _model_config(cfg.model_id)[0], "hub")
+        model_config, where = _model_config(cfg.model_id)[0], "hub"
+        report = preflight.evaluate(cfg, model_config, where)
     if report.plan is None:
         raise BadInput(report.error_text() if report.findings else "; ".join(report.notes))
     rate = capacity.rate(cfg)  # by capacity kind: spot, flex-start and reservations say why they are unpriced
-    return report.plan, rate, cfg.region
+    rungs = ladder.offline_ladder(cfg, model_config, where) if cfg.placements else None
+    return report.plan, rate, cfg.region, rungs
 
 
 def _live_price(machine: str | None, region: str):
