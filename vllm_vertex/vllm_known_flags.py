@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import pathlib
+import re
 
-__all__ = ["GOOGLE_FLAGS", "known_flags", "unchecked_warning", "unknown_flag_problem"]
+__all__ = ["GOOGLE_FLAGS", "bound_of", "known_flags", "releases", "unchecked_warning", "unknown_flag_problem"]
 __package_data__ = ("data/vllm_cli_flags.json",)
 
 
@@ -22,41 +23,97 @@ GOOGLE_FLAGS = frozenset(
 
 
 @functools.cache
-def known_flags() -> dict[str, frozenset[str]]:
-    """Each vLLM version's flags, read from its source by ``scripts/vllm_flag_lists.py`` (data/vllm_cli_flags.json)."""
+def releases() -> tuple[tuple[str, str, frozenset[str]], ...]:
+    """Every vLLM release's (version, date, flags) from 0.6.0, in release order (data/vllm_cli_flags.json).
+
+    The file holds the first release's flags and each release's additions and removals; the date is the newest
+    file mtime in its sdist, on or before its upload.
+    """
     data = json.loads((pathlib.Path(__file__).parent / "data" / "vllm_cli_flags.json").read_text(encoding="utf-8"))
-    return {version: frozenset(entry["flags"]) for version, entry in data["versions"].items()}
+    flags, out = set(data["base"]), []
+    for version, date, added, removed in data["releases"]:
+        flags = (flags | set(added)) - set(removed)
+        out.append((version, date, frozenset(flags)))
+    return tuple(out)
+
+
+@functools.cache
+def known_flags() -> dict[str, frozenset[str]]:
+    """Each vLLM version's flags; a version whose image sits past its release holds the next one's too."""
+    data = json.loads((pathlib.Path(__file__).parent / "data" / "vllm_cli_flags.json").read_text(encoding="utf-8"))
+    out = {version: flags for version, _, flags in releases()}
+    for version, tags in data["joins"].items():
+        out[version] = frozenset().union(*(out[tag] for tag in tags))
+    return out
+
+
+def bound_of(image: str, *, google_image: bool) -> tuple[str, list[str]] | None:
+    """For a Google image of no stated vLLM version: its tag's date and the releases it may carry, else None.
+
+    A tag ``YYYYMMDD_...`` was built that day, so its vLLM was released by then, or is a development build on its
+    way to the next release: every release dated up to that day and the first one after it. None when the tag has
+    no date, or the date is before the first release listed (0.6.0) or after the last (no next release is known).
+    """
+    tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+    if not google_image or not re.match(r"(20\d{6})_", tag):
+        return None
+    day = f"{tag[:4]}-{tag[4:6]}-{tag[6:8]}"
+    listed = releases()
+    upto = [version for version, date, _ in listed if date <= day]
+    after = sorted((date, version_key(v), v) for v, date, _ in listed if date > day)
+    if not upto or not after:
+        return None
+    return day, upto + [after[0][2]]
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """``0.6.1.post2`` → (0, 6, 1, 2): release order."""
+    return tuple(int(part) for part in version.replace(".post", ".").split("."))
+
+
+def _takes(name: str, flags: frozenset[str]) -> bool:
+    """argparse takes ``name``: one of ``flags``, or a prefix of exactly one (its abbreviation rule)."""
+    return name in flags or len([f for f in flags if f.startswith(name)]) == 1
 
 
 def unknown_flag_problem(name: str, image: str, *, google_image: bool) -> str:
     """Why the vLLM of ``image`` would refuse the flag ``name`` at container start ("" if it would not).
 
     A unique prefix of a flag passes, as argparse takes it; so does a flag of Google's container on its images.
-    An image whose vLLM version is unknown checks nothing (:func:`unchecked_warning` says so).
+    A Google tag of no stated version is held to the releases its date bounds (:func:`bound_of`): a flag passes if
+    any of them takes it. An image whose version is unknown and unbounded checks nothing (:func:`unchecked_warning`).
     """
     from vllm_vertex.recipes import vllm_version_of
 
     version = vllm_version_of(image)
-    flags = known_flags().get(version)
-    if flags is None or (google_image and name in GOOGLE_FLAGS):
+    bound = None if version in known_flags() else bound_of(image, google_image=google_image)
+    checked = [version] if version in known_flags() else bound[1] if bound else []
+    if not checked or (google_image and name in GOOGLE_FLAGS):
         return ""
-    if name in flags or len([f for f in flags if f.startswith(name)]) == 1:
+    if any(_takes(name, known_flags()[v]) for v in checked):
         return ""
     import difflib
 
-    close = difflib.get_close_matches(name, sorted(flags | (GOOGLE_FLAGS if google_image else set())), n=1)
+    every = frozenset().union(*(known_flags()[v] for v in checked)) | (GOOGLE_FLAGS if google_image else set())
+    close = difflib.get_close_matches(name, sorted(every), n=1)
     hint = f" Did you mean {close[0]}?" if close else ""
     tag = image.rsplit("/", 1)[-1][:120]
+    if bound:
+        return (f"{name} is not a flag of any vLLM from {checked[0]} to {checked[-1]} (every release up to "
+                f"{bound[0]}, the date of {tag}, and the next one), so the container would refuse to start.{hint} "
+                "Fix or remove it.")  # fmt: skip
     return (f"{name} is not a flag of vLLM {version} (the vLLM of {tag}), so the container would refuse to start."
             f"{hint} Fix or remove it.")  # fmt: skip
 
 
 def unchecked_warning(image: str) -> list[str]:
-    """The warning for ``extra_vllm_args`` on an image whose vLLM version has no flag list (none if it has one)."""
+    """The warning for ``extra_vllm_args`` on an image whose vLLM has no flag list or date bound (none otherwise)."""
+    from vllm_vertex.config import is_google_serving_image
     from vllm_vertex.recipes import vllm_version_of
 
     version = vllm_version_of(image)
-    if version in known_flags():
+    if version in known_flags() or bound_of(image, google_image=is_google_serving_image(image)):
         return []
     return [f"warning: extra_vllm_args could not be checked: the vLLM version of {image[:200]} is not known here "
-            f"({version}), so a flag that vLLM lacks fails only when the container starts."]  # fmt: skip
+            f"({version}), nor bounded by a dated Google tag within the releases listed, so a flag that vLLM lacks "
+            "fails only when the container starts."]  # fmt: skip
