@@ -78,13 +78,13 @@ def test_an_image_of_unknown_and_unbounded_version_is_not_refused_but_warned_abo
 
 
 # The default image's tag states no vLLM version; its date (2025-12-05) bounds it: 0.6.0 ... 0.12.0 were released
-# by then, 0.13.0 (2025-12-19) is the next, which a development build of that day may already hold.
+# by then, and 0.13.0 (2025-12-19) is the next minor, which a development build of that day may already hold.
 @pytest.mark.parametrize("arg", ["--foo=1", EVIL, "--max-num-seqz=8", "--ubatch-size=2"])
 def test_the_default_image_refuses_a_flag_no_release_up_to_its_date_had(arg):
     message = _problem(arg, image=DEFAULT_IMAGE)
     name = arg.split("=")[0]
     assert f"{name} is not a flag of any vLLM from 0.6.0 to 0.13.0" in message, message
-    assert "every release up to 2025-12-05, the date of pytorch-vllm-serve:20251205_0916_RC01" in message
+    assert "36 releases: every one up to 2025-12-05, the date of pytorch-vllm-serve:20251205_0916_RC01" in message
     assert not any("could not be checked" in w for w in warnings(_cfg(arg, image=DEFAULT_IMAGE)))
 
 
@@ -107,24 +107,30 @@ def test_a_flag_of_an_old_release_passes_on_a_tag_of_its_time_and_a_later_flag_d
     autumn_2024 = f"{GOOGLE}:20241001_0916_RC00"  # Google's tag; IMAGE_ENGINES says only "v0"
     assert validate(_cfg("--engine-use-ray", image=autumn_2024))
     message = _problem("--kv-cache-memory-bytes=1G", image=autumn_2024)
-    assert "not a flag of any vLLM from 0.6.0 to 0.6.3 (every release up to 2024-10-01" in message, message
+    assert "not a flag of any vLLM from 0.6.0 to 0.7.0 (13 releases: every one up to 2024-10-01" in message, message
 
 
 def test_a_flag_a_patch_release_added_and_a_later_patch_removed_passes_in_its_time(monkeypatch):
-    """Every patch and post release is listed, so a flag that lived from x.y.1 to x.y.2 is not lost."""
+    """Every patch and post release is listed: a flag only 1.0.1 had, which the first and last patch of 1.0 and
+    the next minor lack, still passes on a tag of that time."""
     base = frozenset({"--help", "--model"})
     synthetic = (("1.0.0", "2025-01-01", base), ("1.0.1", "2025-01-10", base | {"--brief-flag"}),
-                 ("1.0.2", "2025-01-20", base), ("1.1.0", "2025-02-01", base))  # fmt: skip
+                 ("1.0.2", "2025-01-20", base), ("1.1.0", "2025-02-01", base), ("1.2.0", "2025-03-01", base))  # fmt: skip
     monkeypatch.setattr(vllm_known_flags, "releases", lambda: synthetic)
     monkeypatch.setattr(vllm_known_flags, "known_flags", lambda: {v: f for v, _, f in synthetic})
-    check = vllm_known_flags.unknown_flag_problem
-    assert check("--brief-flag", f"{GOOGLE}:20250125_0916_RC00", google_image=True) == ""
-    assert check("--brief-flag", f"{GOOGLE}:20250105_0916_RC00", google_image=True) == ""  # 1.0.1 is the next
-    assert vllm_known_flags.bound_of(f"{GOOGLE}:20241231_0916_RC00", google_image=True) is None  # before 1.0.0
-    assert vllm_known_flags.bound_of(f"{GOOGLE}:20250105_0916_RC00", google_image=True) == (
-        "2025-01-05", ["1.0.0", "1.0.1"])
-    assert "from 1.0.0 to 1.1.0" in check("--other", f"{GOOGLE}:20250125_0916_RC00", google_image=True)
-    assert vllm_known_flags.bound_of(f"{GOOGLE}:20250201_0916_RC00", google_image=True) is None  # no next release
+
+    def check(name: str, day: str) -> str:
+        return vllm_known_flags.unknown_flag_problem(name, f"{GOOGLE}:{day}_0916_RC00", google_image=True)
+
+    assert check("--brief-flag", "20250125") == check("--brief-flag", "20250105") == ""
+    assert "from 1.0.0 to 1.2.0 (5 releases" in check("--other", "20250125")  # 1.1.0 is under 14 days after
+    assert "from 1.0.0 to 1.1.0 (4 releases" in check("--other", "20250105")  # a development build: 1.0.1-1.1.0
+    assert check("--help", "20250125") == check("--mod", "20250125") == ""  # a unique prefix, as argparse takes it
+    bound = vllm_known_flags.bound_of
+    assert bound(f"{GOOGLE}:20241231_0916_RC00", google_image=True) is None  # before the first release listed
+    assert bound(f"{GOOGLE}:20250220_0916_RC00", google_image=True) is None  # no new minor 14 days after
+    assert bound(f"{GOOGLE}:20250105_0916_RC00", google_image=False) is None  # a custom image: no bound
+    assert bound(f"{GOOGLE}:20251399_0916_RC00", google_image=True) is None  # not a date
 
 
 def test_the_evil_flag_is_refused_before_anything_is_created(tmp_path, monkeypatch):

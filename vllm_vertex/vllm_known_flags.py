@@ -50,20 +50,28 @@ def known_flags() -> dict[str, frozenset[str]]:
 def bound_of(image: str, *, google_image: bool) -> tuple[str, list[str]] | None:
     """For a Google image of no stated vLLM version: its tag's date and the releases it may carry, else None.
 
-    A tag ``YYYYMMDD_...`` was built that day, so its vLLM was released by then, or is a development build on its
-    way to the next release: every release dated up to that day and the first one after it. None when the tag has
-    no date, or the date is before the first release listed (0.6.0) or after the last (no next release is known).
+    A tag ``YYYYMMDD_...`` was built that day, so its vLLM was released by then, or is a development build of that
+    day (Google's 20250312 image carries a commit past v0.7.3). Such a build's flags reach, at the latest, the first
+    new minor release whose branch was cut after that day; vLLM cuts a branch a week or two before the release. So:
+    every release dated up to the first new minor (above every minor released by that day) dated 14 days or more
+    after it. None when the tag has no date, or none of the releases listed bounds it (before 0.6.0, or too recent).
     """
+    import datetime
+
     tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
-    if not google_image or not re.match(r"(20\d{6})_", tag):
+    if not google_image or not re.match(r"20\d{6}_", tag):
         return None
-    day = f"{tag[:4]}-{tag[4:6]}-{tag[6:8]}"
+    try:
+        day = datetime.date(int(tag[:4]), int(tag[4:6]), int(tag[6:8]))
+    except ValueError:
+        return None
     listed = releases()
-    upto = [version for version, date, _ in listed if date <= day]
-    after = sorted((date, version_key(v), v) for v, date, _ in listed if date > day)
-    if not upto or not after:
+    minors = [version_key(v)[:2] for v, date, _ in listed if date <= day.isoformat()]
+    later = (day + datetime.timedelta(days=14)).isoformat()
+    ends = [date for v, date, _ in listed if minors and version_key(v)[:2] > max(minors) and date >= later]
+    if not ends:
         return None
-    return day, upto + [after[0][2]]
+    return day.isoformat(), [version for version, date, _ in listed if date <= min(ends)]
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -99,9 +107,9 @@ def unknown_flag_problem(name: str, image: str, *, google_image: bool) -> str:
     hint = f" Did you mean {close[0]}?" if close else ""
     tag = image.rsplit("/", 1)[-1][:120]
     if bound:
-        return (f"{name} is not a flag of any vLLM from {checked[0]} to {checked[-1]} (every release up to "
-                f"{bound[0]}, the date of {tag}, and the next one), so the container would refuse to start.{hint} "
-                "Fix or remove it.")  # fmt: skip
+        return (f"{name} is not a flag of any vLLM from {checked[0]} to {checked[-1]} ({len(checked)} releases: "
+                f"every one up to {bound[0]}, the date of {tag}, and the next minor, which a development build of "
+                f"that day may carry), so the container would refuse to start.{hint} Fix or remove it.")  # fmt: skip
     return (f"{name} is not a flag of vLLM {version} (the vLLM of {tag}), so the container would refuse to start."
             f"{hint} Fix or remove it.")  # fmt: skip
 
