@@ -68,10 +68,10 @@ def test_googles_own_flags_pass_on_googles_images_only():
     assert "--host-prefix-kv-cache-utilization-target is not a flag of vLLM 0.9.2" in _problem(flag, **custom)
 
 
-@pytest.mark.parametrize("image", [f"{GOOGLE}:20991231_0916_RC01", f"{GOOGLE}:20240801_0916_RC00", f"{GOOGLE}:latest",
+@pytest.mark.parametrize("image", [f"{GOOGLE}:20991231_0916_RC01", f"{GOOGLE}:20241001_0916_RC00", f"{GOOGLE}:latest",
                                    "docker.io/me/vllm:latest", "docker.io/me/vllm:20251205_0916_RC01"])  # fmt: skip
 def test_an_image_of_unknown_and_unbounded_version_is_not_refused_but_warned_about(image):
-    """A custom image (even one tagged like Google's), a tag without a date, or dated outside the releases listed."""
+    """A custom image (even one tagged like Google's), a tag without a date, or dated too early or too late."""
     cfg = validate(_cfg(EVIL, "--seed=1", image=image, allow_custom_serving_image=True))
     assert any("extra_vllm_args could not be checked" in w for w in warnings(cfg))
     assert not any("could not be checked" in w for w in warnings(_cfg(image=image, allow_custom_serving_image=True)))
@@ -101,20 +101,28 @@ def test_the_default_image_takes_flags_of_the_releases_it_may_carry(arg):
 
 
 def test_a_flag_of_an_old_release_passes_on_a_tag_of_its_time_and_a_later_flag_does_not():
-    """--engine-use-ray: 0.6.0 and 0.6.1 only (gone in 0.6.1.post1); --kv-cache-memory-bytes came much later."""
+    """--speculative-model: 0.6.0 to 0.8.2 (0.8.3 moved it into --speculative-config); --kv-cache-memory-bytes came
+    much later. 20250401 is no tag IMAGE_ENGINES knows: its date alone bounds it."""
+    flags = [version for version, _, f in vllm_known_flags.releases() if "--speculative-model" in f]
+    assert flags[0] == "0.6.0" and flags[-1] == "0.8.2" and "0.8.3" not in flags
+    spring_2025 = f"{GOOGLE}:20250401_0916_RC01"
+    assert validate(_cfg("--speculative-model=meta-llama/Llama-3.2-1B", image=spring_2025))
+    message = _problem("--kv-cache-memory-bytes=1G", image=spring_2025)
+    assert "not a flag of any vLLM from 0.6.0 to 0.9.0 (24 releases: every one up to 2025-04-01" in message, message
+
+
+def test_an_old_patch_only_flag_is_listed():
+    """--engine-use-ray: only 0.6.0 and 0.6.1 had it (gone in 0.6.1.post1), so the default image takes it."""
     flags = {version: "--engine-use-ray" in f for version, _, f in vllm_known_flags.releases()}
     assert [v for v, has in flags.items() if has] == ["0.6.0", "0.6.1"]
-    autumn_2024 = f"{GOOGLE}:20241001_0916_RC00"  # Google's tag; IMAGE_ENGINES says only "v0"
-    assert validate(_cfg("--engine-use-ray", image=autumn_2024))
-    message = _problem("--kv-cache-memory-bytes=1G", image=autumn_2024)
-    assert "not a flag of any vLLM from 0.6.0 to 0.7.0 (13 releases: every one up to 2024-10-01" in message, message
+    assert validate(_cfg("--engine-use-ray", image=DEFAULT_IMAGE))
 
 
 def test_a_flag_a_patch_release_added_and_a_later_patch_removed_passes_in_its_time(monkeypatch):
     """Every patch and post release is listed: a flag only 1.0.1 had, which the first and last patch of 1.0 and
     the next minor lack, still passes on a tag of that time."""
     base = frozenset({"--help", "--model"})
-    synthetic = (("1.0.0", "2025-01-01", base), ("1.0.1", "2025-01-10", base | {"--brief-flag"}),
+    synthetic = (("0.9.0", "2024-01-01", base), ("1.0.0", "2025-01-01", base), ("1.0.1", "2025-01-10", base | {"--brief-flag"}),
                  ("1.0.2", "2025-01-20", base), ("1.1.0", "2025-02-01", base), ("1.2.0", "2025-03-01", base))  # fmt: skip
     monkeypatch.setattr(vllm_known_flags, "releases", lambda: synthetic)
     monkeypatch.setattr(vllm_known_flags, "known_flags", lambda: {v: f for v, _, f in synthetic})
@@ -123,11 +131,11 @@ def test_a_flag_a_patch_release_added_and_a_later_patch_removed_passes_in_its_ti
         return vllm_known_flags.unknown_flag_problem(name, f"{GOOGLE}:{day}_0916_RC00", google_image=True)
 
     assert check("--brief-flag", "20250125") == check("--brief-flag", "20250105") == ""
-    assert "from 1.0.0 to 1.2.0 (5 releases" in check("--other", "20250125")  # 1.1.0 is under 14 days after
-    assert "from 1.0.0 to 1.1.0 (4 releases" in check("--other", "20250105")  # a development build: 1.0.1-1.1.0
+    assert "from 0.9.0 to 1.2.0 (6 releases" in check("--other", "20250125")  # 1.1.0 is under 14 days after
+    assert "from 0.9.0 to 1.1.0 (5 releases" in check("--other", "20250105")  # a development build: 1.0.1-1.1.0
     assert check("--help", "20250125") == check("--mod", "20250125") == ""  # a unique prefix, as argparse takes it
     bound = vllm_known_flags.bound_of
-    assert bound(f"{GOOGLE}:20241231_0916_RC00", google_image=True) is None  # before the first release listed
+    assert bound(f"{GOOGLE}:20240620_0916_RC00", google_image=True) is None  # under 180 days after the first listed
     assert bound(f"{GOOGLE}:20250220_0916_RC00", google_image=True) is None  # no new minor 14 days after
     assert bound(f"{GOOGLE}:20250105_0916_RC00", google_image=False) is None  # a custom image: no bound
     assert bound(f"{GOOGLE}:20251399_0916_RC00", google_image=True) is None  # not a date

@@ -54,7 +54,9 @@ def bound_of(image: str, *, google_image: bool) -> tuple[str, list[str]] | None:
     day (Google's 20250312 image carries a commit past v0.7.3). Such a build's flags reach, at the latest, the first
     new minor release whose branch was cut after that day; vLLM cuts a branch a week or two before the release. So:
     every release dated up to the first new minor (above every minor released by that day) dated 14 days or more
-    after it. None when the tag has no date, or none of the releases listed bounds it (before 0.6.0, or too recent).
+    after it. The lists start at 0.6.0 (2024-09-05): the tag must be dated 180 days after it or later, as Google's
+    images carry a vLLM at most weeks old (the four whose version is stated: 2 to 5 weeks), never one older than
+    the lists. None when the tag has no date, is older than that or too recent for the next minor to be listed.
     """
     import datetime
 
@@ -66,6 +68,8 @@ def bound_of(image: str, *, google_image: bool) -> tuple[str, list[str]] | None:
     except ValueError:
         return None
     listed = releases()
+    if not listed or (day - datetime.timedelta(days=180)).isoformat() < listed[0][1]:
+        return None
     minors = [version_key(v)[:2] for v, date, _ in listed if date <= day.isoformat()]
     later = (day + datetime.timedelta(days=14)).isoformat()
     ends = [date for v, date, _ in listed if minors and version_key(v)[:2] > max(minors) and date >= later]
