@@ -1,6 +1,8 @@
 """Each vLLM version's command-line flags, and whether a version would refuse one (``extra_vllm_args``).
 
-The lists are read from vLLM's own source by ``scripts/vllm_flag_lists.py`` into ``data/vllm_cli_flags.json``.
+The lists (every release 0.6.0-0.32.0, with its date) are read from vLLM's own source by
+``scripts/vllm_flag_lists.py`` into ``data/vllm_cli_flags.json``. An image of a known version is held to that
+version's flags; a Google tag of no stated version to every release its date bounds (:func:`bound_of`).
 A module apart from ``vllm_flags`` (which every step that builds or reads a command line carries): only the
 steps that validate a configuration embed the data.
 """
