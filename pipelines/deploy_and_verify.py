@@ -18,6 +18,7 @@ from components import (
     preflight,
     probe,
     smoke_test,
+    stage_weights,
     teardown,
     upload_model,
     validate_config,
@@ -80,7 +81,8 @@ def _deploy_and_verify(**params):
         quota = _side_effect(check_quota(config=config), "check-quota")
         checked = preflight(config=config)
         _side_effect(checked.after(quota), "preflight")
-        model = upload_model(config=config, run_label=run_label).after(checked)
+        staged = _side_effect(stage_weights(config=config).after(checked), "stage-weights")
+        model = upload_model(config=config, run_label=run_label, weights_uri=staged.outputs["Output"])
         endpoint = create_endpoint(config=config, run_label=run_label).after(checked)
         _side_effect(model, "upload-model")
         _side_effect(endpoint, "create-endpoint")

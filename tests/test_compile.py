@@ -70,7 +70,10 @@ def test_dag_order_exit_handler_and_conditions(compiled):
     deps = {name: set(task.dependent_tasks) for name, task in body.items()}
     assert deps["check-quota"] == {"validate-config"}
     assert "check-quota" in deps["preflight"]
-    assert {"preflight"} <= deps["upload-model"] and {"preflight"} <= deps["create-endpoint"]
+    assert {"preflight"} <= deps["stage-weights"] and {"stage-weights"} <= deps["upload-model"]
+    assert {"preflight"} <= deps["create-endpoint"]
+    staged = body["upload-model"].inputs.parameters["weights_uri"].task_output_parameter
+    assert (staged.producer_task, staged.output_parameter_key) == ("stage-weights", "Output")
     assert {"upload-model", "create-endpoint"} <= deps["deploy-model"]
     assert "deploy-model" in deps["smoke-test"]
     assert "smoke-test" in deps["check-verdict"]
@@ -116,7 +119,7 @@ def test_every_task_has_a_display_name_and_no_caching(compiled):
     assert names["teardown-2"] == "teardown-after-failed-smoke"
     assert names["upload-model"] == "upload-model"
     assert names["teardown-3"] == "teardown-after-probe" and names["check-probe"] == "check-probe"
-    assert len(names) == 14
+    assert len(names) == 15  # with stage-weights
 
 
 def test_steps_install_only_small_pinned_clients(compiled):

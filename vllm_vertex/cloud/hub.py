@@ -27,6 +27,7 @@ class ModelSource:
     config: dict | None = None
     has_chat_template: bool | None = None
     total_size: int | None = None
+    sha: str = ""  # the commit the revision resolved to (Hub)
 
 
 def _has_template(tokenizer_config: dict | None, files: set[str]) -> bool | None:
@@ -37,17 +38,23 @@ def _has_template(tokenizer_config: dict | None, files: set[str]) -> bool | None
     return bool(tokenizer_config.get("chat_template"))
 
 
-def inspect_hf(repo_id: str, token: str | None) -> ModelSource:
-    """Checks the repo on the Hub and reads its configs with ``token`` (None: anonymous).
+def inspect_hf(repo_id: str, token: str | None, revision: str = "") -> ModelSource:
+    """Checks the repo on the Hub at ``revision`` (empty: the default branch) and reads its configs with ``token``
+    (None: anonymous).
 
     Raises:
         SourceError: the repo is missing, gated without access, or the token is refused.
         ConnectionError: the Hub cannot be reached or answers 5xx (the check cannot run).
     """
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
 
     try:
-        return _inspect_hf(repo_id, token)
+        return _inspect_hf(repo_id, token, revision)
+    except RevisionNotFoundError:
+        raise SourceError(
+            "hf_revision_not_found", f"{repo_id} has no branch, tag or commit {revision!r} (model_revision).",
+            "set model_revision to a revision of the repo, or leave it empty for the default branch.",
+        ) from None
     except HfHubHTTPError as err:
         status = err.response.status_code if err.response is not None else 0
         if status in (401, 403):
@@ -59,14 +66,14 @@ def inspect_hf(repo_id: str, token: str | None) -> ModelSource:
         raise ConnectionError(f"the Hugging Face Hub answered HTTP {status}") from None
 
 
-def _inspect_hf(repo_id: str, token: str | None) -> ModelSource:
+def _inspect_hf(repo_id: str, token: str | None, revision: str = "") -> ModelSource:
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     from vllm_vertex.cloud.context import current
 
     api = current().hub(token)
     try:
-        info = api.model_info(repo_id)
+        info = api.model_info(repo_id, revision=revision or None)
     except RepositoryNotFoundError:
         raise SourceError(
             "hf_not_found",
@@ -85,17 +92,18 @@ def _inspect_hf(repo_id: str, token: str | None) -> ModelSource:
         ) from None
     files = {s.rfilename for s in (info.siblings or [])}
     with tempfile.TemporaryDirectory(prefix="vllm-vertex-hub-") as cache:
-        read = _hub_reader(repo_id, token, cache)
+        read = _hub_reader(repo_id, token, cache, info.sha)
         wanted = {name: read(name) for name in ("config.json", "tokenizer_config.json", INDEX) if name in files}
     return ModelSource(
         where="hub",
         config=wanted.get("config.json"),
         has_chat_template=_has_template(wanted.get("tokenizer_config.json"), files),
         total_size=(wanted.get(INDEX) or {}).get("metadata", {}).get("total_size"),
+        sha=info.sha or "",
     )
 
 
-def _hub_reader(repo_id: str, token: str | None, cache: str):
+def _hub_reader(repo_id: str, token: str | None, cache: str, revision: str | None = None):
     from huggingface_hub import hf_hub_download
 
     from vllm_vertex.cloud.context import current
@@ -103,7 +111,8 @@ def _hub_reader(repo_id: str, token: str | None, cache: str):
     endpoint = current().hf_endpoint or None
 
     def read(filename: str) -> dict:
-        path = hf_hub_download(repo_id, filename, endpoint=endpoint, token=token or False, cache_dir=cache)
+        path = hf_hub_download(repo_id, filename, endpoint=endpoint, token=token or False, cache_dir=cache,
+                               revision=revision)
         with open(path) as f:
             return json.load(f)
 
