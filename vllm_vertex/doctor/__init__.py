@@ -29,6 +29,7 @@ __all__ = [
     "Grant",
     "Inputs",
     "USED_AT",
+    "WEIGHTS_WRITE",
     "custom_role_permissions",
     "custom_role_yaml",
     "default_pipeline_account",
@@ -94,11 +95,18 @@ PIPELINE_ACCOUNT: tuple[Grant, ...] = (
           "deploy the model as it (only when `service_account` is set)"),
     Grant("roles/storage.objectViewer", "model-bucket", ("storage.objects.get", "storage.objects.list"),
           "read a `gs://` model folder's config in preflight (only for a `gs://` model_id)"),
+    Grant("roles/storage.objectUser", "weights-bucket", ("storage.objects.create", "storage.objects.delete",
+                                                         "storage.objects.get", "storage.objects.list"),
+          "stage the weights: write, resume, replace a corrupted copy (only when `stage_weights_to` is set)"),
 )
 DEPLOYED_MODEL: tuple[Grant, ...] = (
     Grant("roles/storage.objectViewer", "model-bucket", ("storage.objects.get", "storage.objects.list"),
           "read the weights (only for a `gs://` model_id)"),
+    Grant("roles/storage.objectViewer", "weights-bucket", ("storage.objects.get", "storage.objects.list"),
+          "read the staged weights, and only read them (only when `stage_weights_to` is set)"),
 )
+# What the deployed model's identity must NOT hold on the staged weights: it serves them, it never writes them.
+WEIGHTS_WRITE = ("storage.objects.create", "storage.objects.delete", "storage.objects.update")
 
 
 # Where each permission is used: the call in the code (each Vertex AI REST method's IAM permission is listed in its
@@ -129,7 +137,8 @@ USED_AT: dict[str, str] = {
     "cloudquotas.quotas.get": "cloud/quotas.py read_quotas: get_quota_info",
     "serviceusage.services.use": "Cloud Quotas and Secret Manager calls billed to the project (quota project)",
     "secretmanager.versions.access": "cloud/secrets.py: access_secret_version (the HF token)",
-    "storage.objects.create": "the pipeline root: KFP writes each step's outputs",
+    "storage.objects.create": "the pipeline root: KFP writes each step's outputs; cloud/weights.py stage: Blob.open",
+    "storage.objects.delete": "cloud/weights.py stage: replacing an incomplete object, the _COMPLETE marker",
     "storage.objects.get": "the pipeline root: KFP reads step inputs; a gs:// model folder (cloud/hub.py)",
     "storage.objects.list": "the pipeline root; a gs:// model folder (cloud/hub.py inspect_gcs: list_blobs)",
     "iam.serviceAccounts.actAs": "cloud/jobs.py submit (service_account); cloud/vertex.py deploy_model "
