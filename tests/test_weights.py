@@ -243,3 +243,57 @@ def test_staging_off_is_a_no_op(hub, bucket, tmp_path):
     assert c.stage_weights.python_func(config=cfg, report=report) == ""
     assert bucket.storage.names(BUCKET) == [] and hub.sent_bytes == 0
     assert "Off" in (tmp_path / "staged.md").read_text()
+
+
+# the cache: `vllm-vertex weights list / prune`; cleanup leaves it --------------------------------------------
+
+
+def test_folder_of_and_prune_plan():
+    assert mf.folder_of(f"org/name/{SHA}/config.json") == ("org/name", SHA)
+    assert mf.folder_of(f"org/name/{SHA}/_COMPLETE") == ("org/name", SHA)
+    assert mf.folder_of("org/name/config.json") is None and mf.folder_of(f"{SHA}/x") is None
+    copies = [mf.StagedCopy("a/m", "1" * 40, "u1", True, staged_at="2026-01-01"),
+              mf.StagedCopy("a/m", "2" * 40, "u2", True, staged_at="2026-02-01"),
+              mf.StagedCopy("a/m", "3" * 40, "u3", False),
+              mf.StagedCopy("b/m", "4" * 40, "u4", True, staged_at="2025-01-01")]
+    assert [c.uri for c in mf.prune_plan(copies, 1)] == ["u1"]
+    assert mf.prune_plan(copies, 2) == []
+
+
+def _backdate(bucket, folder: str, when: str) -> None:
+    manifest = mf.Manifest.from_json(bucket.storage.read(folder + "_COMPLETE"))
+    manifest.staged_at = when
+    bucket.storage.put(folder + "_COMPLETE", manifest.to_json().encode())
+
+
+def test_weights_list_and_prune_keep_the_newest_and_partial_folders(hub, bucket):
+    from tests.cli_support import invoke
+
+    _stage("v1.0")
+    _backdate(bucket, f"{DEST}/{REPO}/{V1}/", "2026-01-01T00:00:00+00:00")
+    _stage()
+    bucket.storage.put(f"{DEST}/org/other/{'9' * 40}/config.json", b"{}")  # a staging cut short
+    listed = json.loads(invoke(bucket, "weights", "list", DEST, "--project", PROJECT, "--json").output)
+    assert [(c["repo"], c["sha"], c["complete"]) for c in listed] == [
+        ("org/gated-tiny", V1, True), ("org/gated-tiny", SHA, True), ("org/other", "9" * 40, False)]
+    assert listed[1]["bytes"] == mf.Manifest.from_json(bucket.storage.read(FOLDER + "_COMPLETE")).total_bytes
+    text = invoke(bucket, "weights", "list", DEST, "--project", PROJECT).output
+    assert "complete" in text and "partial" in text and "v1.0" in text
+    dry = invoke(bucket, "weights", "prune", DEST, "--keep", "1", "--project", PROJECT, "--dry-run")
+    assert f"would delete {DEST}/{REPO}/{V1}/" in dry.output and len(bucket.storage.names(BUCKET)) == 17
+    result = invoke(bucket, "weights", "prune", DEST, "--keep", "1", "--project", PROJECT, "--json")
+    assert json.loads(result.output)["deleted"] == [f"{DEST}/{REPO}/{V1}/"]
+    left = bucket.storage.names(BUCKET)
+    assert not any(V1 in n for n in left) and any(SHA in n for n in left) and any("9" * 40 in n for n in left)
+    bad = invoke(bucket, "weights", "list", "s3://nope", "--project", PROJECT)
+    assert bad.exit_code == 2 and "gs://bucket[/prefix]" in bad.output
+
+
+def test_cleanup_never_deletes_staged_weights(hub, bucket):
+    from vllm_vertex.cloud.teardown import teardown_run_or_raise
+
+    _stage()
+    before = bucket.storage.names(BUCKET)
+    teardown_run_or_raise(PROJECT, "us-central1", "run-1")
+    assert bucket.storage.names(BUCKET) == before
+    assert not [p for m, p, _ in bucket.requests if m == "DELETE" and "/o/" in p]

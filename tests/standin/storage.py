@@ -21,7 +21,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import google_crc32c
 
@@ -106,14 +106,20 @@ class Objects:
             or "application/octet-stream", "size": str(size), "crc32c": _b64(crc.digest()),
             "md5Hash": _b64(md5.digest()), "metadata": dict(meta.get("metadata") or {}), "storageClass": "STANDARD",
             "timeCreated": now(), "updated": now(), "timeFinalized": now(), "etag": f"C{generation[-6:]}EAE=",
-            "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}/o/{name}",
-            "mediaLink": f"https://storage.googleapis.com/download/storage/v1/b/{bucket}/o/{name}?alt=media",
         }
         if not resource["metadata"]:
             del resource["metadata"]
         keep = data if self.max_kept is None or size <= self.max_kept else None
         self.objects[(bucket, name)] = _Object(resource, keep)
         return dict(resource)
+
+
+def _view(resource: dict, req) -> dict:
+    """An object resource as answered: its links on the host the client called (as Google's name its own)."""
+    host = req.headers.get("Host") or req.headers.get("host")
+    path = f"b/{resource['bucket']}/o/{quote(resource['name'], safe='')}"
+    return {**resource, "selfLink": f"http://{host}/storage/v1/{path}",
+            "mediaLink": f"http://{host}/download/storage/v1/{path}?generation={resource['generation']}&alt=media"}
 
 
 def _b64(raw: bytes) -> str:
@@ -161,7 +167,7 @@ def list_objects(st, req) -> dict:
         if delimiter and delimiter in rest:
             prefixes.add(prefix + rest.split(delimiter, 1)[0] + delimiter)
         elif glob is None or fnmatch.fnmatchcase(name, glob):
-            items.append(dict(resource))
+            items.append(_view(resource, req))
     start = int(req.query.get("pageToken") or 0)
     size = int(req.query.get("maxResults") or 1000)
     out: dict = {"kind": "storage#objects"}
@@ -186,7 +192,7 @@ def get_object(st, req):
     _check(st, req, "storage.objects.get")
     found = _found(st, req)
     if req.param("route") != "download" and req.query.get("alt") != "media":
-        return dict(found.resource)
+        return _view(found.resource, req)
     if found.data is None:
         raise GoogleError(500, "the stand-in did not keep this object's bytes (Objects.max_kept)")
     data, status, headers = found.data, 200, {}
@@ -217,7 +223,7 @@ def patch_object(st, req) -> dict:
             found.resource["metadata"] = {k: v for k, v in {**found.resource.get("metadata", {}),
                                                             **(body["metadata"] or {})}.items() if v is not None}
         found.resource["metageneration"] = str(int(found.resource["metageneration"]) + 1)
-        return dict(found.resource)
+        return _view(found.resource, req)
 
 
 def insert_object(st, req):
@@ -249,7 +255,8 @@ def insert_object(st, req):
         with store.lock:
             _preconditions(store, bucket, meta["name"], req.query)
             store.uploaded_bytes += len(data)
-            return store._finish(bucket, meta, data, len(data), google_crc32c.Checksum(data), hashlib.md5(data))  # noqa: S324
+            return _view(store._finish(bucket, meta, data, len(data), google_crc32c.Checksum(data),
+                                       hashlib.md5(data)), req)  # noqa: S324
     raise GoogleError(400, f"uploadType {kind!r} is not supported by the stand-in (multipart, resumable).")
 
 
@@ -301,7 +308,8 @@ def _session_request(st, req, upload_id: str) -> Raw | dict:
             raise GoogleError(400, "Provided CRC32C does not match the data.")
         _preconditions(store, session.bucket, session.resource["name"], session.preconditions)
         data = None if session.discarded else b"".join(session.parts)
-        return store._finish(session.bucket, session.resource, data, session.received, session.crc, session.md5)
+        return _view(store._finish(session.bucket, session.resource, data, session.received, session.crc,
+                                   session.md5), req)
 
 
 def _incomplete(session: _Session) -> Raw:

@@ -32,7 +32,7 @@ from vllm_vertex.weights import manifest as mf
 from vllm_vertex.weights.progress import Progress, human_bytes
 from vllm_vertex.weights.selection import needed
 
-__all__ = ["CHUNK_SIZE", "WORKERS", "StageResult", "resolve", "stage", "staged_copy"]
+__all__ = ["CHUNK_SIZE", "WORKERS", "StageResult", "delete_copy", "list_staged", "resolve", "stage", "staged_copy"]
 
 CHUNK_SIZE = 16 * 1024 * 1024  # one resumable-upload request; a multiple of 256 KiB
 WORKERS = 4  # files copied at once
@@ -325,3 +325,60 @@ def staged_copy(dest: str, repo_id: str, sha: str, project: str) -> str | None:
     uri = mf.staged_uri(dest, repo_id, sha)
     bucket_name, prefix = mf.split_uri(uri)
     return uri if current().storage(project).bucket(bucket_name).blob(prefix + mf.MARKER).exists() else None
+
+
+def list_staged(dest: str, project: str) -> list[mf.StagedCopy]:
+    """Every staged folder under ``dest`` (complete or not), sorted by repo, then by when it was staged.
+
+    Raises:
+        StagingError: the bucket is missing or refuses the listing.
+    """
+    from google.api_core import exceptions
+
+    from vllm_vertex.cloud.context import current
+
+    bucket_name, prefix = mf.split_uri(dest)
+    client = current().storage(project)
+    bucket = client.bucket(bucket_name)
+    found: dict[tuple[str, str], mf.StagedCopy] = {}
+    try:
+        for blob in client.list_blobs(bucket, prefix=prefix):
+            where = mf.folder_of(blob.name[len(prefix):])
+            if where is None:
+                continue
+            copy = found.setdefault(where, mf.StagedCopy(where[0], where[1], mf.staged_uri(dest, *where)))
+            if blob.name.endswith("/" + mf.MARKER):
+                copy.complete = True
+                try:
+                    manifest = mf.Manifest.from_json(blob.download_as_bytes())
+                    copy.staged_at, copy.revision = manifest.staged_at, manifest.revision
+                except ValueError:
+                    copy.complete = False  # not a marker this tool wrote
+                continue
+            copy.bytes += int(blob.size or 0)
+            copy.files += 1
+    except exceptions.GoogleAPICallError as err:
+        raise _gcs_error(err, dest) from None
+    return sorted(found.values(), key=lambda c: (c.repo, c.staged_at, c.sha))
+
+
+def delete_copy(uri: str, project: str) -> int:
+    """Deletes one staged folder, its marker first (so nobody takes it for complete meanwhile); returns objects deleted.
+
+    Raises:
+        StagingError: the bucket refuses.
+    """
+    from google.api_core import exceptions
+
+    from vllm_vertex.cloud.context import current
+
+    bucket_name, prefix = mf.split_uri(uri)
+    client = current().storage(project)
+    bucket = client.bucket(bucket_name)
+    try:
+        blobs = sorted(client.list_blobs(bucket, prefix=prefix), key=lambda b: not b.name.endswith(mf.MARKER))
+        for blob in blobs:
+            blob.delete()
+    except exceptions.GoogleAPICallError as err:
+        raise _gcs_error(err, uri) from None
+    return len(blobs)

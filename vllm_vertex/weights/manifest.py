@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +29,10 @@ __all__ = [
     "FileEntry",
     "Manifest",
     "ObjectInfo",
+    "StagedCopy",
+    "folder_of",
     "object_problem",
+    "prune_plan",
     "split_uri",
     "staged_uri",
 ]
@@ -150,3 +155,55 @@ class Manifest:
             return cls(files=files, **data)
         except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as err:
             raise ValueError(f"not a staging manifest: {err}") from None
+
+
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def folder_of(path: str) -> tuple[str, str] | None:
+    """(repo, sha) of an object path relative to ``stage_weights_to``: ``<org>/<name>/<sha>/...``; None otherwise."""
+    parts = path.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if i >= 1 and _SHA.fullmatch(part):
+            return "/".join(parts[:i]), part
+    return None
+
+
+@dataclass
+class StagedCopy:
+    """One staged folder as ``vllm-vertex weights list`` shows it.
+
+    Attributes:
+        repo: The repo id.
+        sha: The commit.
+        uri: The folder.
+        complete: Whether its ``_COMPLETE`` marker is there (a folder without one is a staging cut short, or running).
+        bytes: Bytes of its objects.
+        files: Number of its objects (the marker left out).
+        staged_at: When the marker was written ("" without one).
+        revision: The revision the staging run asked for ("" without a marker or for the default branch).
+    """
+
+    repo: str
+    sha: str
+    uri: str
+    complete: bool = False
+    bytes: int = 0
+    files: int = 0
+    staged_at: str = ""
+    revision: str = ""
+
+
+def prune_plan(copies: Iterable[StagedCopy], keep: int) -> list[StagedCopy]:
+    """The complete copies to delete so that each repo keeps its ``keep`` newest (by ``staged_at``).
+
+    Folders without a marker are never chosen: one may be a staging in progress.
+    """
+    by_repo: dict[str, list[StagedCopy]] = {}
+    for copy in copies:
+        if copy.complete:
+            by_repo.setdefault(copy.repo, []).append(copy)
+    doomed: list[StagedCopy] = []
+    for found in by_repo.values():
+        doomed += sorted(found, key=lambda c: (c.staged_at, c.sha), reverse=True)[max(0, keep):]
+    return sorted(doomed, key=lambda c: c.uri)
