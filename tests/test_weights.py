@@ -14,6 +14,7 @@ from kfp.dsl import Markdown
 
 import components as c
 from tests.fakes.hf_hub import FakeHub, LazyFile
+from vllm_vertex import planner
 from vllm_vertex.cloud import weights as cw
 from vllm_vertex.config import from_preset
 from vllm_vertex.errors import SourceError, StagingError
@@ -102,7 +103,7 @@ def test_progress_line_has_bytes_rate_and_eta():
 def hub(google_at):
     with FakeHub() as hub:
         files = {
-            "config.json": {"model_type": "llama", "num_hidden_layers": 2}, "generation_config.json": {},
+            "config.json": planner.shipped_config("meta-llama/Meta-Llama-3.1-8B-Instruct"), "generation_config.json": {},
             "tokenizer.json": {"model": {}}, "tokenizer_config.json": {"chat_template": "{{ messages }}"},
             "model.safetensors.index.json": {"metadata": {"total_size": 5_000_000}, "weight_map": {}},
             "README.md": b"# tiny", "original/consolidated.00.pth": b"not for vLLM",
@@ -297,3 +298,26 @@ def test_cleanup_never_deletes_staged_weights(hub, bucket):
     teardown_run_or_raise(PROJECT, "us-central1", "run-1")
     assert bucket.storage.names(BUCKET) == before
     assert not [p for m, p, _ in bucket.requests if m == "DELETE" and "/o/" in p]
+
+
+def _preflight(tmp_path, **kw) -> str:
+    cfg = from_preset("llama-3.1-8b-instruct", project=PROJECT, model_id=REPO, hf_token_secret=SECRET, **kw).to_json()
+    report = Markdown(name="report", uri="", metadata={})
+    report.path = str(tmp_path / "preflight.md")
+    try:
+        c.preflight.python_func(config=cfg, report=report)
+    except RuntimeError:
+        pass
+    return (tmp_path / "preflight.md").read_text()
+
+
+def test_preflight_reads_the_complete_staged_copy_at_the_pinned_commit(hub, bucket, tmp_path):
+    assert "config from hub" in _preflight(tmp_path, stage_weights_to=DEST)  # not staged yet
+    _stage("v1.0")
+    before = len(bucket.requests)
+    assert "config from gcs" in _preflight(tmp_path, stage_weights_to=DEST, model_revision="v1.0")
+    listed = [p for m, p, _ in bucket.requests[before:] if m == "GET" and "/o?" in p]
+    assert listed and all(f"prefix=hf/{REPO}/{V1}/" in p for p in listed)
+    assert "config from hub" in _preflight(tmp_path, stage_weights_to=DEST)  # the default branch: another commit
+    text = _preflight(tmp_path, model_revision="no-such-tag")
+    assert "hf_revision_not_found" in text and "no-such-tag" in text

@@ -46,15 +46,10 @@ def inspect_hf(repo_id: str, token: str | None, revision: str = "") -> ModelSour
         SourceError: the repo is missing, gated without access, or the token is refused.
         ConnectionError: the Hub cannot be reached or answers 5xx (the check cannot run).
     """
-    from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
+    from huggingface_hub.errors import HfHubHTTPError
 
     try:
         return _inspect_hf(repo_id, token, revision)
-    except RevisionNotFoundError:
-        raise SourceError(
-            "hf_revision_not_found", f"{repo_id} has no branch, tag or commit {revision!r} (model_revision).",
-            "set model_revision to a revision of the repo, or leave it empty for the default branch.",
-        ) from None
     except HfHubHTTPError as err:
         status = err.response.status_code if err.response is not None else 0
         if status in (401, 403):
@@ -63,6 +58,8 @@ def inspect_hf(repo_id: str, token: str | None, revision: str = "") -> ModelSour
                 f"the Hub refused the token for {repo_id} (HTTP {status}).",
                 "create a new read token, store it as a new version of the secret in hf_token_secret.",
             ) from None
+        if status == 404:  # the repo exists (checked first): the revision does not
+            raise SourceError("hf_revision_not_found", f"no revision {revision!r}", "fix model_revision") from None
         raise ConnectionError(f"the Hugging Face Hub answered HTTP {status}") from None
 
 
@@ -91,9 +88,12 @@ def _inspect_hf(repo_id: str, token: str | None, revision: str = "") -> ModelSou
             "in Secret Manager and set hf_token_secret to its version.",
         ) from None
     files = {s.rfilename for s in (info.siblings or [])}
+    wanted = {}
     with tempfile.TemporaryDirectory(prefix="vllm-vertex-hub-") as cache:
-        read = _hub_reader(repo_id, token, cache, info.sha)
-        wanted = {name: read(name) for name in ("config.json", "tokenizer_config.json", INDEX) if name in files}
+        for name in ("config.json", "tokenizer_config.json", INDEX):
+            if name in files:  # at the commit the revision names (the client's endpoint and token)
+                with open(api.hf_hub_download(repo_id, name, revision=info.sha, cache_dir=cache)) as f:
+                    wanted[name] = json.load(f)
     return ModelSource(
         where="hub",
         config=wanted.get("config.json"),
@@ -103,24 +103,11 @@ def _inspect_hf(repo_id: str, token: str | None, revision: str = "") -> ModelSou
     )
 
 
-def _hub_reader(repo_id: str, token: str | None, cache: str, revision: str | None = None):
-    from huggingface_hub import hf_hub_download
+def inspect_gcs(uri: str, project: str, complete: bool = False) -> ModelSource:
+    """Reads ``config.json``, ``tokenizer_config.json`` and the safetensors index from a gs:// folder.
 
-    from vllm_vertex.cloud.context import current
-
-    endpoint = current().hf_endpoint or None
-
-    def read(filename: str) -> dict:
-        path = hf_hub_download(repo_id, filename, endpoint=endpoint, token=token or False, cache_dir=cache,
-                               revision=revision)
-        with open(path) as f:
-            return json.load(f)
-
-    return read
-
-
-def inspect_gcs(uri: str, project: str) -> ModelSource:
-    """Reads ``config.json``, ``tokenizer_config.json`` and the safetensors index from a gs:// folder."""
+    ``complete``: only a staged folder whose ``_COMPLETE`` marker is there (else ``SourceError``).
+    """
     from google.api_core import exceptions
 
     from vllm_vertex.cloud.context import current
@@ -137,6 +124,8 @@ def inspect_gcs(uri: str, project: str) -> ModelSource:
             f"{uri} cannot be listed ({type(err).__name__}).",
             "check the bucket name, and grant the pipeline's service account roles/storage.objectViewer on it.",
         ) from None
+    if complete and "_COMPLETE" not in names:
+        raise SourceError("gcs_incomplete", uri, "")
     if "config.json" not in names:
         raise SourceError(
             "gcs_no_config",

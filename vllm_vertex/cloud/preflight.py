@@ -12,30 +12,17 @@ from vllm_vertex.errors import SourceError
 __all__ = ["run_preflight"]
 
 
-def _source(cfg: DeploymentConfig, notes: list[str]) -> ModelSource:
+def _source(cfg: DeploymentConfig) -> ModelSource:
     if cfg.model_id.startswith("gs://"):
         return inspect_gcs(cfg.model_id, cfg.project)
     token = read_secret(cfg.hf_token_secret) if cfg.hf_token_secret else None
     hub = inspect_hf(cfg.model_id, token, cfg.model_revision)
-    notes.append(f"{cfg.model_id} at {cfg.model_revision or 'the default branch'} is commit {hub.sha}")
-    if not (cfg.stage_weights_to and hub.sha):
-        return hub
-    from google.api_core import exceptions
-
-    from vllm_vertex.cloud.weights import staged_copy
-
-    try:
-        uri = staged_copy(cfg.stage_weights_to, cfg.model_id, hub.sha, cfg.project)
-    except exceptions.GoogleAPICallError as err:
-        notes.append(f"the staged copy cannot be read ({type(err).__name__}); read from the Hub")
-        return hub
-    if uri is None:
-        notes.append("weights not staged yet at that commit: stage-weights copies them; read from the Hub")
-        return hub
-    notes.append(f"read from the staged copy {uri} (complete)")
-    staged = inspect_gcs(uri, cfg.project)
-    staged.sha = hub.sha
-    return staged
+    if cfg.stage_weights_to:  # the staged copy when complete (weights.manifest.staged_uri's layout)
+        try:  # the report says "config from gcs"
+            return inspect_gcs(f"{cfg.stage_weights_to.rstrip('/')}/{cfg.model_id}/{hub.sha}/", cfg.project, True)
+        except (SourceError, OSError):
+            pass
+    return hub
 
 
 def run_preflight(cfg: DeploymentConfig) -> preflight.PreflightReport:
@@ -45,10 +32,9 @@ def run_preflight(cfg: DeploymentConfig) -> preflight.PreflightReport:
     be reached at all (no egress to the Hub) is a note, and the plan falls back to the configs
     shipped with the package.
     """
-    source, finding = ModelSource(where="offline"), None
-    notes: list[str] = []
+    source, finding, notes = ModelSource(where="offline"), None, []
     try:
-        source = _source(cfg, notes)
+        source = _source(cfg)
     except SourceError as err:
         finding = preflight.Finding(err.key, err.cause, err.fix)
     except OSError as err:  # network unreachable, DNS: the check cannot run here
