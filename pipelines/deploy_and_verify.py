@@ -83,7 +83,7 @@ def _deploy_and_verify(**params):
         _side_effect(checked.after(quota), "preflight")
         staged = _side_effect(stage_weights(config=config).after(checked), "stage-weights")
         model = upload_model(config=config, run_label=run_label, weights_uri=staged.outputs["Output"])
-        endpoint = create_endpoint(config=config, run_label=run_label).after(checked)
+        endpoint = create_endpoint(config=config, run_label=run_label).after(staged)  # nothing made before it
         _side_effect(model, "upload-model")
         _side_effect(endpoint, "create-endpoint")
         deployed = deploy_model(

@@ -71,7 +71,7 @@ def test_dag_order_exit_handler_and_conditions(compiled):
     assert deps["check-quota"] == {"validate-config"}
     assert "check-quota" in deps["preflight"]
     assert {"preflight"} <= deps["stage-weights"] and {"stage-weights"} <= deps["upload-model"]
-    assert {"preflight"} <= deps["create-endpoint"]
+    assert {"stage-weights"} <= deps["create-endpoint"]  # a failed staging leaves nothing to clean up
     staged = body["upload-model"].inputs.parameters["weights_uri"].task_output_parameter
     assert (staged.producer_task, staged.output_parameter_key) == ("stage-weights", "Output")
     assert {"upload-model", "create-endpoint"} <= deps["deploy-model"]

@@ -39,5 +39,5 @@ def test_fault_matrix(tmp_path):
         f"{table}\n\nvLLM start: {backend.startup_seconds}\nwall time: {time.monotonic() - start:.0f}s\n"
         f"{len(rows) - len(failed)} passed, {len(failed)} failed\n"
     )
-    assert len(rows) == 51
+    assert len(rows) == 60  # 20 faults × 3 policies
     assert not failed, table
