@@ -138,11 +138,11 @@ WEIGHTS_BUCKET = "e2e-weights"
 
 
 def _staging(w: World, grant: bool = True, bucket: bool = True, hub_status: int = 0) -> None:
-    """Staging on (see ``staged_config``): the tiny model's weights on the Hub, the bucket, and the fault."""
+    """Staging on (see ``staged_config``): the tiny model's whole folder on the Hub, the bucket, and the fault."""
     from tests.e2e.harness import TINY_TEXT
 
     folder = w.backend.models[TINY_TEXT]
-    w.hub.repos[TINY_TEXT].files.update({p.name: p.read_bytes() for p in folder.glob("*.safetensors")})
+    w.hub.repos[TINY_TEXT].files.update({p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()})
     w.hub.faults[:] = [[f"/{TINY_TEXT}/resolve/*/*.safetensors", hub_status, 10**6]] if hub_status else []
     cloud = w.standin.cloud
     cloud.add_project(PROJECT)

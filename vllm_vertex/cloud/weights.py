@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import hashlib
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -224,8 +225,8 @@ def _gcs_error(err: Exception, uri: str) -> StagingError:
     code = getattr(err, "code", None) or getattr(getattr(err, "response", None), "status_code", 0)
     if code == 404:
         return StagingError(f"the bucket gs://{bucket} does not exist (stage_weights_to).",
-                            fix=f"create it in the model's region: gcloud storage buckets create gs://{bucket} "
-                                "--location=REGION, or fix stage_weights_to.")
+                            fix="create it in the model's region: gcloud storage buckets create "
+                                f"{shlex.quote('gs://' + bucket)} --location=REGION, or fix stage_weights_to.")
     if code in (401, 403):
         return StagingError(f"Cloud Storage refused to write {uri} (HTTP {code}).",
                             fix=f"grant the pipeline's service account roles/storage.objectAdmin on gs://{bucket} "
