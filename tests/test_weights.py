@@ -205,12 +205,20 @@ def test_gated_repo_without_token_says_so(hub, bucket):
     (lambda s: s.cloud.revoke(f"buckets/{BUCKET}", s.cloud.caller, "roles/storage.objectAdmin"),
      "refused to write .*HTTP 403"),
     (lambda s: s.cloud.buckets.pop(BUCKET), "does not exist"),
+    (lambda s: (s.cloud.revoke(f"buckets/{BUCKET}", s.cloud.caller, "roles/storage.objectAdmin"),
+                s.cloud.grant(f"buckets/{BUCKET}", s.cloud.caller, "roles/storage.objectViewer")),
+     "refused to write .*HTTP 403"),  # lists, then the upload itself is refused
 ])
 def test_bucket_refusals_name_the_fix(hub, bucket, setup, message):
+    import gc
+
     setup(bucket)
     with pytest.raises(StagingError, match=message) as err:
         _stage()
     assert "gs://weights-cache" in err.value.user_message()
+    before = len(bucket.requests)
+    gc.collect()  # a refused upload's writer must not try again when it is collected
+    assert len(bucket.requests) == before and bucket.storage.sessions == {}
 
 
 def test_gated_model_staged_then_uploaded_carries_no_token(hub, bucket, tmp_path, capsys):

@@ -20,6 +20,7 @@ unfinished uploads are never finalised. The manifest (``_COMPLETE``) is written 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime
 import hashlib
 import shlex
@@ -212,11 +213,19 @@ def _copy(bucket, prefix: str, url: str, entry: mf.FileEntry, token: str | None,
     blob = bucket.blob(prefix + entry.path)
     blob.metadata = {mf.DIGEST_KEY: entry.digest}
     kind = "application/json" if entry.path.endswith(".json") else "application/octet-stream"
-    with blob.open("wb", chunk_size=chunk_size, checksum="crc32c", content_type=kind, ignore_flush=True) as writer:
+    writer = blob.open("wb", chunk_size=chunk_size, checksum="crc32c", content_type=kind, ignore_flush=True)
+    try:
         sink = _Sink(writer, entry, progress, log, stop)
         http_get(url, sink, headers=build_hf_headers(token=token or False), expected_size=entry.size,
                  displayed_filename=entry.path, tqdm_class=_Quiet)
         sink.check()
+        writer.close()  # the last piece: the object is finalised here
+    except BaseException:
+        # Cancel the session and drop the buffer, also when close() itself failed: else the writer's finaliser
+        # would call close() again at garbage collection and retry the upload (for minutes) from any thread.
+        with contextlib.suppress(Exception):
+            writer.terminate()
+        raise
 
 
 def _gcs_error(err: Exception, uri: str) -> StagingError:
@@ -229,7 +238,7 @@ def _gcs_error(err: Exception, uri: str) -> StagingError:
                                 f"{shlex.quote('gs://' + bucket)} --location=REGION, or fix stage_weights_to.")
     if code in (401, 403):
         return StagingError(f"Cloud Storage refused to write {uri} (HTTP {code}).",
-                            fix=f"grant the pipeline's service account roles/storage.objectAdmin on gs://{bucket} "
+                            fix=f"grant the pipeline's service account roles/storage.objectUser on gs://{bucket} "
                                 "(vllm-vertex doctor checks it); files already staged are kept.")
     if code == 429:
         return StagingError(f"Cloud Storage refused {uri} for quota or rate (HTTP 429); files already staged are "
