@@ -9,6 +9,7 @@ from components.preflight import preflight
 from components.probe import probe
 from components.read_endpoint import read_endpoint
 from components.smoke_test import smoke_test
+from components.stage_weights import stage_weights
 from components.teardown import teardown
 from components.validate_config import validate_config
 
@@ -22,6 +23,7 @@ __all__ = [
     "probe",
     "read_endpoint",
     "smoke_test",
+    "stage_weights",
     "teardown",
     "validate_config",
 ]

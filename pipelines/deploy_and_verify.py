@@ -17,6 +17,7 @@ from components import (
     preflight,
     probe,
     smoke_test,
+    stage_weights,
     teardown,
     validate_config,
 )
@@ -79,8 +80,10 @@ def _deploy_and_verify(**params):
         quota = _side_effect(check_quota(config=config), "check-quota")
         checked = preflight(config=config)
         _side_effect(checked.after(quota), "preflight")
-        # One step walks the placements (a DAG cannot loop); weights_uri is stage-weights' output once it exists.
-        deployed = place_and_deploy(config=config, run_label=run_label, weights_uri="").after(checked)
+        staged = _side_effect(stage_weights(config=config).after(checked), "stage-weights")
+        # One step walks the placements (a DAG cannot loop): upload, endpoint and deploy per placement, all
+        # after stage-weights, so a failed staging leaves nothing to clean up.
+        deployed = place_and_deploy(config=config, run_label=run_label, weights_uri=staged.outputs["Output"])
         _side_effect(deployed, "place-and-deploy")
         endpoint = deployed
         smoke = smoke_test(config=config, endpoint=endpoint.outputs["endpoint"], attempts=deployed.outputs["attempts"])

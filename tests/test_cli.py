@@ -11,7 +11,7 @@ from tests.cli_support import ROOT, invoke
 from vllm_vertex.cli import main
 
 SUBCOMMANDS = ["compile", "doctor", "endpoints", "follow", "logs", "plan", "presets", "probe", "runs", "schedule", "smoke",
-               "status", "submit", "teardown"]
+               "status", "submit", "teardown", "weights"]
 
 
 def test_help_lists_every_subcommand_and_each_has_help():
@@ -26,6 +26,8 @@ def test_help_lists_every_subcommand_and_each_has_help():
         "schedule pause",
         "schedule resume",
         "schedule delete",
+        "weights list",
+        "weights prune",
     ]:
         sub = invoke(None, *name.split(), "--help")
         assert sub.exit_code == 0 and "Usage: main " + name in sub.output

@@ -70,10 +70,11 @@ def test_dag_order_exit_handler_and_conditions(compiled):
     deps = {name: set(task.dependent_tasks) for name, task in body.items()}
     assert deps["check-quota"] == {"validate-config"}
     assert "check-quota" in deps["preflight"]
-    assert deps["place-and-deploy"] == {"preflight", "validate-config"}  # one step walks the placements
+    assert {"preflight"} <= deps["stage-weights"]
+    assert deps["place-and-deploy"] == {"stage-weights", "validate-config"}  # one step walks the placements
     assert "place-and-deploy" in deps["smoke-test"]
-    weights = body["place-and-deploy"].inputs.parameters["weights_uri"].runtime_value.constant.string_value
-    assert weights == ""  # until stage-weights (#20) feeds it
+    staged = body["place-and-deploy"].inputs.parameters["weights_uri"].task_output_parameter
+    assert (staged.producer_task, staged.output_parameter_key) == ("stage-weights", "Output")
     placements = "pipelinechannel--placements"
     assert cleanup.inputs.parameters["placements"].component_input_parameter == "placements"
     assert _tasks(spec, "comp-condition-3")["teardown"].inputs.parameters["placements"].component_input_parameter \
@@ -121,7 +122,7 @@ def test_every_task_has_a_display_name_and_no_caching(compiled):
     assert names["teardown-2"] == "teardown-after-failed-smoke"
     assert names["place-and-deploy"] == "place-and-deploy"
     assert names["teardown-3"] == "teardown-after-probe" and names["check-probe"] == "check-probe"
-    assert len(names) == 12
+    assert len(names) == 13  # with stage-weights; place-and-deploy is one step since issue 21
 
 
 def test_steps_install_only_small_pinned_clients(compiled):

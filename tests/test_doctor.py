@@ -303,3 +303,35 @@ def test_doctor_runs_without_google_api_python_client(standin):
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert not [d for d in project["dependencies"] if d.startswith("google-api-python-client")]
     assert [d for d in project["optional-dependencies"]["test"] if d.startswith("google-api-python-client")]
+
+
+def test_staged_weights_bucket_written_by_the_pipeline_and_only_read_by_the_model(standin, tmp_path):
+    ready(standin)
+    model_account = "model-runner@my-project.iam.gserviceaccount.com"
+    run_file = tmp_path / "run.yaml"
+    run_file.write_text(pathlib.Path(TEXT).read_text() + "\nstage_weights_to: gs://weights-cache/hf\n")
+    run_file.write_text(run_file.read_text().replace('service_account: ""', f"service_account: {model_account}"))
+    cloud = standin.cloud
+    cloud.add_bucket(PROJECT, "weights-cache")
+    cloud.add_service_account(PROJECT, model_account)
+    cloud.grant(model_account, f"serviceAccount:{ACCOUNT}", "roles/iam.serviceAccountUser")
+    result = invoke(standin, "doctor", str(run_file))
+    assert result.exit_code == 1
+    assert fix_after(result.output, f"{ACCOUNT} (stage-weights) cannot write gs://weights-cache") == (
+        f"gcloud storage buckets add-iam-policy-binding gs://weights-cache --member=serviceAccount:{ACCOUNT} "
+        "--role=roles/storage.objectUser")
+    assert fix_after(result.output, f"{model_account} (the deployed model's identity) cannot read gs://weights-cache") == (
+        f"gcloud storage buckets add-iam-policy-binding gs://weights-cache --member=serviceAccount:{model_account} "
+        "--role=roles/storage.objectViewer")
+    cloud.grant("buckets/weights-cache", f"serviceAccount:{ACCOUNT}", "roles/storage.objectUser")
+    cloud.grant("buckets/weights-cache", f"serviceAccount:{model_account}", "roles/storage.objectAdmin")
+    result = invoke(standin, "doctor", str(run_file), "--json")
+    checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
+    assert result.exit_code == 0, result.output
+    assert checks["weights-bucket-write"]["status"] == "ok" and checks["weights-bucket-read"]["status"] == "ok"
+    assert checks["weights-bucket-read-only"]["status"] == "warning"
+    assert "storage.objects.create" in checks["weights-bucket-read-only"]["detail"]
+    cloud.revoke("buckets/weights-cache", f"serviceAccount:{model_account}", "roles/storage.objectAdmin")
+    cloud.grant("buckets/weights-cache", f"serviceAccount:{model_account}", "roles/storage.objectViewer")
+    result = invoke(standin, "doctor", str(run_file), "--json")
+    assert "weights-bucket-read-only" not in {c["name"] for c in json.loads(result.output)["checks"]}

@@ -33,6 +33,8 @@ CASES = [
     (errors.SourceError("gated_no_access", "The repo is gated.", "accept its licence on the Hub"), 1,
      "Fix: accept its licence on the Hub"),
     (errors.TeardownError("listing refused: grant roles/aiplatform.user"), 1, "grant roles/aiplatform.user"),
+    (errors.StagingError("the Hub failed (HTTP 503); files already staged are kept", fix="run again later"), 1,
+     "run again later"),
     (errors.ResourcesLeft("left endpoint E: delete it by hand"), 1, "delete it by hand"),
     (errors.ProbeError("the warm-up request failed: HTTP 503"), 1, "vllm-vertex smoke"),
     (errors.PredictionFormatError("prediction is a list, expected a string"), 1, "expected a string"),

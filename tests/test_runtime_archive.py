@@ -137,7 +137,7 @@ def test_a_folder_planted_in_tmpdir_never_gets_into_an_archive(tmp_path):
                     if member.isfile():
                         assert b"PLANTED" not in tar.extractfile(member).read(), (path.name, member.name)
             archives += 1
-    assert archives == 27  # two deploy pipelines of 12 steps (place-and-deploy is one since issue 21), the canary 3
+    assert archives == 29  # two deploy pipelines of 13 steps (place-and-deploy, stage-weights), the canary 3
     assert sorted(p.name for p in tmpdir.iterdir()) == sorted(planted), "compiling left a folder in TMPDIR"
 
 

@@ -17,6 +17,7 @@ from vllm_vertex.commands.ops import smoke, teardown
 from vllm_vertex.commands.plan import plan
 from vllm_vertex.commands.probe import probe
 from vllm_vertex.commands.runs import schedule, submit
+from vllm_vertex.commands.weights import weights
 
 __all__ = ["main"]
 
@@ -47,7 +48,7 @@ def compile_command(out, image):
 
 for _command in (submit, status, follow, schedule, smoke, teardown, plan, probe, doctor):
     main.add_command(_command)
-for _command in (presets, endpoints, runs, logs):
+for _command in (presets, endpoints, runs, logs, weights):
     main.add_command(_command)
 
 

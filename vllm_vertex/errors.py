@@ -35,6 +35,7 @@ __all__ = [
     "SetupError",
     "SloError",
     "SourceError",
+    "StagingError",
     "TeardownError",
     "VllmVertexError",
 ]
@@ -163,6 +164,11 @@ class SourceError(VllmVertexError, RuntimeError):
     def __init__(self, key: str, cause: str, fix: str) -> None:
         self.key, self.cause = key, cause
         super().__init__(f"{cause} Fix: {fix}", fix=fix)
+
+
+class StagingError(VllmVertexError, RuntimeError):
+    """Staging the weights in Cloud Storage failed (Hub error, bucket refused, checksum); files already staged are
+    kept, and the next run copies only what is missing."""
 
 
 class CatalogError(VllmVertexError, RuntimeError):

@@ -32,6 +32,7 @@ class RealVllmBackend:
     def __init__(self, models: dict[str, Path], reuse: bool = False) -> None:
         self.models = models
         self.reuse = reuse
+        self.storage = None  # a stand-in's Cloud Storage (``tests.standin.storage.Objects``): serves gs:// models
         self.startup_seconds: list[float] = []
         self._servers: dict[tuple, VllmServer] = {}
         self._deployed: dict[str, tuple[tuple, GoogleVllmContainer]] = {}
@@ -41,6 +42,8 @@ class RealVllmBackend:
         """Starts (or reuses) vLLM for the model's container args; returns the container URL."""
         args = model.get("containerSpec", {}).get("args", [])
         model_id = next((a.split("=", 1)[1] for a in args if a.startswith("--model=")), "")
+        if model_id.startswith("gs://") and model_id not in self.models and self.storage is not None:
+            self.models[model_id] = self._download(model_id)
         if model_id not in self.models:
             raise RuntimeError(
                 f"OSError: {model_id} is not a local folder and is not a valid model identifier listed on "
@@ -57,6 +60,20 @@ class RealVllmBackend:
             container = GoogleVllmContainer(server.base_url, server.served_model_name).start()
             self._deployed[deployed_model_id] = (key, container)
         return container.url
+
+    def _download(self, uri: str) -> Path:
+        """What Google's container does with a gs:// model: copies the folder to local disk, then serves it."""
+        import tempfile
+
+        bucket, _, prefix = uri.removeprefix("gs://").partition("/")
+        folder = Path(tempfile.mkdtemp(prefix="vllm-vertex-gs-model-"))
+        for name in self.storage.names(bucket, prefix):
+            data = self.storage.read(f"gs://{bucket}/{name}")
+            if data is None:
+                raise RuntimeError(f"OSError: cannot read gs://{bucket}/{name}")
+            (folder / name[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name[len(prefix):]).write_bytes(data)
+        return folder
 
     def stop(self, deployed_model_id: str) -> None:
         """Stops the deploy's container, and its vLLM server unless servers are reused."""

@@ -83,6 +83,7 @@ class World:
     def __init__(self, backend: RealVllmBackend, root: Path) -> None:
         self.backend = backend
         self.standin = VertexStandin(_Shared(backend), health_timeout=300)
+        backend.storage = self.standin.storage  # staged weights (gs://) are served from this world's bucket
         self.hub = FakeHub()
         for model_id, folder in backend.models.items():
             self.hub.add(model_id, _hub_files(folder), gated="manual", allowed_tokens={TOKEN})

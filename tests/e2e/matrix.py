@@ -135,6 +135,32 @@ def _delete_forbidden(w: World) -> None:
                          message="Permission 'aiplatform.endpoints.delete' denied on resource (or it may not exist).")
 
 
+WEIGHTS_BUCKET = "e2e-weights"
+
+
+def _staging(w: World, grant: bool = True, bucket: bool = True, hub_status: int = 0) -> None:
+    """Staging on (see ``staged_config``): the tiny model's whole folder on the Hub, the bucket, and the fault."""
+    from tests.e2e.harness import TINY_TEXT
+
+    folder = w.backend.models[TINY_TEXT]
+    w.hub.repos[TINY_TEXT].files.update({p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()})
+    w.hub.faults[:] = [[f"/{TINY_TEXT}/resolve/*/*.safetensors", hub_status, 10**6]] if hub_status else []
+    cloud = w.standin.cloud
+    cloud.add_project(PROJECT)
+    with cloud.lock:
+        cloud.buckets.pop(WEIGHTS_BUCKET, None)
+        cloud.policies.pop(f"buckets/{WEIGHTS_BUCKET}", None)
+    if bucket:
+        cloud.add_bucket(PROJECT, WEIGHTS_BUCKET)
+    if grant:
+        cloud.grant(f"buckets/{WEIGHTS_BUCKET}", cloud.caller, "roles/storage.objectUser")
+
+
+def staged_config(policy: str = "on_failure", **overrides):
+    """The text configuration with ``stage_weights_to`` set."""
+    return text_config(policy, stage_weights_to=f"gs://{WEIGHTS_BUCKET}/hf", **overrides)
+
+
 FAULTS: list[Fault] = [
     Fault("quota below need", _quota, failed_task="check-quota", creates=(0, 0),
           says="CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1"),
@@ -167,6 +193,13 @@ FAULTS: list[Fault] = [
           leaves=(1, 0), log_says="lacks aiplatform.endpoints.delete", log_lacks="trying again"),
     Fault("deploy stockout (RESOURCE_EXHAUSTED)", lambda w: w.standin.faults.deploy_error(STOCKOUT, code=8),
           failed_task="place-and-deploy", says="Quota was not the cause"),
+    # staging (#20): nothing is created before the weights are staged, so every policy leaves nothing
+    Fault("staging: Hub 5xx on the weights", lambda w: _staging(w, hub_status=503), failed_task="stage-weights",
+          says="the Hugging Face Hub failed while copying files", creates=(0, 0), config=staged_config),
+    Fault("staging: bucket 403", lambda w: _staging(w, grant=False), failed_task="stage-weights",
+          says="Cloud Storage refused to write gs://e2e-weights", creates=(0, 0), config=staged_config),
+    Fault("staging: bucket missing", lambda w: _staging(w, bucket=False), failed_task="stage-weights",
+          says="the bucket gs://e2e-weights does not exist", creates=(0, 0), config=staged_config),
 ]
 
 

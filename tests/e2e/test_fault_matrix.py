@@ -39,7 +39,7 @@ def test_fault_matrix(tmp_path):
         f"{table}\n\nvLLM start: {backend.startup_seconds}\nwall time: {time.monotonic() - start:.0f}s\n"
         f"{len(rows) - len(failed)} passed, {len(failed)} failed\n"
     )
-    assert len(rows) == 69
+    assert len(rows) == 78  # 26 faults × 3 policies
     assert not failed, table
 
 

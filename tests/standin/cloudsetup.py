@@ -46,6 +46,7 @@ ROLES: dict[str, set[str]] = {
     "roles/iam.securityReviewer": {"resourcemanager.projects.getIamPolicy", "iam.serviceAccounts.getIamPolicy",
                                    "iam.roles.get", "storage.buckets.getIamPolicy", "secretmanager.secrets.getIamPolicy"},
     "roles/storage.objectUser": _OBJECTS,
+    "roles/storage.objectAdmin": _OBJECTS | {"storage.objects.getIamPolicy", "storage.objects.setIamPolicy"},
     "roles/storage.objectViewer": {"storage.objects.get", "storage.objects.list"},
     "roles/storage.admin": _OBJECTS | _BUCKETS,
     "roles/secretmanager.secretAccessor": {"secretmanager.versions.access"},

@@ -29,7 +29,8 @@ QUOTA_ID = "cloudquotas.projects.locations.services.quotaInfos.get"
 _EXTRA = [  # (doc, httpMethod, flatPath, id) for APIs without a discovery document here
     ("cloudquotas.v1", "GET", "v1/projects/{projectsId}/locations/{locationsId}/services/{servicesId}/quotaInfos/{quotaInfosId}", QUOTA_ID),
 ]
-STANDARD_QUERY = {"$alt", "alt", "$.xgafv", "fields", "key", "prettyPrint", "quotaUser", "access_token", "callback", "oauth_token", "uploadType", "upload_protocol"}
+STANDARD_QUERY = {"$alt", "alt", "$.xgafv", "fields", "key", "prettyPrint", "quotaUser", "access_token", "callback", "oauth_token", "uploadType", "upload_protocol",
+                  "upload_id"}  # a resumable upload session's chunks (Cloud Storage)
 
 
 class ValidationError(Exception):

@@ -17,14 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import aiplatform, billing, cloudsetup, discovery, misc, pipeline_jobs, prediction
+from . import aiplatform, billing, cloudsetup, discovery, misc, pipeline_jobs, prediction, storage
 from .faults import Faults
 from .state import GoogleError, Raw, State, Stream
 
 __all__ = ["Raw", "Request", "ServingBackend", "Stream", "VertexStandin"]
 
 ROUTES = {**aiplatform.ROUTES, **prediction.ROUTES, **misc.ROUTES, **pipeline_jobs.ROUTES, **cloudsetup.ROUTES,
-          **billing.ROUTES}
+          **billing.ROUTES, **storage.ROUTES}
 
 
 class ServingBackend(Protocol):
@@ -70,6 +70,7 @@ class VertexStandin:
         self.faults = Faults()
         self.cloud = cloudsetup.CloudSetup()  # projects, APIs, IAM, buckets: what `doctor` reads
         self.billing = billing.Catalog()  # the Cloud Billing Catalog's services and SKUs (`plan --live-prices`)
+        self.storage = storage.Objects()  # Cloud Storage objects in the buckets of ``cloud`` (staged weights)
         self.requests: list[tuple[str, str, str]] = []  # (method, path with query, body text)
         self.response_errors: list[str] = []
         self.validate_responses = validate_responses
@@ -261,9 +262,10 @@ def _handler(standin: VertexStandin, dedicated: bool):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             with standin.state.lock:
-                standin.requests.append((self.command, unquote(self.path), body.decode("utf-8", "replace")))
+                text = body.decode("utf-8", "replace") if len(body) <= 1 << 20 else f"<{len(body):,} bytes>"  # uploads
+                standin.requests.append((self.command, unquote(self.path), text))
             try:
-                m = discovery.match(self.command, path)
+                m = storage.match(self.command, parts.path) or discovery.match(self.command, path)
                 if m is None:
                     raise GoogleError(404, f"The requested URL /{path} was not found on this server.")
                 req = Request(self.command, path, query, dict(self.headers), body, m, dedicated, query_pairs=pairs)
@@ -288,6 +290,8 @@ def _handler(standin: VertexStandin, dedicated: bool):
             self.send_response(result.status)
             self.send_header("Content-Type", result.content_type)
             self.send_header("Content-Length", str(len(result.data)))
+            for key, value in result.headers.items():
+                self.send_header(key, value)
             self.end_headers()
             self.wfile.write(result.data)
 

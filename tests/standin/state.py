@@ -45,6 +45,7 @@ class Raw:
     data: bytes
     content_type: str = "application/json"
     status: int = 200
+    headers: dict = field(default_factory=dict)  # extra response headers (Location, Range, X-Goog-Hash)
 
 
 @dataclass

@@ -27,6 +27,7 @@ class ModelSource:
     config: dict | None = None
     has_chat_template: bool | None = None
     total_size: int | None = None
+    sha: str = ""  # the commit the revision resolved to (Hub)
 
 
 def _has_template(tokenizer_config: dict | None, files: set[str]) -> bool | None:
@@ -37,8 +38,9 @@ def _has_template(tokenizer_config: dict | None, files: set[str]) -> bool | None
     return bool(tokenizer_config.get("chat_template"))
 
 
-def inspect_hf(repo_id: str, token: str | None) -> ModelSource:
-    """Checks the repo on the Hub and reads its configs with ``token`` (None: anonymous).
+def inspect_hf(repo_id: str, token: str | None, revision: str = "") -> ModelSource:
+    """Checks the repo on the Hub at ``revision`` (empty: the default branch) and reads its configs with ``token``
+    (None: anonymous).
 
     Raises:
         SourceError: the repo is missing, gated without access, or the token is refused.
@@ -47,7 +49,7 @@ def inspect_hf(repo_id: str, token: str | None) -> ModelSource:
     from huggingface_hub.errors import HfHubHTTPError
 
     try:
-        return _inspect_hf(repo_id, token)
+        return _inspect_hf(repo_id, token, revision)
     except HfHubHTTPError as err:
         status = err.response.status_code if err.response is not None else 0
         if status in (401, 403):
@@ -56,17 +58,19 @@ def inspect_hf(repo_id: str, token: str | None) -> ModelSource:
                 f"the Hub refused the token for {repo_id} (HTTP {status}).",
                 "create a new read token, store it as a new version of the secret in hf_token_secret.",
             ) from None
+        if status == 404:  # the repo exists (checked first): the revision does not
+            raise SourceError("hf_revision_not_found", f"no revision {revision!r}", "fix model_revision") from None
         raise ConnectionError(f"the Hugging Face Hub answered HTTP {status}") from None
 
 
-def _inspect_hf(repo_id: str, token: str | None) -> ModelSource:
+def _inspect_hf(repo_id: str, token: str | None, revision: str = "") -> ModelSource:
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     from vllm_vertex.cloud.context import current
 
     api = current().hub(token)
     try:
-        info = api.model_info(repo_id)
+        info = api.model_info(repo_id, revision=revision or None)
     except RepositoryNotFoundError:
         raise SourceError(
             "hf_not_found",
@@ -84,34 +88,26 @@ def _inspect_hf(repo_id: str, token: str | None) -> ModelSource:
             "in Secret Manager and set hf_token_secret to its version.",
         ) from None
     files = {s.rfilename for s in (info.siblings or [])}
+    wanted = {}
     with tempfile.TemporaryDirectory(prefix="vllm-vertex-hub-") as cache:
-        read = _hub_reader(repo_id, token, cache)
-        wanted = {name: read(name) for name in ("config.json", "tokenizer_config.json", INDEX) if name in files}
+        for name in ("config.json", "tokenizer_config.json", INDEX):
+            if name in files:  # at the commit the revision names (the client's endpoint and token)
+                with open(api.hf_hub_download(repo_id, name, revision=info.sha, cache_dir=cache)) as f:
+                    wanted[name] = json.load(f)
     return ModelSource(
         where="hub",
         config=wanted.get("config.json"),
         has_chat_template=_has_template(wanted.get("tokenizer_config.json"), files),
         total_size=(wanted.get(INDEX) or {}).get("metadata", {}).get("total_size"),
+        sha=info.sha or "",
     )
 
 
-def _hub_reader(repo_id: str, token: str | None, cache: str):
-    from huggingface_hub import hf_hub_download
+def inspect_gcs(uri: str, project: str, complete: bool = False) -> ModelSource:
+    """Reads ``config.json``, ``tokenizer_config.json`` and the safetensors index from a gs:// folder.
 
-    from vllm_vertex.cloud.context import current
-
-    endpoint = current().hf_endpoint or None
-
-    def read(filename: str) -> dict:
-        path = hf_hub_download(repo_id, filename, endpoint=endpoint, token=token or False, cache_dir=cache)
-        with open(path) as f:
-            return json.load(f)
-
-    return read
-
-
-def inspect_gcs(uri: str, project: str) -> ModelSource:
-    """Reads ``config.json``, ``tokenizer_config.json`` and the safetensors index from a gs:// folder."""
+    ``complete``: only a staged folder whose ``_COMPLETE`` marker is there (else ``SourceError``).
+    """
     from google.api_core import exceptions
 
     from vllm_vertex.cloud.context import current
@@ -128,6 +124,8 @@ def inspect_gcs(uri: str, project: str) -> ModelSource:
             f"{uri} cannot be listed ({type(err).__name__}).",
             "check the bucket name, and grant the pipeline's service account roles/storage.objectViewer on it.",
         ) from None
+    if complete and "_COMPLETE" not in names:
+        raise SourceError("gcs_incomplete", uri, "")
     if "config.json" not in names:
         raise SourceError(
             "gcs_no_config",

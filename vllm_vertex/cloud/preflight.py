@@ -16,7 +16,13 @@ def _source(cfg: DeploymentConfig) -> ModelSource:
     if cfg.model_id.startswith("gs://"):
         return inspect_gcs(cfg.model_id, cfg.project)
     token = read_secret(cfg.hf_token_secret) if cfg.hf_token_secret else None
-    return inspect_hf(cfg.model_id, token)
+    hub = inspect_hf(cfg.model_id, token, cfg.model_revision)
+    if cfg.stage_weights_to:  # the staged copy when complete (weights.manifest.staged_uri's layout)
+        try:  # the report says "config from gcs"
+            return inspect_gcs(f"{cfg.stage_weights_to.rstrip('/')}/{cfg.model_id}/{hub.sha}/", cfg.project, True)
+        except (SourceError, OSError):
+            pass
+    return hub
 
 
 def run_preflight(cfg: DeploymentConfig) -> preflight.PreflightReport:

@@ -31,6 +31,7 @@ __all__ = [
     "Grant",
     "Inputs",
     "USED_AT",
+    "WEIGHTS_WRITE",
     "custom_role_permissions",
     "custom_role_yaml",
     "default_pipeline_account",
@@ -101,11 +102,18 @@ PIPELINE_ACCOUNT: tuple[Grant, ...] = (
           "deploy the model as it (only when `service_account` is set)"),
     Grant("roles/storage.objectViewer", "model-bucket", ("storage.objects.get", "storage.objects.list"),
           "read a `gs://` model folder's config in preflight (only for a `gs://` model_id)"),
+    Grant("roles/storage.objectUser", "weights-bucket", ("storage.objects.create", "storage.objects.delete",
+                                                         "storage.objects.get", "storage.objects.list"),
+          "stage the weights: write, resume, replace a corrupted copy (only when `stage_weights_to` is set)"),
 )
 DEPLOYED_MODEL: tuple[Grant, ...] = (
     Grant("roles/storage.objectViewer", "model-bucket", ("storage.objects.get", "storage.objects.list"),
           "read the weights (only for a `gs://` model_id)"),
+    Grant("roles/storage.objectViewer", "weights-bucket", ("storage.objects.get", "storage.objects.list"),
+          "read the staged weights, and only read them (only when `stage_weights_to` is set)"),
 )
+# What the deployed model's identity must NOT hold on the staged weights: it serves them, it never writes them.
+WEIGHTS_WRITE = ("storage.objects.create", "storage.objects.delete", "storage.objects.update")
 
 
 # Where each permission is used: the call in the code (each Vertex AI REST method's IAM permission is listed in its
@@ -140,7 +148,8 @@ USED_AT: dict[str, str] = {
                                      "(else: Failed to create pipeline job); Google: " + GOOGLE_PIPELINES_DOC,
     "storage.objects.create": "the pipeline root: KFP writes each step's outputs; Vertex AI Pipelines checks it and "
                               "storage.objects.get on the bucket when it creates a run; Google: "
-                              + GOOGLE_PIPELINES_DOC,
+                              + GOOGLE_PIPELINES_DOC + "; cloud/weights.py stage: Blob.open",
+    "storage.objects.delete": "cloud/weights.py stage: replacing an incomplete object, the _COMPLETE marker",
     "storage.objects.get": "the pipeline root: KFP reads step inputs; a gs:// model folder (cloud/hub.py)",
     "storage.objects.list": "the pipeline root; a gs:// model folder (cloud/hub.py inspect_gcs: list_blobs)",
     "iam.serviceAccounts.actAs": "cloud/jobs.py submit (service_account); cloud/vertex.py deploy_model "

@@ -69,6 +69,7 @@ def run(inputs: Inputs, client=None) -> list[Check]:
     if inputs.model_account:
         checks += _model_account(cloud, inputs, account if account_ok else "", policy)
     checks += _model_bucket(cloud, inputs, number, policy, account if account_ok else "")
+    checks += _weights_bucket(cloud, inputs, number, policy, account if account_ok else "")
     checks += _warnings(inputs, number, account if account_ok else "", policy)
     checks += _quota(inputs)
     return checks
@@ -326,6 +327,43 @@ def _model_bucket(cloud, inputs: Inputs, number: str, policy, pipeline_account: 
                                 f"{pipeline_account} (preflight reads the model's config) cannot read gs://{bucket}")
         out.append(checked or Check("model-bucket-preflight", "unknown", f"cannot check that {pipeline_account} may "
                                                                          f"read gs://{bucket}: {_POLICY_READER}"))
+    return out
+
+
+def _weights_bucket(cloud, inputs: Inputs, number: str, policy, pipeline_account: str = "") -> list[Check]:
+    """Staged weights (``stage_weights_to``): the pipeline's identity writes them, the model's only reads them."""
+    dest = getattr(inputs.config, "stage_weights_to", "") or ""
+    if not dest:
+        return []
+    bucket = dest.removeprefix("gs://").split("/", 1)[0]
+    out = []
+    if pipeline_account:
+        checked = _policy_grant(cloud, inputs, "weights-bucket-write", pipeline_account, policy,
+                                lambda: cloud.bucket_policy(bucket), _grant(doctor.PIPELINE_ACCOUNT, "weights-bucket"),
+                                ("bucket-role", {"bucket": bucket}),
+                                f"{pipeline_account} may stage the weights in gs://{bucket}",
+                                f"{pipeline_account} (stage-weights) cannot write gs://{bucket}")
+        out.append(checked or Check("weights-bucket-write", "unknown", f"cannot check that {pipeline_account} may "
+                                                                       f"write gs://{bucket}: {_POLICY_READER}"))
+    account = inputs.model_account or doctor.model_service_agent(number)
+    checked = _policy_grant(cloud, inputs, "weights-bucket-read", account, policy, lambda: cloud.bucket_policy(bucket),
+                            _grant(doctor.DEPLOYED_MODEL, "weights-bucket"), ("bucket-role", {"bucket": bucket}),
+                            f"{account} may read the staged weights in gs://{bucket}",
+                            f"{account} (the deployed model's identity) cannot read gs://{bucket}")
+    out.append(checked or Check("weights-bucket-read", "unknown", f"cannot check that {account} may read "
+                                                                  f"gs://{bucket}: {_POLICY_READER}"))
+    if checked is not None and not isinstance(policy, Exception):
+        try:
+            granted = cloud.member_permissions(doctor.member(account), policy, cloud.bucket_policy(bucket))
+        except (*_denied(), _not_found()):
+            return out
+        writes = sorted(set(doctor.WEIGHTS_WRITE) & granted)
+        if writes:
+            out.append(Check("weights-bucket-read-only", "warning",
+                             f"{account} (the deployed model's identity) may also write gs://{bucket} "
+                             f"({_few(writes)}): a served model only needs to read its weights",
+                             f"# keep roles/storage.objectViewer for {doctor.member(account)} on gs://{bucket} and "
+                             "remove its writing roles there (gcloud storage buckets remove-iam-policy-binding)"))
     return out
 
 
