@@ -313,21 +313,24 @@ def _model_bucket(cloud, inputs: Inputs, number: str, policy, pipeline_account: 
         return []
     bucket = model_id.removeprefix("gs://").split("/", 1)[0]
     account = inputs.model_account or doctor.model_service_agent(number)
-    checked = _policy_grant(cloud, inputs, "model-bucket", account, policy, lambda: cloud.bucket_policy(bucket),
-                            _grant(doctor.DEPLOYED_MODEL, "model-bucket"), ("bucket-role", {"bucket": bucket}),
-                            f"{account} may read the model folder in gs://{bucket}",
-                            f"{account} (the deployed model's identity) cannot read gs://{bucket}")
-    out = [checked or Check("model-bucket", "unknown", f"cannot check that {account} may read gs://{bucket}: "
-                                                       f"{_POLICY_READER}")]
+    out = [_bucket_grant(cloud, inputs, policy, bucket, "model-bucket", account,
+                         (doctor.DEPLOYED_MODEL, "model-bucket"), f"{account} may read the model folder in gs://{bucket}",
+                         f"{account} (the deployed model's identity) cannot read gs://{bucket}", "read")]
     if pipeline_account:
-        checked = _policy_grant(cloud, inputs, "model-bucket-preflight", pipeline_account, policy,
-                                lambda: cloud.bucket_policy(bucket), _grant(doctor.PIPELINE_ACCOUNT, "model-bucket"),
-                                ("bucket-role", {"bucket": bucket}),
-                                f"{pipeline_account} may read the model folder in gs://{bucket} (preflight)",
-                                f"{pipeline_account} (preflight reads the model's config) cannot read gs://{bucket}")
-        out.append(checked or Check("model-bucket-preflight", "unknown", f"cannot check that {pipeline_account} may "
-                                                                         f"read gs://{bucket}: {_POLICY_READER}"))
+        out.append(_bucket_grant(cloud, inputs, policy, bucket, "model-bucket-preflight", pipeline_account,
+                                 (doctor.PIPELINE_ACCOUNT, "model-bucket"),
+                                 f"{pipeline_account} may read the model folder in gs://{bucket} (preflight)",
+                                 f"{pipeline_account} (preflight reads the model's config) cannot read gs://{bucket}",
+                                 "read"))
     return out
+
+
+def _bucket_grant(cloud, inputs: Inputs, policy, bucket: str, name: str, account: str, grant: tuple[str, str],
+                  ok: str, bad: str, verb: str) -> Check:
+    """Whether ``account`` holds the bucket-level grant ``grant`` (identity, need) on ``bucket``, as one check."""
+    checked = _policy_grant(cloud, inputs, name, account, policy, lambda: cloud.bucket_policy(bucket), _grant(*grant),
+                            ("bucket-role", {"bucket": bucket}), ok, bad)
+    return checked or Check(name, "unknown", f"cannot check that {account} may {verb} gs://{bucket}: {_POLICY_READER}")
 
 
 def _weights_bucket(cloud, inputs: Inputs, number: str, policy, pipeline_account: str = "") -> list[Check]:
@@ -338,21 +341,16 @@ def _weights_bucket(cloud, inputs: Inputs, number: str, policy, pipeline_account
     bucket = dest.removeprefix("gs://").split("/", 1)[0]
     out = []
     if pipeline_account:
-        checked = _policy_grant(cloud, inputs, "weights-bucket-write", pipeline_account, policy,
-                                lambda: cloud.bucket_policy(bucket), _grant(doctor.PIPELINE_ACCOUNT, "weights-bucket"),
-                                ("bucket-role", {"bucket": bucket}),
-                                f"{pipeline_account} may stage the weights in gs://{bucket}",
-                                f"{pipeline_account} (stage-weights) cannot write gs://{bucket}")
-        out.append(checked or Check("weights-bucket-write", "unknown", f"cannot check that {pipeline_account} may "
-                                                                       f"write gs://{bucket}: {_POLICY_READER}"))
+        out.append(_bucket_grant(cloud, inputs, policy, bucket, "weights-bucket-write", pipeline_account,
+                                 (doctor.PIPELINE_ACCOUNT, "weights-bucket"),
+                                 f"{pipeline_account} may stage the weights in gs://{bucket}",
+                                 f"{pipeline_account} (stage-weights) cannot write gs://{bucket}", "write"))
     account = inputs.model_account or doctor.model_service_agent(number)
-    checked = _policy_grant(cloud, inputs, "weights-bucket-read", account, policy, lambda: cloud.bucket_policy(bucket),
-                            _grant(doctor.DEPLOYED_MODEL, "weights-bucket"), ("bucket-role", {"bucket": bucket}),
-                            f"{account} may read the staged weights in gs://{bucket}",
-                            f"{account} (the deployed model's identity) cannot read gs://{bucket}")
-    out.append(checked or Check("weights-bucket-read", "unknown", f"cannot check that {account} may read "
-                                                                  f"gs://{bucket}: {_POLICY_READER}"))
-    if checked is not None and not isinstance(policy, Exception):
+    read = _bucket_grant(cloud, inputs, policy, bucket, "weights-bucket-read", account,
+                         (doctor.DEPLOYED_MODEL, "weights-bucket"), f"{account} may read the staged weights in gs://{bucket}",
+                         f"{account} (the deployed model's identity) cannot read gs://{bucket}", "read")
+    out.append(read)
+    if read.status != "unknown" and not isinstance(policy, Exception):
         try:
             granted = cloud.member_permissions(doctor.member(account), policy, cloud.bucket_policy(bucket))
         except (*_denied(), _not_found()):
