@@ -325,7 +325,8 @@ def _model_bucket(cloud, inputs: Inputs, number: str, policy, pipeline_account: 
     return out
 
 
-def _bucket_grant(cloud, inputs: Inputs, policy, bucket: str, name: str, account: str, grant: tuple[str, str],
+def _bucket_grant(cloud, inputs: Inputs, policy, bucket: str, name: str, account: str,
+                  grant: tuple[tuple[doctor.Grant, ...], str],
                   ok: str, bad: str, verb: str) -> Check:
     """Whether ``account`` holds the bucket-level grant ``grant`` (identity, need) on ``bucket``, as one check."""
     checked = _policy_grant(cloud, inputs, name, account, policy, lambda: cloud.bucket_policy(bucket), _grant(*grant),
