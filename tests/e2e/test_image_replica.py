@@ -143,6 +143,35 @@ def test_exit_handler_cleans_up_a_failed_deploy_in_the_image(world):
     assert world.counts() == (0, 0), "the exit handler deleted what the failed run created"
 
 
+def test_staged_weights_and_a_placement_fallback_run_in_the_image(world):
+    """Issues 20 and 21 in the image: stage-weights streams the gated tiny model from the fake Hub to the Storage
+    stand-in with the image's google-cloud-storage and huggingface_hub, then place-and-deploy finds us-central1 out
+    of GPUs, removes what that attempt made, lands in us-east4 from the staged folder (no token in any Model), and
+    the smoke tests pass there; teardown leaves nothing in either region."""
+    from tests.e2e.harness import TOKEN
+    from tests.e2e.matrix import TWO_REGIONS, WEIGHTS_BUCKET, _staging, staged_config
+
+    _staging(world)
+    world.standin.faults.stockout(region="us-central1")
+    try:
+        result = run_pipeline(world, staged_config("always", **TWO_REGIONS), runner=RUNNER)
+    finally:
+        world.standin.faults.clear()
+    rows = _report("staged weights, us-central1 out of GPUs, us-east4 serves, teardown always", result.log)
+    assert result.status == "SUCCESS", result.error or result.log[-4000:]
+    _ran_in_replica(rows, STEPS | {"stage_weights", "teardown"})
+    assert "us-central1" in result.log and "stockout" in result.log
+    names = world.standin.storage.names(WEIGHTS_BUCKET)
+    assert any(n.endswith("/_COMPLETE") for n in names)
+    uploads = [json.loads(body) for _, path, body in world.standin.requests if path.split("?")[0].endswith(
+        "models:upload")]
+    assert [u["model"]["containerSpec"]["env"] for u in uploads if any(
+        e["name"] == "HF_TOKEN" for e in u["model"]["containerSpec"].get("env", []))] == []
+    assert len(uploads) == 2  # one Model per placement tried: the first removed after the stockout
+    assert TOKEN not in result.log
+    assert world.counts() == (0, 0)
+
+
 def test_the_dockerfile_installs_exactly_the_locked_set(image_layer):
     """image/Dockerfile's own instructions, over the replica, install image/runtime-image.lock and nothing else."""
     import subprocess
