@@ -164,8 +164,9 @@ def staged_config(policy: str = "on_failure", **overrides):
 FAULTS: list[Fault] = [
     Fault("quota below need", _quota, failed_task="check-quota", creates=(0, 0),
           says="CustomModelServingL4GPUsPerProjectPerRegion in us-central1: need 1"),
+    # place-and-deploy uploads before it creates the endpoint: a refused upload leaves nothing, even under never
     Fault("upload 500", lambda w: w.standin.faults.add("upload", status=500), failed_task="place-and-deploy",
-          says="500", creates=(1, 0)),
+          says="500", creates=(0, 0)),
     Fault("endpoint create 429 then ok", lambda w: w.standin.faults.add("create_endpoint", status=429), passes=True),
     Fault("deploy error: CUDA OOM", lambda w: w.standin.faults.deploy_error(GENERIC, container_log=SEED_OOM), failed_task="place-and-deploy",
           says="lower max_num_seqs"),
