@@ -14,7 +14,7 @@ times each, alternating, every round from scratch:
 
 The start is the time from spawning the server to its first ``/health`` 200 (as ``VllmServer`` measures it).
 ``--synthetic-gb G`` adds the same two rows for a Llama of about G GB of random float32 weights (shards of
-≤ 0.5 GB, the tiny model's tokenizer), generated once in the vLLM venv. Prints a table of the medians (or
+about 0.5 GB, the tiny model's tokenizer), generated once in the vLLM venv. Prints a table of the medians (or
 JSON). Everything is on loopback on this machine: read the figures with docs/benchmarks.md.
 """
 
