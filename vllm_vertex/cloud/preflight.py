@@ -17,9 +17,11 @@ def _source(cfg: DeploymentConfig) -> ModelSource:
         return inspect_gcs(cfg.model_id, cfg.project)
     token = read_secret(cfg.hf_token_secret) if cfg.hf_token_secret else None
     hub = inspect_hf(cfg.model_id, token, cfg.model_revision)
-    if cfg.stage_weights_to:  # the staged copy when complete (weights.manifest.staged_uri's layout)
+    if cfg.stage_weights_to:  # the staged copy when complete
+        from vllm_vertex.weights.manifest import staged_uri
+
         try:  # the report says "config from gcs"
-            return inspect_gcs(f"{cfg.stage_weights_to.rstrip('/')}/{cfg.model_id}/{hub.sha}/", cfg.project, True)
+            return inspect_gcs(staged_uri(cfg.stage_weights_to, cfg.model_id, hub.sha), cfg.project, True)
         except (SourceError, OSError):
             pass
     return hub
