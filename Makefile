@@ -43,7 +43,7 @@ unit: test
 # The slow tiers: real vLLM serving, the pipeline end to end under kfp.local, the image replica (the compiled
 # steps run verbatim in a replica of their runtime image), the fault matrix (its table is printed at the end).
 e2e: install vllm-env image-replica
-	$(IN_VENV) $(PY) -m pytest -m e2e
+	$(IN_VENV) $(PY) -m pytest -m "e2e and not subset"
 
 # The fault matrix alone, as a table, the wall time, then "N passed, M failed".
 matrix: install vllm-env

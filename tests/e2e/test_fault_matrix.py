@@ -43,6 +43,7 @@ def test_fault_matrix(tmp_path):
     assert not failed, table
 
 
+@pytest.mark.subset  # test_fault_matrix runs these rows too: `make e2e` leaves this re-run out
 @pytest.mark.parametrize("fault", PLACEMENT_FAULTS, ids=lambda f: f.name.split(": ", 1)[1].replace(" ", "-"))
 def test_placement_rows(fault, tmp_path):
     """Only the placement rows (issue 21), each under every policy: ``pytest -k test_placement_rows``."""
