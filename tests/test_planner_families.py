@@ -89,7 +89,15 @@ def test_deepseek_v3_plans_the_61_layers_vllm_loads_not_the_mtp_layer():
     result = plan(config, gpu_memory_gib=139.81, accelerator_count=8, max_model_len=32768, vllm_version="0.19.0")
     assert result.family == "mla:deepseek_v3" and result.unverified  # no start-up log with a KV line yet
     assert result.kv_bytes_per_token_per_gpu == 61 * (512 + 64) * 2  # one latent per layer, every rank
-    assert 78.0 < result.weights_gib_per_gpu < 78.7  # FP8 experts + bf16 embeddings, over 8 ranks
+    # FP8 experts + bf16 embeddings over 8 ranks, plus what vLLM keeps whole on each: the fused q_a/kv_a
+    # projections (FP8) of 61 layers and the bf16 routers of 58 (``replicated_bytes``), 7/8 of 1.06 GiB.
+    whole = 61 * 7168 * (1536 + 576) * 1 + 58 * 7168 * 256 * 2
+    assert planner.memory.replicated_bytes(spec, 2) == whole
+    sharded = plan(config, gpu_memory_gib=139.81, accelerator_count=1, max_model_len=32768, vllm_version="0.19.0")
+    assert result.weights_gib_per_gpu * GIB == pytest.approx(
+        (sharded.weights_gib_per_gpu * GIB - whole) / 8 + whole, rel=1e-3
+    )
+    assert 79.0 < result.weights_gib_per_gpu < 79.6
 
 
 def test_gpt_oss_is_planned_not_refused():

@@ -41,6 +41,7 @@ __all__ = [
     "kv_tokens_needed",
     "layout_extra_bytes",
     "max_len_for_tokens",
+    "replicated_bytes",
     "weight_bytes",
 ]
 
@@ -347,6 +348,30 @@ def kv_groups(spec: ModelSpec, hybrid: bool) -> tuple[int, int, int]:
 MXFP4_ROW_ALIGN = 64  # vLLM's Hopper/Triton mxfp4 MoE pads each rank's expert rows to a multiple of 64
 
 
+def replicated_bytes(spec: ModelSpec, dtype_bytes: int) -> float:
+    """Bytes of the weights vLLM keeps whole on every tensor-parallel rank (DeepSeek MLA models).
+
+    vLLM's ``deepseek_v2.py`` (DeepSeek-V2/V3, Kimi-K2) builds the latent down-projections replicated:
+    ``kv_a_proj_with_mqa`` as ``ReplicatedLinear`` and, with ``q_lora_rank``, ``q_a_proj`` fused with it
+    (``DeepSeekV2FusedQkvAProjLinear``, ``disable_tp=True``), and the MoE router (``gate``, ``GateLinear``)
+    unsharded; every rank holds them whole instead of ``1 / TP``. Other families are left as they are.
+    """
+    m = spec.mla
+    if m is None:
+        return 0.0
+    q = spec.quant
+    h = spec.hidden_size
+    total = 0.0
+    for layer in range(spec.num_layers):
+        attn = f"model.layers.{layer}.self_attn"
+        total += h * m.latent * (q.bytes_for(f"{attn}.kv_a_proj_with_mqa") or dtype_bytes)
+        if m.q_lora_rank:
+            total += h * m.q_lora_rank * (q.bytes_for(f"{attn}.q_a_proj") or dtype_bytes)
+        if spec.num_experts > 1 and layer in _sparse_layers(spec):
+            total += h * spec.num_experts * dtype_bytes  # router weight, never quantised
+    return total
+
+
 def layout_extra_bytes(spec: ModelSpec, tp: int) -> float:
     """Bytes (unsharded) vLLM holds beyond the checkpoint for its kernels' weight layouts.
 
@@ -563,7 +588,8 @@ def budget(spec: ModelSpec, req: PlanRequest, total: float) -> Budget:
         raw = weight_bytes(spec, dtype_bytes)
     raw += layout_extra_bytes(spec, tp)
     rope = spec.max_position_embeddings * spec.head_dim * dtype_bytes  # cos/sin cache
-    weights = (raw / tp + rope) / GIB
+    whole = replicated_bytes(spec, dtype_bytes) * (1 - 1 / tp)  # held whole on every rank, not 1 / TP
+    weights = (raw / tp + whole + rope) / GIB
     profile = engine_profile(req.vllm_version)
     tokens, seqs = req.max_num_batched_tokens, req.max_num_seqs
     text_act = _text_activation_bytes(spec, tokens, seqs, tp, dtype_bytes, profile) / GIB
