@@ -73,6 +73,21 @@ def test_mla_caches_one_latent_per_token_per_layer_on_every_rank():
     assert round(32768 * two.kv_bytes_per_token_per_gpu / GIB, 2) == 0.95
 
 
+@pytest.mark.parametrize(
+    ("version", "latent"),
+    [("0.5.0.post1", False), ("v0.6.6", False), ("0.7.0", False), ("0.7.1", True), ("0.7.x", True),
+     ("0.8.5", True), ("0.19.0", True), ("v0", True)],
+)  # fmt: skip
+def test_deepseek_before_vllm_071_caches_full_heads_padded_to_256(version, latent):
+    """Before MLA support vLLM cached K and V of every head, padded to 256 (``get_head_size``)."""
+    assert planner.memory.mla_latent_cached(version) is latent
+    config = _config("deepseek-v2-lite-chat.json")
+    for tp in (1, 2):
+        result = plan(config, gpu_memory_gib=79.15, accelerator_count=tp, max_model_len=8192, vllm_version=version)
+        full = 2 * 27 * (16 // tp) * 256 * 2
+        assert result.kv_bytes_per_token_per_gpu == (27 * 576 * 2 if latent else full)
+
+
 def test_deepseek_v3_plans_the_61_layers_vllm_loads_not_the_mtp_layer():
     """DeepSeek-V3/R1 (``deepseek_v3``; Kimi-K2 shares it): vLLM builds ``num_hidden_layers`` (61) decoder layers
     and skips the checkpoint's MTP layer (``model.layers.61``, ``num_nextn_predict_layers``) unless speculative
