@@ -73,6 +73,48 @@ def test_mla_caches_one_latent_per_token_per_layer_on_every_rank():
     assert round(32768 * two.kv_bytes_per_token_per_gpu / GIB, 2) == 0.95
 
 
+@pytest.mark.parametrize(
+    ("version", "latent"),
+    [("0.5.0.post1", False), ("v0.6.6", False), ("0.7.0", False), ("0.7.1", True), ("0.7.x", True),
+     ("0.8.5", True), ("0.19.0", True), ("v0", True)],
+)  # fmt: skip
+def test_deepseek_before_vllm_071_caches_full_heads_padded_to_256(version, latent):
+    """Before MLA support vLLM cached K and V of every head, padded to 256 (``get_head_size``)."""
+    assert planner.memory.mla_latent_cached(version) is latent
+    config = _config("deepseek-v2-lite-chat.json")
+    for tp in (1, 2):
+        result = plan(config, gpu_memory_gib=79.15, accelerator_count=tp, max_model_len=8192, vllm_version=version)
+        full = 2 * 27 * (16 // tp) * 256 * 2
+        assert result.kv_bytes_per_token_per_gpu == (27 * 576 * 2 if latent else full)
+
+
+def test_deepseek_v3_plans_the_61_layers_vllm_loads_not_the_mtp_layer():
+    """DeepSeek-V3/R1 (``deepseek_v3``; Kimi-K2 shares it): vLLM builds ``num_hidden_layers`` (61) decoder layers
+    and skips the checkpoint's MTP layer (``model.layers.61``, ``num_nextn_predict_layers``) unless speculative
+    decoding loads it as a draft model; the first 3 layers are dense; FP8 block-quantised linears."""
+    config = _config("deepseek-r1.json")
+    spec = planner.parse_model_config(config)
+    assert spec.num_layers == 61 and spec.moe_layers == tuple(range(3, 61))
+    assert (spec.num_experts, spec.intermediate_size, spec.shared_expert_intermediate_size) == (256, 2048, 2048)
+    assert spec.dense_intermediate_size == 18432 and spec.quant.method == "fp8"
+    # DeepSeek's README_WEIGHTS.md: main model 671B parameters, the MTP module 11.5B more.
+    assert 670.5e9 < planner.weight_bytes(replace(spec, quant=QuantSpec()), 2) / 2 < 671.5e9
+    with_mtp = planner.parse_model_config({**config, "num_hidden_layers": 62})
+    assert 11e9 < (planner.weight_bytes(with_mtp, 2) - planner.weight_bytes(spec, 2)) < 12e9
+    result = plan(config, gpu_memory_gib=139.81, accelerator_count=8, max_model_len=32768, vllm_version="0.19.0")
+    assert result.family == "mla:deepseek_v3" and result.unverified  # no start-up log with a KV line yet
+    assert result.kv_bytes_per_token_per_gpu == 61 * (512 + 64) * 2  # one latent per layer, every rank
+    # FP8 experts + bf16 embeddings over 8 ranks, plus what vLLM keeps whole on each: the fused q_a/kv_a
+    # projections (FP8) of 61 layers and the bf16 routers of 58 (``replicated_bytes``), 7/8 of 1.06 GiB.
+    whole = 61 * 7168 * (1536 + 576) * 1 + 58 * 7168 * 256 * 2
+    assert planner.memory.replicated_bytes(spec, 2) == whole
+    sharded = plan(config, gpu_memory_gib=139.81, accelerator_count=1, max_model_len=32768, vllm_version="0.19.0")
+    assert result.weights_gib_per_gpu * GIB == pytest.approx(
+        (sharded.weights_gib_per_gpu * GIB - whole) / 8 + whole, rel=1e-3
+    )
+    assert 79.0 < result.weights_gib_per_gpu < 79.6
+
+
 def test_gpt_oss_is_planned_not_refused():
     for name, params in (("openai-gpt-oss-20b.json", 20.9e9), ("openai-gpt-oss-120b.json", 116.8e9)):
         spec = planner.parse_model_config(_config(name))

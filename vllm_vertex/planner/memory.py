@@ -41,6 +41,8 @@ __all__ = [
     "kv_tokens_needed",
     "layout_extra_bytes",
     "max_len_for_tokens",
+    "mla_latent_cached",
+    "replicated_bytes",
     "weight_bytes",
 ]
 
@@ -347,6 +349,30 @@ def kv_groups(spec: ModelSpec, hybrid: bool) -> tuple[int, int, int]:
 MXFP4_ROW_ALIGN = 64  # vLLM's Hopper/Triton mxfp4 MoE pads each rank's expert rows to a multiple of 64
 
 
+def replicated_bytes(spec: ModelSpec, dtype_bytes: int) -> float:
+    """Bytes of the weights vLLM keeps whole on every tensor-parallel rank (DeepSeek MLA models).
+
+    vLLM's ``deepseek_v2.py`` (DeepSeek-V2/V3, Kimi-K2) builds the latent down-projections replicated:
+    ``kv_a_proj_with_mqa`` as ``ReplicatedLinear`` and, with ``q_lora_rank``, ``q_a_proj`` fused with it
+    (``DeepSeekV2FusedQkvAProjLinear``, ``disable_tp=True``), and the MoE router (``gate``, ``GateLinear``)
+    unsharded; every rank holds them whole instead of ``1 / TP``. Other families are left as they are.
+    """
+    m = spec.mla
+    if m is None:
+        return 0.0
+    q = spec.quant
+    h = spec.hidden_size
+    total = 0.0
+    for layer in range(spec.num_layers):
+        attn = f"model.layers.{layer}.self_attn"
+        total += h * m.latent * (q.bytes_for(f"{attn}.kv_a_proj_with_mqa") or dtype_bytes)
+        if m.q_lora_rank:
+            total += h * m.q_lora_rank * (q.bytes_for(f"{attn}.q_a_proj") or dtype_bytes)
+        if spec.num_experts > 1 and layer in _sparse_layers(spec):
+            total += h * spec.num_experts * dtype_bytes  # router weight, never quantised
+    return total
+
+
 def layout_extra_bytes(spec: ModelSpec, tp: int) -> float:
     """Bytes (unsharded) vLLM holds beyond the checkpoint for its kernels' weight layouts.
 
@@ -364,11 +390,36 @@ def layout_extra_bytes(spec: ModelSpec, tp: int) -> float:
     return experts * (MXFP4_LAYOUT_OVERHEAD * padded / inter - 1)
 
 
-def kv_bytes_per_token(spec: ModelSpec, tp: int, kv_dtype_bytes: int, hybrid: bool = False) -> int:
+# vLLM caches DeepSeek's MLA latent from 0.7.1 (MLA support, January 2025). Before, the DeepSeek attention
+# kept full K and V for every head, padded to FlashAttention's 256: ``ModelConfig.get_head_size`` returned 256
+# for ``deepseek_v2`` ("FlashAttention supports only head_size 32, 64, 128, 256, we need to pad head_size
+# 192 to 256"), with ``num_key_value_heads`` / TP heads per rank.
+MLA_LATENT_FROM = (0, 7, 1)
+PRE_MLA_HEAD_SIZE = 256
+
+
+def mla_latent_cached(version: str) -> bool:
+    """Whether a vLLM version (``0.6.4``, ``v0.5.0.post1``) caches DeepSeek's latent (True from 0.7.1).
+
+    A profile name (``v0``...) or a version without its patch (``0.7.x``) counts as its newest release.
+    """
+    nums: list[int] = []
+    for part in str(version).strip().lower().removeprefix("v").split(".")[:3]:
+        digits = "".join(ch for ch in part[:3] if ch.isdigit()) if part[:1].isdigit() else ""
+        if not digits:
+            break
+        nums.append(int(digits))
+    if len(nums) < 2:
+        return True
+    return (nums[0], nums[1], nums[2] if len(nums) > 2 else 99) >= MLA_LATENT_FROM
+
+
+def kv_bytes_per_token(spec: ModelSpec, tp: int, kv_dtype_bytes: int, hybrid: bool = False, latent: bool = True) -> int:
     """KV bytes of one token of vLLM's reported "GPU KV cache size" on one GPU.
 
     GQA: 2 x layers x max(1, kv_heads / TP) x head_dim x bytes. MLA (DeepSeek): layers x
-    (kv_lora_rank + qk_rope_head_dim) x bytes, on every rank. With the hybrid manager the reported
+    (kv_lora_rank + qk_rope_head_dim) x bytes, on every rank; before vLLM 0.7.1 (``latent`` False,
+    :func:`mla_latent_cached`) 2 x layers x kv_heads / TP x 256 x bytes. With the hybrid manager the reported
     tokens count ``group size x groups`` layers (padding included), which equals every layer for
     Gemma 2 / gpt-oss (1:1) and exceeds it when the last group is padded (Gemma 3 27B: 70 for 62).
     Mllama: every decoder layer, cross-attention ones included, gets a cache (vLLM V0 sizes the
@@ -376,8 +427,10 @@ def kv_bytes_per_token(spec: ModelSpec, tp: int, kv_dtype_bytes: int, hybrid: bo
     """
     size, full, local = kv_groups(spec, hybrid)
     layers = size * (full + local)
-    if spec.mla is not None:
+    if spec.mla is not None and latent:
         return layers * spec.mla.latent * kv_dtype_bytes
+    if spec.mla is not None:
+        return 2 * layers * max(1, spec.num_kv_heads // tp) * PRE_MLA_HEAD_SIZE * kv_dtype_bytes
     heads = max(1, spec.num_kv_heads // tp)
     return 2 * layers * heads * spec.head_dim * kv_dtype_bytes
 
@@ -563,7 +616,8 @@ def budget(spec: ModelSpec, req: PlanRequest, total: float) -> Budget:
         raw = weight_bytes(spec, dtype_bytes)
     raw += layout_extra_bytes(spec, tp)
     rope = spec.max_position_embeddings * spec.head_dim * dtype_bytes  # cos/sin cache
-    weights = (raw / tp + rope) / GIB
+    whole = replicated_bytes(spec, dtype_bytes) * (1 - 1 / tp)  # held whole on every rank, not 1 / TP
+    weights = (raw / tp + whole + rope) / GIB
     profile = engine_profile(req.vllm_version)
     tokens, seqs = req.max_num_batched_tokens, req.max_num_seqs
     text_act = _text_activation_bytes(spec, tokens, seqs, tp, dtype_bytes, profile) / GIB

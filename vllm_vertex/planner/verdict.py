@@ -149,7 +149,8 @@ def _fits(spec: ModelSpec, req: PlanRequest) -> bool:
     assert req.max_model_len is not None  # resolve() filled it
     figures = memory.budget(spec, req, gpu_memory_gib(req))
     hybrid = memory.hybrid_for(req)
-    kv = memory.kv_bytes_per_token(spec, req.accelerator_count, kv_dtype_bytes(req), hybrid)
+    latent = memory.mla_latent_cached(req.vllm_version)
+    kv = memory.kv_bytes_per_token(spec, req.accelerator_count, kv_dtype_bytes(req), hybrid, latent)
     need = memory.kv_tokens_needed(spec, req.max_model_len, req.max_num_batched_tokens or 0, hybrid)
     return figures.weights <= figures.usable and memory.kv_tokens(figures.available, kv) >= need
 
