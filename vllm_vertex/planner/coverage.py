@@ -40,6 +40,9 @@ CALIBRATED: frozenset[tuple[str, str]] = frozenset(
         ("moe:gpt_oss", "v1-early"),  # llm-d-benchmark, vLLM 0.11
         ("moe:qwen3_moe", "v1-early"),  # vLLM #21348, 0.9.x at TP 4
         ("vision:siglip", "v1-early"),  # Gemma 3 27B, vLLM 0.11 on ROCm (TaintsAndTokenizersInc)
+        # Llama 4: llm-d-planner's Scout at TP 4 on 0.19 and vLLM #19407's Scout at TP 8 on 0.9 ("The fifth round"):
+        ("moe:llama4_text", "v1"),
+        ("moe:llama4_text", "v1-early"),
     }
 )
 
