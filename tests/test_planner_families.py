@@ -220,6 +220,26 @@ def test_mllama_profiling_oom_logs_are_a_profile_risk(gpu_memory_gib, tp, logged
     assert abs(result.weights_gib_per_gpu - logged_weights) / logged_weights < 0.02
 
 
+@pytest.mark.parametrize("version", ["0.11.0", "0.19.0", "v1"])
+def test_mllama_on_vllm_after_0_10_is_refused(version):
+    """vLLM serves MllamaForConditionalGeneration up to 0.10.2 only: the model was V0-only
+    (``SupportsV0Only``) and vLLM 0.11 refuses it at start-up (``_PREVIOUSLY_SUPPORTED_MODELS``), so a plan
+    on a later vLLM is bad input, not an estimate."""
+    config = planner.load_model_config("llama-3.2-11b-vision")
+    with pytest.raises(planner.PlanError, match=r"does not serve Llama 3.2 Vision.*0\.10\.2"):
+        plan(config, max_model_len=8192, max_num_seqs=16, enforce_eager=True, vllm_version=version, **H100)
+
+
+@pytest.mark.parametrize("version", ["0.6.6", "0.10.2", "v1-early"])
+def test_mllama_up_to_vllm_0_10_still_plans(version):
+    """0.10.2 is the last release with Mllama; a profile name that spans 0.11 (v1-early: 0.8-0.16) cannot
+    tell, so it plans (unverified on v1-early) instead of refusing."""
+    config = planner.load_model_config("llama-3.2-11b-vision")
+    result = plan(config, max_model_len=8192, max_num_seqs=16, enforce_eager=True, vllm_version=version, **H100)
+    assert result.family == "mllama" and result.kv_cache_tokens > 0
+    assert bool(result.unverified) is (version != "0.6.6")
+
+
 def test_qwen25_vl_72b_shipped_config_counts_its_published_parameters():
     """The shipped 72B config (vision MLP 3456 wide, merger into 8192) sizes to the Hub's 73.4B parameters."""
     from vllm_vertex.planner.configs import shipped_config

@@ -7,10 +7,15 @@ from dataclasses import dataclass, replace
 from vllm_vertex import hardware
 from vllm_vertex.errors import PlanError
 from vllm_vertex.planner._base import DTYPE_BYTES, KV_DTYPE_BYTES
-from vllm_vertex.planner.memory import DEFAULT_ENGINE, default_max_num_batched_tokens, engine_profile
+from vllm_vertex.planner.memory import DEFAULT_ENGINE, _release, default_max_num_batched_tokens, engine_profile
 from vllm_vertex.planner.model import ModelSpec
 
-__all__ = ["PlanRequest", "gpu_memory_gib", "kv_dtype_bytes", "resolve"]
+__all__ = ["MLLAMA_LAST_VLLM", "PlanRequest", "gpu_memory_gib", "kv_dtype_bytes", "resolve"]
+
+# The last vLLM release that serves Llama 3.2 Vision (``MllamaForConditionalGeneration``): it ran only on
+# the V0 engine (``SupportsV0Only``), which vLLM #24907 removed with every encoder-decoder but Whisper;
+# from 0.11 vLLM refuses the architecture at start-up (``registry.py`` ``_PREVIOUSLY_SUPPORTED_MODELS``).
+MLLAMA_LAST_VLLM = (0, 10)
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,14 @@ def resolve(spec: ModelSpec, req: PlanRequest) -> PlanRequest:
         raise PlanError(f"max_num_seqs must be an integer >= 1 (got {req.max_num_seqs!r}).")
     version = DEFAULT_ENGINE if req.vllm_version in ("auto", "", None) else str(req.vllm_version)
     engine = engine_profile(version).name
+    release = _release(version)
+    if spec.cross_attention_layers and (engine == "v1" or (release is not None and release > MLLAMA_LAST_VLLM)):
+        which = f"vLLM {version}" if release is not None else "the v1 engine profile (vLLM >= 0.17)"
+        raise PlanError(
+            f"{which} does not serve Llama 3.2 Vision (Mllama): vLLM refuses the architecture after 0.10.2 "
+            "(it ran only on the V0 engine, removed in 0.11). Serve it with an image carrying vLLM 0.10.2 or "
+            "older (the Vision presets' pytorch-vllm-serve:20241210_0916_RC00), or plan with --vllm-version 0.10.2."
+        )
     total = gpu_memory_gib(req)
     a100 = str(req.accelerator_type or "").startswith(("NVIDIA_TESLA_A100", "NVIDIA_A100"))
     batched = req.max_num_batched_tokens or default_max_num_batched_tokens(
