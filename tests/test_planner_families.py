@@ -167,6 +167,24 @@ def test_sliding_window_layers_need_only_their_window_to_admit_a_long_context():
     assert old.verdict is Verdict.KV_CACHE_TOO_SMALL  # before the hybrid manager every layer keeps the length
 
 
+@pytest.mark.parametrize(
+    ("version", "limit"),
+    [("0.5.1", 4096), ("0.6.4.post1", 4096), ("0.6.5", 8192), ("0.6.x", 8192), ("0.19.0", 8192)],
+)
+def test_gemma2_context_is_its_sliding_window_on_vllm_before_0_6_5(version, limit):
+    """vLLM 0.5.1-0.6.4 caps Gemma 2's max_model_len at the 4,096-token window (PR #5908), 0.6.5 lifts
+    it (PR #10584); an unstated patch level keeps the model's 8,192."""
+    gemma2 = dict(dtype="bfloat16", gpu_memory_gib=79.19, vllm_version=version)
+    result = plan(_config("gemma-2-9b.json"), **gemma2)
+    assert result.request.max_model_len == limit  # vLLM's default max_model_len
+    assert result.max_model_len_that_fits == limit  # the cache holds more; the cap is vLLM's
+    if limit < 8192:
+        with pytest.raises(planner.PlanError, match=r"1\.\.4096 \(vLLM .* caps Gemma 2 at its sliding window"):
+            plan(_config("gemma-2-9b.json"), max_model_len=8192, **gemma2)
+    else:
+        assert plan(_config("gemma-2-9b.json"), max_model_len=8192, **gemma2).fits
+
+
 def test_qwen25_vl_has_no_image_size_and_is_planned():
     """Was refused: "config field vision_config.image_size is missing"."""
     config = _config("qwen2.5-vl-7b-instruct.json")

@@ -30,6 +30,7 @@ __all__ = [
     "engine_profile",
     "non_torch_gib",
     "budget",
+    "context_limit",
     "default_max_num_batched_tokens",
     "image_tokens",
     "kv_band_gib",
@@ -321,6 +322,34 @@ def hybrid_kv(engine: str, version: str) -> bool:
     if len(parts) >= 2 and parts[0].isdigit() and parts[1][:2].isdigit():
         return (int(parts[0]), int(parts[1][:2].rstrip("x") or 0)) >= (0, 10)
     return True
+
+
+# vLLM 0.5.1-0.6.4 ran Gemma 2's interleaved sliding window as global attention on every layer and capped
+# max_model_len at the window (PR #5908: ``ModelConfig`` sets ``disable_sliding_window`` for gemma2 and
+# ``_get_and_verify_max_len`` refuses a longer max_model_len); 0.6.5 lifted the cap (PR #10584: the
+# scheduler treats every layer as full attention, only the attention kernel applies the window).
+GEMMA2_FULL_CONTEXT_FROM = (0, 6, 5)
+
+
+def _patch_release(version: str) -> tuple[int, int, int] | None:
+    """(major, minor, patch) of a vLLM version (``0.6.4.post1``), None when the patch is not stated."""
+    parts = str(version).strip().lower().removeprefix("v").split(".")
+    digits = ["".join(ch for ch in part if ch.isdigit()) for part in parts[:3]]
+    if len(digits) < 3 or not all(digits) or not all(part[:1].isdigit() for part in parts[:3]):
+        return None
+    return int(digits[0]), int(digits[1]), int(digits[2])
+
+
+def context_limit(spec: ModelSpec, version: str) -> int:
+    """The longest ``max_model_len`` this vLLM version accepts for the model.
+
+    Gemma 2 on vLLM 0.5.1-0.6.4 stops at its sliding window (4,096 tokens, see
+    :data:`GEMMA2_FULL_CONTEXT_FROM`); a version without a stated patch level keeps the model's limit.
+    """
+    release = _patch_release(version)
+    if spec.model_type == "gemma2" and spec.sliding_window and release and release < GEMMA2_FULL_CONTEXT_FROM:
+        return min(spec.context_limit, spec.sliding_window)
+    return spec.context_limit
 
 
 def hybrid_for(req: PlanRequest) -> bool:

@@ -39,6 +39,7 @@ def plan(config: Mapping[str, Any], request: PlanRequest | None = None, **fields
         raise PlanError(f"unknown plan field: {exc}; see PlanRequest for the fields.") from None
     spec = parse_model_config(config)
     req = resolve(spec, req)
+    spec = replace(spec, context_tokens=memory.context_limit(spec, req.vllm_version))  # vLLM's own cap
     assert req.max_model_len is not None  # resolve() filled it
     budget = memory.budget(spec, req, gpu_memory_gib(req))
     engine = memory.engine_profile(req.vllm_version).name

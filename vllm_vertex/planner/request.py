@@ -8,6 +8,12 @@ from vllm_vertex import hardware
 from vllm_vertex.errors import PlanError
 from vllm_vertex.planner._base import DTYPE_BYTES, KV_DTYPE_BYTES
 from vllm_vertex.planner.memory import DEFAULT_ENGINE, _release, default_max_num_batched_tokens, engine_profile
+from vllm_vertex.planner.memory import (
+    DEFAULT_ENGINE,
+    context_limit,
+    default_max_num_batched_tokens,
+    engine_profile,
+)
 from vllm_vertex.planner.model import ModelSpec
 
 __all__ = ["MLLAMA_LAST_VLLM", "PlanRequest", "gpu_memory_gib", "kv_dtype_bytes", "resolve"]
@@ -104,12 +110,16 @@ def resolve(spec: ModelSpec, req: PlanRequest) -> PlanRequest:
         raise PlanError(f"dtype {req.dtype!r} is unknown; use auto, bfloat16, float16 or float32.")
     if req.kv_cache_dtype != "auto" and req.kv_cache_dtype not in KV_DTYPE_BYTES:
         raise PlanError(f"kv_cache_dtype {req.kv_cache_dtype!r} is unknown; use auto or fp8.")
-    max_len = req.max_model_len or spec.context_limit
-    if not isinstance(max_len, int) or max_len < 1 or max_len > spec.context_limit:
-        raise PlanError(f"max_model_len {max_len!r} must be 1..{spec.context_limit} (the model's context).")
+    version = DEFAULT_ENGINE if req.vllm_version in ("auto", "", None) else str(req.vllm_version)
+    limit = context_limit(spec, version)
+    max_len = req.max_model_len or limit
+    if not isinstance(max_len, int) or max_len < 1 or max_len > limit:
+        why = "the model's context"
+        if limit < spec.context_limit:
+            why = f"vLLM {version} caps Gemma 2 at its sliding window; vLLM >= 0.6.5 accepts {spec.context_limit}"
+        raise PlanError(f"max_model_len {max_len!r} must be 1..{limit} ({why}).")
     if not isinstance(req.max_num_seqs, int) or req.max_num_seqs < 1:
         raise PlanError(f"max_num_seqs must be an integer >= 1 (got {req.max_num_seqs!r}).")
-    version = DEFAULT_ENGINE if req.vllm_version in ("auto", "", None) else str(req.vllm_version)
     engine = engine_profile(version).name
     release = _release(version)
     if spec.cross_attention_layers and (engine == "v1" or (release is not None and release > MLLAMA_LAST_VLLM)):
