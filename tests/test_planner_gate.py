@@ -150,4 +150,5 @@ def test_v0_chunked_prefill_is_unverified():
     chunked = plan(llama, accelerator_type=H100, max_model_len=65536, vllm_version="0.6.4")
     assert chunked.unverified and any("chunked prefill (512 batched" in r for r in chunked.unverified_reasons)
     assert not plan(llama, accelerator_type=H100, max_model_len=32768, vllm_version="0.6.4").unverified
-    assert not plan(llama, accelerator_type=H100, max_model_len=65536, vllm_version="0.11.0").unverified  # V1: chunked budget calibrated
+    v1 = plan(llama, accelerator_type=H100, max_model_len=65536, vllm_version="0.11.0")
+    assert not v1.unverified  # V1: its chunked-prefill budget is calibrated
