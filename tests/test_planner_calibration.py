@@ -18,7 +18,12 @@ from vllm_vertex.planner.coverage import CALIBRATED
 
 DATA = Path(__file__).parent / "data"
 # The calibration table's GPU names -> accelerator types (V1's batching defaults and NVLS differ by GPU).
-ACCELERATOR_TYPES = {"H100 80GB": "NVIDIA_H100_80GB", "A100 80GB": "NVIDIA_A100_80GB", "L4": "NVIDIA_L4"}
+ACCELERATOR_TYPES = {
+    "H100 80GB": "NVIDIA_H100_80GB",
+    "A100 80GB": "NVIDIA_A100_80GB",
+    "A100 40GB": "NVIDIA_TESLA_A100",
+    "L4": "NVIDIA_L4",
+}
 KV_TOLERANCE = 0.15
 KV_TOLERANCE_GIB = 1.5
 WEIGHTS_TOLERANCE = 0.10

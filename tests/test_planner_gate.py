@@ -147,3 +147,13 @@ def test_no_blocking_verdict_comes_from_an_unverified_path():
             assert result.blocking and refused == [result.verdict.value], (image, machine, max_len)
             assert result.verdict in RULE_VERDICTS or (result.family, result.vllm_profile) in CALIBRATED
     assert {(True, False), (False, False), (True, True)} <= seen, seen
+
+
+def test_v0_chunked_prefill_is_unverified():
+    """vLLM V0 profiles a chunked-prefill batch above 32K context: no log calibrates its peak (docs/planner.md)."""
+    llama = planner.load_model_config("llama-3.1-8b")
+    chunked = plan(llama, accelerator_type=H100, max_model_len=65536, vllm_version="0.6.4")
+    assert chunked.unverified and any("chunked prefill (512 batched" in r for r in chunked.unverified_reasons)
+    assert not plan(llama, accelerator_type=H100, max_model_len=32768, vllm_version="0.6.4").unverified
+    v1 = plan(llama, accelerator_type=H100, max_model_len=65536, vllm_version="0.11.0")
+    assert not v1.unverified  # V1: its chunked-prefill budget is calibrated

@@ -86,6 +86,13 @@ def unverified_reasons(spec: ModelSpec, req: PlanRequest, engine: str) -> tuple[
         where = sorted(e for f, e in CALIBRATED if f == family)
         known = f" (calibrated on {', '.join(where)} only)" if where else ""
         reasons.append(f"model family {family} on vLLM profile {engine} has no calibration point{known}")
+    if engine == "v0" and (req.max_num_batched_tokens or 0) < (req.max_model_len or 0):
+        # V0 profiles a chunked-prefill batch (max_model_len above 32K): no start-up log checks its peak,
+        # and the two found (vLLM 0.7, docs/planner.md "The fifth round, vLLM generations") log more KV than its band.
+        reasons.append(
+            f"vLLM V0 with chunked prefill ({req.max_num_batched_tokens} batched tokens below max_model_len "
+            f"{req.max_model_len}) has no calibration point for its profiling peak"
+        )
     tp = req.accelerator_count
     if tp > 1:
         gpus = TP_CALIBRATED.get(engine, frozenset())
