@@ -196,3 +196,50 @@ def test_pixtral_profiles_a_budget_of_images_not_one_per_sequence():
     assert abs(result.kv_cache_tokens - 184752) / 184752 < 0.05
     assert result.vision_activation_gib < result.text_activation_gib < 2.5
     assert plan(config, max_model_len=8192, max_num_seqs=256, **H100).verdict is Verdict.OK
+
+
+# Models outside the calibration table (docs/planner.md, "Models outside the calibration table"): the
+# weights per GPU each plan gives against the checkpoint's safetensors total_size or published count.
+OUTSIDE = [
+    # (config, GPUs, checkpoint bytes, family, unverified on vLLM 0.19)
+    ("mistral-7b-instruct-v0.3.json", 1, 14_496_047_104, "dense", False),  # index metadata.total_size
+    ("mistral-nemo-instruct-2407.json", 1, 24_495_564_800, "dense", False),  # index metadata.total_size
+    ("mistral-7b-v0.1.json", 1, 14_483_464_192, "mistral", True),  # 7.24B (32000 rows); window 4096
+    ("qwen3-vl-8b-instruct.json", 1, 2 * 8.77e9, "vision:qwen_vl", True),  # model card: 8.77B
+    ("qwen3-vl-2b-instruct.json", 1, 2 * 2.13e9, "vision:qwen_vl", True),  # model card: 2.13B
+    ("qwen3-vl-30b-a3b-instruct.json", 2, 2 * 31.1e9, "moe:qwen3_vl_moe_text", True),  # model card: 31.1B
+]
+
+
+@pytest.mark.parametrize(("name", "gpus", "checkpoint", "family", "unverified"), OUTSIDE)
+def test_models_outside_calibration_hold_their_checkpoint_per_gpu(name, gpus, checkpoint, family, unverified):
+    result = plan(_config(name), accelerator_count=gpus, max_model_len=8192, vllm_version="0.19.0", **H100)
+    spec = planner.parse_model_config(_config(name))
+    rope = spec.max_position_embeddings * spec.head_dim * 2  # vLLM's cos/sin cache, loaded with the weights
+    expected = checkpoint / gpus + rope
+    assert abs(result.weights_gib_per_gpu * GIB - expected) / expected < 0.01, result.weights_gib_per_gpu
+    assert result.family == family and result.unverified is unverified
+    assert result.fits
+
+
+def test_mistral_is_llama_for_memory_unless_its_config_names_a_window():
+    """vLLM builds Mistral with Llama's layers; only v0.1's sliding_window (4096, every layer) differs."""
+    spec = planner.parse_model_config(_config("mistral-7b-instruct-v0.3.json"))
+    llama = planner.parse_model_config({**_config("mistral-7b-instruct-v0.3.json"), "model_type": "llama"})
+    assert planner.weight_bytes(spec, 2) == planner.weight_bytes(llama, 2)
+    old = planner.parse_model_config(_config("mistral-7b-v0.1.json"))
+    assert (old.sliding_window, old.sliding_window_layers) == (4096, 0)  # KV counted as full attention
+    nemo_on_l4 = plan(_config("mistral-nemo-instruct-2407.json"), accelerator_type="NVIDIA_L4", max_model_len=8192,
+                      vllm_version="0.19.0")  # fmt: skip
+    assert nemo_on_l4.verdict is Verdict.WEIGHTS_DO_NOT_FIT and not nemo_on_l4.unverified  # 22.8 GiB > 22.06
+
+
+def test_qwen3_vl_counts_its_deepstack_mergers_and_position_table():
+    """vLLM's Qwen3_VisionTransformer: 16-px Conv3d patches, a 2304 x hidden position table, and one
+    extra patch merger per deepstack_visual_indexes entry (vllm/model_executor/models/qwen3_vl.py)."""
+    spec = planner.parse_model_config(_config("qwen3-vl-8b-instruct.json"))
+    assert spec.vision is not None
+    assert (spec.vision.deepstack_mergers, spec.vision.position_embeddings, spec.vision.input_per_patch) == (3, 2304, 1536)
+    without = replace(spec, vision=replace(spec.vision, deepstack_mergers=0, position_embeddings=0))
+    merger = (4 * 1152) ** 2 + 4 * 1152 * 4096 + 2 * 4 * 1152
+    assert planner.weight_bytes(spec, 2) - planner.weight_bytes(without, 2) == 2 * (3 * merger + 2304 * 1152)

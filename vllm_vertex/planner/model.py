@@ -40,6 +40,9 @@ class VisionSpec:
         gated_mlp: The encoder MLP is gated (Qwen2.5-VL, Pixtral): three projections instead of two.
         input_per_patch: Pixel elements per encoder patch (Qwen-VL: channels x temporal_patch_size x
             patch_size^2 = 1176), held while the encoder runs; 0 where not modelled.
+        position_embeddings: Rows of a learned position table (Qwen3-VL ``num_position_embeddings``).
+        deepstack_mergers: Extra patch mergers fed from intermediate layers (Qwen3-VL
+            ``deepstack_visual_indexes``: vLLM's ``Qwen3_VisionTransformer.deepstack_merger_list``).
     """
 
     hidden_size: int
@@ -54,6 +57,8 @@ class VisionSpec:
     merge: int = 1
     gated_mlp: bool = False
     input_per_patch: int = 0
+    position_embeddings: int = 0
+    deepstack_mergers: int = 0
 
     @property
     def tokens_per_image(self) -> int:
@@ -118,7 +123,9 @@ class ModelSpec:
         shared_expert_gate: Qwen2-MoE's sigmoid gate on the shared expert (``hidden x 1``).
         expert_bias: The experts' projections have biases (gpt-oss).
         mla: DeepSeek multi-head latent attention, if any.
-        sliding_window: Window of the sliding-window layers (0: none).
+        sliding_window: Window of the sliding-window layers (0: none); for Mistral, the config's window
+            vLLM applies to every layer, which the planner does not model (``sliding_window_layers`` 0:
+            its KV is counted as full attention, and the family stays outside calibration).
         sliding_window_layers: Layers that attend within ``sliding_window`` only (Gemma 2/3, gpt-oss,
             Llama 4's chunked local attention).
     """
@@ -221,6 +228,8 @@ def _vision_spec(vc: Mapping[str, Any], config: Mapping[str, Any] | None = None)
             * int(vc.get("temporal_patch_size", 2))
             * patch
             * patch,
+            position_embeddings=int(vc.get("num_position_embeddings") or 0),
+            deepstack_mergers=len(vc.get("deepstack_visual_indexes") or ()),
         )
     hidden = _field(vc, "hidden_size", "vision_config.")
     image = _field(vc, "image_size", "vision_config.")
@@ -325,6 +334,8 @@ def _sliding(text: Mapping[str, Any], layers: int) -> tuple[int, int]:
     if kind.startswith("gemma3") and window:
         pattern = _int(text, "sliding_window_pattern") or 6
         return window, sum(1 for i in range(layers) if (i + 1) % pattern)
+    if kind == "mistral" and window:  # Mistral-7B v0.1: a 4096 window on every layer, not modelled
+        return window, 0
     chunk = _int(text, "attention_chunk_size")
     if kind.startswith("llama4") and chunk:
         flags = text.get("no_rope_layers")
