@@ -243,3 +243,17 @@ def test_qwen3_vl_counts_its_deepstack_mergers_and_position_table():
     without = replace(spec, vision=replace(spec.vision, deepstack_mergers=0, position_embeddings=0))
     merger = (4 * 1152) ** 2 + 4 * 1152 * 4096 + 2 * 4 * 1152
     assert planner.weight_bytes(spec, 2) - planner.weight_bytes(without, 2) == 2 * (3 * merger + 2304 * 1152)
+
+
+def test_internvl_reads_llm_config_instead_of_refusing():
+    """InternVL (model_type internvl_chat) keeps its decoder in llm_config: the planner refused it
+    ("num_attention_heads is missing"). OpenGVLab/InternVL3-1B's printed module tree gives 938,193,024
+    parameters: InternViT-300M, Qwen2.5-0.5B and the mlp1 projector on 4 pixel-shuffled patches."""
+    config = _config("internvl3-1b.json")
+    spec = planner.parse_model_config(config)
+    assert spec.model_type == "qwen2" and spec.num_layers == 24 and spec.hidden_size == 896
+    assert spec.vision is not None and spec.vision.kind == "internvit"
+    assert (spec.vision.tiles, spec.vision.merge) == (13, 4)  # 12 dynamic tiles + the thumbnail, 1024 -> 256
+    assert abs(_param_count(spec) - 938_193_024) / 938_193_024 < 0.001
+    result = plan(config, accelerator_type="NVIDIA_L4", max_model_len=8192, vllm_version="0.19.0")
+    assert result.fits and result.unverified and result.family == "vision:internvit"

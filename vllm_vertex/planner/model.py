@@ -34,7 +34,8 @@ class VisionSpec:
         output_dim: Width of the vision output fed to the projector.
         mllama: Mllama-style tiled encoder (builds a tiles x patches square attention mask per image).
         kind: ``mllama``, ``qwen_vl`` (Qwen2/2.5/3-VL), ``pixtral`` (Mistral 3), ``siglip`` (Gemma 3),
-            ``llama4`` or ``clip`` (LLaVA and other CLIP-style towers).
+            ``llama4``, ``internvit`` (InternVL: tiles of 448 px, pixel-shuffled 4:1, an ``mlp1``
+            projector) or ``clip`` (LLaVA and other CLIP-style towers).
         merge: Patches merged into one language-model token (Qwen-VL / Pixtral spatial merge squared;
             Gemma 3 pools 4096 patches to 256 tokens: 16).
         gated_mlp: The encoder MLP is gated (Qwen2.5-VL, Pixtral): three projections instead of two.
@@ -196,6 +197,8 @@ def _vision_kind(vc: Mapping[str, Any], config: Mapping[str, Any]) -> str:
         return "siglip"
     if vtype.startswith("llama4") or top == "llama4":
         return "llama4"
+    if vtype.startswith("intern_vit") or top == "internvl_chat":
+        return "internvit"
     return "clip"
 
 
@@ -243,11 +246,17 @@ def _vision_spec(vc: Mapping[str, Any], config: Mapping[str, Any] | None = None)
         merge = max(1, patches // int(config.get("mm_tokens_per_image", patches)))
     elif kind == "llama4":
         merge = round(1 / float(vc.get("pixel_shuffle_ratio", 1.0)) ** 2)
+    elif kind == "internvit":  # 448-px tiles, 1024 patches pixel-shuffled to 256 tokens each
+        merge = round(1 / float(config.get("downsample_ratio", 0.5)) ** 2)
+    tiles = int(vc.get("max_num_tiles", 1))
+    if kind == "internvit":  # vLLM's dummy image (internvl.py, resolve_internvl_min_max_num): the most
+        tiles = int(config.get("max_dynamic_patch", 12)) if config.get("dynamic_image_size", True) else 1
+        tiles += int(bool(config.get("use_thumbnail")) and tiles != 1)  # tiles, + the thumbnail
     return VisionSpec(
         hidden_size=hidden,
         intermediate_size=_field(vc, "intermediate_size", "vision_config.", 4 * hidden),
         num_layers=layers,
-        tiles=int(vc.get("max_num_tiles", 1)),
+        tiles=tiles,
         patches_per_tile=patches,
         kept_hidden_states=len(vc.get("intermediate_layers_indices", [])) + 1,
         output_dim=int(vc.get("vision_output_dim", hidden)),
@@ -365,8 +374,8 @@ def parse_model_config(config: Mapping[str, Any]) -> ModelSpec:
     """
     if not isinstance(config, Mapping):
         raise PlanError("config must be a dict parsed from config.json.")
-    text = config.get("text_config") or config
-    where = "text_config." if text is not config else ""
+    text = config.get("text_config") or config.get("llm_config") or config  # InternVL: llm_config
+    where = ("text_config." if "text_config" in config else "llm_config.") if text is not config else ""
     kind = str(text.get("model_type") or config.get("model_type", ""))
     text = {**TRANSFORMERS_DEFAULTS.get(kind, {}), **text}  # Gemma 3's config.json names few keys
     heads = _field(text, "num_attention_heads", where)
