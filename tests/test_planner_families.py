@@ -208,6 +208,7 @@ OUTSIDE = [
     ("qwen3-vl-8b-instruct.json", 1, 2 * 8.77e9, "vision:qwen_vl", True),  # model card: 8.77B
     ("qwen3-vl-2b-instruct.json", 1, 2 * 2.13e9, "vision:qwen_vl", True),  # model card: 2.13B
     ("qwen3-vl-30b-a3b-instruct.json", 2, 2 * 31.1e9, "moe:qwen3_vl_moe_text", True),  # model card: 31.1B
+    ("glm-4.5-air.json", 4, 2 * 106e9, "moe:glm4_moe", True),  # model card: 106B (vLLM skips the MTP layer)
 ]
 
 
