@@ -13,6 +13,7 @@ import pytest
 
 from vllm_vertex import planner
 from vllm_vertex.planner import GIB, Verdict, plan
+from vllm_vertex.planner.coverage import family_of
 from vllm_vertex.planner.memory import kv_groups
 from vllm_vertex.planner.quant import QuantSpec
 
@@ -209,13 +210,15 @@ OUTSIDE = [
     ("qwen3-vl-2b-instruct.json", 1, 2 * 2.13e9, "vision:qwen_vl", True),  # model card: 2.13B
     ("qwen3-vl-30b-a3b-instruct.json", 2, 2 * 31.1e9, "moe:qwen3_vl_moe_text", True),  # model card: 31.1B
     ("glm-4.5-air.json", 4, 2 * 106e9, "moe:glm4_moe", True),  # model card: 106B (vLLM skips the MTP layer)
+    ("phi-3-medium-4k-instruct.json", 1, 2 * 14e9, "phi3", True),  # model card: 14B; window 2047
 ]
 
 
 @pytest.mark.parametrize(("name", "gpus", "checkpoint", "family", "unverified"), OUTSIDE)
 def test_models_outside_calibration_hold_their_checkpoint_per_gpu(name, gpus, checkpoint, family, unverified):
-    result = plan(_config(name), accelerator_count=gpus, max_model_len=8192, vllm_version="0.19.0", **H100)
     spec = planner.parse_model_config(_config(name))
+    length = min(8192, spec.context_limit)
+    result = plan(_config(name), accelerator_count=gpus, max_model_len=length, vllm_version="0.19.0", **H100)
     rope = spec.max_position_embeddings * spec.head_dim * 2  # vLLM's cos/sin cache, loaded with the weights
     expected = checkpoint / gpus + rope
     assert abs(result.weights_gib_per_gpu * GIB - expected) / expected < 0.01, result.weights_gib_per_gpu
@@ -233,6 +236,9 @@ def test_mistral_is_llama_for_memory_unless_its_config_names_a_window():
     nemo_on_l4 = plan(_config("mistral-nemo-instruct-2407.json"), accelerator_type="NVIDIA_L4", max_model_len=8192,
                       vllm_version="0.19.0")  # fmt: skip
     assert nemo_on_l4.verdict is Verdict.WEIGHTS_DO_NOT_FIT and not nemo_on_l4.unverified  # 22.8 GiB > 22.06
+    phi3 = _config("phi-3-medium-4k-instruct.json")  # vLLM's Phi3ForCausalLM subclasses LlamaForCausalLM
+    assert family_of(planner.parse_model_config({**phi3, "sliding_window": None})) == "dense"
+    assert family_of(planner.parse_model_config(phi3)) == "phi3"  # its 2047 window: unverified
 
 
 def test_qwen3_vl_counts_its_deepstack_mergers_and_position_table():

@@ -23,10 +23,12 @@ DENSE_TYPES = frozenset({"llama", "qwen2", "qwen3"})
 # Model types whose vLLM layers are Llama's for memory (q/k/v and o without bias, gated SiLU MLP, two
 # RMSNorms, GQA on every layer), when the config names no sliding window. Mistral: vLLM's registry maps
 # MistralForCausalLM to ("llama", "LlamaForCausalLM") from v0.3 to v0.11
-# (vllm/model_executor/models/registry.py), and its own mistral.py before and after has the same layers;
-# the one difference is ``config.sliding_window`` passed to attention (Mistral-7B v0.1: 4096), which
-# keeps such a config outside calibration.
-LLAMA_LAYER_TYPES = frozenset({"mistral"})
+# (vllm/model_executor/models/registry.py), and its own mistral.py before and after has the same layers.
+# Phi-3/Phi-4: vllm/model_executor/models/phi3.py is "Inference-only Phi3 model code inherit from
+# Llama.py" (class Phi3ForCausalLM(LlamaForCausalLM), only the fused qkv_proj / gate_up_proj names
+# differ). The one difference is ``config.sliding_window`` passed to attention (Mistral-7B v0.1: 4096,
+# Phi-3-mini/medium: 2047), which keeps such a config outside calibration.
+LLAMA_LAYER_TYPES = frozenset({"mistral", "phi3"})
 
 # (family, engine profile) pairs with published start-up logs the planner reproduces.
 CALIBRATED: frozenset[tuple[str, str]] = frozenset(

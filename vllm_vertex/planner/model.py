@@ -13,6 +13,7 @@ from typing import Any
 from vllm_vertex.errors import PlanError
 from vllm_vertex.planner._base import positive_int
 from vllm_vertex.planner.context import model_context
+from vllm_vertex.planner.coverage import LLAMA_LAYER_TYPES
 from vllm_vertex.planner.quant import QuantSpec, parse_quantization
 
 __all__ = ["MLASpec", "ModelSpec", "VisionSpec", "parse_model_config", "tp_problem"]
@@ -124,7 +125,7 @@ class ModelSpec:
         shared_expert_gate: Qwen2-MoE's sigmoid gate on the shared expert (``hidden x 1``).
         expert_bias: The experts' projections have biases (gpt-oss).
         mla: DeepSeek multi-head latent attention, if any.
-        sliding_window: Window of the sliding-window layers (0: none); for Mistral, the config's window
+        sliding_window: Window of the sliding-window layers (0: none); for Mistral / Phi-3, the config's window
             vLLM applies to every layer, which the planner does not model (``sliding_window_layers`` 0:
             its KV is counted as full attention, and the family stays outside calibration).
         sliding_window_layers: Layers that attend within ``sliding_window`` only (Gemma 2/3, gpt-oss,
@@ -343,7 +344,7 @@ def _sliding(text: Mapping[str, Any], layers: int) -> tuple[int, int]:
     if kind.startswith("gemma3") and window:
         pattern = _int(text, "sliding_window_pattern") or 6
         return window, sum(1 for i in range(layers) if (i + 1) % pattern)
-    if kind == "mistral" and window:  # Mistral-7B v0.1: a 4096 window on every layer, not modelled
+    if kind in LLAMA_LAYER_TYPES and window:  # Mistral-7B v0.1, Phi-3: one window on every layer, not modelled
         return window, 0
     chunk = _int(text, "attention_chunk_size")
     if kind.startswith("llama4") and chunk:
