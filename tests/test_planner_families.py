@@ -246,7 +246,8 @@ def test_qwen3_vl_counts_its_deepstack_mergers_and_position_table():
     extra patch merger per deepstack_visual_indexes entry (vllm/model_executor/models/qwen3_vl.py)."""
     spec = planner.parse_model_config(_config("qwen3-vl-8b-instruct.json"))
     assert spec.vision is not None
-    assert (spec.vision.deepstack_mergers, spec.vision.position_embeddings, spec.vision.input_per_patch) == (3, 2304, 1536)
+    vision = spec.vision
+    assert (vision.deepstack_mergers, vision.position_embeddings, vision.input_per_patch) == (3, 2304, 1536)
     without = replace(spec, vision=replace(spec.vision, deepstack_mergers=0, position_embeddings=0))
     merger = (4 * 1152) ** 2 + 4 * 1152 * 4096 + 2 * 4 * 1152
     assert planner.weight_bytes(spec, 2) - planner.weight_bytes(without, 2) == 2 * (3 * merger + 2304 * 1152)
