@@ -206,11 +206,10 @@ OUTSIDE = [
     ("mistral-7b-instruct-v0.3.json", 1, 14_496_047_104, "dense", False),  # index metadata.total_size
     ("mistral-nemo-instruct-2407.json", 1, 24_495_564_800, "dense", False),  # index metadata.total_size
     ("mistral-7b-v0.1.json", 1, 14_483_464_192, "mistral", True),  # 7.24B (32000 rows); window 4096
-    ("qwen3-vl-8b-instruct.json", 1, 2 * 8.77e9, "vision:qwen_vl", True),  # model card: 8.77B
-    ("qwen3-vl-2b-instruct.json", 1, 2 * 2.13e9, "vision:qwen_vl", True),  # model card: 2.13B
-    ("qwen3-vl-30b-a3b-instruct.json", 2, 2 * 31.1e9, "moe:qwen3_vl_moe_text", True),  # model card: 31.1B
+    ("qwen3-vl-8b-instruct.json", 1, 2 * 8.77e9, "vision:qwen_vl", True),  # Hub: 8.77B
+    ("qwen3-vl-30b-a3b-instruct.json", 2, 2 * 31.07e9, "moe:qwen3_vl_moe_text", True),  # Hub: 31.07B
     ("glm-4.5-air.json", 4, 2 * 106e9, "moe:glm4_moe", True),  # model card: 106B (vLLM skips the MTP layer)
-    ("phi-3-medium-4k-instruct.json", 1, 2 * 14e9, "phi3", True),  # model card: 14B; window 2047
+    ("phi-3-medium-4k-instruct.json", 1, 2 * 14e9, "phi3", True),  # model card: "14B parameters"; window 2047
 ]
 
 
@@ -251,6 +250,9 @@ def test_qwen3_vl_counts_its_deepstack_mergers_and_position_table():
     without = replace(spec, vision=replace(spec.vision, deepstack_mergers=0, position_embeddings=0))
     merger = (4 * 1152) ** 2 + 4 * 1152 * 4096 + 2 * 4 * 1152
     assert planner.weight_bytes(spec, 2) - planner.weight_bytes(without, 2) == 2 * (3 * merger + 2304 * 1152)
+    # Qwen3-VL-4B: 4.83B on the Hub, whose checkpoint also stores the lm_head vLLM ties to the embeddings
+    small = planner.parse_model_config(_config("qwen3-vl-4b-instruct.json"))
+    assert small.tie_word_embeddings and abs(_param_count(replace(small, tie_word_embeddings=False)) - 4.83e9) < 0.01e9
 
 
 def test_internvl_reads_llm_config_instead_of_refusing():
