@@ -247,6 +247,7 @@ def test_qwen3_vl_counts_its_deepstack_mergers_and_position_table():
     assert spec.vision is not None
     vision = spec.vision
     assert (vision.deepstack_mergers, vision.position_embeddings, vision.input_per_patch) == (3, 2304, 1536)
+    assert vision.patches_per_tile == 4096 * 4096 // (16 * 16)  # its processor's longest_edge: 4096 x 4096 px
     without = replace(spec, vision=replace(spec.vision, deepstack_mergers=0, position_embeddings=0))
     merger = (4 * 1152) ** 2 + 4 * 1152 * 4096 + 2 * 4 * 1152
     assert planner.weight_bytes(spec, 2) - planner.weight_bytes(without, 2) == 2 * (3 * merger + 2304 * 1152)

@@ -182,6 +182,7 @@ TRANSFORMERS_DEFAULTS["gemma3"] = TRANSFORMERS_DEFAULTS["gemma3_text"]
 
 QWEN_VL_MAX_PIXELS = 12845056  # Qwen2/2.5-VL image processor default max_pixels (16384 x 28 x 28)
 QWEN_VL_MIN_PIXELS = 3136  # ... and min_pixels (4 x 28 x 28)
+QWEN3_VL_MAX_PIXELS = 16777216  # Qwen3-VL's preprocessor_config.json size.longest_edge (4096 x 4096, 16-px patches)
 
 
 def _vision_kind(vc: Mapping[str, Any], config: Mapping[str, Any]) -> str:
@@ -213,7 +214,9 @@ def _vision_spec(vc: Mapping[str, Any], config: Mapping[str, Any] | None = None)
         layers = _field(vc, "depth", "vision_config.", vc.get("num_hidden_layers"))
         ratio = vc.get("mlp_ratio", 4)
         inter = _field(vc, "intermediate_size", "vision_config.", int(width * ratio))
-        pixels = int(vc.get("max_pixels") or config.get("max_pixels") or QWEN_VL_MAX_PIXELS)
+        qwen3 = any(str(c.get("model_type", "")).startswith("qwen3") for c in (config, vc))
+        default = QWEN3_VL_MAX_PIXELS if qwen3 else QWEN_VL_MAX_PIXELS
+        pixels = int(vc.get("max_pixels") or config.get("max_pixels") or default)
         merge = _field(vc, "spatial_merge_size", "vision_config.", 2) ** 2
         out = int(vc.get("out_hidden_size") or (vc.get("hidden_size") if "embed_dim" in vc else 0) or width)
         return VisionSpec(
