@@ -13,7 +13,6 @@ from typing import Any
 from vllm_vertex.errors import PlanError
 from vllm_vertex.planner._base import positive_int
 from vllm_vertex.planner.context import model_context
-from vllm_vertex.planner.coverage import LLAMA_LAYER_TYPES
 from vllm_vertex.planner.quant import QuantSpec, parse_quantization
 
 __all__ = ["MLASpec", "ModelSpec", "VisionSpec", "parse_model_config", "tp_problem"]
@@ -179,6 +178,9 @@ TRANSFORMERS_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 TRANSFORMERS_DEFAULTS["gemma3"] = TRANSFORMERS_DEFAULTS["gemma3_text"]
+
+# Model types vLLM builds with Llama's layers (why: coverage.py, where they join the dense family).
+LLAMA_LAYER_TYPES = frozenset({"mistral", "phi3"})
 
 QWEN_VL_MAX_PIXELS = 12845056  # Qwen2/2.5-VL image processor default max_pixels (16384 x 28 x 28)
 QWEN_VL_MIN_PIXELS = 3136  # ... and min_pixels (4 x 28 x 28)
