@@ -29,7 +29,7 @@ DENSE_TYPES = frozenset({"llama", "qwen2", "qwen3"})
 # Phi-3/Phi-4: vllm/model_executor/models/phi3.py is "Inference-only Phi3 model code inherit from
 # Llama.py" (class Phi3ForCausalLM(LlamaForCausalLM), only the fused qkv_proj / gate_up_proj names
 # differ). The one difference is ``config.sliding_window`` passed to attention (Mistral-7B v0.1: 4096,
-# Phi-3-mini/medium: 2047), which keeps such a config outside calibration. The set is LLAMA_LAYER_TYPES
+# Phi-3-medium: 2047), which keeps such a config outside calibration. The set is LLAMA_LAYER_TYPES
 # (defined in model.py, which records such a window without modelling it).
 
 # (family, engine profile) pairs with published start-up logs the planner reproduces.
