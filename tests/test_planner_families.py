@@ -13,6 +13,7 @@ import pytest
 
 from vllm_vertex import planner
 from vllm_vertex.planner import GIB, Verdict, plan
+from vllm_vertex.planner.coverage import family_of
 from vllm_vertex.planner.memory import kv_groups
 from vllm_vertex.planner.quant import QuantSpec
 
@@ -276,3 +277,74 @@ def test_pixtral_profiles_a_budget_of_images_not_one_per_sequence():
     assert abs(result.kv_cache_tokens - 184752) / 184752 < 0.05
     assert result.vision_activation_gib < result.text_activation_gib < 2.5
     assert plan(config, max_model_len=8192, max_num_seqs=256, **H100).verdict is Verdict.OK
+
+
+# Models outside the calibration table (docs/planner.md, "Models outside the calibration table"): the
+# weights per GPU each plan gives against the checkpoint's safetensors total_size or published count.
+OUTSIDE = [
+    # (config, GPUs, checkpoint bytes, family, unverified on vLLM 0.19)
+    ("mistral-7b-instruct-v0.3.json", 1, 14_496_047_104, "dense", False),  # index metadata.total_size
+    ("mistral-nemo-instruct-2407.json", 1, 24_495_564_800, "dense", False),  # index metadata.total_size
+    ("mistral-7b-v0.1.json", 1, 14_483_464_192, "mistral", True),  # 7.24B (32000 rows); window 4096
+    ("qwen3-vl-8b-instruct.json", 1, 2 * 8.77e9, "vision:qwen_vl", True),  # Hub: 8.77B
+    ("qwen3-vl-30b-a3b-instruct.json", 2, 2 * 31.07e9, "moe:qwen3_vl_moe_text", True),  # Hub: 31.07B
+    ("glm-4.5-air.json", 4, 2 * 106e9, "moe:glm4_moe", True),  # model card: 106B (vLLM skips the MTP layer)
+    ("phi-3-medium-4k-instruct.json", 1, 2 * 14e9, "phi3", True),  # model card: "14B parameters"; window 2047
+]
+
+
+@pytest.mark.parametrize(("name", "gpus", "checkpoint", "family", "unverified"), OUTSIDE)
+def test_models_outside_calibration_hold_their_checkpoint_per_gpu(name, gpus, checkpoint, family, unverified):
+    spec = planner.parse_model_config(_config(name))
+    length = min(8192, spec.context_limit)
+    result = plan(_config(name), accelerator_count=gpus, max_model_len=length, vllm_version="0.19.0", **H100)
+    rope = spec.max_position_embeddings * spec.head_dim * 2  # vLLM's cos/sin cache, loaded with the weights
+    expected = checkpoint / gpus + rope
+    assert abs(result.weights_gib_per_gpu * GIB - expected) / expected < 0.01, result.weights_gib_per_gpu
+    assert result.family == family and result.unverified is unverified
+    assert result.fits
+
+
+def test_mistral_is_llama_for_memory_unless_its_config_names_a_window():
+    """vLLM builds Mistral with Llama's layers; only v0.1's sliding_window (4096, every layer) differs."""
+    spec = planner.parse_model_config(_config("mistral-7b-instruct-v0.3.json"))
+    llama = planner.parse_model_config({**_config("mistral-7b-instruct-v0.3.json"), "model_type": "llama"})
+    assert planner.weight_bytes(spec, 2) == planner.weight_bytes(llama, 2)
+    old = planner.parse_model_config(_config("mistral-7b-v0.1.json"))
+    assert (old.sliding_window, old.sliding_window_layers) == (4096, 0)  # KV counted as full attention
+    nemo_on_l4 = plan(_config("mistral-nemo-instruct-2407.json"), accelerator_type="NVIDIA_L4", max_model_len=8192,
+                      vllm_version="0.19.0")  # fmt: skip
+    assert nemo_on_l4.verdict is Verdict.WEIGHTS_DO_NOT_FIT and not nemo_on_l4.unverified  # 22.8 GiB > 22.06
+    phi3 = _config("phi-3-medium-4k-instruct.json")  # vLLM's Phi3ForCausalLM subclasses LlamaForCausalLM
+    assert family_of(planner.parse_model_config({**phi3, "sliding_window": None})) == "dense"
+    assert family_of(planner.parse_model_config(phi3)) == "phi3"  # its 2047 window: unverified
+
+
+def test_qwen3_vl_counts_its_deepstack_mergers_and_position_table():
+    """vLLM's Qwen3_VisionTransformer: 16-px Conv3d patches, a 2304 x hidden position table, and one
+    extra patch merger per deepstack_visual_indexes entry (vllm/model_executor/models/qwen3_vl.py)."""
+    spec = planner.parse_model_config(_config("qwen3-vl-8b-instruct.json"))
+    assert spec.vision is not None
+    vision = spec.vision
+    assert (vision.deepstack_mergers, vision.position_embeddings, vision.input_per_patch) == (3, 2304, 1536)
+    assert vision.patches_per_tile == 4096 * 4096 // (16 * 16)  # its processor's longest_edge: 4096 x 4096 px
+    without = replace(spec, vision=replace(spec.vision, deepstack_mergers=0, position_embeddings=0))
+    merger = (4 * 1152) ** 2 + 4 * 1152 * 4096 + 2 * 4 * 1152
+    assert planner.weight_bytes(spec, 2) - planner.weight_bytes(without, 2) == 2 * (3 * merger + 2304 * 1152)
+    # Qwen3-VL-4B: 4.83B on the Hub, whose checkpoint also stores the lm_head vLLM ties to the embeddings
+    small = planner.parse_model_config(_config("qwen3-vl-4b-instruct.json"))
+    assert small.tie_word_embeddings and abs(_param_count(replace(small, tie_word_embeddings=False)) - 4.83e9) < 0.01e9
+
+
+def test_internvl_reads_llm_config_instead_of_refusing():
+    """InternVL (model_type internvl_chat) keeps its decoder in llm_config: the planner refused it
+    ("num_attention_heads is missing"). OpenGVLab/InternVL3-1B's printed module tree gives 938,193,024
+    parameters: InternViT-300M, Qwen2.5-0.5B and the mlp1 projector on 4 pixel-shuffled patches."""
+    config = _config("internvl3-1b.json")
+    spec = planner.parse_model_config(config)
+    assert spec.model_type == "qwen2" and spec.num_layers == 24 and spec.hidden_size == 896
+    assert spec.vision is not None and spec.vision.kind == "internvit"
+    assert (spec.vision.tiles, spec.vision.merge) == (13, 4)  # 12 dynamic tiles + the thumbnail, 1024 -> 256
+    assert abs(_param_count(spec) - 938_193_024) / 938_193_024 < 0.001
+    result = plan(config, accelerator_type="NVIDIA_L4", max_model_len=8192, vllm_version="0.19.0")
+    assert result.fits and result.unverified and result.family == "vision:internvit"

@@ -64,7 +64,7 @@ def _rope_parameters(text: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def model_context(config: Mapping[str, Any]) -> ModelContext | None:
     """The model's longest context as vLLM derives it, or None when the config names no length."""
-    text = config.get("text_config") or config
+    text = config.get("text_config") or config.get("llm_config") or config
     found = [(int(text[k]), k) for k in LENGTH_KEYS if isinstance(text.get(k), int | float) and text.get(k)]
     if not found:
         return None

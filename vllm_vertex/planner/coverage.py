@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vllm_vertex.planner.model import LLAMA_LAYER_TYPES
+
 if TYPE_CHECKING:
     from vllm_vertex.planner.model import ModelSpec
     from vllm_vertex.planner.request import PlanRequest
@@ -19,6 +21,16 @@ __all__ = ["CALIBRATED", "TP_CALIBRATED", "family_of", "unverified_reasons"]
 
 # Model types vLLM sizes as a plain decoder: GQA attention on every layer, one gated MLP.
 DENSE_TYPES = frozenset({"llama", "qwen2", "qwen3"})
+
+# Model types whose vLLM layers are Llama's for memory (q/k/v and o without bias, gated SiLU MLP, two
+# RMSNorms, GQA on every layer), when the config names no sliding window. Mistral: vLLM's registry maps
+# MistralForCausalLM to ("llama", "LlamaForCausalLM") from v0.3 to v0.11
+# (vllm/model_executor/models/registry.py), and its own mistral.py before and after has the same layers.
+# Phi-3/Phi-4: vllm/model_executor/models/phi3.py is "Inference-only Phi3 model code inherit from
+# Llama.py" (class Phi3ForCausalLM(LlamaForCausalLM), only the fused qkv_proj / gate_up_proj names
+# differ). The one difference is ``config.sliding_window`` passed to attention (Mistral-7B v0.1: 4096,
+# Phi-3-medium: 2047), which keeps such a config outside calibration. The set is LLAMA_LAYER_TYPES
+# (defined in model.py, which records such a window without modelling it).
 
 # (family, engine profile) pairs with published start-up logs the planner reproduces.
 CALIBRATED: frozenset[tuple[str, str]] = frozenset(
@@ -69,6 +81,8 @@ def family_of(spec: ModelSpec) -> str:
         return f"sliding_window:{kind}"
     if spec.quant.method == "mxfp4":
         return f"mxfp4:{kind}"
+    if kind in LLAMA_LAYER_TYPES and not spec.sliding_window:
+        return "dense"
     return "dense" if kind in DENSE_TYPES else kind
 
 

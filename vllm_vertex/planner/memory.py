@@ -270,13 +270,21 @@ def _vision_params(vision: VisionSpec, text_hidden: int) -> int:
     h, i = vision.hidden_size, vision.intermediate_size
     mlp = (3 if vision.gated_mlp else 2) * h * i + i
     layers = vision.num_layers * (4 * h * h + mlp + 5 * h)
-    patch = vision.patches_per_tile if vision.kind in ("clip", "mllama", "llama4") else 0
-    embeddings = 3 * 14 * 14 * h * (2 if vision.kind == "qwen_vl" else 1) + patch * h
+    patch = vision.patches_per_tile if vision.kind in ("clip", "mllama", "llama4", "internvit") else 0
+    embeddings = 3 * 14 * 14 * h + patch * h
     if vision.mllama:  # tile position embedding: 9 aspect-ratio ids x tiles x 1601 x hidden
         embeddings += 9 * vision.tiles * vision.patches_per_tile * h
-    if vision.kind == "qwen_vl":  # patch merger: (4h -> 4h -> out)
+    if vision.kind == "qwen_vl":  # patch merger: (4h -> 4h -> out); Qwen3-VL adds one per deepstack index
+        # Conv3d patch embedding (channels x temporal x patch^2: 1176 at 14 px, 1536 at Qwen3-VL's 16) and
+        # Qwen3-VL's learned position table (vllm/model_executor/models/qwen3_vl.py, Qwen3_VisionTransformer).
+        embeddings = (vision.input_per_patch or 3 * 2 * 14 * 14) * h + vision.position_embeddings * h
         merged = h * vision.merge
-        return layers + embeddings + merged * merged + merged * vision.output_dim
+        merger = merged * merged + merged * vision.output_dim
+        deepstack = vision.deepstack_mergers * (merger + 2 * merged)  # post-shuffle LayerNorm of 4h
+        return layers + embeddings + merger + deepstack
+    if vision.kind == "internvit":  # mlp1: LayerNorm(4h), 4h -> text, GELU, text -> text (with biases)
+        shuffled = vision.output_dim * vision.merge
+        return layers + embeddings + 3 * shuffled + shuffled * text_hidden + text_hidden * (text_hidden + 1)
     return layers + embeddings + vision.output_dim * text_hidden
 
 

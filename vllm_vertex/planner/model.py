@@ -34,12 +34,16 @@ class VisionSpec:
         output_dim: Width of the vision output fed to the projector.
         mllama: Mllama-style tiled encoder (builds a tiles x patches square attention mask per image).
         kind: ``mllama``, ``qwen_vl`` (Qwen2/2.5/3-VL), ``pixtral`` (Mistral 3), ``siglip`` (Gemma 3),
-            ``llama4`` or ``clip`` (LLaVA and other CLIP-style towers).
+            ``llama4``, ``internvit`` (InternVL: tiles of 448 px, pixel-shuffled 4:1, an ``mlp1``
+            projector) or ``clip`` (LLaVA and other CLIP-style towers).
         merge: Patches merged into one language-model token (Qwen-VL / Pixtral spatial merge squared;
             Gemma 3 pools 4096 patches to 256 tokens: 16).
         gated_mlp: The encoder MLP is gated (Qwen2.5-VL, Pixtral): three projections instead of two.
         input_per_patch: Pixel elements per encoder patch (Qwen-VL: channels x temporal_patch_size x
             patch_size^2 = 1176), held while the encoder runs; 0 where not modelled.
+        position_embeddings: Rows of a learned position table (Qwen3-VL ``num_position_embeddings``).
+        deepstack_mergers: Extra patch mergers fed from intermediate layers (Qwen3-VL
+            ``deepstack_visual_indexes``: vLLM's ``Qwen3_VisionTransformer.deepstack_merger_list``).
     """
 
     hidden_size: int
@@ -54,6 +58,8 @@ class VisionSpec:
     merge: int = 1
     gated_mlp: bool = False
     input_per_patch: int = 0
+    position_embeddings: int = 0
+    deepstack_mergers: int = 0
 
     @property
     def tokens_per_image(self) -> int:
@@ -118,7 +124,9 @@ class ModelSpec:
         shared_expert_gate: Qwen2-MoE's sigmoid gate on the shared expert (``hidden x 1``).
         expert_bias: The experts' projections have biases (gpt-oss).
         mla: DeepSeek multi-head latent attention, if any.
-        sliding_window: Window of the sliding-window layers (0: none).
+        sliding_window: Window of the sliding-window layers (0: none); for Mistral / Phi-3, the config's window
+            vLLM applies to every layer, which the planner does not model (``sliding_window_layers`` 0:
+            its KV is counted as full attention, and the family stays outside calibration).
         sliding_window_layers: Layers that attend within ``sliding_window`` only (Gemma 2/3, gpt-oss,
             Llama 4's chunked local attention).
     """
@@ -171,8 +179,12 @@ TRANSFORMERS_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 TRANSFORMERS_DEFAULTS["gemma3"] = TRANSFORMERS_DEFAULTS["gemma3_text"]
 
+# Model types vLLM builds with Llama's layers (why: coverage.py, where they join the dense family).
+LLAMA_LAYER_TYPES = frozenset({"mistral", "phi3"})
+
 QWEN_VL_MAX_PIXELS = 12845056  # Qwen2/2.5-VL image processor default max_pixels (16384 x 28 x 28)
 QWEN_VL_MIN_PIXELS = 3136  # ... and min_pixels (4 x 28 x 28)
+QWEN3_VL_MAX_PIXELS = 16777216  # Qwen3-VL's preprocessor_config.json size.longest_edge (4096 x 4096, 16-px patches)
 
 
 def _vision_kind(vc: Mapping[str, Any], config: Mapping[str, Any]) -> str:
@@ -189,6 +201,8 @@ def _vision_kind(vc: Mapping[str, Any], config: Mapping[str, Any]) -> str:
         return "siglip"
     if vtype.startswith("llama4") or top == "llama4":
         return "llama4"
+    if vtype.startswith("intern_vit") or top == "internvl_chat":
+        return "internvit"
     return "clip"
 
 
@@ -202,7 +216,9 @@ def _vision_spec(vc: Mapping[str, Any], config: Mapping[str, Any] | None = None)
         layers = _field(vc, "depth", "vision_config.", vc.get("num_hidden_layers"))
         ratio = vc.get("mlp_ratio", 4)
         inter = _field(vc, "intermediate_size", "vision_config.", int(width * ratio))
-        pixels = int(vc.get("max_pixels") or config.get("max_pixels") or QWEN_VL_MAX_PIXELS)
+        qwen3 = any(str(c.get("model_type", "")).startswith("qwen3") for c in (config, vc))
+        default = QWEN3_VL_MAX_PIXELS if qwen3 else QWEN_VL_MAX_PIXELS
+        pixels = int(vc.get("max_pixels") or config.get("max_pixels") or default)
         merge = _field(vc, "spatial_merge_size", "vision_config.", 2) ** 2
         out = int(vc.get("out_hidden_size") or (vc.get("hidden_size") if "embed_dim" in vc else 0) or width)
         return VisionSpec(
@@ -221,6 +237,8 @@ def _vision_spec(vc: Mapping[str, Any], config: Mapping[str, Any] | None = None)
             * int(vc.get("temporal_patch_size", 2))
             * patch
             * patch,
+            position_embeddings=int(vc.get("num_position_embeddings") or 0),
+            deepstack_mergers=len(vc.get("deepstack_visual_indexes") or ()),
         )
     hidden = _field(vc, "hidden_size", "vision_config.")
     image = _field(vc, "image_size", "vision_config.")
@@ -234,11 +252,17 @@ def _vision_spec(vc: Mapping[str, Any], config: Mapping[str, Any] | None = None)
         merge = max(1, patches // int(config.get("mm_tokens_per_image", patches)))
     elif kind == "llama4":
         merge = round(1 / float(vc.get("pixel_shuffle_ratio", 1.0)) ** 2)
+    elif kind == "internvit":  # 448-px tiles, 1024 patches pixel-shuffled to 256 tokens each
+        merge = round(1 / float(config.get("downsample_ratio", 0.5)) ** 2)
+    tiles = int(vc.get("max_num_tiles", 1))
+    if kind == "internvit":  # vLLM's dummy image (internvl.py, resolve_internvl_min_max_num): the most
+        tiles = int(config.get("max_dynamic_patch", 12)) if config.get("dynamic_image_size", True) else 1
+        tiles += int(bool(config.get("use_thumbnail")) and tiles != 1)  # tiles, + the thumbnail
     return VisionSpec(
         hidden_size=hidden,
         intermediate_size=_field(vc, "intermediate_size", "vision_config.", 4 * hidden),
         num_layers=layers,
-        tiles=int(vc.get("max_num_tiles", 1)),
+        tiles=tiles,
         patches_per_tile=patches,
         kept_hidden_states=len(vc.get("intermediate_layers_indices", [])) + 1,
         output_dim=int(vc.get("vision_output_dim", hidden)),
@@ -325,6 +349,8 @@ def _sliding(text: Mapping[str, Any], layers: int) -> tuple[int, int]:
     if kind.startswith("gemma3") and window:
         pattern = _int(text, "sliding_window_pattern") or 6
         return window, sum(1 for i in range(layers) if (i + 1) % pattern)
+    if kind in LLAMA_LAYER_TYPES and window:  # Mistral-7B v0.1, Phi-3: one window on every layer, not modelled
+        return window, 0
     chunk = _int(text, "attention_chunk_size")
     if kind.startswith("llama4") and chunk:
         flags = text.get("no_rope_layers")
@@ -354,8 +380,8 @@ def parse_model_config(config: Mapping[str, Any]) -> ModelSpec:
     """
     if not isinstance(config, Mapping):
         raise PlanError("config must be a dict parsed from config.json.")
-    text = config.get("text_config") or config
-    where = "text_config." if text is not config else ""
+    text = config.get("text_config") or config.get("llm_config") or config  # InternVL: llm_config
+    where = ("text_config." if "text_config" in config else "llm_config.") if text is not config else ""
     kind = str(text.get("model_type") or config.get("model_type", ""))
     text = {**TRANSFORMERS_DEFAULTS.get(kind, {}), **text}  # Gemma 3's config.json names few keys
     heads = _field(text, "num_attention_heads", where)

@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from vllm_vertex import hardware
 from vllm_vertex.errors import PlanError
 from vllm_vertex.planner._base import DTYPE_BYTES, KV_DTYPE_BYTES
-from vllm_vertex.planner.memory import DEFAULT_ENGINE, _release, default_max_num_batched_tokens, engine_profile
 from vllm_vertex.planner.memory import (
     DEFAULT_ENGINE,
+    _release,
     context_limit,
     default_max_num_batched_tokens,
     engine_profile,
