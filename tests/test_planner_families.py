@@ -279,6 +279,19 @@ def test_pixtral_profiles_a_budget_of_images_not_one_per_sequence():
     assert plan(config, max_model_len=8192, max_num_seqs=256, **H100).verdict is Verdict.OK
 
 
+
+def test_pixtral_without_a_patch_merger_is_outside_the_calibrated_pixtral_family():
+    """Pixtral-12B's HF form (llava + a pixtral tower) has no spatial merge: each patch is a language-model
+    token, a profile the Mistral 3 rows (merge 2 x 2) do not check, so its verdict only warns."""
+    mistral3 = _config("mistral-small-3.1-24b-instruct-2503.json")
+    llava = {k: v for k, v in mistral3.items() if k != "spatial_merge_size"} | {"model_type": "llava"}
+    merged, unmerged = planner.parse_model_config(mistral3), planner.parse_model_config(llava)
+    assert (merged.vision.merge, unmerged.vision.merge) == (4, 1)
+    assert (family_of(merged), family_of(unmerged)) == ("vision:pixtral", "vision:pixtral_llava")
+    result = plan(llava, max_model_len=8192, max_num_seqs=256, vllm_version="0.19.0", **H100)
+    assert any("vision:pixtral_llava" in reason for reason in result.unverified_reasons)
+    assert not plan(mistral3, max_model_len=8192, max_num_seqs=256, vllm_version="0.19.0", **H100).unverified
+
 # Models outside the calibration table (docs/planner.md, "Models outside the calibration table"): the
 # weights per GPU each plan gives against the checkpoint's safetensors total_size or published count.
 OUTSIDE = [

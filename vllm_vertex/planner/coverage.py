@@ -55,6 +55,11 @@ CALIBRATED: frozenset[tuple[str, str]] = frozenset(
         # Llama 4: llm-d-planner's Scout at TP 4 on 0.19 and vLLM #19407's Scout at TP 8 on 0.9 ("The fifth round"):
         ("moe:llama4_text", "v1"),
         ("moe:llama4_text", "v1-early"),
+        # DeepSeek MLA: llm-d-planner's V2-Lite on 0.19 (v1), vLLM PR #4650's V2-Lite on 0.5 (v0, the pre-0.7.1
+        # padded-head cache) and vllm-memory-estimator's R1-0528 at TP 8 on 0.11.2 (v1-early; DeepseekV3ForCausalLM
+        # is vLLM's DeepseekV2ForCausalLM with V3's config: one MLA path), "The fifth round, DeepSeek MLA":
+        ("mla:deepseek_v2", "v0"),
+        ("mla:deepseek_v3", "v1-early"),
     }
 )
 
@@ -76,6 +81,10 @@ def family_of(spec: ModelSpec) -> str:
     if spec.num_experts > 1:
         return f"moe:{kind}"
     if spec.vision is not None:
+        if spec.vision.kind == "pixtral" and spec.vision.merge == 1:
+            # Pixtral-12B in HF form (llava + a pixtral tower): no Mistral 3 patch merger, so every patch is
+            # a token; the calibrated Pixtral rows are all Mistral 3 (spatial merge 2 x 2).
+            return "vision:pixtral_llava"
         return f"vision:{spec.vision.kind}"
     if spec.sliding_window_layers:
         return f"sliding_window:{kind}"
