@@ -103,7 +103,7 @@ def test_deepseek_v3_plans_the_61_layers_vllm_loads_not_the_mtp_layer():
     with_mtp = planner.parse_model_config({**config, "num_hidden_layers": 62})
     assert 11e9 < (planner.weight_bytes(with_mtp, 2) - planner.weight_bytes(spec, 2)) < 12e9
     result = plan(config, gpu_memory_gib=139.81, accelerator_count=8, max_model_len=32768, vllm_version="0.19.0")
-    assert result.family == "mla:deepseek_v3" and result.unverified  # no start-up log with a KV line yet
+    assert result.family == "mla:deepseek_v3" and result.unverified  # its one KV log is vLLM 0.11 (v1-early)
     assert result.kv_bytes_per_token_per_gpu == 61 * (512 + 64) * 2  # one latent per layer, every rank
     # FP8 experts + bf16 embeddings over 8 ranks, plus what vLLM keeps whole on each: the fused q_a/kv_a
     # projections (FP8) of 61 layers and the bf16 routers of 58 (``replicated_bytes``), 7/8 of 1.06 GiB.
@@ -114,6 +114,29 @@ def test_deepseek_v3_plans_the_61_layers_vllm_loads_not_the_mtp_layer():
         (sharded.weights_gib_per_gpu * GIB - whole) / 8 + whole, rel=1e-3
     )
     assert 79.0 < result.weights_gib_per_gpu < 79.6
+
+
+def test_a_total_size_that_counts_the_mtp_layer_loads_without_it():
+    """The Hub's ``total_size`` of DeepSeek-V3/R1 includes the MTP module (14B of the 685B parameters: one MoE
+    layer, ``eh_proj``, norms, its own embedding and head), which vLLM does not load: taken out, a checkpoint size
+    gives the same weights per GPU as counting the 61 layers."""
+    config = _config("deepseek-r1.json")
+    spec = planner.parse_model_config(config)
+    assert spec.mtp_layers == 1
+    mtp = planner.memory.mtp_bytes(spec)
+    moe_layer = planner.weight_bytes(planner.parse_model_config({**config, "num_hidden_layers": 62}), 2)
+    moe_layer -= planner.weight_bytes(spec, 2)
+    assert mtp == moe_layer + (2 * 7168 * 7168 + 3 * 7168 + 2 * 129280 * 7168) * 2  # + eh_proj, norms, embed, head
+    kw = dict(gpu_memory_gib=139.81, accelerator_count=8, max_model_len=8192, vllm_version="0.11.2")
+    counted = plan(config, **kw)
+    sized = plan(config, total_size=planner.weight_bytes(spec, 2) + mtp, **kw)
+    assert sized.weights_gib_per_gpu == pytest.approx(counted.weights_gib_per_gpu, abs=1e-6)
+    assert sized.kv_cache_tokens == counted.kv_cache_tokens
+    no_mtp = {k: v for k, v in config.items() if k != "num_nextn_predict_layers"}
+    assert planner.parse_model_config(no_mtp).mtp_layers == 0
+    assert plan(no_mtp, total_size=planner.weight_bytes(spec, 2) + mtp, **kw).weights_gib_per_gpu > (
+        counted.weights_gib_per_gpu + mtp / 8 / GIB - 0.01
+    )
 
 
 def test_gpt_oss_is_planned_not_refused():

@@ -318,6 +318,24 @@ def weight_bytes(spec: ModelSpec, dtype_bytes: int) -> int:
     return int(total)
 
 
+def mtp_bytes(spec: ModelSpec) -> int:
+    """Checkpoint bytes of the MTP layers vLLM does not load (``deepseek_v2.py`` ``load_weights``: "skip spec
+    decode layers for main model"), to take out of a ``total_size``.
+
+    Each is a decoder layer like the last one (sparse in DeepSeek-V3 and GLM-4.5), plus ``eh_proj``
+    (2h x h), two norms and its own ``embed_tokens`` and ``shared_head``: DeepSeek-V3's 14B of MTP in its
+    685B checkpoint (61 + 1 layers).
+    """
+    if not spec.mtp_layers:
+        return 0
+    q, dtype_bytes = spec.quant, DTYPE_BYTES.get(spec.torch_dtype, 2)
+    last = spec.num_layers - 1
+    layer = sum(params * (q.bytes_for(module) or dtype_bytes) for module, params in _layer_linears(spec, last))
+    h = spec.hidden_size
+    extras = _layer_extras(spec, last) + 2 * h * h + 3 * h + 2 * spec.vocab_size * h
+    return int(spec.mtp_layers * (layer + extras * dtype_bytes))
+
+
 def hybrid_kv(engine: str, version: str) -> bool:
     """vLLM's hybrid KV-cache manager (V1 >= 0.10) keeps sliding-window layers in their own groups.
 
@@ -648,7 +666,7 @@ def budget(spec: ModelSpec, req: PlanRequest, total: float) -> Budget:
     dtype_bytes = DTYPE_BYTES[req.dtype]
     if req.total_size:
         scale = 1.0 if spec.quant.method else dtype_bytes / DTYPE_BYTES.get(spec.torch_dtype, 2)
-        raw = req.total_size * scale
+        raw = (req.total_size - mtp_bytes(spec)) * scale
     else:
         raw = weight_bytes(spec, dtype_bytes)
     raw += layout_extra_bytes(spec, tp)

@@ -129,6 +129,9 @@ class ModelSpec:
             its KV is counted as full attention, and the family stays outside calibration).
         sliding_window_layers: Layers that attend within ``sliding_window`` only (Gemma 2/3, gpt-oss,
             Llama 4's chunked local attention).
+        mtp_layers: Multi-token-prediction layers the checkpoint stores after the decoder
+            (``num_nextn_predict_layers``: DeepSeek-V3/R1, GLM-4.5), which vLLM skips unless they serve as a
+            speculative draft: they count in ``total_size``, not in the weights vLLM loads.
     """
 
     model_type: str
@@ -157,6 +160,7 @@ class ModelSpec:
     mla: MLASpec | None = None
     sliding_window: int = 0
     sliding_window_layers: int = 0
+    mtp_layers: int = 0
 
     @property
     def context_limit(self) -> int:
@@ -413,6 +417,7 @@ def parse_model_config(config: Mapping[str, Any]) -> ModelSpec:
         mla=_mla(text, where),
         sliding_window=window,
         sliding_window_layers=local_layers,
+        mtp_layers=int(text.get("num_nextn_predict_layers") or 0),
         **moe,
     )
 
