@@ -34,13 +34,18 @@ def test_fault_matrix(tmp_path):
         backend.close()
     failed = [r for r in rows if not r.passed]
     table = format_table(rows)
+    # The table keeps each error's first 80 characters; a failed row's whole error and its log's end say why.
+    details = "".join(
+        f"\n{r.fault.name} / {r.policy}:\n{r.result.error}\n" + "\n".join(r.result.log.splitlines()[-40:]) + "\n"
+        for r in failed
+    )
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(
         f"{table}\n\nvLLM start: {backend.startup_seconds}\nwall time: {time.monotonic() - start:.0f}s\n"
-        f"{len(rows) - len(failed)} passed, {len(failed)} failed\n"
+        f"{len(rows) - len(failed)} passed, {len(failed)} failed\n{details}"
     )
     assert len(rows) == 78  # 26 faults × 3 policies
-    assert not failed, table
+    assert not failed, table + details
 
 
 @pytest.mark.subset  # test_fault_matrix runs these rows too: `make e2e` leaves this re-run out
