@@ -90,9 +90,8 @@ def family_of(spec: ModelSpec) -> str:
         return f"sliding_window:{kind}"
     if spec.quant.method == "mxfp4":
         return f"mxfp4:{kind}"
-    if kind in LLAMA_LAYER_TYPES and not spec.sliding_window:
-        return "dense"
-    return "dense" if kind in DENSE_TYPES else kind
+    llama_layers = kind in LLAMA_LAYER_TYPES and not spec.sliding_window
+    return "dense" if kind in DENSE_TYPES or llama_layers else kind
 
 
 def unverified_reasons(spec: ModelSpec, req: PlanRequest, engine: str) -> tuple[str, ...]:

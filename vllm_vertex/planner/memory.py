@@ -44,6 +44,7 @@ __all__ = [
     "max_len_for_tokens",
     "mla_latent_cached",
     "replicated_bytes",
+    "version_numbers",
     "weight_bytes",
 ]
 
@@ -167,12 +168,22 @@ NVLS_ACCELERATORS = frozenset({"NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB", "NVI
 NO_NVLS_TP_GIB = 0.5
 
 
+def version_numbers(version: str) -> tuple[int, ...]:
+    """The leading numbers of a vLLM version, at most three: ``0.11.0rc2`` (0, 11, 0), ``v0.9.x`` (0, 9),
+    ``0.6.4.post1`` (0, 6, 4); a profile name (``v0``, ``v1-early``) or ``auto`` gives fewer than two."""
+    numbers: list[int] = []
+    for part in str(version).strip().lower().removeprefix("v").split(".")[:3]:
+        digits = part[: len(part) - len(part.lstrip("0123456789"))]
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers)
+
+
 def _release(version: str) -> tuple[int, int] | None:
     """(major, minor) of a vLLM version (``0.11.2``, ``v0.9.x``), None for a profile name."""
-    parts = str(version).strip().lower().removeprefix("v").split(".")
-    if len(parts) < 2 or not parts[0].isdigit() or not parts[1][:2].rstrip("x").isdigit():
-        return None
-    return int(parts[0]), int("".join(ch for ch in parts[1][:2] if ch.isdigit()) or 0)
+    numbers = version_numbers(version)
+    return (numbers[0], numbers[1]) if len(numbers) >= 2 else None
 
 
 def non_torch_gib(profile: EngineProfile, tp: int, accelerator_type: str | None = None, version: str = "") -> float:
@@ -344,10 +355,8 @@ def hybrid_kv(engine: str, version: str) -> bool:
     """
     if engine == "v0":
         return False
-    parts = str(version).lower().removeprefix("v").split(".")
-    if len(parts) >= 2 and parts[0].isdigit() and parts[1][:2].isdigit():
-        return (int(parts[0]), int(parts[1][:2].rstrip("x") or 0)) >= (0, 10)
-    return True
+    release = _release(version)
+    return release is None or release >= (0, 10)
 
 
 # vLLM 0.5.1-0.6.4 ran Gemma 2's interleaved sliding window as global attention on every layer and capped
@@ -357,23 +366,14 @@ def hybrid_kv(engine: str, version: str) -> bool:
 GEMMA2_FULL_CONTEXT_FROM = (0, 6, 5)
 
 
-def _patch_release(version: str) -> tuple[int, int, int] | None:
-    """(major, minor, patch) of a vLLM version (``0.6.4.post1``), None when the patch is not stated."""
-    parts = str(version).strip().lower().removeprefix("v").split(".")
-    digits = ["".join(ch for ch in part if ch.isdigit()) for part in parts[:3]]
-    if len(digits) < 3 or not all(digits) or not all(part[:1].isdigit() for part in parts[:3]):
-        return None
-    return int(digits[0]), int(digits[1]), int(digits[2])
-
-
 def context_limit(spec: ModelSpec, version: str) -> int:
     """The longest ``max_model_len`` this vLLM version accepts for the model.
 
     Gemma 2 on vLLM 0.5.1-0.6.4 stops at its sliding window (4,096 tokens, see
     :data:`GEMMA2_FULL_CONTEXT_FROM`); a version without a stated patch level keeps the model's limit.
     """
-    release = _patch_release(version)
-    if spec.model_type == "gemma2" and spec.sliding_window and release and release < GEMMA2_FULL_CONTEXT_FROM:
+    release = version_numbers(version)  # a version without its patch level keeps the model's limit
+    if spec.model_type == "gemma2" and spec.sliding_window and len(release) == 3 and release < GEMMA2_FULL_CONTEXT_FROM:
         return min(spec.context_limit, spec.sliding_window)
     return spec.context_limit
 
@@ -458,15 +458,10 @@ def mla_latent_cached(version: str) -> bool:
 
     A profile name (``v0``...) or a version without its patch (``0.7.x``) counts as its newest release.
     """
-    nums: list[int] = []
-    for part in str(version).strip().lower().removeprefix("v").split(".")[:3]:
-        digits = "".join(ch for ch in part[:3] if ch.isdigit()) if part[:1].isdigit() else ""
-        if not digits:
-            break
-        nums.append(int(digits))
-    if len(nums) < 2:
+    numbers = version_numbers(version)
+    if len(numbers) < 2:
         return True
-    return (nums[0], nums[1], nums[2] if len(nums) > 2 else 99) >= MLA_LATENT_FROM
+    return (*numbers[:2], numbers[2] if len(numbers) > 2 else 99) >= MLA_LATENT_FROM
 
 
 def kv_bytes_per_token(spec: ModelSpec, tp: int, kv_dtype_bytes: int, hybrid: bool = False, latent: bool = True) -> int:

@@ -9,10 +9,10 @@ from vllm_vertex.errors import PlanError
 from vllm_vertex.planner._base import DTYPE_BYTES, KV_DTYPE_BYTES
 from vllm_vertex.planner.memory import (
     DEFAULT_ENGINE,
-    _release,
     context_limit,
     default_max_num_batched_tokens,
     engine_profile,
+    version_numbers,
 )
 from vllm_vertex.planner.model import ModelSpec
 
@@ -121,9 +121,9 @@ def resolve(spec: ModelSpec, req: PlanRequest) -> PlanRequest:
     if not isinstance(req.max_num_seqs, int) or req.max_num_seqs < 1:
         raise PlanError(f"max_num_seqs must be an integer >= 1 (got {req.max_num_seqs!r}).")
     engine = engine_profile(version).name
-    release = _release(version)
-    if spec.cross_attention_layers and (engine == "v1" or (release is not None and release > MLLAMA_LAST_VLLM)):
-        which = f"vLLM {version}" if release is not None else "the v1 engine profile (vLLM >= 0.17)"
+    release = version_numbers(version)[:2]  # () or (major,) for a profile name
+    if spec.cross_attention_layers and (engine == "v1" or (len(release) == 2 and release > MLLAMA_LAST_VLLM)):
+        which = f"vLLM {version}" if len(release) == 2 else "the v1 engine profile (vLLM >= 0.17)"
         raise PlanError(
             f"{which} does not serve Llama 3.2 Vision (Mllama): vLLM refuses the architecture after 0.10.2 "
             "(it ran only on the V0 engine, removed in 0.11). Serve it with an image carrying vLLM 0.10.2 or "
